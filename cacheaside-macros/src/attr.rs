@@ -1,0 +1,349 @@
+//! The attribute's grammar: `#[cache_aside(set = "users", ttl = 3600, skip(db), …)]`.
+//!
+//! Parsing is lenient: a bad option is reported and skipped so that every mistake in the attribute
+//! is reported at once, together with the signature's.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{parenthesized, Expr, Ident, Lit, LitBool, LitStr, Token};
+
+use crate::errors::Errors;
+use crate::ttl::{self, TtlValue};
+
+/// Every option the attribute accepts, in the order the docs list them.
+pub const OPTIONS: &[&str] = &["set", "ttl", "namespace", "skip", "key", "companions"];
+
+/// Aerospike's limits on set and namespace names, in bytes.
+const MAX_SET_NAME: usize = 63;
+const MAX_NAMESPACE_NAME: usize = 31;
+
+/// The options as written; `None` where an option was omitted or invalid.
+#[derive(Default)]
+pub struct Options {
+    pub set: Option<LitStr>,
+    pub namespace: Option<LitStr>,
+    pub ttl: Option<TtlValue>,
+    pub skip: Option<Skip>,
+    pub key: Option<ExplicitKey>,
+    pub companions: Option<LitBool>,
+}
+
+/// `skip(a, b)`.
+pub struct Skip {
+    pub keyword: Ident,
+    pub names: Vec<Ident>,
+}
+
+/// `key = <expr>`.
+pub struct ExplicitKey {
+    pub expr: Expr,
+}
+
+/// Parses the attribute's arguments, recording every problem in `errors`.
+pub fn parse(args: TokenStream, errors: &mut Errors) -> Options {
+    let mut options = Options::default();
+    let parser = |input: ParseStream| {
+        while !input.is_empty() {
+            if let Err(error) = parse_option(input, &mut options, errors) {
+                errors.push(error);
+                skip_to_next_option(input);
+            }
+            if !input.is_empty() {
+                if let Err(error) = input.parse::<Token![,]>() {
+                    errors.push(error);
+                    skip_to_next_option(input);
+                    // Consume the comma we stopped at, if any.
+                    let _ = input.parse::<Option<Token![,]>>();
+                }
+            }
+        }
+        Ok(())
+    };
+    // The closure above never fails: its errors are collected instead.
+    let _ = parser.parse2(args);
+    options
+}
+
+fn skip_to_next_option(input: ParseStream) {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        let _ = input.parse::<TokenTree>();
+    }
+}
+
+fn valid_options() -> String {
+    let quoted: Vec<String> = OPTIONS.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
+}
+
+fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) -> syn::Result<()> {
+    let name = match input.call(Ident::parse_any) {
+        Ok(name) => name,
+        Err(_) => {
+            return Err(input.error(format!(
+                "expected an option such as `set = \"users\"`; valid options are {}",
+                valid_options()
+            )))
+        }
+    };
+    let option = name.to_string();
+    match option.as_str() {
+        "set" => {
+            let value = parse_name(input, &name, MAX_SET_NAME, errors)?;
+            store(&mut options.set, value, &name, errors);
+        }
+        "namespace" => {
+            let value = parse_name(input, &name, MAX_NAMESPACE_NAME, errors)?;
+            store(&mut options.namespace, value, &name, errors);
+        }
+        "ttl" => {
+            let value = parse_ttl(input, &name)?;
+            store(&mut options.ttl, value, &name, errors);
+        }
+        "skip" => {
+            let value = parse_skip(input, &name)?;
+            store(&mut options.skip, value, &name, errors);
+        }
+        "key" => {
+            expect_eq(input, &name, "key = format!(\"user:{}\", id)")?;
+            let expr: Expr = input.parse()?;
+            let value = ExplicitKey { expr };
+            store(&mut options.key, value, &name, errors);
+        }
+        "companions" => {
+            expect_eq(input, &name, "companions = false")?;
+            let value: LitBool = input.parse().map_err(|error| {
+                syn::Error::new(error.span(), "`companions` takes `true` or `false`")
+            })?;
+            store(&mut options.companions, value, &name, errors);
+        }
+        _ => {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "unknown option `{option}`; valid options are {}",
+                    valid_options()
+                ),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the first occurrence of an option and reports any later one.
+fn store<T>(slot: &mut Option<T>, value: T, name: &Ident, errors: &mut Errors) {
+    if slot.is_some() {
+        errors.at(
+            name,
+            format!("duplicate option `{name}`; each option may be given once"),
+        );
+    } else {
+        *slot = Some(value);
+    }
+}
+
+fn expect_eq(input: ParseStream, name: &Ident, example: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Ok(())
+    } else {
+        Err(syn::Error::new(
+            name.span(),
+            format!("`{name}` needs a value: `{example}`"),
+        ))
+    }
+}
+
+/// A set or namespace name: a non-empty string literal within Aerospike's length limit.
+fn parse_name(
+    input: ParseStream,
+    name: &Ident,
+    max_len: usize,
+    errors: &mut Errors,
+) -> syn::Result<LitStr> {
+    let example = format!("{name} = \"users\"");
+    expect_eq(input, name, &example)?;
+    let value: LitStr = input.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`{name}` takes a string literal: `{example}`"),
+        )
+    })?;
+    let text = value.value();
+    if text.is_empty() {
+        errors.at(&value, format!("`{name}` must not be empty"));
+    } else if text.len() > max_len {
+        errors.at(
+            &value,
+            format!(
+                "an Aerospike {name} name has at most {max_len} bytes; this one has {}",
+                text.len()
+            ),
+        );
+    }
+    Ok(value)
+}
+
+fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
+    expect_eq(input, name, "ttl = 3600")?;
+    let bad_ttl = |span: Span| {
+        syn::Error::new(
+            span,
+            format!("invalid ttl; expected {}", ttl::ACCEPTED_FORMS),
+        )
+    };
+    if input.peek(Ident::peek_any) {
+        let word = input.call(Ident::parse_any)?;
+        return match word.to_string().as_str() {
+            "never" => Ok(TtlValue::Never),
+            "namespace_default" => Ok(TtlValue::NamespaceDefault),
+            _ => Err(bad_ttl(word.span())),
+        };
+    }
+    if input.peek(Token![-]) {
+        let minus = input.parse::<Token![-]>()?;
+        return Err(syn::Error::new(
+            minus.span,
+            format!("a ttl cannot be negative; for entries that never expire write `ttl = never`; expected {}", ttl::ACCEPTED_FORMS),
+        ));
+    }
+    let lit: Lit = input.parse().map_err(|error| bad_ttl(error.span()))?;
+    let checked = match &lit {
+        Lit::Int(int) => match int.base10_parse::<u64>() {
+            Ok(value) => ttl::seconds(value),
+            Err(_) => Err(format!(
+                "ttl seconds must be a whole number that fits in 64 bits; expected {}",
+                ttl::ACCEPTED_FORMS
+            )),
+        },
+        Lit::Str(text) => ttl::duration(&text.value()),
+        _ => return Err(bad_ttl(lit.span())),
+    };
+    checked.map_err(|message| syn::Error::new(lit.span(), message))
+}
+
+fn parse_skip(input: ParseStream, name: &Ident) -> syn::Result<Skip> {
+    if !input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(
+            name.span(),
+            "write `skip(arg, …)` with the names of the arguments to leave out of the key",
+        ));
+    }
+    let content;
+    parenthesized!(content in input);
+    let names = content.parse_terminated(Ident::parse_any, Token![,])?;
+    Ok(Skip {
+        keyword: name.clone(),
+        names: names.into_iter().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::*;
+
+    fn parse_ok(args: TokenStream) -> Options {
+        let mut errors = Errors::default();
+        let options = parse(args, &mut errors);
+        if let Some(error) = errors.into_error() {
+            panic!("unexpected error: {error}");
+        }
+        options
+    }
+
+    fn messages(args: TokenStream) -> Vec<String> {
+        let mut errors = Errors::default();
+        parse(args, &mut errors);
+        errors
+            .into_error()
+            .map(|error| error.into_iter().map(|e| e.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn reads_every_option() {
+        let options = parse_ok(quote!(
+            set = "users",
+            ttl = "15m",
+            namespace = "cache",
+            skip(db, pool),
+            companions = false
+        ));
+        assert_eq!(options.set.unwrap().value(), "users");
+        assert_eq!(options.namespace.unwrap().value(), "cache");
+        assert_eq!(options.ttl, Some(TtlValue::Seconds(900)));
+        let skipped: Vec<String> = options
+            .skip
+            .unwrap()
+            .names
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(skipped, ["db", "pool"]);
+        assert!(!options.companions.unwrap().value);
+        assert!(options.key.is_none());
+    }
+
+    #[test]
+    fn reads_key_expressions_with_commas_inside() {
+        let options = parse_ok(quote!(set = "s", key = format!("{}:{}", a, b), ttl = never));
+        let key = options.key.unwrap().expr;
+        assert_eq!(
+            quote!(#key).to_string(),
+            quote!(format!("{}:{}", a, b)).to_string()
+        );
+        assert_eq!(options.ttl, Some(TtlValue::Never));
+    }
+
+    #[test]
+    fn reads_ttl_keywords_and_seconds() {
+        assert_eq!(
+            parse_ok(quote!(ttl = namespace_default)).ttl,
+            Some(TtlValue::NamespaceDefault)
+        );
+        assert_eq!(
+            parse_ok(quote!(ttl = 3600)).ttl,
+            Some(TtlValue::Seconds(3600))
+        );
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let found = messages(quote!(
+            sett = "users",
+            ttl = "1y",
+            set = "a",
+            set = "b",
+            skip = db,
+            ttl = -1
+        ));
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].starts_with("unknown option `sett`; valid options are `set`, `ttl`"));
+        assert!(found[1].starts_with("invalid ttl \"1y\""));
+        assert!(found[2].starts_with("duplicate option `set`"));
+        assert!(found[3].starts_with("write `skip(arg, …)`"));
+        assert!(found[4].starts_with("a ttl cannot be negative"));
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        let found = messages(quote!(
+            set = "",
+            namespace = "a_namespace_name_longer_than_31_bytes",
+            set = 3
+        ));
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found[0].contains("must not be empty"));
+        assert!(found[1].contains("at most 31 bytes"));
+        assert!(found[2].contains("takes a string literal"));
+    }
+
+    #[test]
+    fn rejects_a_missing_separator() {
+        let found = messages(quote!(set = "a" ttl = 5));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0], "expected `,`");
+    }
+}

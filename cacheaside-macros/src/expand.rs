@@ -1,0 +1,381 @@
+//! Emits the wrapper, its companions and the hidden items they share.
+//!
+//! The expansion stays thin: each generated function builds the key and hands the original body,
+//! as a lazy future, to one function of `__private`. All caching logic lives in the runtime.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
+use syn::punctuated::Punctuated;
+use syn::{Attribute, FnArg, GenericParam, Generics, ReturnType, Signature, Token};
+
+use crate::item::mentions;
+use crate::ttl::TtlValue;
+use crate::valid::{KeyPlan, Plan};
+
+/// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh`, the original
+/// body as a hidden loader function, and a hidden function returning the shared `CacheSpec`.
+pub fn expand(plan: &Plan) -> TokenStream {
+    if plan.companions {
+        with_companions(plan)
+    } else {
+        body_inline(plan)
+    }
+}
+
+/// Names of the hidden items and locals. Locals are mixed-site so they never meet the user's names.
+struct Names {
+    loader: Ident,
+    spec_fn: Ident,
+    spec_static: Ident,
+    spec: Ident,
+    key: Ident,
+    returned: Ident,
+}
+
+impl Names {
+    fn new(plan: &Plan) -> Self {
+        let name = &plan.spec.function;
+        let local = |text: &str| Ident::new(text, Span::mixed_site());
+        Names {
+            loader: format_ident!("__cacheaside_load_{}", name),
+            spec_fn: format_ident!("__cacheaside_spec_{}", name),
+            spec_static: local("__CACHEASIDE_SPEC"),
+            spec: local("__cacheaside_spec"),
+            key: local("__cacheaside_key"),
+            returned: local("__cacheaside_returned"),
+        }
+    }
+}
+
+fn with_companions(plan: &Plan) -> TokenStream {
+    let names = Names::new(plan);
+    let Names {
+        spec_fn, spec, key, ..
+    } = &names;
+    let krate = &plan.krate;
+    let function = &plan.function;
+    let is_method = plan.inputs.receiver.is_some();
+    let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
+    let spec_ref = if is_method {
+        quote!(Self::#spec_fn())
+    } else {
+        quote!(#spec_fn())
+    };
+    let key_expr = key_expr(plan, &quote!(#spec));
+    let loader_call = loader_call(plan, &names.loader);
+    let kind = plan.return_kind.marker(krate);
+    let cfgs = attrs_named(&function.attrs, &["cfg"]);
+    let lints = attrs_named(
+        &function.attrs,
+        &["allow", "warn", "deny", "forbid", "expect"],
+    );
+
+    let attrs = &function.attrs;
+    let vis = &function.vis;
+    let main_sig = wrapper_sig(
+        plan,
+        &function.sig.ident,
+        &all_args,
+        function.sig.output.clone(),
+    );
+    let main = quote! {
+        #(#attrs)*
+        #vis #main_sig {
+            let #spec = #spec_ref;
+            let #key = #key_expr;
+            #krate::__private::get_or_load(#spec, #key, #kind, #loader_call).await
+        }
+    };
+
+    let mut loader_sig = function.sig.clone();
+    loader_sig.ident = names.loader.clone();
+    let body = &function.body;
+    let loader = quote! {
+        #[doc(hidden)]
+        #(#cfgs)*
+        #(#lints)*
+        #loader_sig #body
+    };
+
+    let spec_static = &names.spec_static;
+    let spec_value = spec_value(plan);
+    let spec_item = quote! {
+        #[doc(hidden)]
+        #(#cfgs)*
+        fn #spec_fn() -> &'static #krate::__private::CacheSpec {
+            static #spec_static: #krate::__private::CacheSpec = #spec_value;
+            &#spec_static
+        }
+    };
+
+    let name = &plan.spec.function;
+    let invalidate_doc = format!(
+        "Removes the cache entry that `{name}` stores for these key arguments. Unlike `{name}`, it reports cache errors."
+    );
+    let invalidate_output: ReturnType =
+        syn::parse_quote!(-> ::core::result::Result<(), #krate::Error>);
+    let invalidate_ident = format_ident!("{}_invalidate", function.sig.ident);
+    let mut invalidate_sig = wrapper_sig(
+        plan,
+        &invalidate_ident,
+        plan.key.arguments(),
+        invalidate_output,
+    );
+    invalidate_sig.generics =
+        prune_generics(&function.sig.generics, &invalidate_sig.inputs, &plan.key);
+    let invalidate = quote! {
+        #(#cfgs)*
+        #[doc = #invalidate_doc]
+        #[allow(dead_code, unused_variables)]
+        #vis #invalidate_sig {
+            let #spec = #spec_ref;
+            let #key = #key_expr;
+            #krate::__private::invalidate(#spec, #key).await
+        }
+    };
+
+    let refresh_doc =
+        format!("Runs `{name}` without reading the cache, stores its result like `{name}` would, and returns it.");
+    let refresh_ident = format_ident!("{}_refresh", function.sig.ident);
+    let refresh_sig = wrapper_sig(plan, &refresh_ident, &all_args, function.sig.output.clone());
+    let refresh = quote! {
+        #(#cfgs)*
+        #[doc = #refresh_doc]
+        #[allow(dead_code)]
+        #vis #refresh_sig {
+            let #spec = #spec_ref;
+            let #key = #key_expr;
+            #krate::__private::refresh(#spec, #key, #kind, #loader_call).await
+        }
+    };
+
+    quote!(#main #invalidate #refresh #loader #spec_item)
+}
+
+/// Without companions (a trait impl block cannot hold extra items) the body is rewritten in place.
+fn body_inline(plan: &Plan) -> TokenStream {
+    let names = Names::new(plan);
+    let Names {
+        spec_static,
+        key,
+        returned,
+        ..
+    } = &names;
+    let krate = &plan.krate;
+    let function = &plan.function;
+    let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
+    let spec_value = spec_value(plan);
+    let key_expr = key_expr(plan, &quote!(&#spec_static));
+    let kind = plan.return_kind.marker(krate);
+    let rebindings = (plan
+        .inputs
+        .params
+        .iter()
+        .filter(|param| param.needs_rebinding()))
+    .map(|param| {
+        let pat = &param.pat;
+        let binding = &param.binding;
+        quote!(let #pat = #binding;)
+    });
+    let return_type = match &function.sig.output {
+        ReturnType::Default => quote!(()),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+    };
+    let body = &function.body;
+    let attrs = &function.attrs;
+    let vis = &function.vis;
+    let sig = wrapper_sig(
+        plan,
+        &function.sig.ident,
+        &all_args,
+        function.sig.output.clone(),
+    );
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            static #spec_static: #krate::__private::CacheSpec = #spec_value;
+            let #key = #key_expr;
+            #krate::__private::get_or_load(&#spec_static, #key, #kind, async move {
+                #(#rebindings)*
+                // Typed so that `?` and `return` in the body see the declared return type.
+                let #returned: #return_type = #body;
+                #returned
+            })
+            .await
+        }
+    }
+}
+
+/// `CacheSpec { namespace, set, ttl, function }`.
+fn spec_value(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    let namespace = match &plan.spec.namespace {
+        Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
+        None => quote!(::core::option::Option::None),
+    };
+    let set = &plan.spec.set;
+    let ttl = match plan.spec.ttl {
+        TtlValue::Seconds(seconds) => quote!(#krate::__private::Ttl::Seconds(#seconds)),
+        TtlValue::NamespaceDefault => quote!(#krate::__private::Ttl::NamespaceDefault),
+        TtlValue::Never => quote!(#krate::__private::Ttl::Never),
+    };
+    let function = &plan.spec.function;
+    quote! {
+        #krate::__private::CacheSpec { namespace: #namespace, set: #set, ttl: #ttl, function: #function }
+    }
+}
+
+/// The key of a call. Each default-key argument goes through `key_arg`, spanned on the argument's
+/// type, so an argument that cannot be serialized is reported there with a hint to `skip` it.
+fn key_expr(plan: &Plan, spec: &TokenStream) -> TokenStream {
+    let krate = &plan.krate;
+    match &plan.key {
+        KeyPlan::Explicit { expr, .. } => {
+            let span = syn::spanned::Spanned::span(expr);
+            quote::quote_spanned!(span=> #krate::__private::explicit_key(#expr))
+        }
+        KeyPlan::Default { args } => {
+            let scope = if plan.inputs.receiver.is_some() {
+                quote!(::core::any::type_name::<Self>())
+            } else {
+                quote!(::core::module_path!())
+            };
+            let parts = args.iter().map(|&index| {
+                let param = &plan.inputs.params[index];
+                let binding = &param.binding;
+                let span = syn::spanned::Spanned::span(&param.ty);
+                quote::quote_spanned!(span=> #krate::__private::key_arg(&#binding))
+            });
+            quote!(#krate::__private::default_key(#spec, #scope, &(#(#parts,)*)))
+        }
+    }
+}
+
+/// Calls the hidden loader with the wrapper's arguments: the original body, as a future that the
+/// runtime polls only when it needs to load.
+fn loader_call(plan: &Plan, loader: &Ident) -> TokenStream {
+    let bindings = plan.inputs.params.iter().map(|param| &param.binding);
+    let generics = &plan.function.sig.generics;
+    let explicit: Vec<&Ident> = (generics.params.iter())
+        .filter_map(|param| match param {
+            GenericParam::Type(param) => Some(&param.ident),
+            GenericParam::Const(param) => Some(&param.ident),
+            GenericParam::Lifetime(_) => None,
+        })
+        .collect();
+    let impl_trait_argument = (plan.inputs.params.iter())
+        .any(|param| mentions(&param.ty, &Ident::new("impl", Span::call_site())));
+    // Generic arguments cannot be named when an argument is `impl Trait`; inference covers it then.
+    let turbofish = if explicit.is_empty() || impl_trait_argument {
+        quote!()
+    } else {
+        quote!(::<#(#explicit),*>)
+    };
+    match &plan.inputs.receiver {
+        Some(receiver) => {
+            let self_token = &receiver.self_token;
+            quote!(Self::#loader #turbofish(#self_token, #(#bindings),*))
+        }
+        None => quote!(#loader #turbofish(#(#bindings),*)),
+    }
+}
+
+/// The original signature with another name and output, the receiver, and only the arguments in
+/// `args`, each declared by its plain binding (patterns and `mut` stay in the loader).
+fn wrapper_sig(plan: &Plan, ident: &Ident, args: &[usize], output: ReturnType) -> Signature {
+    let mut sig = plan.function.sig.clone();
+    sig.ident = ident.clone();
+    sig.output = output;
+    let mut inputs: Punctuated<FnArg, Token![,]> = Punctuated::new();
+    if let Some(receiver) = &plan.inputs.receiver {
+        inputs.push(FnArg::Receiver(receiver.clone()));
+    }
+    for &index in args {
+        let declaration = plan.inputs.params[index].declaration();
+        inputs.push(syn::parse_quote!(#declaration));
+    }
+    sig.inputs = inputs;
+    sig
+}
+
+/// Keeps the generic parameters that the given inputs (or the key expression) use, directly or
+/// through bounds, so that callers of `<fn>_invalidate` never face a parameter they cannot infer.
+fn prune_generics(
+    generics: &Generics,
+    inputs: &Punctuated<FnArg, Token![,]>,
+    key: &KeyPlan,
+) -> Generics {
+    let mut used = inputs.to_token_stream();
+    if let KeyPlan::Explicit { expr, .. } = key {
+        expr.to_tokens(&mut used);
+    }
+    let params: Vec<&GenericParam> = generics.params.iter().collect();
+    let predicates: Vec<&syn::WherePredicate> = generics
+        .where_clause
+        .iter()
+        .flat_map(|clause| &clause.predicates)
+        .collect();
+    let mut keep: Vec<bool> = params
+        .iter()
+        .map(|param| mentions(&used, param_ident(param)))
+        .collect();
+    loop {
+        let mut sources = TokenStream::new();
+        for (param, _) in params.iter().zip(&keep).filter(|(_, kept)| **kept) {
+            param.to_tokens(&mut sources);
+        }
+        for predicate in &predicates {
+            let touches_kept = params
+                .iter()
+                .zip(&keep)
+                .any(|(param, kept)| *kept && mentions(predicate, param_ident(param)));
+            if touches_kept {
+                predicate.to_tokens(&mut sources);
+            }
+        }
+        let mut changed = false;
+        for (param, kept) in params.iter().zip(keep.iter_mut()) {
+            if !*kept && mentions(&sources, param_ident(param)) {
+                *kept = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut pruned = generics.clone();
+    pruned.params = params
+        .iter()
+        .zip(&keep)
+        .filter(|(_, kept)| **kept)
+        .map(|(param, _)| (*param).clone())
+        .collect();
+    if let Some(clause) = &mut pruned.where_clause {
+        clause.predicates = (predicates.iter())
+            .filter(|predicate| {
+                params
+                    .iter()
+                    .zip(&keep)
+                    .all(|(param, kept)| *kept || !mentions(*predicate, param_ident(param)))
+            })
+            .map(|predicate| (*predicate).clone())
+            .collect();
+    }
+    pruned
+}
+
+fn param_ident(param: &GenericParam) -> &Ident {
+    match param {
+        GenericParam::Type(param) => &param.ident,
+        GenericParam::Lifetime(param) => &param.lifetime.ident,
+        GenericParam::Const(param) => &param.ident,
+    }
+}
+
+fn attrs_named<'a>(attrs: &'a [Attribute], names: &[&str]) -> Vec<&'a Attribute> {
+    attrs
+        .iter()
+        .filter(|attr| names.iter().any(|name| attr.path().is_ident(name)))
+        .collect()
+}

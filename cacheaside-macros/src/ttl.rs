@@ -1,0 +1,91 @@
+//! The `ttl = …` option: integer seconds, a duration string, `never` or `namespace_default`.
+
+/// Aerospike rejects record TTLs above ten years.
+pub const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
+
+/// What `ttl = …` asks for, checked at compile time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtlValue {
+    /// Expire after this many seconds.
+    Seconds(u32),
+    /// Use the namespace's `default-ttl` (also the default when `ttl` is omitted).
+    NamespaceDefault,
+    /// Never expire.
+    Never,
+}
+
+/// The forms `ttl` accepts, quoted in every ttl error.
+pub const ACCEPTED_FORMS: &str = "integer seconds (`ttl = 3600`), a duration string made of a number and one \
+     unit `s`, `m`, `h` or `d` (`ttl = \"90s\"`, `\"15m\"`, `\"1h\"`, `\"7d\"`), `never`, or `namespace_default`";
+
+/// Checks a number of seconds: positive and within Aerospike's limit.
+pub fn seconds(value: u64) -> Result<TtlValue, String> {
+    if value == 0 {
+        return Err(
+            "a ttl of 0 seconds means the namespace default in Aerospike; write `ttl = namespace_default` to say so"
+                .to_owned(),
+        );
+    }
+    if value > MAX_TTL_SECONDS {
+        return Err(format!(
+            "a ttl of {value} seconds is longer than Aerospike's maximum of ten years ({MAX_TTL_SECONDS} \
+             seconds); for entries that never expire write `ttl = never`"
+        ));
+    }
+    // In range by the check above.
+    Ok(TtlValue::Seconds(value as u32))
+}
+
+/// Parses a duration string such as `"90s"`, `"15m"`, `"1h"` or `"7d"`.
+pub fn duration(text: &str) -> Result<TtlValue, String> {
+    let invalid = || format!("invalid ttl \"{text}\"; expected {ACCEPTED_FORMS}");
+    let unit_at = text.len().checked_sub(1).ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(unit_at);
+    let unit_seconds: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(invalid()),
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let count: u64 = number.parse().map_err(|_| invalid())?;
+    seconds(count.saturating_mul(unit_seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_each_unit() {
+        assert_eq!(duration("90s"), Ok(TtlValue::Seconds(90)));
+        assert_eq!(duration("15m"), Ok(TtlValue::Seconds(900)));
+        assert_eq!(duration("1h"), Ok(TtlValue::Seconds(3600)));
+        assert_eq!(duration("7d"), Ok(TtlValue::Seconds(604_800)));
+    }
+
+    #[test]
+    fn rejects_malformed_strings() {
+        for text in [
+            "", "s", "10", "1x", "1.5h", "-1s", "1h30m", " 1h", "1H", "١s",
+        ] {
+            let error = duration(text).expect_err(text);
+            assert!(
+                error.contains("expected integer seconds"),
+                "{text}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_zero_and_too_long() {
+        assert!(duration("0s").unwrap_err().contains("namespace_default"));
+        assert!(seconds(0).unwrap_err().contains("namespace_default"));
+        assert_eq!(duration("3650d"), Ok(TtlValue::Seconds(315_360_000)));
+        assert!(duration("3651d").unwrap_err().contains("ten years"));
+        assert!(duration("99999999999999999999d").is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! Checks the options against the function's signature and decides what to generate.
+
+use proc_macro2::Span;
+use syn::{Expr, LitStr, Type};
+
+use crate::attr::{Options, Skip};
+use crate::errors::Errors;
+use crate::item::{split_inputs, CachedFn, Inputs};
+use crate::return_kind::ReturnKind;
+use crate::ttl::TtlValue;
+
+/// Everything the expansion needs, valid.
+pub struct Plan {
+    /// The path the generated code reaches the facade through (`::cacheaside`).
+    pub krate: syn::Path,
+    pub function: CachedFn,
+    pub inputs: Inputs,
+    pub spec: Spec,
+    pub key: KeyPlan,
+    pub return_kind: ReturnKind,
+    /// Whether `<fn>_invalidate` and `<fn>_refresh` are generated.
+    pub companions: bool,
+}
+
+/// The values of the runtime's `CacheSpec`.
+pub struct Spec {
+    pub namespace: Option<LitStr>,
+    pub set: LitStr,
+    pub ttl: TtlValue,
+    /// The function's name without any `r#`.
+    pub function: String,
+}
+
+/// How a call's key is built.
+pub enum KeyPlan {
+    /// From the function's identity and these arguments (indices into `Inputs::params`).
+    Default { args: Vec<usize> },
+    /// From `key = <expr>`; `uses` are the arguments the expression names.
+    Explicit { expr: Expr, uses: Vec<usize> },
+}
+
+impl KeyPlan {
+    /// The arguments `<fn>_invalidate` takes.
+    pub fn arguments(&self) -> &[usize] {
+        match self {
+            KeyPlan::Default { args } => args,
+            KeyPlan::Explicit { uses, .. } => uses,
+        }
+    }
+}
+
+/// Checks everything, records every problem, and returns the plan when there was none.
+pub fn check(function: CachedFn, options: Options, errors: &mut Errors) -> Option<Plan> {
+    let sig = &function.sig;
+    let name = syn::ext::IdentExt::unraw(&sig.ident).to_string();
+    if sig.asyncness.is_none() {
+        errors.at(
+            sig.fn_token,
+            format!(
+                "`#[cache_aside]` supports `async fn` only for now; make `{name}` an `async fn`"
+            ),
+        );
+    }
+    let inputs = split_inputs(sig);
+    if let Some(receiver) = &inputs.receiver {
+        let shared_ref =
+            matches!(&*receiver.ty, Type::Reference(reference) if reference.mutability.is_none());
+        if !shared_ref {
+            errors.at(
+                receiver,
+                "a cached method must take `&self`: on a cache hit its body does not run, so it cannot change or consume `self`",
+            );
+        }
+    }
+    if options.set.is_none() {
+        errors.at_span(
+            Span::call_site(),
+            "missing `set`: name the Aerospike set that holds this function's entries, e.g. `#[cache_aside(set = \"users\", ttl = 3600)]`",
+        );
+    }
+    let skipped = options
+        .skip
+        .as_ref()
+        .map(|skip| check_skip(skip, &inputs, &name, errors))
+        .unwrap_or_default();
+    if let (Some(skip), Some(_)) = (&options.skip, &options.key) {
+        errors.at(
+            &skip.keyword,
+            "`skip` has no effect together with `key = …`: the key is exactly the expression; remove `skip(…)`",
+        );
+    }
+    let key = match options.key {
+        Some(explicit) => {
+            let uses = (inputs.params.iter().enumerate())
+                .filter(|(_, param)| {
+                    param
+                        .name
+                        .as_ref()
+                        .is_some_and(|name| crate::item::mentions(&explicit.expr, name))
+                })
+                .map(|(index, _)| index)
+                .collect();
+            KeyPlan::Explicit {
+                expr: explicit.expr,
+                uses,
+            }
+        }
+        None => {
+            let args = (inputs.params.iter().enumerate())
+                .filter(|(_, param)| !param.ignored)
+                .filter(|(_, param)| {
+                    !param
+                        .name
+                        .as_ref()
+                        .is_some_and(|name| skipped.contains(name))
+                })
+                .map(|(index, _)| index)
+                .collect();
+            KeyPlan::Default { args }
+        }
+    };
+    let return_kind = ReturnKind::from_output(&sig.output);
+    let spec = Spec {
+        namespace: options.namespace,
+        set: options.set?,
+        ttl: options.ttl.unwrap_or(TtlValue::NamespaceDefault),
+        function: name,
+    };
+    Some(Plan {
+        krate: syn::parse_quote!(::cacheaside),
+        function,
+        inputs,
+        spec,
+        key,
+        return_kind,
+        companions: options.companions.is_none_or(|value| value.value),
+    })
+}
+
+/// Checks `skip(…)` names against the arguments; returns the valid ones.
+fn check_skip(
+    skip: &Skip,
+    inputs: &Inputs,
+    function: &str,
+    errors: &mut Errors,
+) -> Vec<syn::Ident> {
+    let names: Vec<&syn::Ident> = inputs
+        .params
+        .iter()
+        .filter_map(|param| param.name.as_ref())
+        .collect();
+    let mut skipped: Vec<syn::Ident> = Vec::new();
+    for name in &skip.names {
+        if name == "self" {
+            errors.at(
+                name,
+                "`self` is never part of the key; remove it from `skip(…)`",
+            );
+        } else if skipped.contains(name) {
+            errors.at(name, format!("`{name}` is already skipped"));
+        } else if names.contains(&name) {
+            skipped.push(name.clone());
+        } else if names.is_empty() {
+            errors.at(
+                name,
+                format!(
+                    "`{name}` is not an argument of `{function}`, which has no named arguments"
+                ),
+            );
+        } else {
+            let listed: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            errors.at(
+                name,
+                format!(
+                    "`{name}` is not an argument of `{function}`; its arguments are {}",
+                    listed.join(", ")
+                ),
+            );
+        }
+    }
+    skipped
+}
