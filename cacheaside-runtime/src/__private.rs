@@ -104,7 +104,11 @@ pub fn key_arg<T: KeyArg + ?Sized>(arg: &T) -> &T {
 
 /// The default key: `scope` (`module_path!()` for functions, `type_name::<Self>()` for methods),
 /// the function's name and the key arguments (a tuple of references, `()` when there are none).
-pub fn default_key<A: Serialize + ?Sized>(spec: &'static CacheSpec, scope: &str, args: &A) -> KeyResult {
+pub fn default_key<A: Serialize + ?Sized>(
+    spec: &'static CacheSpec,
+    scope: &str,
+    args: &A,
+) -> KeyResult {
     crate::key::default_key(scope, spec.function, args)
 }
 

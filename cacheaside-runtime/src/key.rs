@@ -1,8 +1,65 @@
-//! PLACEHOLDER (contract only): the runtime's key module replaces this.
-use serde::Serialize;
+//! User keys: the readable default key built from a function's arguments, and explicit keys.
+//!
+//! The default key format is documented on [`UserKey`]; [`write_args`] is the small serde
+//! serializer that writes the argument part.
 
-/// An Aerospike user key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use core::fmt::{self, Write as _};
+
+use serde::ser::{self, Serialize};
+
+use crate::{Error, ErrorKind};
+
+/// An Aerospike user key: the exact value the record is addressed by.
+///
+/// # The default key
+///
+/// Without `key = <expr>`, the user key is the string
+/// `<scope>::<function>(<arguments>)`, for example `app::repo::get_user(42,"alice")`:
+///
+/// - `<scope>` is the module path of a free function (`module_path!()`, e.g. `app::repo`) or the
+///   type name of `Self` for a method (`std::any::type_name::<Self>()`, e.g. `app::repo::UserRepo`);
+/// - `<function>` is the function's name;
+/// - `<arguments>` are the key arguments (every argument except `self` and those in `skip(...)`) in
+///   declaration order, separated by `,` with no spaces. Each one is written by its
+///   `serde::Serialize` implementation as follows:
+///
+/// | value | written as | example |
+/// | --- | --- | --- |
+/// | integer (any width) | decimal | `42`, `-7` |
+/// | float | Rust's shortest round-trip form; always has a `.`, an exponent, `NaN` or `inf` | `1.5`, `1e20`, `-0.0`, `NaN`, `-inf` |
+/// | bool | `true` / `false` | `true` |
+/// | string | in `"`, with `\` and `"` escaped by a `\` | `"a\"b"` |
+/// | char | in `'`, with `\` and `'` escaped by a `\` | `'x'` |
+/// | bytes | `b"` + lowercase hex + `"` | `b"00ff"` |
+/// | `None` / `Some(v)` | `None` / `Some(v)` | `Some(3)` |
+/// | unit, `()` | `()` | `()` |
+/// | sequence | `[a,b]` | `[1,2]` |
+/// | tuple | `(a,b)` | `(1,"x")` |
+/// | map | `{k:v,k:v}`, entries sorted by their written form | `{"a":1,"b":2}` |
+/// | struct | `Name{field:v,…}` | `Point{x:1,y:2}` |
+/// | tuple struct / newtype struct | `Name(a,…)` | `UserId(7)` |
+/// | unit struct | `Name` | `Marker` |
+/// | enum variant | `Variant`, `Variant(a,…)` or `Variant{field:v,…}` | `Active`, `Rgb(1,2,3)` |
+///
+/// Every form is self-delimiting (strings and chars are quoted with escapes, numbers never contain
+/// `,` `:` `)` `]` `}`), so two different argument tuples of one function never give the same key,
+/// and the scope and function name keep different functions apart. Maps are written in a sorted
+/// order so that a `HashMap` gives the same key in every process; a `HashSet` serializes as a
+/// plain sequence in iteration order, so it is a poor key argument (different orders only cause
+/// misses, never wrong values).
+///
+/// # Explicit keys
+///
+/// `key = <expr>` gives the user key directly: a string, an integer (in `i64` range) or bytes.
+/// Another service addresses the same record with that value, the set and the namespace.
+///
+/// ```
+/// use cacheaside_runtime::UserKey;
+///
+/// let key = UserKey::Str("app::repo::get_user(42,\"alice\")".to_owned());
+/// assert_eq!(key.to_string(), "app::repo::get_user(42,\"alice\")");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserKey {
     /// A string key.
     Str(String),
@@ -12,15 +69,453 @@ pub enum UserKey {
     Bytes(Vec<u8>),
 }
 
-pub(crate) fn default_key<A: Serialize + ?Sized>(
-    _scope: &str,
-    _function: &str,
-    _args: &A,
-) -> Result<UserKey, crate::Error> {
-    Err(crate::Error::new("not built yet"))
+impl fmt::Display for UserKey {
+    /// Strings as they are, integers in decimal, bytes in lowercase hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UserKey::Str(s) => f.write_str(s),
+            UserKey::Int(i) => write!(f, "{i}"),
+            UserKey::Bytes(bytes) => bytes.iter().try_for_each(|b| write!(f, "{b:02x}")),
+        }
+    }
 }
 
-macro_rules! into_user_key {
+impl UserKey {
+    /// The key as an Aerospike value.
+    pub(crate) fn to_value(&self) -> aerospike::Value {
+        match self {
+            UserKey::Str(s) => aerospike::Value::String(s.clone()),
+            UserKey::Int(i) => aerospike::Value::Int(*i),
+            UserKey::Bytes(b) => aerospike::Value::Blob(b.clone()),
+        }
+    }
+}
+
+/// Builds the default key `<scope>::<function>(<args>)`; `args` is a tuple of the key arguments.
+pub(crate) fn default_key<A: Serialize + ?Sized>(
+    scope: &str,
+    function: &str,
+    args: &A,
+) -> Result<UserKey, Error> {
+    let mut key = String::with_capacity(scope.len() + function.len() + 16);
+    key.push_str(scope);
+    key.push_str("::");
+    key.push_str(function);
+    let start = key.len();
+    write_args(&mut key, args)?;
+    // A tuple of arguments (or `()`) already brings its parentheses; wrap anything else.
+    if !key[start..].starts_with('(') {
+        key.insert(start, '(');
+        key.push(')');
+    }
+    Ok(UserKey::Str(key))
+}
+
+/// Appends the key form of `value` to `out` (see [`UserKey`] for the format).
+pub(crate) fn write_args<A: Serialize + ?Sized>(out: &mut String, value: &A) -> Result<(), Error> {
+    value.serialize(KeyWriter { out }).map_err(|e| {
+        Error::new(
+            ErrorKind::Key,
+            format!("a key argument cannot be written into the key: {}", e.0),
+        )
+    })
+}
+
+/// Why an argument could not be written (a `Serialize` impl reported an error).
+#[derive(Debug)]
+pub(crate) struct KeyWriteError(String);
+
+impl fmt::Display for KeyWriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeyWriteError {}
+
+impl ser::Error for KeyWriteError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        KeyWriteError(msg.to_string())
+    }
+}
+
+type WriteResult = Result<(), KeyWriteError>;
+
+/// The serializer behind the default key.
+struct KeyWriter<'a> {
+    out: &'a mut String,
+}
+
+impl<'a> KeyWriter<'a> {
+    fn push_quoted(&mut self, quote: char, text: &str) {
+        self.out.push(quote);
+        for c in text.chars() {
+            if c == quote || c == '\\' {
+                self.out.push('\\');
+            }
+            self.out.push(c);
+        }
+        self.out.push(quote);
+    }
+
+    fn push_display(&mut self, value: impl fmt::Display) {
+        // Writing into a String cannot fail.
+        let _ = write!(self.out, "{value}");
+    }
+
+    fn push_float(&mut self, value: impl fmt::Debug) {
+        // `Debug` of a float is the shortest form that reads back to the same value and always
+        // contains `.`, `e`, `NaN` or `inf`, so it never looks like an integer.
+        let _ = write!(self.out, "{value:?}");
+    }
+
+    fn open(self, prefix: &str, open: char) -> Compound<'a> {
+        self.out.push_str(prefix);
+        self.out.push(open);
+        Compound {
+            out: self.out,
+            first: true,
+            entries: Vec::new(),
+            pending_key: None,
+        }
+    }
+}
+
+/// A sequence, tuple, struct or map being written.
+struct Compound<'a> {
+    out: &'a mut String,
+    first: bool,
+    /// Map entries, written separately so that they can be sorted.
+    entries: Vec<String>,
+    pending_key: Option<String>,
+}
+
+impl Compound<'_> {
+    fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        value.serialize(KeyWriter { out: self.out })
+    }
+
+    fn field<T: Serialize + ?Sized>(&mut self, name: &str, value: &T) -> WriteResult {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push_str(name);
+        self.out.push(':');
+        value.serialize(KeyWriter { out: self.out })
+    }
+
+    fn close(self, close: char) -> WriteResult {
+        self.out.push(close);
+        Ok(())
+    }
+
+    fn close_map(mut self) -> WriteResult {
+        if self.pending_key.is_some() {
+            return Err(KeyWriteError("a map key without a value".to_owned()));
+        }
+        self.entries.sort_unstable();
+        self.out.push_str(&self.entries.join(","));
+        self.out.push('}');
+        Ok(())
+    }
+}
+
+impl<'a> ser::Serializer for KeyWriter<'a> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    type SerializeSeq = Compound<'a>;
+    type SerializeTuple = Compound<'a>;
+    type SerializeTupleStruct = Compound<'a>;
+    type SerializeTupleVariant = Compound<'a>;
+    type SerializeMap = Compound<'a>;
+    type SerializeStruct = Compound<'a>;
+    type SerializeStructVariant = Compound<'a>;
+
+    fn serialize_bool(mut self, v: bool) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_i8(mut self, v: i8) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_i16(mut self, v: i16) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_i32(mut self, v: i32) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_i64(mut self, v: i64) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_i128(mut self, v: i128) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_u8(mut self, v: u8) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_u16(mut self, v: u16) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_u32(mut self, v: u32) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_u64(mut self, v: u64) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_u128(mut self, v: u128) -> WriteResult {
+        self.push_display(v);
+        Ok(())
+    }
+    fn serialize_f32(mut self, v: f32) -> WriteResult {
+        self.push_float(v);
+        Ok(())
+    }
+    fn serialize_f64(mut self, v: f64) -> WriteResult {
+        self.push_float(v);
+        Ok(())
+    }
+    fn serialize_char(mut self, v: char) -> WriteResult {
+        let mut buf = [0u8; 4];
+        self.push_quoted('\'', v.encode_utf8(&mut buf));
+        Ok(())
+    }
+    fn serialize_str(mut self, v: &str) -> WriteResult {
+        self.push_quoted('"', v);
+        Ok(())
+    }
+    fn serialize_bytes(self, v: &[u8]) -> WriteResult {
+        self.out.reserve(v.len() * 2 + 3);
+        self.out.push_str("b\"");
+        for byte in v {
+            let _ = write!(self.out, "{byte:02x}");
+        }
+        self.out.push('"');
+        Ok(())
+    }
+    fn serialize_none(self) -> WriteResult {
+        self.out.push_str("None");
+        Ok(())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> WriteResult {
+        let mut inner = self.open("Some", '(');
+        inner.element(value)?;
+        inner.close(')')
+    }
+    fn serialize_unit(self) -> WriteResult {
+        self.out.push_str("()");
+        Ok(())
+    }
+    fn serialize_unit_struct(self, name: &'static str) -> WriteResult {
+        self.out.push_str(name);
+        Ok(())
+    }
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> WriteResult {
+        self.out.push_str(variant);
+        Ok(())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> WriteResult {
+        let mut inner = self.open(name, '(');
+        inner.element(value)?;
+        inner.close(')')
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> WriteResult {
+        let mut inner = self.open(variant, '(');
+        inner.element(value)?;
+        inner.close(')')
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, KeyWriteError> {
+        Ok(self.open("", '['))
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Compound<'a>, KeyWriteError> {
+        Ok(self.open("", '('))
+    }
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a>, KeyWriteError> {
+        Ok(self.open(name, '('))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a>, KeyWriteError> {
+        Ok(self.open(variant, '('))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, KeyWriteError> {
+        Ok(self.open("", '{'))
+    }
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a>, KeyWriteError> {
+        Ok(self.open(name, '{'))
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'a>, KeyWriteError> {
+        Ok(self.open(variant, '{'))
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
+        self.element(value)
+    }
+    fn end(self) -> WriteResult {
+        self.close(']')
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
+        self.element(value)
+    }
+    fn end(self) -> WriteResult {
+        self.close(')')
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
+        self.element(value)
+    }
+    fn end(self) -> WriteResult {
+        self.close(')')
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
+        self.element(value)
+    }
+    fn end(self) -> WriteResult {
+        self.close(')')
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> WriteResult {
+        self.field(name, value)
+    }
+    fn end(self) -> WriteResult {
+        self.close('}')
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        name: &'static str,
+        value: &T,
+    ) -> WriteResult {
+        self.field(name, value)
+    }
+    fn end(self) -> WriteResult {
+        self.close('}')
+    }
+}
+
+impl ser::SerializeMap for Compound<'_> {
+    type Ok = ();
+    type Error = KeyWriteError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> WriteResult {
+        let mut entry = String::new();
+        key.serialize(KeyWriter { out: &mut entry })?;
+        entry.push(':');
+        self.pending_key = Some(entry);
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
+        let mut entry = self
+            .pending_key
+            .take()
+            .ok_or_else(|| KeyWriteError("a map value without a key".to_owned()))?;
+        value.serialize(KeyWriter { out: &mut entry })?;
+        self.entries.push(entry);
+        Ok(())
+    }
+    fn end(self) -> WriteResult {
+        self.close_map()
+    }
+}
+
+/// Integer keys: Aerospike integer keys are `i64`.
+macro_rules! integer_user_keys {
+    ($($t:ty),* $(,)?) => {$(
+        impl crate::__private::IntoUserKey for $t {
+            fn into_user_key(self) -> crate::__private::KeyResult {
+                i64::try_from(self).map(UserKey::Int).map_err(|_| {
+                    Error::new(
+                        ErrorKind::Key,
+                        concat!("a `", stringify!($t), "` key is outside the i64 range of Aerospike integer keys"),
+                    )
+                })
+            }
+        }
+        impl crate::__private::IntoUserKey for &$t {
+            fn into_user_key(self) -> crate::__private::KeyResult {
+                crate::__private::IntoUserKey::into_user_key(*self)
+            }
+        }
+    )*};
+}
+integer_user_keys!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+macro_rules! infallible_user_keys {
     ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {$(
         impl crate::__private::IntoUserKey for $t {
             fn into_user_key(self) -> crate::__private::KeyResult {
@@ -30,13 +525,27 @@ macro_rules! into_user_key {
         }
     )*};
 }
-into_user_key! {
+infallible_user_keys! {
+    UserKey => |v| v,
     String => |v| UserKey::Str(v),
     &str => |v| UserKey::Str(v.to_owned()),
     &String => |v| UserKey::Str(v.clone()),
-    i64 => |v| UserKey::Int(v),
-    i32 => |v| UserKey::Int(v.into()),
-    u32 => |v| UserKey::Int(v.into()),
     Vec<u8> => |v| UserKey::Bytes(v),
     &[u8] => |v| UserKey::Bytes(v.to_vec()),
+    &Vec<u8> => |v| UserKey::Bytes(v.clone()),
 }
+
+impl<const N: usize> crate::__private::IntoUserKey for [u8; N] {
+    fn into_user_key(self) -> crate::__private::KeyResult {
+        Ok(UserKey::Bytes(self.to_vec()))
+    }
+}
+
+impl<const N: usize> crate::__private::IntoUserKey for &[u8; N] {
+    fn into_user_key(self) -> crate::__private::KeyResult {
+        Ok(UserKey::Bytes(self.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,419 @@
+//! The shared Aerospike client and the background runtime it lives on.
+//!
+//! The `aerospike` client spawns its tend task on the runtime that creates it, and pooled
+//! connections bind to that runtime's reactor. Callers' runtimes come and go (`#[tokio::test]`
+//! builds one per test) and sync callers have none, so the client is created on one dedicated
+//! background runtime, and every operation is spawned there: callers only await a `JoinHandle`,
+//! which works from any executor. Timeouts run on the background runtime too.
+//!
+//! Connecting never blocks a call for longer than the operation timeout: the connection is made
+//! by a background task, which retries every reconnect interval while the cluster is unreachable;
+//! calls meanwhile bypass the cache.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use aerospike::{
+    AuthMode, Bin, Client, ClientPolicy, Expiration, Key, ReadPolicy, ResultCode, Value,
+    WritePolicy,
+};
+use tokio::runtime::Runtime;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::envelope::DATA_BIN;
+use crate::report::{self, Cause};
+use crate::{Error, ErrorKind};
+
+/// Worker threads of the background runtime: operations are I/O bound and short.
+const BACKGROUND_WORKERS: usize = 2;
+/// The client refuses tend intervals below this.
+const MIN_TEND_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Installs `config`: every later call uses it. Calling `init` again replaces the configuration
+/// and the client (the old client is closed).
+///
+/// Without `init`, the first call of an annotated function installs [`Config::from_env`].
+///
+/// `init` waits for the first connection attempt, at most the configured
+/// [`connect_timeout`](crate::ConfigBuilder::connect_timeout). An unreachable cluster is not an
+/// error: calls run their bodies and the connection is retried in the background every
+/// [`reconnect_interval`](crate::ConfigBuilder::reconnect_interval).
+///
+/// ```no_run
+/// # async fn start() -> Result<(), cacheaside_runtime::Error> {
+/// let config = cacheaside_runtime::Config::from_env()?;
+/// cacheaside_runtime::init(config).await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// [`ErrorKind::Unavailable`] if the background runtime cannot be started (the OS refused a
+/// thread); calls then run their bodies without the cache.
+pub async fn init(config: Config) -> Result<(), Error> {
+    let installation = install(config)?;
+    if let Some(state) = installation.state_receiver() {
+        wait_for_first_attempt(state, installation.config.connect_timeout()).await;
+    }
+    Ok(())
+}
+
+/// What a call can do with the cache right now.
+pub(crate) enum Access {
+    /// The configuration disables the cache.
+    Disabled,
+    /// The cache cannot be used; the error says why.
+    Unavailable(Error),
+    /// Connected.
+    Ready(Cache),
+}
+
+/// The current cache, installing the configuration from the environment on first use.
+/// Waits for a connection in progress at most the operation timeout.
+pub(crate) async fn access() -> Access {
+    let installation = match current() {
+        Ok(installation) => installation,
+        Err(error) => return Access::Unavailable(error),
+    };
+    let Some(mut state) = installation.state_receiver() else {
+        return Access::Disabled;
+    };
+    if matches!(*state.borrow(), ConnState::Connecting) {
+        state = wait_for_first_attempt(state, installation.config.operation_timeout()).await;
+    }
+    let connection = state.borrow().clone();
+    match connection {
+        ConnState::Connected(client) if client.is_connected() => Access::Ready(Cache {
+            client,
+            installation,
+        }),
+        ConnState::Connected(_) | ConnState::Connecting | ConnState::Disconnected => {
+            Access::Unavailable(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "not connected to Aerospike at {}",
+                    installation.config.hosts()
+                ),
+            ))
+        }
+    }
+}
+
+/// The connected cache: runs operations on the background runtime, each bounded by the
+/// operation timeout.
+pub(crate) struct Cache {
+    client: Arc<Client>,
+    installation: Arc<Installation>,
+}
+
+impl Cache {
+    /// The configured namespace, for functions whose attribute names none.
+    pub(crate) fn default_namespace(&self) -> &str {
+        self.installation.config.namespace()
+    }
+
+    /// Reads bin `data`: `Ok(None)` when the record does not exist or has no such bin.
+    pub(crate) async fn read(&self, key: Key) -> Result<Option<Value>, Error> {
+        let client = Arc::clone(&self.client);
+        let policy = self.installation.policies.read.clone();
+        self.run(async move {
+            match client.get(&policy, &key, [DATA_BIN]).await {
+                Ok(mut record) => Ok(record.bins.swap_remove(DATA_BIN)),
+                Err(e) if e.matches(&[ResultCode::KeyNotFoundError]) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// Writes bin `data` with the given expiration.
+    pub(crate) async fn write(
+        &self,
+        key: Key,
+        bytes: Vec<u8>,
+        expiration: Expiration,
+    ) -> Result<(), Error> {
+        let client = Arc::clone(&self.client);
+        let mut policy = self.installation.policies.write.clone();
+        policy.expiration = expiration;
+        self.run(async move {
+            client
+                .put(&policy, &key, &[Bin::new(DATA_BIN, Value::Blob(bytes))])
+                .await
+        })
+        .await
+    }
+
+    /// Deletes the record; deleting an absent record succeeds.
+    pub(crate) async fn delete(&self, key: Key) -> Result<(), Error> {
+        let client = Arc::clone(&self.client);
+        let policy = self.installation.policies.delete.clone();
+        self.run(async move { client.delete(&policy, &key).await.map(|_existed| ()) })
+            .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: impl core::future::Future<Output = aerospike::Result<T>> + Send + 'static,
+    ) -> Result<T, Error> {
+        let runtime = background()?;
+        let timeout = self.installation.config.operation_timeout();
+        let task = runtime.spawn(async move { tokio::time::timeout(timeout, operation).await });
+        match task.await {
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(error))) => Err(Error::from_aerospike(&error)),
+            Ok(Err(_elapsed)) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("the cache operation took longer than {timeout:?}"),
+            )),
+            Err(join_error) => Err(Error::new(
+                ErrorKind::Unavailable,
+                format!("the cache operation did not complete: {join_error}"),
+            )),
+        }
+    }
+}
+
+/// One installed configuration and its connection.
+struct Installation {
+    config: Config,
+    policies: Policies,
+    /// `None` when the cache is disabled.
+    state: Option<watch::Sender<ConnState>>,
+    /// Set when a newer `init` replaced this installation: its connect loop stops.
+    replaced: AtomicBool,
+}
+
+impl Installation {
+    fn state_receiver(&self) -> Option<watch::Receiver<ConnState>> {
+        self.state.as_ref().map(watch::Sender::subscribe)
+    }
+}
+
+#[derive(Clone)]
+enum ConnState {
+    /// The first connection attempt is in flight.
+    Connecting,
+    /// The last attempt failed; the next one comes after the reconnect interval.
+    Disconnected,
+    Connected(Arc<Client>),
+}
+
+/// Operation policies derived from the configuration once.
+struct Policies {
+    read: ReadPolicy,
+    write: WritePolicy,
+    delete: WritePolicy,
+}
+
+impl Policies {
+    fn new(config: &Config) -> Self {
+        // The configured timeouts were checked to fit in u32 milliseconds.
+        let millis = u32::try_from(config.operation_timeout().as_millis()).unwrap_or(u32::MAX);
+        let mut read = ReadPolicy::default();
+        read.base_policy.total_timeout = millis;
+        read.base_policy.socket_timeout = millis;
+        // One retry covers a pooled connection the server closed (e.g. after a restart).
+        read.base_policy.max_retries = 1;
+        read.base_policy.sleep_between_retries = 0;
+        let mut write = WritePolicy::default();
+        write.base_policy.total_timeout = millis;
+        write.base_policy.socket_timeout = millis;
+        write.base_policy.max_retries = 0;
+        write.send_key = config.send_key();
+        let mut delete = write.clone();
+        delete.base_policy.max_retries = 1;
+        delete.base_policy.sleep_between_retries = 0;
+        Policies {
+            read,
+            write,
+            delete,
+        }
+    }
+}
+
+fn installed() -> &'static RwLock<Option<Arc<Installation>>> {
+    static INSTALLED: RwLock<Option<Arc<Installation>>> = RwLock::new(None);
+    &INSTALLED
+}
+
+/// The current installation; on first use installs the configuration from the environment.
+fn current() -> Result<Arc<Installation>, Error> {
+    if let Some(installation) = installed()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .as_ref()
+    {
+        return Ok(Arc::clone(installation));
+    }
+    let config = Config::from_env().inspect_err(|error| {
+        report::warn_once(Cause::Connect, "environment", || {
+            format!(
+                "the cache is bypassed: the configuration from the environment is invalid: {error}"
+            )
+        });
+    })?;
+    install_if_absent(config)
+}
+
+fn install_if_absent(config: Config) -> Result<Arc<Installation>, Error> {
+    let mut slot = installed()
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(installation) = slot.as_ref() {
+        return Ok(Arc::clone(installation));
+    }
+    let installation = start(config)?;
+    *slot = Some(Arc::clone(&installation));
+    Ok(installation)
+}
+
+/// Replaces the installation with one for `config`.
+fn install(config: Config) -> Result<Arc<Installation>, Error> {
+    report::reset();
+    let installation = start(config)?;
+    let previous = installed()
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .replace(Arc::clone(&installation));
+    if let Some(previous) = previous {
+        retire(&previous);
+    }
+    Ok(installation)
+}
+
+/// Starts the connect loop of a new installation (nothing to start when disabled).
+fn start(config: Config) -> Result<Arc<Installation>, Error> {
+    let state = if config.disabled() {
+        None
+    } else {
+        Some(watch::Sender::new(ConnState::Connecting))
+    };
+    let installation = Arc::new(Installation {
+        policies: Policies::new(&config),
+        config,
+        state,
+        replaced: AtomicBool::new(false),
+    });
+    if installation.state.is_some() {
+        background()?.spawn(connect_loop(Arc::clone(&installation)));
+    }
+    Ok(installation)
+}
+
+/// Stops a replaced installation and closes its client.
+fn retire(installation: &Arc<Installation>) {
+    installation.replaced.store(true, Ordering::Release);
+    let Some(state) = &installation.state else {
+        return;
+    };
+    if let ConnState::Connected(client) = state.send_replace(ConnState::Disconnected) {
+        if let Ok(runtime) = background() {
+            runtime.spawn(async move {
+                // A client already gone needs no closing; nothing else can be done with the error.
+                let _ = client.close().await;
+            });
+        }
+    }
+}
+
+/// Connects, retrying every reconnect interval, until connected or replaced. Once connected, the
+/// client's own tend task follows the cluster (and re-seeds it after an outage).
+async fn connect_loop(installation: Arc<Installation>) {
+    let Some(state) = &installation.state else {
+        return;
+    };
+    let config = &installation.config;
+    let policy = client_policy(config);
+    let hosts = config.hosts().to_owned();
+    loop {
+        if installation.replaced.load(Ordering::Acquire) {
+            return;
+        }
+        let attempt = tokio::time::timeout(config.connect_timeout(), Client::new(&policy, &hosts));
+        let failure = match attempt.await {
+            Ok(Ok(client)) => {
+                let client = Arc::new(client);
+                if installation.replaced.load(Ordering::Acquire) {
+                    let _ = client.close().await;
+                    return;
+                }
+                state.send_replace(ConnState::Connected(client));
+                report::connected(config.hosts());
+                return;
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(_elapsed) => format!("no answer within {:?}", config.connect_timeout()),
+        };
+        report::warn_once(Cause::Connect, config.hosts(), || {
+            format!(
+                "cannot connect to Aerospike at {}: {failure}; calls run without the cache and the \
+                 connection is retried every {:?}",
+                config.hosts(),
+                config.reconnect_interval()
+            )
+        });
+        state.send_replace(ConnState::Disconnected);
+        tokio::time::sleep(config.reconnect_interval()).await;
+    }
+}
+
+fn client_policy(config: &Config) -> ClientPolicy {
+    let mut policy = ClientPolicy::default();
+    let connect_millis = u32::try_from(config.connect_timeout().as_millis()).unwrap_or(u32::MAX);
+    policy.timeout = connect_millis;
+    policy.connect_timeout = connect_millis;
+    policy.login_timeout = connect_millis;
+    let tend = config.reconnect_interval().max(MIN_TEND_INTERVAL);
+    policy.tend_interval = u32::try_from(tend.as_millis()).unwrap_or(u32::MAX);
+    if let Some((user, password)) = config.credentials() {
+        policy.auth_mode = AuthMode::Internal(user.to_owned(), password.to_owned());
+    }
+    policy
+}
+
+/// Waits on the background runtime, at most `limit`, until the state leaves `Connecting`.
+async fn wait_for_first_attempt(
+    mut state: watch::Receiver<ConnState>,
+    limit: Duration,
+) -> watch::Receiver<ConnState> {
+    let Ok(runtime) = background() else {
+        return state;
+    };
+    let waiter = runtime.spawn(async move {
+        let _ = tokio::time::timeout(
+            limit,
+            state.wait_for(|s| !matches!(s, ConnState::Connecting)),
+        )
+        .await;
+        state
+    });
+    match waiter.await {
+        Ok(state) => state,
+        // The waiter cannot panic; should the runtime be shutting down, report "not connected".
+        Err(_) => watch::Sender::new(ConnState::Disconnected).subscribe(),
+    }
+}
+
+/// The background runtime, started on first use.
+fn background() -> Result<&'static Runtime, Error> {
+    static BACKGROUND: OnceLock<Result<Runtime, String>> = OnceLock::new();
+    BACKGROUND
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(BACKGROUND_WORKERS)
+                .thread_name("cacheaside-io")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot start the cache's runtime: {e}"),
+            )
+        })
+}

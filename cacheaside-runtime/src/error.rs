@@ -1,0 +1,75 @@
+//! The error of cache operations and configuration.
+
+use core::fmt;
+
+/// What went wrong, for code that reacts differently to a misconfiguration and an outage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A configuration value is invalid; the message names the variable or builder setting.
+    Config,
+    /// The key could not be built (an argument failed to serialize, an integer key outside `i64`).
+    Key,
+    /// The cache is not connected (Aerospike unreachable at start or since).
+    Unavailable,
+    /// A cache operation did not finish within the operation timeout.
+    Timeout,
+    /// Aerospike answered with an error.
+    Server,
+    /// A value could not be encoded for the cache.
+    Encode,
+}
+
+/// An error of a cache operation or of the configuration.
+///
+/// Calls of annotated functions never return it (they fail open and return the loader's result);
+/// `<fn>_invalidate` and [`init`](crate::init) do.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    /// The server's result code, for the failures that get their own advice.
+    server_code: Option<aerospike::ResultCode>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            server_code: None,
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub(crate) fn from_aerospike(error: &aerospike::Error) -> Self {
+        let server_code = error.server_result_code();
+        let kind = if error.is_client_timeout() {
+            ErrorKind::Timeout
+        } else if server_code.is_some() {
+            ErrorKind::Server
+        } else {
+            ErrorKind::Unavailable
+        };
+        Error {
+            server_code,
+            ..Error::new(kind, format!("aerospike: {error}"))
+        }
+    }
+
+    pub(crate) fn server_code(&self) -> Option<aerospike::ResultCode> {
+        self.server_code
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,202 @@
+//! Per-set counters: relaxed atomics on the hot path, a snapshot on demand.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{OnceLock, RwLock};
+
+/// The counters of one set since the process started (they survive [`init`](crate::init)).
+///
+/// Every call of an annotated function counts exactly one hit or one miss; `<fn>_refresh` counts
+/// neither (it counts a load).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetStats {
+    /// Calls answered from the cache: the entry was present and decoded; the body did not run.
+    pub hits: u64,
+    /// Calls that ran the body instead: the entry was absent, expired or undecodable, the read
+    /// failed or timed out, the cache was unreachable or disabled, or the key could not be built.
+    pub misses: u64,
+    /// Runs of the body (the loader): one per miss, plus one per `<fn>_refresh`.
+    pub loads: u64,
+    /// Loads whose result was not cacheable and so was not written: an `Err` of a `Result` or a
+    /// `None` of an `Option`. Plain return values are always cacheable.
+    pub load_errors: u64,
+    /// Failed cache operations: reads, writes and deletes that returned an error or timed out,
+    /// calls that found the cache unreachable (not counted when it is disabled), keys that could
+    /// not be built and values that could not be encoded. None of them reached the caller.
+    pub cache_errors: u64,
+    /// Entries found but not decodable as the expected type (another codec, an older shape,
+    /// corrupt bytes); each is also a miss, and the load overwrites it.
+    pub undecodable: u64,
+    /// Values written to the cache.
+    pub writes: u64,
+}
+
+impl SetStats {
+    /// `hits / (hits + misses)`, or `0.0` before the first call.
+    pub fn hit_ratio(&self) -> f64 {
+        let calls = self.hits + self.misses;
+        if calls == 0 {
+            0.0
+        } else {
+            self.hits as f64 / calls as f64
+        }
+    }
+
+    fn add(&mut self, other: &SetStats) {
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.loads += other.loads;
+        self.load_errors += other.load_errors;
+        self.cache_errors += other.cache_errors;
+        self.undecodable += other.undecodable;
+        self.writes += other.writes;
+    }
+}
+
+/// A snapshot of every set's counters, from [`stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    sets: BTreeMap<String, SetStats>,
+}
+
+impl Stats {
+    /// The counters of one set (all zero for a set never used).
+    pub fn set(&self, set: &str) -> SetStats {
+        self.sets.get(set).copied().unwrap_or_default()
+    }
+
+    /// Every set that has been used, by name.
+    pub fn sets(&self) -> impl Iterator<Item = (&str, &SetStats)> {
+        self.sets.iter().map(|(name, stats)| (name.as_str(), stats))
+    }
+
+    /// The sum over all sets.
+    pub fn total(&self) -> SetStats {
+        let mut total = SetStats::default();
+        for stats in self.sets.values() {
+            total.add(stats);
+        }
+        total
+    }
+}
+
+/// A snapshot of the per-set counters.
+///
+/// ```
+/// let stats = cacheaside_runtime::stats();
+/// let users = stats.set("users");
+/// println!("users: {} hits, {} misses", users.hits, users.misses);
+/// ```
+pub fn stats() -> Stats {
+    let registry = registry()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Stats {
+        sets: registry
+            .iter()
+            .map(|(name, counters)| ((*name).to_owned(), counters.snapshot()))
+            .collect(),
+    }
+}
+
+/// The live counters of one set.
+#[derive(Debug, Default)]
+pub(crate) struct SetCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    loads: AtomicU64,
+    load_errors: AtomicU64,
+    cache_errors: AtomicU64,
+    undecodable: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// One event to count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Event {
+    Hit,
+    Miss,
+    Load,
+    LoadError,
+    CacheError,
+    Undecodable,
+    Write,
+}
+
+impl SetCounters {
+    pub(crate) fn count(&self, event: Event) {
+        let counter = match event {
+            Event::Hit => &self.hits,
+            Event::Miss => &self.misses,
+            Event::Load => &self.loads,
+            Event::LoadError => &self.load_errors,
+            Event::CacheError => &self.cache_errors,
+            Event::Undecodable => &self.undecodable,
+            Event::Write => &self.writes,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> SetStats {
+        SetStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            loads: self.loads.load(Ordering::Relaxed),
+            load_errors: self.load_errors.load(Ordering::Relaxed),
+            cache_errors: self.cache_errors.load(Ordering::Relaxed),
+            undecodable: self.undecodable.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Set names come from `'static` attribute strings, so the registry only ever grows to the number
+/// of annotated sets; its counters are leaked to hand out `'static` references without locking.
+type Registry = RwLock<HashMap<&'static str, &'static SetCounters>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::default)
+}
+
+/// The counters of `set`, created on first use.
+pub(crate) fn counters(set: &'static str) -> &'static SetCounters {
+    if let Some(counters) = registry()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(set)
+    {
+        return counters;
+    }
+    let mut registry = registry()
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    registry
+        .entry(set)
+        .or_insert_with(|| Box::leak(Box::new(SetCounters::default())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_set_and_in_total() {
+        let users = counters("stats_test_users");
+        let orders = counters("stats_test_orders");
+        assert!(core::ptr::eq(users, counters("stats_test_users")));
+        users.count(Event::Hit);
+        users.count(Event::Hit);
+        users.count(Event::Miss);
+        orders.count(Event::Miss);
+        orders.count(Event::LoadError);
+        let snapshot = stats();
+        let users = snapshot.set("stats_test_users");
+        assert_eq!((users.hits, users.misses), (2, 1));
+        assert!((users.hit_ratio() - 2.0 / 3.0).abs() < 1e-9);
+        assert_eq!(snapshot.set("stats_test_orders").load_errors, 1);
+        assert_eq!(snapshot.set("stats_test_never_used"), SetStats::default());
+        assert!(snapshot.total().misses >= 2);
+    }
+}
