@@ -1,1 +1,81 @@
-fn main() {}
+//! `aerospike-testkit`: runs a testkit server until SIGINT or SIGTERM.
+
+use cacheaside_testkit::{NamespaceConfig, TestServer};
+
+const USAGE: &str = "usage: aerospike-testkit [--port PORT] [--namespace NAME[:key=value,...]]...\n\
+  namespace settings: nsup-period, default-ttl (seconds), max-record-size (bytes), allow-ttl-without-nsup\n\
+  example: aerospike-testkit --port 3000 --namespace test --namespace nottl:nsup-period=0";
+
+fn parse_args(args: impl Iterator<Item = String>) -> Result<(u16, Vec<NamespaceConfig>), String> {
+    let mut port = 3000;
+    let mut namespaces = Vec::new();
+    let mut args = args;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--port" | "-p" => {
+                port = value("--port")?
+                    .parse()
+                    .map_err(|e| format!("--port: {e}"))?
+            }
+            "--namespace" | "-n" => {
+                namespaces.push(NamespaceConfig::parse(&value("--namespace")?)?)
+            }
+            "--help" | "-h" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok((port, namespaces))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    let (port, namespaces) = match parse_args(std::env::args().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("error: {message}");
+            }
+            eprintln!("{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let builder = namespaces
+        .into_iter()
+        .fold(TestServer::builder().port(port), |builder, ns| {
+            builder.namespace(ns)
+        });
+    let server = match builder.start().await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: cannot listen on 127.0.0.1:{port}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!("aerospike-testkit listening on {}", server.hosts());
+    wait_for_signal().await;
+    server.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

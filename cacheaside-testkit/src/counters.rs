@@ -1,0 +1,127 @@
+//! Counters of commands the server has seen, per kind.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The kinds of command the server tells apart, for counters and per-kind faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    /// A single-record read (all bins, named bins or header only).
+    Read,
+    /// A put.
+    Write,
+    /// A delete.
+    Delete,
+    /// A touch.
+    Touch,
+    /// An exists check.
+    Exists,
+    /// An operate (a mix of operations, or any operate that writes).
+    Operate,
+    /// A batch read command (one per request, whatever the number of keys).
+    BatchRead,
+    /// An info request.
+    Info,
+}
+
+impl CommandKind {
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether a reply to this kind of command can carry bin data.
+    pub(crate) const fn returns_bins(self) -> bool {
+        matches!(
+            self,
+            CommandKind::Read | CommandKind::Operate | CommandKind::BatchRead
+        )
+    }
+}
+
+/// A snapshot of the command counters, taken by [`TestServer::counters`](crate::TestServer::counters).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Single-record reads.
+    pub reads: u64,
+    /// Puts.
+    pub writes: u64,
+    /// Deletes.
+    pub deletes: u64,
+    /// Touches.
+    pub touches: u64,
+    /// Exists checks.
+    pub exists: u64,
+    /// Operates.
+    pub operates: u64,
+    /// Batch read commands.
+    pub batch_reads: u64,
+    /// Keys asked for across all batch read commands.
+    pub batch_keys: u64,
+    /// Info requests.
+    pub info: u64,
+}
+
+impl Counters {
+    /// The count for one kind of command.
+    pub fn get(&self, kind: CommandKind) -> u64 {
+        match kind {
+            CommandKind::Read => self.reads,
+            CommandKind::Write => self.writes,
+            CommandKind::Delete => self.deletes,
+            CommandKind::Touch => self.touches,
+            CommandKind::Exists => self.exists,
+            CommandKind::Operate => self.operates,
+            CommandKind::BatchRead => self.batch_reads,
+            CommandKind::Info => self.info,
+        }
+    }
+
+    /// All data commands (everything but info requests).
+    pub fn data_commands(&self) -> u64 {
+        self.reads
+            + self.writes
+            + self.deletes
+            + self.touches
+            + self.exists
+            + self.operates
+            + self.batch_reads
+    }
+}
+
+/// The live counters behind [`Counters`] snapshots.
+#[derive(Debug, Default)]
+pub(crate) struct CounterCells {
+    by_kind: [AtomicU64; 8],
+    batch_keys: AtomicU64,
+}
+
+impl CounterCells {
+    pub(crate) fn record(&self, kind: CommandKind) {
+        self.by_kind[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_batch_keys(&self, keys: u64) {
+        self.batch_keys.fetch_add(keys, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> Counters {
+        let count = |kind: CommandKind| self.by_kind[kind.index()].load(Ordering::Relaxed);
+        Counters {
+            reads: count(CommandKind::Read),
+            writes: count(CommandKind::Write),
+            deletes: count(CommandKind::Delete),
+            touches: count(CommandKind::Touch),
+            exists: count(CommandKind::Exists),
+            operates: count(CommandKind::Operate),
+            batch_reads: count(CommandKind::BatchRead),
+            batch_keys: self.batch_keys.load(Ordering::Relaxed),
+            info: count(CommandKind::Info),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        for cell in &self.by_kind {
+            cell.store(0, Ordering::Relaxed);
+        }
+        self.batch_keys.store(0, Ordering::Relaxed);
+    }
+}

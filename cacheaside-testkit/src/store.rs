@@ -1,0 +1,217 @@
+//! The server's records, per namespace, and what tests can read of them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::key::UserKey;
+use crate::namespace::NamespaceConfig;
+use crate::value::BinValue;
+
+/// Record-size model calibrated on Aerospike CE 8.1: a record with one bin named `b` holding a blob of
+/// `max-record-size - 55` bytes is the largest that fits.
+const RECORD_OVERHEAD: usize = 48;
+const BIN_OVERHEAD: usize = 6;
+
+const SHARDS: usize = 16;
+
+/// A record as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StoredRecord {
+    pub(crate) set: String,
+    pub(crate) user_key: Option<UserKey>,
+    pub(crate) bins: Vec<(String, BinValue)>,
+    pub(crate) generation: u16,
+    /// Seconds since 2010-01-01 on the virtual clock; 0 never expires.
+    pub(crate) void_time: u32,
+}
+
+impl StoredRecord {
+    pub(crate) fn is_expired(&self, now: u32) -> bool {
+        self.void_time != 0 && self.void_time <= now
+    }
+
+    pub(crate) fn bin(&self, name: &[u8]) -> Option<&BinValue> {
+        self.bins
+            .iter()
+            .find(|(n, _)| n.as_bytes() == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The size the record takes against the namespace's `max-record-size`.
+    pub(crate) fn stored_size(&self) -> usize {
+        RECORD_OVERHEAD
+            + self.user_key.as_ref().map_or(0, UserKey::stored_size)
+            + self
+                .bins
+                .iter()
+                .map(|(name, value)| BIN_OVERHEAD + name.len() + value.wire_size())
+                .sum::<usize>()
+    }
+}
+
+/// One namespace: its configuration and its records, sharded by digest to keep lock contention low.
+#[derive(Debug)]
+pub(crate) struct NamespaceStore {
+    pub(crate) config: NamespaceConfig,
+    shards: Vec<Mutex<HashMap<[u8; 20], StoredRecord>>>,
+}
+
+impl NamespaceStore {
+    fn new(config: NamespaceConfig) -> Self {
+        NamespaceStore {
+            config,
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    /// Locks the shard holding `digest`.
+    pub(crate) fn shard(
+        &self,
+        digest: &[u8; 20],
+    ) -> MutexGuard<'_, HashMap<[u8; 20], StoredRecord>> {
+        // The last digest byte, not the first: the client picks partitions from the first bytes.
+        self.shards[usize::from(digest[19]) % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Number of records held (expired ones not yet removed included).
+    pub(crate) fn object_count(&self) -> usize {
+        self.all_shards().map(|shard| shard.len()).sum()
+    }
+
+    fn all_shards(&self) -> impl Iterator<Item = MutexGuard<'_, HashMap<[u8; 20], StoredRecord>>> {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// All namespaces.
+#[derive(Debug)]
+pub(crate) struct Store {
+    namespaces: Vec<NamespaceStore>,
+}
+
+impl Store {
+    pub(crate) fn new(configs: Vec<NamespaceConfig>) -> Self {
+        Store {
+            namespaces: configs.into_iter().map(NamespaceStore::new).collect(),
+        }
+    }
+
+    pub(crate) fn namespace(&self, name: &[u8]) -> Option<&NamespaceStore> {
+        self.namespaces
+            .iter()
+            .find(|ns| ns.config.name.as_bytes() == name)
+    }
+
+    pub(crate) fn namespaces(&self) -> impl Iterator<Item = &NamespaceStore> {
+        self.namespaces.iter()
+    }
+
+    /// A live record by digest.
+    pub(crate) fn view(
+        &self,
+        namespace: &str,
+        digest: &[u8; 20],
+        now: u32,
+    ) -> Option<StoredRecord> {
+        let ns = self.namespace(namespace.as_bytes())?;
+        let shard = ns.shard(digest);
+        shard.get(digest).filter(|r| !r.is_expired(now)).cloned()
+    }
+
+    /// Digests and user keys of the live records of a set.
+    pub(crate) fn keys(&self, namespace: &str, set: &str, now: u32) -> Vec<KeyView> {
+        let Some(ns) = self.namespace(namespace.as_bytes()) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<KeyView> = ns
+            .all_shards()
+            .flat_map(|shard| {
+                shard
+                    .iter()
+                    .filter(|(_, r)| r.set == set && !r.is_expired(now))
+                    .map(|(digest, r)| KeyView {
+                        digest: *digest,
+                        user_key: r.user_key.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        keys.sort_by_key(|k| k.digest);
+        keys
+    }
+
+    /// Removes every record of every namespace.
+    pub(crate) fn clear(&self) {
+        for ns in &self.namespaces {
+            for mut shard in ns.all_shards() {
+                shard.clear();
+            }
+        }
+    }
+}
+
+/// A record read straight from server state by [`TestServer::record`](crate::TestServer::record).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordView {
+    /// The record's bins.
+    pub bins: BTreeMap<String, BinValue>,
+    /// Number of writes since the record was created (touches count).
+    pub generation: u32,
+    /// Remaining time to live on the server's virtual clock; `None` never expires.
+    pub ttl: Option<Duration>,
+    /// The user key, if the client stored it (`send_key`).
+    pub user_key: Option<UserKey>,
+}
+
+impl RecordView {
+    pub(crate) fn from_stored(record: StoredRecord, now: u32) -> Self {
+        RecordView {
+            bins: record.bins.into_iter().collect(),
+            generation: u32::from(record.generation),
+            ttl: (record.void_time != 0)
+                .then(|| Duration::from_secs(u64::from(record.void_time.saturating_sub(now)))),
+            user_key: record.user_key,
+        }
+    }
+
+    /// One bin's value.
+    pub fn bin(&self, name: &str) -> Option<&BinValue> {
+        self.bins.get(name)
+    }
+}
+
+/// A key listed by [`TestServer::keys`](crate::TestServer::keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyView {
+    /// The record's digest.
+    pub digest: [u8; 20],
+    /// The user key, if the client stored it (`send_key`).
+    pub user_key: Option<UserKey>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::namespace::DEFAULT_MAX_RECORD_SIZE;
+
+    #[test]
+    fn size_model_matches_the_measured_limit() {
+        let record = |len: usize| StoredRecord {
+            set: String::new(),
+            user_key: None,
+            bins: vec![("b".into(), BinValue::Blob(vec![0; len]))],
+            generation: 1,
+            void_time: 0,
+        };
+        assert_eq!(
+            record(DEFAULT_MAX_RECORD_SIZE - 55).stored_size(),
+            DEFAULT_MAX_RECORD_SIZE
+        );
+        assert!(record(DEFAULT_MAX_RECORD_SIZE - 54).stored_size() > DEFAULT_MAX_RECORD_SIZE);
+    }
+}
