@@ -370,8 +370,15 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         if stream.read_exact(&mut header).await.is_err() {
             return;
         }
-        let Ok(frame) = wire::parse_frame_header(header) else {
-            return;
+        let frame = match wire::parse_frame_header(header) {
+            Ok(frame) => frame,
+            Err(error) => {
+                tracing::debug!(
+                    ?error,
+                    "closing a connection after a malformed frame header"
+                );
+                return;
+            }
         };
         body.clear();
         // Grows with the bytes that actually arrive, never to the claimed length up front.
@@ -405,7 +412,13 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
 
 /// The reply to one data message, or `None` to drop the connection.
 async fn handle_message(shared: &Shared, body: &[u8]) -> Option<Vec<u8>> {
-    let message = wire::parse_message(body).ok()?;
+    let message = match wire::parse_message(body) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::debug!(?error, "closing a connection after a malformed message");
+            return None;
+        }
+    };
     let kind = engine::classify(&message);
     shared.counters.record(kind);
     if kind == CommandKind::BatchRead {
