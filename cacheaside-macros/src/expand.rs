@@ -64,6 +64,14 @@ fn with_companions(plan: &Plan) -> TokenStream {
     let key_expr = key_expr(plan, &quote!(#spec));
     let loader_call = loader_call(plan, &names.loader);
     let kind = plan.return_kind.marker(krate);
+    let get_or_load = plan.return_kind.runtime_call(
+        krate,
+        "get_or_load",
+        quote!(#spec, #key, #kind, #loader_call),
+    );
+    let refresh =
+        plan.return_kind
+            .runtime_call(krate, "refresh", quote!(#spec, #key, #kind, #loader_call));
     let cfgs = attrs_named(&function.attrs, &["cfg"]);
     let lints = attrs_named(
         &function.attrs,
@@ -83,7 +91,7 @@ fn with_companions(plan: &Plan) -> TokenStream {
         #vis #main_sig {
             let #spec = #spec_ref;
             let #key = #key_expr;
-            #krate::__private::get_or_load(#spec, #key, #kind, #loader_call).await
+            #get_or_load
         }
     };
 
@@ -145,7 +153,7 @@ fn with_companions(plan: &Plan) -> TokenStream {
         #vis #refresh_sig {
             let #spec = #spec_ref;
             let #key = #key_expr;
-            #krate::__private::refresh(#spec, #key, #kind, #loader_call).await
+            #refresh
         }
     };
 
@@ -167,12 +175,8 @@ fn body_inline(plan: &Plan) -> TokenStream {
     let spec_value = spec_value(plan);
     let key_expr = key_expr(plan, &quote!(&#spec_static));
     let kind = plan.return_kind.marker(krate);
-    let rebindings = (plan
-        .inputs
-        .params
-        .iter()
-        .filter(|param| param.needs_rebinding()))
-    .map(|param| {
+    let params = plan.inputs.params.iter();
+    let rebindings = params.filter(|param| param.needs_rebinding()).map(|param| {
         let pat = &param.pat;
         let binding = &param.binding;
         quote!(let #pat = #binding;)
@@ -182,6 +186,19 @@ fn body_inline(plan: &Plan) -> TokenStream {
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
     let body = &function.body;
+    let load = quote! {
+        async move {
+            #(#rebindings)*
+            // Typed so that `?` and `return` in the body see the declared return type.
+            let #returned: #return_type = #body;
+            #returned
+        }
+    };
+    let get_or_load = plan.return_kind.runtime_call(
+        krate,
+        "get_or_load",
+        quote!(&#spec_static, #key, #kind, #load),
+    );
     let attrs = &function.attrs;
     let vis = &function.vis;
     let sig = wrapper_sig(
@@ -195,13 +212,7 @@ fn body_inline(plan: &Plan) -> TokenStream {
         #vis #sig {
             static #spec_static: #krate::__private::CacheSpec = #spec_value;
             let #key = #key_expr;
-            #krate::__private::get_or_load(&#spec_static, #key, #kind, async move {
-                #(#rebindings)*
-                // Typed so that `?` and `return` in the body see the declared return type.
-                let #returned: #return_type = #body;
-                #returned
-            })
-            .await
+            #get_or_load
         }
     }
 }

@@ -111,14 +111,48 @@ pub fn split_inputs(sig: &Signature) -> Inputs {
     Inputs { receiver, params }
 }
 
-/// Whether `tokens` contain the identifier `name` anywhere (also inside macro calls).
+/// Whether `tokens` contain the identifier `name` anywhere: also inside macro calls, and as an
+/// implicit capture in a format string (`format!("user:{id}")`).
 pub fn mentions(tokens: &impl ToTokens, name: &Ident) -> bool {
     fn scan(tokens: TokenStream, name: &Ident) -> bool {
         tokens.into_iter().any(|tree| match tree {
             proc_macro2::TokenTree::Ident(ident) => ident == *name,
             proc_macro2::TokenTree::Group(group) => scan(group.stream(), name),
-            _ => false,
+            proc_macro2::TokenTree::Literal(literal) => captures_in_format_string(&literal, name),
+            proc_macro2::TokenTree::Punct(_) => false,
         })
     }
     scan(tokens.to_token_stream(), name)
+}
+
+fn captures_in_format_string(literal: &proc_macro2::Literal, name: &Ident) -> bool {
+    let Ok(text) = syn::parse2::<syn::LitStr>(literal.to_token_stream()) else {
+        return false;
+    };
+    let text = text.value();
+    let name = name.to_string();
+    text.match_indices('{').any(|(start, _)| {
+        let rest = &text[start + 1..];
+        rest.strip_prefix(name.as_str())
+            .is_some_and(|after| after.starts_with('}') || after.starts_with(':'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::{format_ident, quote};
+
+    use super::mentions;
+
+    #[test]
+    fn finds_names_in_expressions_macros_and_format_strings() {
+        let id = format_ident!("id");
+        assert!(mentions(&quote!(id.to_string()), &id));
+        assert!(mentions(&quote!(format!("{}", id)), &id));
+        assert!(mentions(&quote!(format!("user:{id}")), &id));
+        assert!(mentions(&quote!(format!("user:{id:>8}")), &id));
+        assert!(!mentions(&quote!(format!("user:{idx}")), &id));
+        assert!(!mentions(&quote!(user.ident), &id));
+        assert!(!mentions(&quote!("id"), &id));
+    }
 }

@@ -50,6 +50,32 @@ impl ReturnKind {
     }
 }
 
+impl ReturnKind {
+    /// An awaited call of a `__private` function whose bounds check the return value (`get_or_load`,
+    /// `refresh`), spanned on the return type so that a value that cannot be cached is reported there.
+    pub fn runtime_call(
+        &self,
+        krate: &impl ToTokens,
+        name: &str,
+        args: TokenStream,
+    ) -> TokenStream {
+        let name = proc_macro2::Ident::new(name, self.span);
+        // The whole path must carry the span: rustc reports a call's unmet bounds on the path.
+        let krate = respan(krate.to_token_stream(), self.span);
+        quote_spanned!(self.span=> #krate::__private::#name(#args).await)
+    }
+}
+
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            tree.set_span(span);
+            tree
+        })
+        .collect()
+}
+
 fn kind_of(ty: &Type) -> Kind {
     match ty {
         Type::Paren(inner) => kind_of(&inner.elem),

@@ -1,0 +1,17 @@
+use cacheaside::cache_aside;
+
+pub trait Store {
+    async fn get(&self, id: u32) -> u32;
+}
+
+pub struct Repo;
+
+impl Store for Repo {
+    // Companions cannot be added to a trait impl: this needs `companions = false`.
+    #[cache_aside(set = "users", ttl = 60)]
+    async fn get(&self, id: u32) -> u32 {
+        id
+    }
+}
+
+fn main() {}
