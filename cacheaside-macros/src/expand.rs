@@ -236,8 +236,8 @@ fn spec_value(plan: &Plan) -> TokenStream {
     }
 }
 
-/// The key of a call. Each default-key argument goes through `key_arg`, spanned on the argument's
-/// type, so an argument that cannot be serialized is reported there with a hint to `skip` it.
+/// The key of a call. Each default-key argument goes through `key_arg`, spanned on the argument,
+/// so an argument that cannot be serialized is reported there with a hint to `skip` it.
 fn key_expr(plan: &Plan, spec: &TokenStream) -> TokenStream {
     let krate = &plan.krate;
     match &plan.key {

@@ -41,3 +41,79 @@ fn cache_aside_impl(
         (None, None) => item,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::cache_aside_impl;
+
+    fn expand(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+        cache_aside_impl(args, item).to_string()
+    }
+
+    #[test]
+    fn on_errors_emits_every_error_and_the_function_unchanged() {
+        let item = quote!(
+            fn get(id: u32) -> u32 {
+                id
+            }
+        );
+        let output = expand(quote!(ttl = "1y", colour = 3), item.clone());
+        assert!(output.ends_with(&item.to_string()), "{output}");
+        assert_eq!(output.matches("compile_error").count(), 4, "{output}");
+        for message in [
+            "invalid ttl",
+            "unknown option `colour`",
+            "`async fn` only",
+            "missing `set`",
+        ] {
+            assert!(output.contains(message), "{message} in {output}");
+        }
+    }
+
+    #[test]
+    fn keeps_an_unparsable_body_verbatim() {
+        let item = quote!(async fn get(id: u32) -> u32 { id + });
+        let output = expand(quote!(set = "s"), item);
+        assert!(!output.contains("compile_error"), "{output}");
+        assert!(output.contains("{ id + }"), "{output}");
+    }
+
+    #[test]
+    fn generates_companions_unless_turned_off() {
+        let item = quote!(
+            async fn get(id: u32) -> u32 {
+                id
+            }
+        );
+        let with = expand(quote!(set = "s"), item.clone());
+        assert!(
+            with.contains("get_invalidate") && with.contains("get_refresh"),
+            "{with}"
+        );
+        let without = expand(quote!(set = "s", companions = false), item);
+        assert!(
+            !without.contains("get_invalidate") && !without.contains("get_refresh"),
+            "{without}"
+        );
+        assert!(!without.contains("__cacheaside_load_get"), "{without}");
+    }
+
+    #[test]
+    fn invalidate_takes_the_arguments_the_key_expression_names() {
+        let item = quote!(
+            async fn get(tenant: &str, id: i64, verbose: bool) -> u32 {
+                0
+            }
+        );
+        let output = expand(quote!(set = "s", key = format!("{tenant}:{}", id)), item);
+        let invalidate = &output[output.find("fn get_invalidate").expect("companion")..];
+        let params = &invalidate[..invalidate.find(") ->").expect("signature")];
+        assert!(
+            params.contains("tenant") && params.contains("id"),
+            "{params}"
+        );
+        assert!(!params.contains("verbose"), "{params}");
+    }
+}

@@ -1,0 +1,80 @@
+//! The expansion adds no warnings of its own, even under strict lints, for every shape.
+#![deny(
+    warnings,
+    unused,
+    unused_qualifications,
+    missing_docs,
+    unreachable_pub,
+    unused_results
+)]
+#![deny(
+    trivial_casts,
+    unused_lifetimes,
+    single_use_lifetimes,
+    elided_lifetimes_in_paths
+)]
+//! Crate docs.
+
+use cacheaside::cache_aside;
+
+/// A pool that is never part of a key.
+pub struct Pool;
+
+/// Free function with a skipped argument.
+#[cache_aside(set = "lints", ttl = "1h", skip(db))]
+pub async fn free(db: &Pool, id: u32, name: String) -> Result<u32, String> {
+    let _ = db;
+    Ok(id + name.len() as u32)
+}
+
+/// Private function whose companions are never called.
+#[cache_aside(set = "lints", ttl = never)]
+async fn private_unused_companions(id: u32) -> Option<u32> {
+    Some(id)
+}
+
+/// Explicit key.
+#[cache_aside(set = "lints", ttl = 60, key = format!("k:{id}"))]
+pub async fn explicit(id: u32, verbose: bool) -> u32 {
+    if verbose {
+        id
+    } else {
+        0
+    }
+}
+
+/// A repository.
+pub struct Repo;
+
+impl Repo {
+    /// Cached method.
+    #[cache_aside(set = "lints", ttl = namespace_default)]
+    pub async fn method(&self, id: u32) -> u32 {
+        id
+    }
+}
+
+/// A trait.
+pub trait Store {
+    /// Loads.
+    fn load(&self, id: u32) -> impl std::future::Future<Output = u32> + Send;
+}
+
+impl Store for Repo {
+    #[cache_aside(set = "lints", ttl = 60, companions = false)]
+    async fn load(&self, id: u32) -> u32 {
+        id
+    }
+}
+
+fn main() {
+    drop(free(&Pool, 1, String::new()));
+    drop(free_invalidate(1, String::new()));
+    drop(free_refresh(&Pool, 1, String::new()));
+    drop(private_unused_companions(1));
+    drop(explicit(1, true));
+    drop(explicit_invalidate(1));
+    drop(Repo.method(1));
+    drop(Repo.method_invalidate(1));
+    drop(Repo.load(1));
+}
