@@ -3,6 +3,8 @@
 //! Everything that runs lives here: configuration ([`Config`], [`init`]), the shared Aerospike
 //! client on its own background runtime, the default key format ([`UserKey`]), the record
 //! envelope and codec, the get-or-load engine and the per-set counters ([`stats`]).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[doc(hidden)]
 pub mod __private;
