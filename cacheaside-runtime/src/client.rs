@@ -73,10 +73,10 @@ pub(crate) enum Access {
 /// The current cache, installing the configuration from the environment on first use.
 /// Waits for a connection in progress at most the operation timeout.
 pub(crate) async fn access() -> Access {
-    let installation = match current() {
-        Ok(installation) => installation,
-        Err(error) => return Access::Unavailable(error),
-    };
+    let installation = current();
+    if let Some(error) = &installation.unusable {
+        return Access::Unavailable(error.clone());
+    }
     let Some(mut state) = installation.state_receiver() else {
         return Access::Disabled;
     };
@@ -184,9 +184,28 @@ struct Installation {
     state: Option<watch::Sender<ConnState>>,
     /// Set when a newer `init` replaced this installation: its connect loop stops.
     replaced: AtomicBool,
+    /// Why the cache cannot be used at all (an invalid environment, no background runtime).
+    unusable: Option<Error>,
 }
 
 impl Installation {
+    fn new(config: Config, state: Option<watch::Sender<ConnState>>) -> Self {
+        Installation {
+            policies: Policies::new(&config),
+            config,
+            state,
+            replaced: AtomicBool::new(false),
+            unusable: None,
+        }
+    }
+
+    fn unusable(config: Config, error: Error) -> Self {
+        Installation {
+            unusable: Some(error),
+            ..Installation::new(config, None)
+        }
+    }
+
     fn state_receiver(&self) -> Option<watch::Receiver<ConnState>> {
         self.state.as_ref().map(watch::Sender::subscribe)
     }
@@ -240,40 +259,38 @@ fn installed() -> &'static RwLock<Option<Arc<Installation>>> {
 }
 
 /// The current installation; on first use installs the configuration from the environment.
-fn current() -> Result<Arc<Installation>, Error> {
+fn current() -> Arc<Installation> {
     if let Some(installation) = installed()
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .as_ref()
     {
-        return Ok(Arc::clone(installation));
+        return Arc::clone(installation);
     }
-    let config = Config::from_env().inspect_err(|error| {
-        report::warn_once(Cause::Connect, "environment", || {
-            format!(
-                "the cache is bypassed: the configuration from the environment is invalid: {error}"
-            )
-        });
-    })?;
-    install_if_absent(config)
-}
-
-fn install_if_absent(config: Config) -> Result<Arc<Installation>, Error> {
     let mut slot = installed()
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(installation) = slot.as_ref() {
-        return Ok(Arc::clone(installation));
+        return Arc::clone(installation);
     }
-    let installation = start(config)?;
+    // An invalid environment is reported once and remembered, not re-read on every call.
+    let installation = match Config::from_env() {
+        Ok(config) => start(config),
+        Err(error) => Arc::new(Installation::unusable(Config::default(), error)),
+    };
+    if let Some(error) = &installation.unusable {
+        report::warn_once(Cause::Connect, "environment", || {
+            format!("calls run without the cache: {error}")
+        });
+    }
     *slot = Some(Arc::clone(&installation));
-    Ok(installation)
+    installation
 }
 
 /// Replaces the installation with one for `config`.
 fn install(config: Config) -> Result<Arc<Installation>, Error> {
     report::reset();
-    let installation = start(config)?;
+    let installation = start(config);
     let previous = installed()
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -281,26 +298,27 @@ fn install(config: Config) -> Result<Arc<Installation>, Error> {
     if let Some(previous) = previous {
         retire(&previous);
     }
-    Ok(installation)
+    match &installation.unusable {
+        Some(error) => Err(error.clone()),
+        None => Ok(installation),
+    }
 }
 
 /// Starts the connect loop of a new installation (nothing to start when disabled).
-fn start(config: Config) -> Result<Arc<Installation>, Error> {
-    let state = if config.disabled() {
-        None
-    } else {
-        Some(watch::Sender::new(ConnState::Connecting))
-    };
-    let installation = Arc::new(Installation {
-        policies: Policies::new(&config),
-        config,
-        state,
-        replaced: AtomicBool::new(false),
-    });
-    if installation.state.is_some() {
-        background()?.spawn(connect_loop(Arc::clone(&installation)));
+fn start(config: Config) -> Arc<Installation> {
+    if config.disabled() {
+        return Arc::new(Installation::new(config, None));
     }
-    Ok(installation)
+    let runtime = match background() {
+        Ok(runtime) => runtime,
+        Err(error) => return Arc::new(Installation::unusable(config, error)),
+    };
+    let installation = Arc::new(Installation::new(
+        config,
+        Some(watch::Sender::new(ConnState::Connecting)),
+    ));
+    runtime.spawn(connect_loop(Arc::clone(&installation)));
+    installation
 }
 
 /// Stops a replaced installation and closes its client.

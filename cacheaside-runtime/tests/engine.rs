@@ -419,3 +419,19 @@ async fn calls_from_many_runtimes_share_the_client() {
     }
     assert_eq!(loads.count(), 1);
 }
+
+/// Users spawn annotated calls on multi-threaded runtimes: the engine's futures must be `Send`
+/// whenever the loader's future and the value are.
+#[test]
+fn engine_futures_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    static SPEC: CacheSpec = spec("rt_send", Ttl::Never);
+    let key = || default_key(&SPEC, SCOPE, &(&1u64,));
+    assert_send(get_or_load(&SPEC, key(), ResultKind, async {
+        Ok::<User, String>(user(1, "a"))
+    }));
+    assert_send(refresh(&SPEC, key(), OptionKind, async {
+        Some(user(1, "a"))
+    }));
+    assert_send(invalidate(&SPEC, key()));
+}
