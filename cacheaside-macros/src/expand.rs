@@ -62,16 +62,14 @@ fn with_companions(plan: &Plan) -> TokenStream {
         quote!(#spec_fn())
     };
     let key_expr = key_expr(plan, &quote!(#spec));
-    let loader_call = loader_call(plan, &names.loader);
+    let flavor = plan.flavor;
+    let load = flavor.lazy_call(loader_call(plan, &names.loader));
     let kind = plan.return_kind.marker(krate);
-    let get_or_load = plan.return_kind.runtime_call(
-        krate,
-        "get_or_load",
-        quote!(#spec, #key, #kind, #loader_call),
-    );
-    let refresh =
-        plan.return_kind
-            .runtime_call(krate, "refresh", quote!(#spec, #key, #kind, #loader_call));
+    let get_or_load = runtime_call(krate, "get_or_load", quote!(#spec, #key, #kind, #load));
+    let get_or_load = flavor.wait(get_or_load);
+    let refresh = runtime_call(krate, "refresh", quote!(#spec, #key, #kind, #load));
+    let refresh = flavor.wait(refresh);
+    let invalidate_call = flavor.wait(quote!(#krate::__private::invalidate(#spec, #key)));
     let cfgs = attrs_named(&function.attrs, &["cfg"]);
     let lints = attrs_named(
         &function.attrs,
@@ -138,7 +136,7 @@ fn with_companions(plan: &Plan) -> TokenStream {
         #vis #invalidate_sig {
             let #spec = #spec_ref;
             let #key = #key_expr;
-            #krate::__private::invalidate(#spec, #key).await
+            #invalidate_call
         }
     };
 
@@ -186,19 +184,18 @@ fn body_inline(plan: &Plan) -> TokenStream {
         ReturnType::Type(_, ty) => ty.to_token_stream(),
     };
     let body = &function.body;
-    let load = quote! {
-        async move {
-            #(#rebindings)*
-            // Typed so that `?` and `return` in the body see the declared return type.
-            let #returned: #return_type = #body;
-            #returned
-        }
-    };
-    let get_or_load = plan.return_kind.runtime_call(
+    let load = plan.flavor.lazy_block(quote! {{
+        #(#rebindings)*
+        // Typed so that `?` and `return` in the body see the declared return type.
+        let #returned: #return_type = #body;
+        #returned
+    }});
+    let get_or_load = runtime_call(
         krate,
         "get_or_load",
         quote!(&#spec_static, #key, #kind, #load),
     );
+    let get_or_load = plan.flavor.wait(get_or_load);
     let attrs = &function.attrs;
     let vis = &function.vis;
     let sig = wrapper_sig(
@@ -374,6 +371,14 @@ fn prune_generics(
             .collect();
     }
     pruned
+}
+
+/// A call of a `__private` function whose bounds check the return value (`get_or_load`,
+/// `refresh`). Its spans stay at the attribute: rustc then reports each unmet bound once per call
+/// instead of once per sub-expression.
+fn runtime_call(krate: &syn::Path, name: &str, args: TokenStream) -> TokenStream {
+    let name = Ident::new(name, Span::call_site());
+    quote!(#krate::__private::#name(#args))
 }
 
 fn param_ident(param: &GenericParam) -> &Ident {

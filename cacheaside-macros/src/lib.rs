@@ -8,6 +8,7 @@ mod attr;
 mod errors;
 mod expand;
 mod fallback;
+mod flavor;
 mod item;
 mod return_kind;
 mod ttl;

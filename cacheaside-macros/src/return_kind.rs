@@ -16,7 +16,7 @@ pub enum Kind {
     Plain,
 }
 
-/// The return kind and where to report a return type that cannot be cached.
+/// The return kind and the return type's span.
 pub struct ReturnKind {
     pub kind: Kind,
     pub span: Span,
@@ -38,8 +38,7 @@ impl ReturnKind {
         }
     }
 
-    /// The runtime's marker value for this kind, spanned on the return type so that a value that
-    /// cannot be cached is reported there.
+    /// The runtime's marker value for this kind, spanned on the return type it was read from.
     pub fn marker(&self, krate: &impl ToTokens) -> TokenStream {
         let name = match self.kind {
             Kind::Result => quote::format_ident!("ResultKind"),
@@ -48,32 +47,6 @@ impl ReturnKind {
         };
         quote_spanned!(self.span=> #krate::__private::#name)
     }
-}
-
-impl ReturnKind {
-    /// An awaited call of a `__private` function whose bounds check the return value (`get_or_load`,
-    /// `refresh`), spanned on the return type so that a value that cannot be cached is reported there.
-    pub fn runtime_call(
-        &self,
-        krate: &impl ToTokens,
-        name: &str,
-        args: TokenStream,
-    ) -> TokenStream {
-        let name = proc_macro2::Ident::new(name, self.span);
-        // The whole path must carry the span: rustc reports a call's unmet bounds on the path.
-        let krate = respan(krate.to_token_stream(), self.span);
-        quote_spanned!(self.span=> #krate::__private::#name(#args).await)
-    }
-}
-
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut tree| {
-            tree.set_span(span);
-            tree
-        })
-        .collect()
 }
 
 fn kind_of(ty: &Type) -> Kind {

@@ -5,6 +5,7 @@ use syn::{Expr, LitStr, Type};
 
 use crate::attr::{Options, Skip};
 use crate::errors::Errors;
+use crate::flavor::Flavor;
 use crate::item::{split_inputs, CachedFn, Inputs};
 use crate::return_kind::ReturnKind;
 use crate::ttl::TtlValue;
@@ -14,6 +15,7 @@ pub struct Plan {
     /// The path the generated code reaches the facade through (`::cacheaside`).
     pub krate: syn::Path,
     pub function: CachedFn,
+    pub flavor: Flavor,
     pub inputs: Inputs,
     pub spec: Spec,
     pub key: KeyPlan,
@@ -53,7 +55,8 @@ impl KeyPlan {
 pub fn check(function: CachedFn, options: Options, errors: &mut Errors) -> Option<Plan> {
     let sig = &function.sig;
     let name = syn::ext::IdentExt::unraw(&sig.ident).to_string();
-    if sig.asyncness.is_none() {
+    let flavor = Flavor::of(sig);
+    if flavor.is_none() {
         errors.at(
             sig.fn_token,
             format!(
@@ -129,6 +132,7 @@ pub fn check(function: CachedFn, options: Options, errors: &mut Errors) -> Optio
     Some(Plan {
         krate: syn::parse_quote!(::cacheaside),
         function,
+        flavor: flavor?,
         inputs,
         spec,
         key,
