@@ -323,7 +323,7 @@ fn start(config: Config) -> Arc<Installation> {
 
 /// Stops a replaced installation and closes its client.
 fn retire(installation: &Arc<Installation>) {
-    installation.replaced.store(true, Ordering::Release);
+    installation.replaced.store(true, Ordering::SeqCst);
     let Some(state) = &installation.state else {
         return;
     };
@@ -347,18 +347,21 @@ async fn connect_loop(installation: Arc<Installation>) {
     let policy = client_policy(config);
     let hosts = config.hosts().to_owned();
     loop {
-        if installation.replaced.load(Ordering::Acquire) {
+        if installation.replaced.load(Ordering::SeqCst) {
             return;
         }
         let attempt = tokio::time::timeout(config.connect_timeout(), Client::new(&policy, &hosts));
         let failure = match attempt.await {
             Ok(Ok(client)) => {
                 let client = Arc::new(client);
-                if installation.replaced.load(Ordering::Acquire) {
+                state.send_replace(ConnState::Connected(Arc::clone(&client)));
+                // Checked after publishing: a concurrent `retire` either sees this client and
+                // closes it, or set the flag before this check and the client is closed here.
+                if installation.replaced.load(Ordering::SeqCst) {
+                    state.send_replace(ConnState::Disconnected);
                     let _ = client.close().await;
                     return;
                 }
-                state.send_replace(ConnState::Connected(client));
                 report::connected(config.hosts());
                 return;
             }

@@ -3,6 +3,40 @@
 //! Everything that runs lives here: configuration ([`Config`], [`init`]), the shared Aerospike
 //! client on its own background runtime, the default key format ([`UserKey`]), the record
 //! envelope and codec, the get-or-load engine and the per-set counters ([`stats`]).
+//!
+//! # Record format
+//!
+//! One record per cached call: namespace from the attribute or [`Config::namespace`], set from
+//! the attribute, user key as described on [`UserKey`]. The value is in the blob bin `data`:
+//!
+//! ```text
+//! byte 0      format, 1
+//! byte 1      codec id, 1 = MessagePack with named fields (rmp_serde::to_vec_named)
+//! byte 2      schema tag length n (0 for MessagePack with named fields)
+//! 3 .. 3+n    schema tag
+//! 3+n ..      payload: the value in that codec
+//! ```
+//!
+//! The record's TTL is Aerospike's own, from the attribute's `ttl`. Another service reads a value
+//! by skipping the three header bytes and decoding the MessagePack map; it invalidates an entry by
+//! deleting the record.
+//!
+//! # Failure behaviour
+//!
+//! Calls of annotated functions never fail because of the cache:
+//!
+//! - a read that fails, times out or finds bytes that do not decode (another format, codec or
+//!   shape, corrupt data) is a miss: the body runs and its result overwrites the entry;
+//! - a failed or timed-out write is counted and logged, and the body's result is returned;
+//! - each read, write or delete has its own total timeout ([`ConfigBuilder::operation_timeout`],
+//!   50 ms by default), enforced by the client's policy and by a timer;
+//! - if Aerospike is unreachable, calls run their bodies without waiting, and a background task
+//!   reconnects every [`ConfigBuilder::reconnect_interval`];
+//! - problems are logged through `tracing` (target `cacheaside`) once per cause and set, without
+//!   keys, values or credentials, and counted in [`stats`].
+//!
+//! Only `<fn>_invalidate` reports cache errors, because its caller must know when an entry may
+//! still be served.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
