@@ -48,12 +48,18 @@ impl Db {
             rusqlite::params![ORDERS, CUSTOMERS],
         )
         .map_err(DbError)?;
-        Ok(Db { conn: Mutex::new(conn), queries: AtomicU64::new(0) })
+        Ok(Db {
+            conn: Mutex::new(conn),
+            queries: AtomicU64::new(0),
+        })
     }
 
     fn summarize(&self, customer_id: u32) -> Result<OrderSummary, DbError> {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         conn.query_row(
             "SELECT COUNT(*), COALESCE(SUM(amount_cents), 0), COALESCE(MAX(amount_cents), 0)
              FROM orders WHERE customer_id = ?1",
@@ -84,7 +90,9 @@ async fn order_summary(db: &Db, customer_id: u32) -> Result<OrderSummary, DbErro
 
 /// Customer ids with a Zipf(1.1) distribution, from a fixed seed so every run asks the same things.
 fn skewed_customer_ids(count: usize) -> Vec<u32> {
-    let weights: Vec<f64> = (1..=CUSTOMERS).map(|rank| 1.0 / f64::from(rank).powf(1.1)).collect();
+    let weights: Vec<f64> = (1..=CUSTOMERS)
+        .map(|rank| 1.0 / f64::from(rank).powf(1.1))
+        .collect();
     let total: f64 = weights.iter().sum();
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..count)
@@ -93,7 +101,8 @@ fn skewed_customer_ids(count: usize) -> Vec<u32> {
             state ^= state >> 12;
             state ^= state << 25;
             state ^= state >> 27;
-            let uniform = (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+            let uniform =
+                (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
             let mut target = uniform * total;
             let mut rank = 0;
             while rank + 1 < weights.len() && target >= weights[rank] {
@@ -145,7 +154,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "No AEROSPIKE_HOSTS set: started the in-process Aerospike test server at {}.",
                 server.hosts()
             );
-            let config = cacheaside::Config::builder().hosts(server.hosts()).build()?;
+            let config = cacheaside::Config::builder()
+                .hosts(server.hosts())
+                .build()?;
             (Some(server), config)
         }
     };
@@ -162,21 +173,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut distinct = ids.clone();
     distinct.sort_unstable();
     distinct.dedup();
-    println!("{CALLS} calls over {} distinct customers (Zipf-skewed).\n", distinct.len());
+    println!(
+        "{CALLS} calls over {} distinct customers (Zipf-skewed).\n",
+        distinct.len()
+    );
 
-    let mut plain = Run { queries: 0, latencies: Vec::with_capacity(CALLS) };
+    let mut plain = Run {
+        queries: 0,
+        latencies: Vec::with_capacity(CALLS),
+    };
     for &id in &ids {
         let t = Instant::now();
-        let summary = order_summary_plain(&db, id).await.map_err(|e| format!("{:?}", e.0))?;
+        let summary = order_summary_plain(&db, id)
+            .await
+            .map_err(|e| format!("{:?}", e.0))?;
         plain.latencies.push(t.elapsed());
         debug_assert_eq!(summary.customer_id, id);
     }
     plain.queries = db.queries.swap(0, Ordering::Relaxed);
 
-    let mut cached = Run { queries: 0, latencies: Vec::with_capacity(CALLS) };
+    let mut cached = Run {
+        queries: 0,
+        latencies: Vec::with_capacity(CALLS),
+    };
     for &id in &ids {
         let t = Instant::now();
-        let summary = order_summary(&db, id).await.map_err(|e| format!("{:?}", e.0))?;
+        let summary = order_summary(&db, id)
+            .await
+            .map_err(|e| format!("{:?}", e.0))?;
         cached.latencies.push(t.elapsed());
         debug_assert_eq!(summary.customer_id, id);
     }
@@ -191,7 +215,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "", "source queries", "hit ratio", "p50", "p95", "p99"
     );
     println!("{}", plain.row("plain function", "-"));
-    println!("{}", cached.row("#[cache_aside]", &format!("{hit_ratio:.1}%")));
+    println!(
+        "{}",
+        cached.row("#[cache_aside]", &format!("{hit_ratio:.1}%"))
+    );
     println!(
         "\nThe annotated function queried SQLite {} times for {} distinct customers; the plain one {} times.",
         cached.queries,
@@ -199,7 +226,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         plain.queries
     );
     if set.cache_errors > 0 {
-        println!("Cache errors: {} (calls were answered from SQLite).", set.cache_errors);
+        println!(
+            "Cache errors: {} (calls were answered from SQLite).",
+            set.cache_errors
+        );
     }
     Ok(())
 }

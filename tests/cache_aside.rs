@@ -15,7 +15,10 @@ struct User {
 }
 
 fn user(id: u64) -> User {
-    User { id, name: format!("user-{id}") }
+    User {
+        id,
+        name: format!("user-{id}"),
+    }
 }
 
 /// A stand-in for a connection pool: not serializable, so it must be skipped.
@@ -25,7 +28,9 @@ struct Pool {
 
 impl Pool {
     fn new() -> Pool {
-        Pool { loads: AtomicUsize::new(0) }
+        Pool {
+            loads: AtomicUsize::new(0),
+        }
     }
     fn load(&self) -> usize {
         self.loads.fetch_add(1, Ordering::SeqCst) + 1
@@ -81,8 +86,15 @@ async fn errors_are_returned_and_not_cached() {
     common::init().await;
     let db = Pool::new();
     let id = common::unique();
-    assert_eq!(find_user(&db, id).await, Err("database unavailable".to_owned()));
-    assert_eq!(find_user(&db, id).await, Ok(user(id)), "the error was not cached");
+    assert_eq!(
+        find_user(&db, id).await,
+        Err("database unavailable".to_owned())
+    );
+    assert_eq!(
+        find_user(&db, id).await,
+        Ok(user(id)),
+        "the error was not cached"
+    );
     assert_eq!(find_user(&db, id).await, Ok(user(id)));
     assert_eq!(db.loads(), 2);
 }
@@ -157,16 +169,31 @@ async fn explicit_keys_address_records_other_services_can_read_and_delete() {
     profile(&db, id).await.unwrap();
 
     let client = common::raw_client().await;
-    let key = aerospike::Key::new(cluster.namespace.clone(), "profiles".to_owned(), format!("user:{id}").into())
-        .unwrap();
+    let key = aerospike::Key::new(
+        cluster.namespace.clone(),
+        "profiles".to_owned(),
+        format!("user:{id}").into(),
+    )
+    .unwrap();
     let record = client
-        .get(&aerospike::ReadPolicy::default(), &key, aerospike::Bins::All)
+        .get(
+            &aerospike::ReadPolicy::default(),
+            &key,
+            aerospike::Bins::All,
+        )
         .await
         .expect("the record is at the documented key");
-    assert!(record.bins.contains_key("data"), "value in bin `data`: {:?}", record.bins.keys());
+    assert!(
+        record.bins.contains_key("data"),
+        "value in bin `data`: {:?}",
+        record.bins.keys()
+    );
 
     // Another service invalidates by deleting the record: the next call loads again.
-    assert!(client.delete(&aerospike::WritePolicy::default(), &key).await.unwrap());
+    assert!(client
+        .delete(&aerospike::WritePolicy::default(), &key)
+        .await
+        .unwrap());
     profile(&db, id).await.unwrap();
     assert_eq!(db.loads(), 2);
 }
@@ -196,7 +223,11 @@ async fn refresh_reloads_and_writes_back() {
     let id = common::unique();
     assert_eq!(version(&db, id).await, Ok((id, 1)));
     assert_eq!(version(&db, id).await, Ok((id, 1)), "cached");
-    assert_eq!(version_refresh(&db, id).await, Ok((id, 2)), "refresh runs the body");
+    assert_eq!(
+        version_refresh(&db, id).await,
+        Ok((id, 2)),
+        "refresh runs the body"
+    );
     assert_eq!(version(&db, id).await, Ok((id, 2)), "and writes its result");
     assert_eq!(db.loads(), 2);
 }
@@ -209,7 +240,9 @@ async fn short_lived(db: &Pool, id: u64) -> Result<u64, String> {
 
 #[tokio::test]
 async fn entries_expire_after_their_ttl() {
-    let Some(server) = common::testkit_only("entries_expire_after_their_ttl") else { return };
+    let Some(server) = common::testkit_only("entries_expire_after_their_ttl") else {
+        return;
+    };
     common::init().await;
     let db = Pool::new();
     let id = common::unique();
@@ -229,11 +262,25 @@ async fn the_ttl_is_written_with_the_record() {
     let id = common::unique();
     profile(&db, id).await.unwrap();
     let client = common::raw_client().await;
-    let key = aerospike::Key::new(cluster.namespace.clone(), "profiles".to_owned(), format!("user:{id}").into())
+    let key = aerospike::Key::new(
+        cluster.namespace.clone(),
+        "profiles".to_owned(),
+        format!("user:{id}").into(),
+    )
+    .unwrap();
+    let record = client
+        .get(
+            &aerospike::ReadPolicy::default(),
+            &key,
+            aerospike::Bins::None,
+        )
+        .await
         .unwrap();
-    let record = client.get(&aerospike::ReadPolicy::default(), &key, aerospike::Bins::None).await.unwrap();
     let ttl = record.time_to_live().expect("the record expires");
-    assert!(ttl <= Duration::from_secs(3600) && ttl > Duration::from_secs(3500), "ttl {ttl:?}");
+    assert!(
+        ttl <= Duration::from_secs(3600) && ttl > Duration::from_secs(3500),
+        "ttl {ttl:?}"
+    );
 }
 
 #[tokio::test]
@@ -242,12 +289,23 @@ async fn undecodable_bytes_are_a_miss_and_get_overwritten() {
     let db = Pool::new();
     let id = common::unique();
     let client = common::raw_client().await;
-    let key = aerospike::Key::new(cluster.namespace.clone(), "profiles".to_owned(), format!("user:{id}").into())
-        .unwrap();
+    let key = aerospike::Key::new(
+        cluster.namespace.clone(),
+        "profiles".to_owned(),
+        format!("user:{id}").into(),
+    )
+    .unwrap();
     let garbage = aerospike::Bin::new("data", aerospike::Value::Blob(vec![0xff, 0x00, 0x13, 0x37]));
-    client.put(&aerospike::WritePolicy::default(), &key, &[garbage]).await.unwrap();
+    client
+        .put(&aerospike::WritePolicy::default(), &key, &[garbage])
+        .await
+        .unwrap();
 
-    assert_eq!(profile(&db, id).await, Ok(user(id)), "garbage is never returned");
+    assert_eq!(
+        profile(&db, id).await,
+        Ok(user(id)),
+        "garbage is never returned"
+    );
     assert_eq!(db.loads(), 1, "garbage is a miss");
     assert_eq!(profile(&db, id).await, Ok(user(id)));
     assert_eq!(db.loads(), 1, "the load overwrote the garbage");

@@ -28,6 +28,13 @@ async fn disabled_cache_calls_the_source_every_time_and_writes_nothing() {
     assert_eq!(LOADS.load(Ordering::SeqCst), 3);
 
     let client = common::raw_client().await;
-    let key = aerospike::Key::new(cluster.namespace.clone(), "disabled".to_owned(), id.into()).unwrap();
-    assert!(!client.exists(&aerospike::ReadPolicy::default(), &key).await.unwrap(), "nothing was written");
+    let key =
+        aerospike::Key::new(cluster.namespace.clone(), "disabled".to_owned(), id.into()).unwrap();
+    assert!(
+        !client
+            .exists(&aerospike::ReadPolicy::default(), &key)
+            .await
+            .unwrap(),
+        "nothing was written"
+    );
 }

@@ -31,11 +31,17 @@ async fn calls_succeed_while_aerospike_is_down_and_caching_resumes_when_it_is_ba
         .reconnect_interval(Duration::from_millis(50))
         .build()
         .unwrap();
-    cacheaside::init(config).await.expect("init succeeds even when the cluster is down");
+    cacheaside::init(config)
+        .await
+        .expect("init succeeds even when the cluster is down");
 
     for call in 1..=3 {
         assert_eq!(load(7).await, Ok(7));
-        assert_eq!(LOADS.load(Ordering::SeqCst), call, "every call is answered by the source");
+        assert_eq!(
+            LOADS.load(Ordering::SeqCst),
+            call,
+            "every call is answered by the source"
+        );
     }
 
     server.start_again().await.unwrap();
@@ -52,5 +58,9 @@ async fn calls_succeed_while_aerospike_is_down_and_caching_resumes_when_it_is_ba
     assert!(cached, "caching resumed after the server came back");
     let loads = LOADS.load(Ordering::SeqCst);
     assert_eq!(load(7).await, Ok(7));
-    assert_eq!(LOADS.load(Ordering::SeqCst), loads, "served from the cache again");
+    assert_eq!(
+        LOADS.load(Ordering::SeqCst),
+        loads,
+        "served from the cache again"
+    );
 }

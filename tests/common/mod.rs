@@ -19,10 +19,20 @@ pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         let namespace = std::env::var("AEROSPIKE_NAMESPACE").unwrap_or_else(|_| "test".to_owned());
         match std::env::var("AEROSPIKE_HOSTS") {
-            Ok(hosts) => Cluster { hosts, namespace, server: None },
+            Ok(hosts) => Cluster {
+                hosts,
+                namespace,
+                server: None,
+            },
             Err(_) => {
-                let server = TestServer::builder().start_blocking().expect("start the testkit server");
-                Cluster { hosts: server.hosts(), namespace, server: Some(server) }
+                let server = TestServer::builder()
+                    .start_blocking()
+                    .expect("start the testkit server");
+                Cluster {
+                    hosts: server.hosts(),
+                    namespace,
+                    server: Some(server),
+                }
             }
         }
     })
@@ -56,13 +66,17 @@ pub async fn init() -> &'static Cluster {
 /// A raw client of the official crate, to check records the way another service would.
 pub async fn raw_client() -> aerospike::Client {
     let hosts = cluster().hosts.clone();
-    aerospike::Client::new(&aerospike::ClientPolicy::default(), &hosts).await.expect("raw client connects")
+    aerospike::Client::new(&aerospike::ClientPolicy::default(), &hosts)
+        .await
+        .expect("raw client connects")
 }
 
 /// A value unique to this run, so tests never see records of an earlier run on a real cluster.
 pub fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64);
     nanos.unwrap_or(0).wrapping_mul(1_000) + NEXT.fetch_add(1, Ordering::Relaxed)
 }
