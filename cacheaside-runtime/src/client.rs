@@ -21,6 +21,7 @@ use aerospike::{
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
+use crate::breaker::Breaker;
 use crate::config::Config;
 use crate::envelope::DATA_BIN;
 use crate::report::{self, Cause};
@@ -85,6 +86,18 @@ pub(crate) async fn access() -> Access {
     }
     let connection = state.borrow().clone();
     match connection {
+        ConnState::Connected(_) if installation.breaker.is_open() => {
+            Access::Unavailable(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "Aerospike at {} did not answer {} operations in a row; the cache is paused \
+                     for {:?} at a time until it answers",
+                    installation.config.hosts(),
+                    crate::breaker::TIMEOUTS_TO_OPEN,
+                    installation.config.reconnect_interval()
+                ),
+            ))
+        }
         ConnState::Connected(client) if client.is_connected() => Access::Ready(Cache {
             client,
             installation,
@@ -161,7 +174,23 @@ impl Cache {
         let runtime = background()?;
         let timeout = self.installation.config.operation_timeout();
         let task = runtime.spawn(async move { tokio::time::timeout(timeout, operation).await });
-        match task.await {
+        let result = Self::outcome(task.await, timeout);
+        let timed_out = matches!(&result, Err(error) if error.kind() == ErrorKind::Timeout);
+        let installation = &self.installation;
+        installation
+            .breaker
+            .record(timed_out, installation.config.reconnect_interval());
+        result
+    }
+
+    fn outcome<T>(
+        joined: Result<
+            Result<aerospike::Result<T>, tokio::time::error::Elapsed>,
+            tokio::task::JoinError,
+        >,
+        timeout: Duration,
+    ) -> Result<T, Error> {
+        match joined {
             Ok(Ok(Ok(value))) => Ok(value),
             Ok(Ok(Err(error))) => Err(Error::from_aerospike(&error)),
             Ok(Err(_elapsed)) => Err(Error::new(
@@ -186,6 +215,8 @@ struct Installation {
     replaced: AtomicBool,
     /// Why the cache cannot be used at all (an invalid environment, no background runtime).
     unusable: Option<Error>,
+    /// Stops paying timeouts while the cluster does not answer.
+    breaker: Breaker,
 }
 
 impl Installation {
@@ -196,6 +227,7 @@ impl Installation {
             state,
             replaced: AtomicBool::new(false),
             unusable: None,
+            breaker: Breaker::default(),
         }
     }
 

@@ -24,6 +24,9 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
         counters.count(Event::Miss);
         return run_loader::<R, K, F>(load, counters).await;
     };
+    // A cluster that did not answer the read would most likely not answer the write either:
+    // skipping it keeps a stalled cluster to one timeout per call.
+    let mut write_back_allowed = true;
     match cache.read(key.clone()).await {
         Ok(Some(stored)) => match decode::<K::Value>(stored) {
             Ok(value) => {
@@ -46,6 +49,7 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
         Ok(None) => {}
         Err(error) => {
             counters.count(Event::CacheError);
+            write_back_allowed = error.kind() != ErrorKind::Timeout;
             report::warn_once(Cause::Read, spec.set, || {
                 format!(
                     "set {}: cache read failed, loading instead: {error}",
@@ -56,7 +60,7 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     }
     counters.count(Event::Miss);
     let returned = run_loader::<R, K, F>(load, counters).await;
-    if let Some(value) = K::cacheable(&returned) {
+    if let (true, Some(value)) = (write_back_allowed, K::cacheable(&returned)) {
         write_back(spec, &cache, key, value, counters).await;
     }
     returned

@@ -42,6 +42,7 @@
 
 #[doc(hidden)]
 pub mod __private;
+mod breaker;
 mod client;
 mod codec;
 mod config;
