@@ -82,7 +82,7 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `CACHEASIDE_DISABLED` | [`disabled`](ConfigBuilder::disabled) | `0` | `1`/`true`: every call runs its body, the cache is never touched |
 /// | `CACHEASIDE_OPERATION_TIMEOUT_MS` | [`operation_timeout`](ConfigBuilder::operation_timeout) | `50` | total time one cache read, write or delete may take |
 /// | `CACHEASIDE_CONNECT_TIMEOUT_MS` | [`connect_timeout`](ConfigBuilder::connect_timeout) | `1000` | how long one connection attempt, and [`init`](crate::init), may take |
-/// | `CACHEASIDE_RECONNECT_INTERVAL_MS` | [`reconnect_interval`](ConfigBuilder::reconnect_interval) | `1000` | pause between background connection attempts while disconnected |
+/// | `CACHEASIDE_RECONNECT_INTERVAL_MS` | [`reconnect_interval`](ConfigBuilder::reconnect_interval) | `1000` | pause between connection attempts while disconnected, and of the cache after five timeouts in a row |
 /// | (none) | [`send_key`](ConfigBuilder::send_key) | `false` | store the user key in the record as well as its digest |
 ///
 /// ```
@@ -340,7 +340,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Pause between background connection attempts while disconnected (default 1 s).
+    /// Pause between background connection attempts while disconnected, and how long calls
+    /// bypass the cache after five operation timeouts in a row (default 1 s).
     pub fn reconnect_interval(mut self, interval: Duration) -> Self {
         self.config.reconnect_interval = interval;
         self

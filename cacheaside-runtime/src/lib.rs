@@ -30,6 +30,9 @@
 //! - a failed or timed-out write is counted and logged, and the body's result is returned;
 //! - each read, write or delete has its own total timeout ([`ConfigBuilder::operation_timeout`],
 //!   50 ms by default), enforced by the client's policy and by a timer;
+//! - a read that times out is not followed by a write-back, so a stalled cluster costs a call at
+//!   most one operation timeout; after five timeouts in a row calls bypass the cache for a
+//!   [`ConfigBuilder::reconnect_interval`], then try it again;
 //! - if Aerospike is unreachable, calls run their bodies without waiting, and a background task
 //!   reconnects every [`ConfigBuilder::reconnect_interval`];
 //! - problems are logged through `tracing` (target `cacheaside`) once per cause and set, without
