@@ -184,7 +184,10 @@ proptest! {
         let index = index % bytes.len();
         bytes[index] = byte;
         if let Ok(decoded) = decode::<User>(&bytes) {
-            prop_assert_eq!(decode::<User>(&encode(&decoded).unwrap()).unwrap(), decoded);
+            // Compared as bytes: a flipped float may be NaN, which equals nothing.
+            let encoded = encode(&decoded).unwrap();
+            let again = decode::<User>(&encoded).unwrap();
+            prop_assert_eq!(encode(&again).unwrap(), encoded);
         }
     }
 
