@@ -151,3 +151,35 @@ where
 pub async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), crate::Error> {
     crate::engine::invalidate(spec, key).await
 }
+
+/// [`get_or_load`] for a sync function: read, and on a miss call `load` on this thread and write
+/// back its cacheable part.
+///
+/// Needs no runtime in the caller and may be called from inside any tokio runtime (current-thread
+/// or multi-thread): the cache operations run on the cache's own background runtime while this
+/// thread waits. Cost: one cross-thread hop per cache operation (a read, and on a miss a write);
+/// the thread blocks at most the operation timeout per operation.
+pub fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    kind: K,
+    load: L,
+) -> R {
+    crate::engine::get_or_load_blocking(spec, key, kind, load)
+}
+
+/// [`refresh`] for a sync function: always call `load` on this thread, write its cacheable part,
+/// return it. Blocks like [`get_or_load_blocking`].
+pub fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    kind: K,
+    load: L,
+) -> R {
+    crate::engine::refresh_blocking(spec, key, kind, load)
+}
+
+/// [`invalidate`] for a sync function. Blocks like [`get_or_load_blocking`].
+pub fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), crate::Error> {
+    crate::engine::invalidate_blocking(spec, key)
+}

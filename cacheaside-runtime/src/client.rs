@@ -451,7 +451,7 @@ async fn wait_for_first_attempt(
 }
 
 /// The background runtime, started on first use.
-fn background() -> Result<&'static Runtime, Error> {
+pub(crate) fn background() -> Result<&'static Runtime, Error> {
     static BACKGROUND: OnceLock<Result<Runtime, String>> = OnceLock::new();
     BACKGROUND
         .get_or_init(|| {

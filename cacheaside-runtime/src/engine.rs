@@ -6,6 +6,7 @@ use core::future::Future;
 use aerospike::{Key, ResultCode, Value};
 
 use crate::__private::{CacheSpec, KeyResult, ReturnKind};
+use crate::bridge;
 use crate::client::{self, Access, Cache};
 use crate::codec::{self, Undecodable};
 use crate::report::{self, Cause};
@@ -20,48 +21,39 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     load: F,
 ) -> R {
     let counters = stats::counters(spec.set);
-    let Some((cache, key)) = usable_cache(spec, key, counters).await else {
-        counters.count(Event::Miss);
-        return run_loader::<R, K, F>(load, counters).await;
+    let write_target = match resolve::<K::Value>(spec, lookup(spec, key, counters).await, counters)
+    {
+        Resolved::Hit(value) => return K::from_cached(value),
+        Resolved::Load(write_target) => write_target,
     };
-    // A cluster that did not answer the read would most likely not answer the write either:
-    // skipping it keeps a stalled cluster to one timeout per call.
-    let mut write_back_allowed = true;
-    match cache.read(key.clone()).await {
-        Ok(Some(stored)) => match decode::<K::Value>(stored) {
-            Ok(value) => {
-                counters.count(Event::Hit);
-                return K::from_cached(value);
-            }
-            Err(why) => {
-                counters.count(Event::Undecodable);
-                report::warn_once(Cause::Undecodable, spec.set, || {
-                    format!(
-                        "set {}: a cached entry of {} does not decode ({}); it is treated as a miss \
-                         and overwritten",
-                        spec.set,
-                        spec.function,
-                        describe(&why)
-                    )
-                });
-            }
-        },
-        Ok(None) => {}
-        Err(error) => {
-            counters.count(Event::CacheError);
-            write_back_allowed = error.kind() != ErrorKind::Timeout;
-            report::warn_once(Cause::Read, spec.set, || {
-                format!(
-                    "set {}: cache read failed, loading instead: {error}",
-                    spec.set
-                )
-            });
+    let returned = run_loader::<R, K, F>(load, counters).await;
+    if let Some(bytes) = bytes_to_store::<R, K>(spec, write_target.is_some(), &returned, counters) {
+        if let Some(target) = write_target {
+            store(spec, target, bytes, counters).await;
         }
     }
-    counters.count(Event::Miss);
-    let returned = run_loader::<R, K, F>(load, counters).await;
-    if let (true, Some(value)) = (write_back_allowed, K::cacheable(&returned)) {
-        write_back(spec, &cache, key, value, counters).await;
+    returned
+}
+
+/// `get_or_load` for a sync function: the cache operations run on the background runtime, the
+/// loader on the caller's thread.
+pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    _kind: K,
+    load: L,
+) -> R {
+    let counters = stats::counters(spec.set);
+    let found = bridge::run(lookup(spec, key, counters)).unwrap_or(Lookup::Bypass);
+    let write_target = match resolve::<K::Value>(spec, found, counters) {
+        Resolved::Hit(value) => return K::from_cached(value),
+        Resolved::Load(write_target) => write_target,
+    };
+    let returned = run_loader_blocking::<R, K, L>(load, counters);
+    if let Some(bytes) = bytes_to_store::<R, K>(spec, write_target.is_some(), &returned, counters) {
+        if let Some(target) = write_target {
+            bridge::run(store(spec, target, bytes, counters));
+        }
     }
     returned
 }
@@ -76,10 +68,127 @@ pub(crate) async fn refresh<R, K: ReturnKind<R>, F: Future<Output = R>>(
     let counters = stats::counters(spec.set);
     let target = usable_cache(spec, key, counters).await;
     let returned = run_loader::<R, K, F>(load, counters).await;
-    if let (Some((cache, key)), Some(value)) = (target, K::cacheable(&returned)) {
-        write_back(spec, &cache, key, value, counters).await;
+    if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
+        if let Some(target) = target {
+            store(spec, target, bytes, counters).await;
+        }
     }
     returned
+}
+
+/// `refresh` for a sync function.
+pub(crate) fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    _kind: K,
+    load: L,
+) -> R {
+    let counters = stats::counters(spec.set);
+    let target = bridge::run(usable_cache(spec, key, counters)).flatten();
+    let returned = run_loader_blocking::<R, K, L>(load, counters);
+    if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
+        if let Some(target) = target {
+            bridge::run(store(spec, target, bytes, counters));
+        }
+    }
+    returned
+}
+
+/// `invalidate` for a sync function.
+pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
+    bridge::run(invalidate(spec, key)).unwrap_or_else(|| {
+        stats::counters(spec.set).count(Event::CacheError);
+        Err(Error::new(
+            ErrorKind::Unavailable,
+            "the cache's background runtime did not run the delete",
+        ))
+    })
+}
+
+/// Where a call's entry lives in the connected cache.
+struct Target {
+    cache: Cache,
+    key: Key,
+}
+
+/// What the read of a call's entry found. Not generic, so that it can run on the background
+/// runtime for sync callers; decoding happens on the caller's side.
+enum Lookup {
+    /// The cache cannot be used for this call (already counted and reported).
+    Bypass,
+    /// Bin `data` of the entry, still to decode.
+    Found(Target, Value),
+    /// No entry: load, and write back if the read answered (`Some`), not after a timeout.
+    Missing(Option<Target>),
+}
+
+/// What a call does after its lookup.
+enum Resolved<T> {
+    /// A decoded cached value: the body does not run.
+    Hit(T),
+    /// Run the body; write back to the target, if any.
+    Load(Option<Target>),
+}
+
+/// Reads the entry of `key`.
+async fn lookup(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    counters: &'static SetCounters,
+) -> Lookup {
+    let Some(target) = usable_cache(spec, key, counters).await else {
+        return Lookup::Bypass;
+    };
+    match target.cache.read(target.key.clone()).await {
+        Ok(Some(stored)) => Lookup::Found(target, stored),
+        Ok(None) => Lookup::Missing(Some(target)),
+        Err(error) => {
+            counters.count(Event::CacheError);
+            report::warn_once(Cause::Read, spec.set, || {
+                format!(
+                    "set {}: cache read failed, loading instead: {error}",
+                    spec.set
+                )
+            });
+            // A cluster that did not answer the read would most likely not answer the write
+            // either: skipping it keeps a stalled cluster to one timeout per call.
+            let write_back_allowed = error.kind() != ErrorKind::Timeout;
+            Lookup::Missing(write_back_allowed.then_some(target))
+        }
+    }
+}
+
+/// Decodes a found entry; counts the hit or the miss.
+fn resolve<T: serde::de::DeserializeOwned>(
+    spec: &'static CacheSpec,
+    lookup: Lookup,
+    counters: &SetCounters,
+) -> Resolved<T> {
+    let write_target = match lookup {
+        Lookup::Bypass => None,
+        Lookup::Missing(target) => target,
+        Lookup::Found(target, stored) => match decode::<T>(stored) {
+            Ok(value) => {
+                counters.count(Event::Hit);
+                return Resolved::Hit(value);
+            }
+            Err(why) => {
+                counters.count(Event::Undecodable);
+                report::warn_once(Cause::Undecodable, spec.set, || {
+                    format!(
+                        "set {}: a cached entry of {} does not decode ({}); it is treated as a \
+                         miss and overwritten",
+                        spec.set,
+                        spec.function,
+                        describe(&why)
+                    )
+                });
+                Some(target)
+            }
+        },
+    };
+    counters.count(Event::Miss);
+    Resolved::Load(write_target)
 }
 
 /// `invalidate`: deletes the entry. Absent is fine; an unreachable cache is an error, because the
@@ -110,8 +219,8 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
 async fn usable_cache(
     spec: &'static CacheSpec,
     key: KeyResult,
-    counters: &SetCounters,
-) -> Option<(Cache, Key)> {
+    counters: &'static SetCounters,
+) -> Option<Target> {
     let user_key = match key {
         Ok(user_key) => user_key,
         Err(error) => {
@@ -137,7 +246,7 @@ async fn usable_cache(
         }
     };
     match aerospike_key(spec, &cache, &user_key) {
-        Ok(key) => Some((cache, key)),
+        Ok(key) => Some(Target { cache, key }),
         Err(error) => {
             counters.count(Event::CacheError);
             report::warn_once(Cause::Key, spec.set, || {
@@ -169,6 +278,18 @@ async fn run_loader<R, K: ReturnKind<R>, F: Future<Output = R>>(
     returned
 }
 
+fn run_loader_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    load: L,
+    counters: &SetCounters,
+) -> R {
+    counters.count(Event::Load);
+    let returned = load();
+    if K::cacheable(&returned).is_none() {
+        counters.count(Event::LoadError);
+    }
+    returned
+}
+
 fn decode<T: serde::de::DeserializeOwned>(stored: Value) -> Result<T, Undecodable> {
     match stored {
         Value::Blob(bytes) => codec::decode(&bytes),
@@ -184,16 +305,17 @@ fn describe(why: &Undecodable) -> String {
     }
 }
 
-/// Encodes and writes `value`; failures are counted and reported, never returned.
-async fn write_back<V: serde::Serialize>(
+/// The encoded cacheable part of `returned`, when it is to be written (`wanted`). An encoding
+/// failure is counted and reported.
+fn bytes_to_store<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
-    cache: &Cache,
-    key: Key,
-    value: &V,
+    wanted: bool,
+    returned: &R,
     counters: &SetCounters,
-) {
-    let bytes = match codec::encode(value) {
-        Ok(bytes) => bytes,
+) -> Option<Vec<u8>> {
+    let value = K::cacheable(returned).filter(|_| wanted)?;
+    match codec::encode(value) {
+        Ok(bytes) => Some(bytes),
         Err(error) => {
             counters.count(Event::CacheError);
             report::warn_once(Cause::Encode, spec.set, || {
@@ -202,9 +324,19 @@ async fn write_back<V: serde::Serialize>(
                     spec.set, spec.function
                 )
             });
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Writes encoded bytes; failures are counted and reported, never returned.
+async fn store(
+    spec: &'static CacheSpec,
+    target: Target,
+    bytes: Vec<u8>,
+    counters: &'static SetCounters,
+) {
+    let Target { cache, key } = target;
     match cache.write(key, bytes, spec.ttl.expiration()).await {
         Ok(()) => counters.count(Event::Write),
         Err(error) => {

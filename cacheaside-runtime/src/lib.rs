@@ -46,6 +46,7 @@
 #[doc(hidden)]
 pub mod __private;
 mod breaker;
+mod bridge;
 mod client;
 mod codec;
 mod config;
