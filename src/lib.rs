@@ -124,7 +124,11 @@ pub use cacheaside_runtime::{
     init, stats, Config, ConfigBuilder, Error, ErrorKind, SetStats, Stats, Ttl, UserKey,
 };
 
+mod private_support;
+
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::private_support::*;
     pub use cacheaside_runtime::__private::*;
+    pub use cacheaside_runtime::Error;
 }

@@ -9,10 +9,20 @@ use syn::parse::{ParseStream, Parser};
 use syn::{parenthesized, Expr, Ident, Lit, LitBool, LitStr, Token};
 
 use crate::errors::Errors;
+use crate::return_kind::Kind;
 use crate::ttl::{self, TtlValue};
 
 /// Every option the attribute accepts, in the order the docs list them.
-pub const OPTIONS: &[&str] = &["set", "ttl", "namespace", "skip", "key", "companions"];
+pub const OPTIONS: &[&str] = &[
+    "set",
+    "ttl",
+    "namespace",
+    "skip",
+    "key",
+    "returns",
+    "companions",
+    "crate",
+];
 
 /// Aerospike's limits on set and namespace names, in bytes.
 const MAX_SET_NAME: usize = 63;
@@ -27,6 +37,14 @@ pub struct Options {
     pub skip: Option<Skip>,
     pub key: Option<ExplicitKey>,
     pub companions: Option<LitBool>,
+    pub returns: Option<Returns>,
+    /// `crate = path`: where generated code finds the facade.
+    pub krate: Option<syn::Path>,
+}
+
+/// `returns = result | option | value`.
+pub struct Returns {
+    pub kind: Kind,
 }
 
 /// `skip(a, b)`.
@@ -116,6 +134,14 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
                 syn::Error::new(error.span(), "`companions` takes `true` or `false`")
             })?;
             store(&mut options.companions, value, &name, errors);
+        }
+        "returns" => {
+            let value = parse_returns(input, &name)?;
+            store(&mut options.returns, value, &name, errors);
+        }
+        "crate" => {
+            let value = parse_crate_path(input, &name)?;
+            store(&mut options.krate, value, &name, errors);
         }
         _ => {
             return Err(syn::Error::new(
@@ -220,6 +246,47 @@ fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
         _ => return Err(bad_ttl(lit.span())),
     };
     checked.map_err(|message| syn::Error::new(lit.span(), message))
+}
+
+const RETURNS_FORMS: &str = "`returns = result` (cache only `Ok`), `returns = option` (cache only `Some`) or `returns = value` (cache every value)";
+
+fn parse_returns(input: ParseStream, name: &Ident) -> syn::Result<Returns> {
+    expect_eq(input, name, "returns = result")?;
+    let word = input
+        .call(Ident::parse_any)
+        .map_err(|error| syn::Error::new(error.span(), format!("expected {RETURNS_FORMS}")))?;
+    let kind = match word.to_string().as_str() {
+        "result" => Kind::Result,
+        "option" => Kind::Option,
+        "value" => Kind::Plain,
+        other => {
+            return Err(syn::Error::new(
+                word.span(),
+                format!("unknown return kind `{other}`; expected {RETURNS_FORMS}"),
+            ))
+        }
+    };
+    Ok(Returns { kind })
+}
+
+/// `crate = ::path` or, as serde spells it, `crate = "path"`.
+fn parse_crate_path(input: ParseStream, name: &Ident) -> syn::Result<syn::Path> {
+    expect_eq(input, name, "crate = ::my_crate::cacheaside")?;
+    let expected = |span: Span| {
+        syn::Error::new(
+            span,
+            "`crate` takes the path that re-exports `cacheaside`, e.g. `crate = ::my_crate::cacheaside`",
+        )
+    };
+    if input.peek(LitStr) {
+        let text: LitStr = input.parse()?;
+        return text
+            .parse_with(syn::Path::parse_mod_style)
+            .map_err(|_| expected(text.span()));
+    }
+    input
+        .call(syn::Path::parse_mod_style)
+        .map_err(|error| expected(error.span()))
 }
 
 fn parse_skip(input: ParseStream, name: &Ident) -> syn::Result<Skip> {

@@ -10,25 +10,48 @@ use syn::{Attribute, FnArg, GenericParam, Generics, ReturnType, Signature, Token
 
 use crate::item::mentions;
 use crate::ttl::TtlValue;
-use crate::valid::{KeyPlan, Plan};
+use crate::valid::{Context, KeyPlan, Plan};
 
 /// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh`, the original
 /// body as a hidden loader function, and a hidden function returning the shared `CacheSpec`.
 pub fn expand(plan: &Plan) -> TokenStream {
+    let Expansion {
+        function,
+        companions,
+    } = expand_parts(plan);
+    quote!(#function #companions)
+}
+
+/// The expansion split in two, so that an annotated trait `impl` block can move the companions
+/// into an inherent `impl` block of the same type.
+pub struct Expansion {
+    /// The annotated function, rewritten.
+    pub function: TokenStream,
+    /// `<fn>_invalidate`, `<fn>_refresh` and the hidden items they share with the function.
+    pub companions: TokenStream,
+}
+
+pub fn expand_parts(plan: &Plan) -> Expansion {
     if plan.companions {
         with_companions(plan)
     } else {
-        body_inline(plan)
+        Expansion {
+            function: body_inline(plan),
+            companions: TokenStream::new(),
+        }
     }
 }
 
-/// Names of the hidden items and locals. Locals are mixed-site so they never meet the user's names.
+/// Names of the hidden items and locals. All are mixed-site so they never meet the user's names:
+/// an argument may be called `key`, `spec` or even `__cacheaside_load_get`.
 struct Names {
     loader: Ident,
     spec_fn: Ident,
     spec_static: Ident,
     spec: Ident,
     key: Ident,
+    kind: Ident,
+    load: Ident,
     returned: Ident,
 }
 
@@ -37,39 +60,122 @@ impl Names {
         let name = &plan.spec.function;
         let local = |text: &str| Ident::new(text, Span::mixed_site());
         Names {
-            loader: format_ident!("__cacheaside_load_{}", name),
-            spec_fn: format_ident!("__cacheaside_spec_{}", name),
+            loader: local(&format!("__cacheaside_load_{name}")),
+            spec_fn: local(&format!("__cacheaside_spec_{name}")),
             spec_static: local("__CACHEASIDE_SPEC"),
             spec: local("__cacheaside_spec"),
             key: local("__cacheaside_key"),
+            kind: local("__cacheaside_kind"),
+            load: local("__cacheaside_load"),
             returned: local("__cacheaside_returned"),
         }
     }
 }
 
-fn with_companions(plan: &Plan) -> TokenStream {
+/// One combination of `#[cfg]`-gated arguments: the `#[cfg(…)]` under which it is the one
+/// compiled (empty when no argument is gated), and which arguments are present.
+struct Variant {
+    cfg: TokenStream,
+    present: Vec<bool>,
+}
+
+/// Every combination of the gated arguments. A call cannot gate its arguments with `#[cfg]`, so
+/// each combination gets its own `let` statements of key and loader call.
+fn variants(plan: &Plan) -> Vec<Variant> {
+    let gated: Vec<(usize, TokenStream)> = (plan.inputs.params.iter().enumerate())
+        .filter_map(|(index, param)| param.cfg().map(|cfg| (index, cfg)))
+        .collect();
+    let count = plan.inputs.params.len();
+    if gated.is_empty() {
+        return vec![Variant {
+            cfg: TokenStream::new(),
+            present: vec![true; count],
+        }];
+    }
+    (0..1u32 << gated.len())
+        .map(|mask| {
+            let mut present = vec![true; count];
+            let mut conditions = Vec::new();
+            for (bit, (index, predicate)) in gated.iter().enumerate() {
+                if mask & (1 << bit) == 0 {
+                    present[*index] = false;
+                    conditions.push(quote!(not(#predicate)));
+                } else {
+                    conditions.push(predicate.clone());
+                }
+            }
+            Variant {
+                cfg: quote!(#[cfg(all(#(#conditions),*))]),
+                present,
+            }
+        })
+        .collect()
+}
+
+/// Brings the fallback traits of the compile-time checks into scope (see `private_support`).
+fn check_traits(krate: &syn::Path) -> TokenStream {
+    quote! {
+        #[allow(unused_imports)]
+        use #krate::__private::{
+            CachedReturnFallback as _, KeyPartFallback as _, KindProbeFallback as _,
+        };
+    }
+}
+
+/// A path to one of the hidden items generated next to the function.
+fn hidden(plan: &Plan, ident: &Ident) -> TokenStream {
+    if plan.inputs.receiver.is_some() || plan.context == Context::InImpl {
+        quote!(Self::#ident)
+    } else {
+        quote!(#ident)
+    }
+}
+
+fn with_companions(plan: &Plan) -> Expansion {
     let names = Names::new(plan);
     let Names {
-        spec_fn, spec, key, ..
+        spec_fn,
+        spec,
+        key,
+        kind,
+        load,
+        ..
     } = &names;
     let krate = &plan.krate;
     let function = &plan.function;
-    let is_method = plan.inputs.receiver.is_some();
-    let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
-    let spec_ref = if is_method {
-        quote!(Self::#spec_fn())
-    } else {
-        quote!(#spec_fn())
-    };
-    let key_expr = key_expr(plan, &quote!(#spec));
     let flavor = plan.flavor;
-    let load = flavor.lazy_call(loader_call(plan, &names.loader));
-    let kind = plan.return_kind.marker(krate);
-    let get_or_load = runtime_call(krate, "get_or_load", quote!(#spec, #key, #kind, #load));
-    let get_or_load = flavor.wait(get_or_load);
-    let refresh = runtime_call(krate, "refresh", quote!(#spec, #key, #kind, #load));
-    let refresh = flavor.wait(refresh);
-    let invalidate_call = flavor.wait(quote!(#krate::__private::invalidate(#spec, #key)));
+    let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
+    let spec_path = hidden(plan, spec_fn);
+    let uses = check_traits(krate);
+    let variants = variants(plan);
+    let keys_and_loads: Vec<TokenStream> = (variants.iter())
+        .map(|variant| {
+            let cfg = &variant.cfg;
+            let key_expr = key_expr(plan, &quote!(#spec), &variant.present);
+            let lazy = flavor.lazy_call(loader_call(plan, &names.loader, &variant.present));
+            quote! {
+                #cfg let #key = #key_expr;
+                #cfg let #load = #lazy;
+            }
+        })
+        .collect();
+    let keys_only: Vec<TokenStream> = (variants.iter())
+        .map(|variant| {
+            let cfg = &variant.cfg;
+            let key_expr = key_expr(plan, &quote!(#spec), &variant.present);
+            quote!(#cfg let #key = #key_expr;)
+        })
+        .collect();
+    let checked_kind = plan.return_kind.checked_marker(krate);
+    let alias_probe = plan.return_kind.alias_probe(krate);
+    let run = |name: &str| {
+        let name = flavor.runtime_fn(name);
+        flavor.wait(quote!(#krate::__private::#name(#spec, #key, #kind, #load)))
+    };
+    let get_or_load = run("get_or_load");
+    let refresh = run("refresh");
+    let invalidate = flavor.runtime_fn("invalidate");
+    let invalidate_call = flavor.wait(quote!(#krate::__private::#invalidate(#spec, #key)));
     let cfgs = attrs_named(&function.attrs, &["cfg"]);
     let lints = attrs_named(
         &function.attrs,
@@ -87,8 +193,11 @@ fn with_companions(plan: &Plan) -> TokenStream {
     let main = quote! {
         #(#attrs)*
         #vis #main_sig {
-            let #spec = #spec_ref;
-            let #key = #key_expr;
+            #uses
+            let #spec = #spec_path();
+            #(#keys_and_loads)*
+            let #kind = #checked_kind;
+            #alias_probe
             #get_or_load
         }
     };
@@ -119,7 +228,7 @@ fn with_companions(plan: &Plan) -> TokenStream {
         "Removes the cache entry that `{name}` stores for these key arguments. Unlike `{name}`, it reports cache errors."
     );
     let invalidate_output: ReturnType =
-        syn::parse_quote!(-> ::core::result::Result<(), #krate::Error>);
+        syn::parse_quote!(-> ::core::result::Result<(), #krate::__private::Error>);
     let invalidate_ident = format_ident!("{}_invalidate", function.sig.ident);
     let mut invalidate_sig = wrapper_sig(
         plan,
@@ -134,8 +243,9 @@ fn with_companions(plan: &Plan) -> TokenStream {
         #[doc = #invalidate_doc]
         #[allow(dead_code, unused_variables)]
         #vis #invalidate_sig {
-            let #spec = #spec_ref;
-            let #key = #key_expr;
+            #uses
+            let #spec = #spec_path();
+            #(#keys_only)*
             #invalidate_call
         }
     };
@@ -149,13 +259,18 @@ fn with_companions(plan: &Plan) -> TokenStream {
         #[doc = #refresh_doc]
         #[allow(dead_code)]
         #vis #refresh_sig {
-            let #spec = #spec_ref;
-            let #key = #key_expr;
+            #uses
+            let #spec = #spec_path();
+            #(#keys_and_loads)*
+            let #kind = #checked_kind;
             #refresh
         }
     };
 
-    quote!(#main #invalidate #refresh #loader #spec_item)
+    Expansion {
+        function: main,
+        companions: quote!(#invalidate #refresh #loader #spec_item),
+    }
 }
 
 /// Without companions (a trait impl block cannot hold extra items) the body is rewritten in place.
@@ -164,6 +279,8 @@ fn body_inline(plan: &Plan) -> TokenStream {
     let Names {
         spec_static,
         key,
+        kind,
+        load,
         returned,
         ..
     } = &names;
@@ -171,31 +288,35 @@ fn body_inline(plan: &Plan) -> TokenStream {
     let function = &plan.function;
     let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
     let spec_value = spec_value(plan);
-    let key_expr = key_expr(plan, &quote!(&#spec_static));
-    let kind = plan.return_kind.marker(krate);
+    let uses = check_traits(krate);
+    let keys: Vec<TokenStream> = (variants(plan).iter())
+        .map(|variant| {
+            let cfg = &variant.cfg;
+            let key_expr = key_expr(plan, &quote!(&#spec_static), &variant.present);
+            quote!(#cfg let #key = #key_expr;)
+        })
+        .collect();
+    let checked_kind = plan.return_kind.checked_marker(krate);
+    let alias_probe = plan.return_kind.alias_probe(krate);
     let params = plan.inputs.params.iter();
     let rebindings = params.filter(|param| param.needs_rebinding()).map(|param| {
         let pat = &param.pat;
         let binding = &param.binding;
-        quote!(let #pat = #binding;)
+        let cfg = param.cfg().map(|predicate| quote!(#[cfg(#predicate)]));
+        quote!(#cfg let #pat = #binding;)
     });
-    let return_type = match &function.sig.output {
-        ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
-    };
+    let return_type = &plan.return_kind.ty;
     let body = &function.body;
-    let load = plan.flavor.lazy_block(quote! {{
+    let lazy = plan.flavor.lazy_block(quote! {{
         #(#rebindings)*
         // Typed so that `?` and `return` in the body see the declared return type.
         let #returned: #return_type = #body;
         #returned
     }});
-    let get_or_load = runtime_call(
-        krate,
-        "get_or_load",
-        quote!(&#spec_static, #key, #kind, #load),
-    );
-    let get_or_load = plan.flavor.wait(get_or_load);
+    let get_or_load = plan.flavor.runtime_fn("get_or_load");
+    let get_or_load = plan.flavor.wait(quote!(
+        #krate::__private::#get_or_load(&#spec_static, #key, #kind, #load)
+    ));
     let attrs = &function.attrs;
     let vis = &function.vis;
     let sig = wrapper_sig(
@@ -207,8 +328,12 @@ fn body_inline(plan: &Plan) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig {
+            #uses
             static #spec_static: #krate::__private::CacheSpec = #spec_value;
-            let #key = #key_expr;
+            #(#keys)*
+            let #kind = #checked_kind;
+            #alias_probe
+            let #load = #lazy;
             #get_or_load
         }
     }
@@ -235,7 +360,7 @@ fn spec_value(plan: &Plan) -> TokenStream {
 
 /// The key of a call. Each default-key argument goes through `key_arg`, spanned on the argument,
 /// so an argument that cannot be serialized is reported there with a hint to `skip` it.
-fn key_expr(plan: &Plan, spec: &TokenStream) -> TokenStream {
+fn key_expr(plan: &Plan, spec: &TokenStream, present: &[bool]) -> TokenStream {
     let krate = &plan.krate;
     match &plan.key {
         KeyPlan::Explicit { expr, .. } => {
@@ -248,12 +373,17 @@ fn key_expr(plan: &Plan, spec: &TokenStream) -> TokenStream {
             } else {
                 quote!(::core::module_path!())
             };
-            let parts = args.iter().map(|&index| {
-                let param = &plan.inputs.params[index];
-                let binding = &param.binding;
-                let span = syn::spanned::Spanned::span(&param.ty);
-                quote::quote_spanned!(span=> #krate::__private::key_arg(&#binding))
-            });
+            let parts = (args.iter())
+                .filter(|&&index| present[index])
+                .map(|&index| {
+                    let param = &plan.inputs.params[index];
+                    let binding = &param.binding;
+                    let span = syn::spanned::Spanned::span(&param.pat);
+                    // Spanned on the argument: a key argument that is not serializable is reported
+                    // there, once (see `private_support`).
+                    let method = Ident::new("key_part", span);
+                    quote::quote_spanned!(span=> #krate::__private::KeyPart(&#binding).#method())
+                });
             quote!(#krate::__private::default_key(#spec, #scope, &(#(#parts,)*)))
         }
     }
@@ -261,8 +391,10 @@ fn key_expr(plan: &Plan, spec: &TokenStream) -> TokenStream {
 
 /// Calls the hidden loader with the wrapper's arguments: the original body, as a future that the
 /// runtime polls only when it needs to load.
-fn loader_call(plan: &Plan, loader: &Ident) -> TokenStream {
-    let bindings = plan.inputs.params.iter().map(|param| &param.binding);
+fn loader_call(plan: &Plan, loader: &Ident, present: &[bool]) -> TokenStream {
+    let bindings = (plan.inputs.params.iter().zip(present))
+        .filter(|(_, present)| **present)
+        .map(|(param, _)| &param.binding);
     let generics = &plan.function.sig.generics;
     let explicit: Vec<&Ident> = (generics.params.iter())
         .filter_map(|param| match param {
@@ -279,12 +411,13 @@ fn loader_call(plan: &Plan, loader: &Ident) -> TokenStream {
     } else {
         quote!(::<#(#explicit),*>)
     };
+    let path = hidden(plan, loader);
     match &plan.inputs.receiver {
         Some(receiver) => {
             let self_token = &receiver.self_token;
-            quote!(Self::#loader #turbofish(#self_token, #(#bindings),*))
+            quote!(#path #turbofish(#self_token, #(#bindings),*))
         }
-        None => quote!(#loader #turbofish(#(#bindings),*)),
+        None => quote!(#path #turbofish(#(#bindings),*)),
     }
 }
 
@@ -371,14 +504,6 @@ fn prune_generics(
             .collect();
     }
     pruned
-}
-
-/// A call of a `__private` function whose bounds check the return value (`get_or_load`,
-/// `refresh`). Its spans stay at the attribute: rustc then reports each unmet bound once per call
-/// instead of once per sub-expression.
-fn runtime_call(krate: &syn::Path, name: &str, args: TokenStream) -> TokenStream {
-    let name = Ident::new(name, Span::call_site());
-    quote!(#krate::__private::#name(#args))
 }
 
 fn param_ident(param: &GenericParam) -> &Ident {

@@ -1,10 +1,9 @@
 //! How a generated function hands its body to the runtime and waits for it.
 //!
-//! Only `async fn` is supported so far. Everything that will differ for synchronous functions
-//! (a closure instead of a future, a blocking runtime entry point instead of `.await`) is
-//! decided here, so that variant is one more arm per method.
+//! Everything that differs between `async fn` and a plain `fn` (a future or a closure, `.await` or
+//! a blocking runtime entry point) is decided here.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 /// The kind of function being cached.
@@ -12,19 +11,27 @@ use quote::quote;
 pub enum Flavor {
     /// `async fn`: the body is a future polled only on a miss; runtime calls are awaited.
     Async,
+    /// `fn`: the body is a closure called only on a miss; runtime calls block this thread while
+    /// the cache's own background runtime does the I/O, so they work with or without a runtime.
+    Sync,
 }
 
 impl Flavor {
-    /// The flavor of a signature, or `None` when it cannot be cached yet.
-    pub fn of(sig: &syn::Signature) -> Option<Flavor> {
-        sig.asyncness.map(|_| Flavor::Async)
+    /// The flavor of a signature.
+    pub fn of(sig: &syn::Signature) -> Flavor {
+        match sig.asyncness {
+            Some(_) => Flavor::Async,
+            None => Flavor::Sync,
+        }
     }
 
     /// A call of the hidden loader, as the lazy value the runtime expects. Calling an `async fn`
-    /// runs nothing until the future is polled, so the call itself is lazy.
+    /// runs nothing until the future is polled, so the call itself is lazy; a plain call is
+    /// wrapped in a closure.
     pub fn lazy_call(self, call: TokenStream) -> TokenStream {
         match self {
             Flavor::Async => call,
+            Flavor::Sync => quote!(move || #call),
         }
     }
 
@@ -32,6 +39,15 @@ impl Flavor {
     pub fn lazy_block(self, block: TokenStream) -> TokenStream {
         match self {
             Flavor::Async => quote!(async move #block),
+            Flavor::Sync => quote!(move || #block),
+        }
+    }
+
+    /// The `__private` function behind `name` (`get_or_load`, `refresh` or `invalidate`).
+    pub fn runtime_fn(self, name: &str) -> Ident {
+        match self {
+            Flavor::Async => Ident::new(name, Span::call_site()),
+            Flavor::Sync => Ident::new(&format!("{name}_blocking"), Span::call_site()),
         }
     }
 
@@ -39,6 +55,7 @@ impl Flavor {
     pub fn wait(self, call: TokenStream) -> TokenStream {
         match self {
             Flavor::Async => quote!(#call.await),
+            Flavor::Sync => call,
         }
     }
 }

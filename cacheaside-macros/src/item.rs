@@ -21,7 +21,7 @@ impl Parse for CachedFn {
         let sig: Signature = input.parse().map_err(|error| {
             syn::Error::new(
                 error.span(),
-                "`#[cache_aside]` applies to `async fn` items and methods",
+                "`#[cache_aside]` applies to `fn` and `async fn` items and methods",
             )
         })?;
         if input.peek(Token![;]) {
@@ -59,6 +59,22 @@ pub struct Param {
     pub ty: Type,
 }
 
+/// `#[cfg(…)]` attributes, as the one predicate that keeps an argument (`all(…)` of them), or
+/// `None` for an argument that is always there.
+pub fn cfg_predicate(attrs: &[Attribute]) -> Option<TokenStream> {
+    let predicates: Vec<TokenStream> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .filter_map(|attr| attr.meta.require_list().ok())
+        .map(|list| list.tokens.clone())
+        .collect();
+    if predicates.is_empty() {
+        None
+    } else {
+        Some(quote::quote!(all(#(#predicates),*)))
+    }
+}
+
 impl Param {
     /// The argument as the wrapper declares it: `binding: Type`, without `mut` or a pattern.
     pub fn declaration(&self) -> TokenStream {
@@ -66,6 +82,11 @@ impl Param {
             attrs, binding, ty, ..
         } = self;
         quote::quote!(#(#attrs)* #binding: #ty)
+    }
+
+    /// The predicate of the argument's `#[cfg(…)]` attributes, if it has any.
+    pub fn cfg(&self) -> Option<TokenStream> {
+        cfg_predicate(&self.attrs)
     }
 
     /// Whether the body needs `let <pat> = <binding>;` to see the argument as written.

@@ -29,7 +29,7 @@ fn cache_aside_impl(
     let mut errors = errors::Errors::default();
     let options = attr::parse(args, &mut errors);
     let plan = match syn::parse2::<item::CachedFn>(item.clone()) {
-        Ok(function) => valid::check(function, options, &mut errors),
+        Ok(function) => valid::check(function, options, valid::Context::Alone, &mut errors),
         Err(error) => {
             errors.push(error);
             None
@@ -56,18 +56,19 @@ mod tests {
     #[test]
     fn on_errors_emits_every_error_and_the_function_unchanged() {
         let item = quote!(
-            fn get(id: u32) -> u32 {
-                id
+            const fn get(id: u32) -> DbResult<u32> {
+                Ok(id)
             }
         );
         let output = expand(quote!(ttl = "1y", colour = 3), item.clone());
         assert!(output.ends_with(&item.to_string()), "{output}");
-        assert_eq!(output.matches("compile_error").count(), 4, "{output}");
+        assert_eq!(output.matches("compile_error").count(), 5, "{output}");
         for message in [
             "invalid ttl",
             "unknown option `colour`",
-            "`async fn` only",
+            "a `const fn` cannot be cached",
             "missing `set`",
+            "add `returns = result`",
         ] {
             assert!(output.contains(message), "{message} in {output}");
         }

@@ -1,9 +1,14 @@
-//! Which part of the return value is cached, read from the return type's syntax.
+//! Which part of the return value is cached: said by `returns = …`, or read from the return type's
+//! syntax where that is unambiguous. Either way the generated code checks the real type, so a wrong
+//! guess is a compile error at the return type rather than cached `Err` values.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote_spanned, ToTokens};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
+
+use crate::attr::Returns;
+use crate::errors::Errors;
 
 /// Mirrors the runtime's `ResultKind`, `OptionKind` and `PlainKind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,46 +21,110 @@ pub enum Kind {
     Plain,
 }
 
-/// The return kind and the return type's span.
+/// The decided kind and the declared return type it is checked against.
 pub struct ReturnKind {
     pub kind: Kind,
+    /// The declared return type (`()` when there is none).
+    pub ty: TokenStream,
     pub span: Span,
+    /// Read as [`Kind::Plain`] from syntax alone: the generated code also checks that the type is
+    /// not a `Result` or `Option` behind an alias.
+    pub guessed_plain: bool,
 }
 
 impl ReturnKind {
-    /// Reads the kind from the declared return type: a path ending in `Result<…>` or `Option<…>`.
-    /// A type alias with another name is cached whole, as a plain value.
-    pub fn from_output(output: &ReturnType) -> Self {
-        match output {
-            ReturnType::Default => ReturnKind {
-                kind: Kind::Plain,
-                span: Span::call_site(),
-            },
-            ReturnType::Type(_, ty) => ReturnKind {
-                kind: kind_of(ty),
-                span: ty.span(),
-            },
+    /// Decides the kind, recording an error when it cannot be decided safely.
+    pub fn decide(
+        output: &ReturnType,
+        explicit: Option<&Returns>,
+        errors: &mut Errors,
+    ) -> Option<Self> {
+        let (ty, span) = match output {
+            ReturnType::Default => (quote!(()), Span::call_site()),
+            ReturnType::Type(_, ty) => (ty.to_token_stream(), ty.span()),
+        };
+        if let ReturnType::Type(_, ty) = output {
+            if contains_impl_trait(ty) {
+                errors.at(
+                    ty,
+                    "a cached function cannot return `impl Trait`: a cache hit rebuilds the value from its stored bytes, so name the concrete type",
+                );
+                return None;
+            }
+        }
+        if let Some(returns) = explicit {
+            return Some(ReturnKind {
+                kind: returns.kind,
+                ty,
+                span,
+                guessed_plain: false,
+            });
+        }
+        let guess = match output {
+            ReturnType::Default => Guess::Known(Kind::Plain),
+            ReturnType::Type(_, ty) => guess(ty),
+        };
+        match guess {
+            Guess::Known(kind) => Some(ReturnKind {
+                kind,
+                ty,
+                span,
+                guessed_plain: kind == Kind::Plain,
+            }),
+            Guess::Ambiguous(name) => {
+                let (kind, cached_part) = if name.ends_with("Option") {
+                    ("option", "`Some`")
+                } else {
+                    ("result", "`Ok`")
+                };
+                errors.at_span(
+                    span,
+                    format!(
+                        "cannot tell from the name `{name}` what to cache: add `returns = {kind}` to cache only {cached_part}, or `returns = value` to cache every returned value"
+                    ),
+                );
+                None
+            }
         }
     }
 
-    /// The runtime's marker value for this kind, spanned on the return type it was read from.
-    pub fn marker(&self, krate: &impl ToTokens) -> TokenStream {
-        let name = match self.kind {
-            Kind::Result => quote::format_ident!("ResultKind"),
-            Kind::Option => quote::format_ident!("OptionKind"),
-            Kind::Plain => quote::format_ident!("PlainKind"),
+    /// The runtime's marker value for this kind, obtained through a check of the declared return
+    /// type that is spanned on it. Needs the `…Fallback` traits of `__private` in scope.
+    pub fn checked_marker(&self, krate: &impl ToTokens) -> TokenStream {
+        let ty = &self.ty;
+        let method = match self.kind {
+            Kind::Result => quote::format_ident!("result_kind", span = self.span),
+            Kind::Option => quote::format_ident!("option_kind", span = self.span),
+            Kind::Plain => quote::format_ident!("plain_kind", span = self.span),
         };
-        quote_spanned!(self.span=> #krate::__private::#name)
+        quote_spanned!(self.span=> #krate::__private::CachedReturn::<#ty>::new().#method())
+    }
+
+    /// A statement that stops compilation when a return type guessed to be plain is a `Result` or
+    /// an `Option` behind an alias; nothing otherwise.
+    pub fn alias_probe(&self, krate: &impl ToTokens) -> TokenStream {
+        if !self.guessed_plain {
+            return TokenStream::new();
+        }
+        let ty = &self.ty;
+        let method = quote::format_ident!("assert_plain", span = self.span);
+        quote_spanned!(self.span=> #krate::__private::KindProbe::<#ty>::new().#method();)
     }
 }
 
-fn kind_of(ty: &Type) -> Kind {
+enum Guess {
+    Known(Kind),
+    /// A name that suggests a `Result` or an `Option` without being one syntactically.
+    Ambiguous(String),
+}
+
+fn guess(ty: &Type) -> Guess {
     match ty {
-        Type::Paren(inner) => kind_of(&inner.elem),
-        Type::Group(inner) => kind_of(&inner.elem),
+        Type::Paren(inner) => guess(&inner.elem),
+        Type::Group(inner) => guess(&inner.elem),
         Type::Path(path) if path.qself.is_none() => {
             let Some(last) = path.path.segments.last() else {
-                return Kind::Plain;
+                return Guess::Known(Kind::Plain);
             };
             let has_type_argument = match &last.arguments {
                 PathArguments::AngleBracketed(args) => args
@@ -64,13 +133,32 @@ fn kind_of(ty: &Type) -> Kind {
                     .any(|arg| matches!(arg, GenericArgument::Type(_))),
                 _ => false,
             };
-            match last.ident.to_string().as_str() {
-                "Result" if has_type_argument => Kind::Result,
-                "Option" if has_type_argument => Kind::Option,
-                _ => Kind::Plain,
+            let name = last.ident.to_string();
+            match name.as_str() {
+                "Result" if has_type_argument => Guess::Known(Kind::Result),
+                "Option" if has_type_argument => Guess::Known(Kind::Option),
+                _ if name.ends_with("Result") || name.ends_with("Option") => Guess::Ambiguous(name),
+                _ => Guess::Known(Kind::Plain),
             }
         }
-        _ => Kind::Plain,
+        _ => Guess::Known(Kind::Plain),
+    }
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    match ty {
+        Type::ImplTrait(_) => true,
+        Type::Paren(inner) => contains_impl_trait(&inner.elem),
+        Type::Group(inner) => contains_impl_trait(&inner.elem),
+        Type::Reference(inner) => contains_impl_trait(&inner.elem),
+        Type::Slice(inner) => contains_impl_trait(&inner.elem),
+        Type::Array(inner) => contains_impl_trait(&inner.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().any(contains_impl_trait),
+        Type::Path(path) => path.path.segments.iter().any(|segment| {
+            matches!(&segment.arguments, PathArguments::AngleBracketed(args)
+                if args.args.iter().any(|arg| matches!(arg, GenericArgument::Type(ty) if contains_impl_trait(ty))))
+        }),
+        _ => false,
     }
 }
 
@@ -80,23 +168,76 @@ mod tests {
 
     use super::*;
 
-    fn kind(output: ReturnType) -> Kind {
-        ReturnKind::from_output(&output).kind
+    fn decided(output: ReturnType) -> Result<(Kind, bool), Vec<String>> {
+        let mut errors = Errors::default();
+        let decided = ReturnKind::decide(&output, None, &mut errors);
+        match (decided, errors.into_error()) {
+            (Some(kind), None) => Ok((kind.kind, kind.guessed_plain)),
+            (_, Some(error)) => Err(error.into_iter().map(|e| e.to_string()).collect()),
+            (None, None) => panic!("no kind and no error"),
+        }
     }
 
     #[test]
     fn reads_kinds_from_syntax() {
-        assert_eq!(kind(parse_quote!(-> Result<User, DbError>)), Kind::Result);
+        let kind = |output| decided(output).map(|(kind, _)| kind);
+        assert_eq!(
+            kind(parse_quote!(-> Result<User, DbError>)),
+            Ok(Kind::Result)
+        );
         assert_eq!(
             kind(parse_quote!(-> ::std::result::Result<u8, ()>)),
-            Kind::Result
+            Ok(Kind::Result)
         );
-        assert_eq!(kind(parse_quote!(-> io::Result<u8>)), Kind::Result);
-        assert_eq!(kind(parse_quote!(-> Option<String>)), Kind::Option);
-        assert_eq!(kind(parse_quote!(-> (Option<String>))), Kind::Option);
-        assert_eq!(kind(parse_quote!(-> Vec<u8>)), Kind::Plain);
-        assert_eq!(kind(parse_quote!(-> DbResult<u8>)), Kind::Plain);
-        assert_eq!(kind(parse_quote!(-> Result)), Kind::Plain);
-        assert_eq!(kind(parse_quote!()), Kind::Plain);
+        assert_eq!(kind(parse_quote!(-> io::Result<u8>)), Ok(Kind::Result));
+        assert_eq!(kind(parse_quote!(-> anyhow::Result<u8>)), Ok(Kind::Result));
+        assert_eq!(kind(parse_quote!(-> Option<String>)), Ok(Kind::Option));
+        assert_eq!(kind(parse_quote!(-> (Option<String>))), Ok(Kind::Option));
+        assert_eq!(kind(parse_quote!(-> Vec<u8>)), Ok(Kind::Plain));
+        assert_eq!(kind(parse_quote!()), Ok(Kind::Plain));
+    }
+
+    #[test]
+    fn guessed_plain_values_are_probed_and_the_others_are_not() {
+        assert_eq!(decided(parse_quote!(-> Vec<u8>)), Ok((Kind::Plain, true)));
+        assert_eq!(
+            decided(parse_quote!(-> Option<u8>)),
+            Ok((Kind::Option, false))
+        );
+        let mut errors = Errors::default();
+        let returns = crate::attr::Returns { kind: Kind::Plain };
+        let output: ReturnType = parse_quote!(-> DbResult<u8>);
+        let explicit = ReturnKind::decide(&output, Some(&returns), &mut errors).unwrap();
+        assert!(!explicit.guessed_plain);
+        assert!(errors.into_error().is_none());
+    }
+
+    #[test]
+    fn asks_for_the_option_where_the_name_suggests_a_kind() {
+        for output in [
+            parse_quote!(-> DbResult<u8>),
+            parse_quote!(-> Result),
+            parse_quote!(-> LookupResult),
+        ] {
+            let errors = decided(output).unwrap_err();
+            assert!(errors[0].contains("add `returns = result`"), "{errors:?}");
+        }
+        let errors = decided(parse_quote!(-> MaybeOption<u8>)).unwrap_err();
+        assert!(errors[0].contains("add `returns = option`"), "{errors:?}");
+    }
+
+    #[test]
+    fn rejects_impl_trait_return_types() {
+        for output in [
+            parse_quote!(-> impl Iterator<Item = u8>),
+            parse_quote!(-> Vec<impl Clone>),
+            parse_quote!(-> Result<impl Clone, ()>),
+        ] {
+            let errors = decided(output).unwrap_err();
+            assert!(
+                errors[0].contains("cannot return `impl Trait`"),
+                "{errors:?}"
+            );
+        }
     }
 }

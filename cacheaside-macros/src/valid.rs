@@ -14,6 +14,8 @@ use crate::ttl::TtlValue;
 pub struct Plan {
     /// The path the generated code reaches the facade through (`::cacheaside`).
     pub krate: syn::Path,
+    /// Where the function is written, as far as the macro can know.
+    pub context: Context,
     pub function: CachedFn,
     pub flavor: Flavor,
     pub inputs: Inputs,
@@ -22,6 +24,16 @@ pub struct Plan {
     pub return_kind: ReturnKind,
     /// Whether `<fn>_invalidate` and `<fn>_refresh` are generated.
     pub companions: bool,
+}
+
+/// Where the annotated function is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Annotated on its own: a method if it has a receiver, else a free function.
+    Alone,
+    /// Inside an `impl` block annotated with `#[cache_aside]`: hidden items are reached through
+    /// `Self::` also for associated functions without `self`.
+    InImpl,
 }
 
 /// The values of the runtime's `CacheSpec`.
@@ -52,17 +64,23 @@ impl KeyPlan {
 }
 
 /// Checks everything, records every problem, and returns the plan when there was none.
-pub fn check(function: CachedFn, options: Options, errors: &mut Errors) -> Option<Plan> {
+pub fn check(
+    function: CachedFn,
+    options: Options,
+    context: Context,
+    errors: &mut Errors,
+) -> Option<Plan> {
     let sig = &function.sig;
     let name = syn::ext::IdentExt::unraw(&sig.ident).to_string();
     let flavor = Flavor::of(sig);
-    if flavor.is_none() {
+    if let Some(constness) = &sig.constness {
         errors.at(
-            sig.fn_token,
-            format!(
-                "`#[cache_aside]` supports `async fn` only for now; make `{name}` an `async fn`"
-            ),
+            constness,
+            "a `const fn` cannot be cached: the cache is read at run time; remove `const`",
         );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.at(variadic, "a variadic function cannot be cached");
     }
     let inputs = split_inputs(sig);
     if let Some(receiver) = &inputs.receiver {
@@ -122,7 +140,7 @@ pub fn check(function: CachedFn, options: Options, errors: &mut Errors) -> Optio
             KeyPlan::Default { args }
         }
     };
-    let return_kind = ReturnKind::from_output(&sig.output);
+    let return_kind = ReturnKind::decide(&sig.output, options.returns.as_ref(), errors);
     let spec = Spec {
         namespace: options.namespace,
         set: options.set?,
@@ -130,13 +148,16 @@ pub fn check(function: CachedFn, options: Options, errors: &mut Errors) -> Optio
         function: name,
     };
     Some(Plan {
-        krate: syn::parse_quote!(::cacheaside),
+        krate: options
+            .krate
+            .unwrap_or_else(|| syn::parse_quote!(::cacheaside)),
+        context,
         function,
-        flavor: flavor?,
+        flavor,
         inputs,
         spec,
         key,
-        return_kind,
+        return_kind: return_kind?,
         companions: options.companions.is_none_or(|value| value.value),
     })
 }

@@ -1,7 +1,7 @@
 use cacheaside::cache_aside;
 
 #[cache_aside(ttl = "soon", skip(nothing), refresh = true)]
-fn get(id: u32) -> u32 {
+const fn get(id: u32) -> u32 {
     id
 }
 

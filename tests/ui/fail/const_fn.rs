@@ -1,7 +1,7 @@
 use cacheaside::cache_aside;
 
 #[cache_aside(set = "users", ttl = 60)]
-fn get(id: u32) -> u32 {
+const fn get(id: u32) -> u32 {
     id
 }
 
