@@ -61,6 +61,14 @@ pub async fn init(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
+/// How long a call waits for a concurrent call of the same key; `None` when the cache is
+/// disabled, where calls do not coalesce either.
+pub(crate) fn single_flight_wait() -> Option<Duration> {
+    let installation = current();
+    let disabled = installation.state.is_none() && installation.unusable.is_none();
+    (!disabled).then(|| installation.config.single_flight_wait())
+}
+
 /// What a call can do with the cache right now.
 pub(crate) enum Access {
     /// The configuration disables the cache.

@@ -12,6 +12,10 @@ const DEFAULT_NAMESPACE: &str = "test";
 const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(50);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_SINGLE_FLIGHT_WAIT: Duration = Duration::from_secs(10);
+const DEFAULT_INVALIDATION_WINDOW: Duration = Duration::from_secs(60);
+/// Aerospike's default `max-record-size`.
+const DEFAULT_MAX_RECORD_SIZE: usize = 1024 * 1024;
 /// Aerospike's limit on namespace names.
 const MAX_NAMESPACE_LEN: usize = 31;
 
@@ -55,6 +59,18 @@ const RECONNECT_INTERVAL: Setting = Setting {
     env: "CACHEASIDE_RECONNECT_INTERVAL_MS",
     builder: "reconnect_interval",
 };
+const SINGLE_FLIGHT_WAIT: Setting = Setting {
+    env: "CACHEASIDE_SINGLE_FLIGHT_WAIT_MS",
+    builder: "single_flight_wait",
+};
+const INVALIDATION_WINDOW: Setting = Setting {
+    env: "CACHEASIDE_INVALIDATION_WINDOW_MS",
+    builder: "invalidation_window",
+};
+const MAX_RECORD_SIZE: Setting = Setting {
+    env: "CACHEASIDE_MAX_RECORD_SIZE",
+    builder: "max_record_size",
+};
 
 /// Where a value came from, for error messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -84,6 +100,10 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `CACHEASIDE_CONNECT_TIMEOUT_MS` | [`connect_timeout`](ConfigBuilder::connect_timeout) | `1000` | how long one connection attempt, and [`init`](crate::init), may take |
 /// | `CACHEASIDE_RECONNECT_INTERVAL_MS` | [`reconnect_interval`](ConfigBuilder::reconnect_interval) | `1000` | pause between connection attempts while disconnected, and of the cache after five timeouts in a row |
 /// | (none) | [`send_key`](ConfigBuilder::send_key) | `false` | store the user key in the record as well as its digest |
+/// | `CACHEASIDE_SINGLE_FLIGHT_WAIT_MS` | [`single_flight_wait`](ConfigBuilder::single_flight_wait) | `10000` | how long a call waits for a concurrent call of the same key to load, before it loads itself |
+/// | `CACHEASIDE_INVALIDATION_WINDOW_MS` | [`invalidation_window`](ConfigBuilder::invalidation_window) | `60000` | how long an invalidation refuses the write-back of loads that began before it (whole seconds); make it longer than the slowest load |
+/// | (none) | [`write_without_ttl_when_forbidden`](ConfigBuilder::write_without_ttl_when_forbidden) | `false` | in a namespace that forbids TTLs (`nsup-period 0`), write entries that never expire instead of not caching |
+/// | `CACHEASIDE_MAX_RECORD_SIZE` | [`max_record_size`](ConfigBuilder::max_record_size) | `1048576` | the namespace's `max-record-size` in bytes: larger values are returned but not cached |
 ///
 /// ```
 /// use std::time::Duration;
@@ -107,6 +127,10 @@ pub struct Config {
     connect_timeout: Duration,
     reconnect_interval: Duration,
     send_key: bool,
+    single_flight_wait: Duration,
+    invalidation_window: Duration,
+    write_without_ttl_when_forbidden: bool,
+    max_record_size: usize,
 }
 
 impl fmt::Debug for Config {
@@ -121,6 +145,13 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("reconnect_interval", &self.reconnect_interval)
             .field("send_key", &self.send_key)
+            .field("single_flight_wait", &self.single_flight_wait)
+            .field("invalidation_window", &self.invalidation_window)
+            .field(
+                "write_without_ttl_when_forbidden",
+                &self.write_without_ttl_when_forbidden,
+            )
+            .field("max_record_size", &self.max_record_size)
             .finish()
     }
 }
@@ -137,6 +168,10 @@ impl Default for Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             reconnect_interval: DEFAULT_RECONNECT_INTERVAL,
             send_key: false,
+            single_flight_wait: DEFAULT_SINGLE_FLIGHT_WAIT,
+            invalidation_window: DEFAULT_INVALIDATION_WINDOW,
+            write_without_ttl_when_forbidden: false,
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
         }
     }
 }
@@ -204,6 +239,8 @@ impl Config {
             (OPERATION_TIMEOUT, &mut config.operation_timeout),
             (CONNECT_TIMEOUT, &mut config.connect_timeout),
             (RECONNECT_INTERVAL, &mut config.reconnect_interval),
+            (SINGLE_FLIGHT_WAIT, &mut config.single_flight_wait),
+            (INVALIDATION_WINDOW, &mut config.invalidation_window),
         ] {
             if let Some(millis) = lookup(setting.env) {
                 let millis: u64 = millis.trim().parse().map_err(|_| {
@@ -211,6 +248,12 @@ impl Config {
                 })?;
                 *target = Duration::from_millis(millis);
             }
+        }
+        if let Some(bytes) = lookup(MAX_RECORD_SIZE.env) {
+            config.max_record_size = bytes
+                .trim()
+                .parse()
+                .map_err(|_| invalid(MAX_RECORD_SIZE, source, "expected a number of bytes"))?;
         }
         config.validate(source)
     }
@@ -237,6 +280,7 @@ impl Config {
             (OPERATION_TIMEOUT, self.operation_timeout),
             (CONNECT_TIMEOUT, self.connect_timeout),
             (RECONNECT_INTERVAL, self.reconnect_interval),
+            (SINGLE_FLIGHT_WAIT, self.single_flight_wait),
         ] {
             if duration.is_zero() || duration.as_millis() > u128::from(u32::MAX) {
                 return Err(invalid(
@@ -245,6 +289,18 @@ impl Config {
                     "must be at least 1 ms and below 2^32 ms",
                 ));
             }
+        }
+        if self.invalidation_window < Duration::from_secs(1)
+            || self.invalidation_window.as_secs() > u64::from(u32::MAX)
+        {
+            return Err(invalid(
+                INVALIDATION_WINDOW,
+                source,
+                "must be at least 1 s and below 2^32 s (it is a record TTL)",
+            ));
+        }
+        if self.max_record_size == 0 {
+            return Err(invalid(MAX_RECORD_SIZE, source, "must be at least 1 byte"));
         }
         Ok(self)
     }
@@ -293,6 +349,26 @@ impl Config {
     /// Whether records store the user key.
     pub fn send_key(&self) -> bool {
         self.send_key
+    }
+
+    /// How long a call waits for a concurrent call of the same key to load.
+    pub fn single_flight_wait(&self) -> Duration {
+        self.single_flight_wait
+    }
+
+    /// How long an invalidation refuses write-backs of loads that began before it.
+    pub fn invalidation_window(&self) -> Duration {
+        self.invalidation_window
+    }
+
+    /// Whether a namespace that forbids TTLs gets entries that never expire.
+    pub fn write_without_ttl_when_forbidden(&self) -> bool {
+        self.write_without_ttl_when_forbidden
+    }
+
+    /// The largest record written, in bytes.
+    pub fn max_record_size(&self) -> usize {
+        self.max_record_size
     }
 }
 
@@ -350,6 +426,38 @@ impl ConfigBuilder {
     /// Store the user key in each record, not only its digest (default `false`).
     pub fn send_key(mut self, send_key: bool) -> Self {
         self.config.send_key = send_key;
+        self
+    }
+
+    /// How long a call waits for a concurrent call of the same key (in this process) to read and
+    /// load, before it loads itself (default 10 s). Concurrent calls of one key share one load;
+    /// this only bounds the wait when that load hangs.
+    pub fn single_flight_wait(mut self, wait: Duration) -> Self {
+        self.config.single_flight_wait = wait;
+        self
+    }
+
+    /// How long an invalidation refuses the write-back of loads that began before it (default
+    /// 60 s, whole seconds, at least 1 s). `<fn>_invalidate` leaves a marker record that lives this
+    /// long; a load that started before it and finishes within it does not write its (possibly
+    /// stale) value. Make it longer than the slowest load.
+    pub fn invalidation_window(mut self, window: Duration) -> Self {
+        self.config.invalidation_window = window;
+        self
+    }
+
+    /// In a namespace whose `nsup-period` is 0 (which refuses records with a TTL, unless
+    /// `allow-ttl-without-nsup` is set), `true` writes entries that never expire; `false` (the
+    /// default) does not cache in such a namespace and logs the fix once.
+    pub fn write_without_ttl_when_forbidden(mut self, write: bool) -> Self {
+        self.config.write_without_ttl_when_forbidden = write;
+        self
+    }
+
+    /// The namespace's `max-record-size` in bytes (default 1 MiB, Aerospike's default): an
+    /// encoded value that cannot fit is returned to the caller but not written.
+    pub fn max_record_size(mut self, bytes: usize) -> Self {
+        self.config.max_record_size = bytes;
         self
     }
 

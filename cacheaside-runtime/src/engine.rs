@@ -2,6 +2,8 @@
 //! ever reaches the caller of an annotated function, which gets its loader's result instead.
 
 use core::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aerospike::{Key, ResultCode, Value};
 
@@ -9,11 +11,13 @@ use crate::__private::{CacheSpec, KeyResult, ReturnKind};
 use crate::bridge;
 use crate::client::{self, Access, Cache};
 use crate::codec::{self, Undecodable};
+use crate::flight::{self, Caller, FlightKey, Landing, Leader, Role};
 use crate::report::{self, Cause};
 use crate::stats::{self, Event, SetCounters};
 use crate::{Error, ErrorKind, UserKey};
 
-/// `get_or_load`: a hit returns the cached value; anything else runs `load`.
+/// `get_or_load`: a hit returns the cached value; anything else runs `load`. Concurrent calls of
+/// one key share one read and one load (see [`flight`]).
 pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     spec: &'static CacheSpec,
     key: KeyResult,
@@ -21,16 +25,40 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     load: F,
 ) -> R {
     let counters = stats::counters(spec.set);
+    let mut leader = None;
+    if let Some((flight_key, bound)) = coalescing(spec, &key) {
+        loop {
+            match flight::join(&flight_key, Caller::current_async()) {
+                Role::Leader(lead) => {
+                    leader = Some(lead);
+                    break;
+                }
+                Role::Follower(follower) => match follower.wait(bound).await {
+                    Landing::Abandoned => continue,
+                    landing => {
+                        if let Some(value) = follow::<K::Value>(spec, landing, counters) {
+                            return K::from_cached(value);
+                        }
+                        break;
+                    }
+                },
+            }
+        }
+    }
     let write_target = match resolve::<K::Value>(spec, lookup(spec, key, counters).await, counters)
     {
-        Resolved::Hit(value) => return K::from_cached(value),
+        Resolved::Hit(value, bytes) => {
+            land(leader, Some(bytes));
+            return K::from_cached(value);
+        }
         Resolved::Load(write_target) => write_target,
     };
     let returned = run_loader::<R, K, F>(load, counters).await;
-    if let Some(bytes) = bytes_to_store::<R, K>(spec, write_target.is_some(), &returned, counters) {
-        if let Some(target) = write_target {
-            store(spec, target, bytes, counters).await;
-        }
+    let wanted = write_target.is_some() || leader.is_some();
+    let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
+    land(leader, shared.clone());
+    if let (Some(target), Some(shared)) = (write_target, shared) {
+        store(spec, target, unshare(shared), counters).await;
     }
     returned
 }
@@ -44,18 +72,102 @@ pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     load: L,
 ) -> R {
     let counters = stats::counters(spec.set);
+    let mut leader = None;
+    if let Some((flight_key, bound)) = coalescing(spec, &key) {
+        loop {
+            match flight::join(&flight_key, Caller::Blocking) {
+                Role::Leader(lead) => {
+                    leader = Some(lead);
+                    break;
+                }
+                Role::Follower(follower) => match follower.wait_blocking(bound) {
+                    Landing::Abandoned => continue,
+                    landing => {
+                        if let Some(value) = follow::<K::Value>(spec, landing, counters) {
+                            return K::from_cached(value);
+                        }
+                        break;
+                    }
+                },
+            }
+        }
+    }
     let found = bridge::run(lookup(spec, key, counters)).unwrap_or(Lookup::Bypass);
     let write_target = match resolve::<K::Value>(spec, found, counters) {
-        Resolved::Hit(value) => return K::from_cached(value),
+        Resolved::Hit(value, bytes) => {
+            land(leader, Some(bytes));
+            return K::from_cached(value);
+        }
         Resolved::Load(write_target) => write_target,
     };
     let returned = run_loader_blocking::<R, K, L>(load, counters);
-    if let Some(bytes) = bytes_to_store::<R, K>(spec, write_target.is_some(), &returned, counters) {
-        if let Some(target) = write_target {
-            bridge::run(store(spec, target, bytes, counters));
-        }
+    let wanted = write_target.is_some() || leader.is_some();
+    let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
+    land(leader, shared.clone());
+    if let (Some(target), Some(shared)) = (write_target, shared) {
+        bridge::run(store(spec, target, unshare(shared), counters));
     }
     returned
+}
+
+/// The flight key of a call and how long its followers wait, or `None` when the call does not
+/// coalesce (no key, or the cache is disabled).
+fn coalescing(spec: &'static CacheSpec, key: &KeyResult) -> Option<(FlightKey, Duration)> {
+    let user_key = key.as_ref().ok()?;
+    let bound = client::single_flight_wait()?;
+    Some((FlightKey::new(spec, user_key), bound))
+}
+
+/// Calls arriving from now on start a new flight: a refresh or an invalidation means the source
+/// changed, so a load in flight may be stale.
+fn detach_flight(spec: &'static CacheSpec, key: &KeyResult) {
+    if let Ok(user_key) = key {
+        flight::detach(&FlightKey::new(spec, user_key));
+    }
+}
+
+/// A follower's value from its leader's landing; `None` sends it to load for itself.
+fn follow<T: serde::de::DeserializeOwned>(
+    spec: &'static CacheSpec,
+    landing: Landing,
+    counters: &SetCounters,
+) -> Option<T> {
+    let Landing::Value(bytes) = landing else {
+        return None;
+    };
+    match codec::decode(&bytes) {
+        Ok(value) => {
+            counters.count(Event::Hit);
+            counters.count(Event::Coalesced);
+            Some(value)
+        }
+        Err(why) => {
+            // Another function sharing this key and set, with another type.
+            counters.count(Event::Undecodable);
+            report::warn_once(Cause::Undecodable, spec.set, || {
+                format!(
+                    "set {}: a concurrent call's value does not decode as a value of {} ({}); \
+                     it loads for itself",
+                    spec.set,
+                    spec.function,
+                    describe(&why)
+                )
+            });
+            None
+        }
+    }
+}
+
+/// Lands a leader's flight with its encoded value, or with nothing to share.
+fn land(leader: Option<Leader>, shared: Option<Arc<Vec<u8>>>) {
+    if let Some(leader) = leader {
+        leader.land(shared.map_or(Landing::Nothing, Landing::Value));
+    }
+}
+
+/// The bytes to write, copied only if followers still hold them.
+fn unshare(shared: Arc<Vec<u8>>) -> Vec<u8> {
+    Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.as_ref().clone())
 }
 
 /// `refresh`: always runs `load`, writes its cacheable part, returns it.
@@ -66,6 +178,7 @@ pub(crate) async fn refresh<R, K: ReturnKind<R>, F: Future<Output = R>>(
     load: F,
 ) -> R {
     let counters = stats::counters(spec.set);
+    detach_flight(spec, &key);
     let target = usable_cache(spec, key, counters).await;
     let returned = run_loader::<R, K, F>(load, counters).await;
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
@@ -84,6 +197,7 @@ pub(crate) fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     load: L,
 ) -> R {
     let counters = stats::counters(spec.set);
+    detach_flight(spec, &key);
     let target = bridge::run(usable_cache(spec, key, counters)).flatten();
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
@@ -124,8 +238,8 @@ enum Lookup {
 
 /// What a call does after its lookup.
 enum Resolved<T> {
-    /// A decoded cached value: the body does not run.
-    Hit(T),
+    /// A decoded cached value and its bytes: the body does not run.
+    Hit(T, Arc<Vec<u8>>),
     /// Run the body; write back to the target, if any.
     Load(Option<Target>),
 }
@@ -168,9 +282,9 @@ fn resolve<T: serde::de::DeserializeOwned>(
         Lookup::Bypass => None,
         Lookup::Missing(target) => target,
         Lookup::Found(target, stored) => match decode::<T>(stored) {
-            Ok(value) => {
+            Ok((value, bytes)) => {
                 counters.count(Event::Hit);
-                return Resolved::Hit(value);
+                return Resolved::Hit(value, bytes);
             }
             Err(why) => {
                 counters.count(Event::Undecodable);
@@ -195,6 +309,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
 /// caller needs to know the entry may still be served.
 pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     let counters = stats::counters(spec.set);
+    detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
     let cache = match client::access().await {
         Access::Disabled => return Ok(()),
@@ -290,9 +405,13 @@ fn run_loader_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     returned
 }
 
-fn decode<T: serde::de::DeserializeOwned>(stored: Value) -> Result<T, Undecodable> {
+/// Decodes bin `data`; returns the bytes as well, to share with the call's followers.
+fn decode<T: serde::de::DeserializeOwned>(stored: Value) -> Result<(T, Arc<Vec<u8>>), Undecodable> {
     match stored {
-        Value::Blob(bytes) => codec::decode(&bytes),
+        Value::Blob(bytes) => {
+            let value = codec::decode(&bytes)?;
+            Ok((value, Arc::new(bytes)))
+        }
         _ => Err(Undecodable::Malformed("bin data is not a blob")),
     }
 }

@@ -53,6 +53,7 @@ mod config;
 mod engine;
 mod envelope;
 mod error;
+mod flight;
 mod key;
 mod report;
 mod stats;

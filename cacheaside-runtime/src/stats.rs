@@ -7,7 +7,8 @@ use std::sync::{OnceLock, RwLock};
 /// The counters of one set since the process started (they survive [`init`](crate::init)).
 ///
 /// Every call of an annotated function counts exactly one hit or one miss; `<fn>_refresh` counts
-/// neither (it counts a load).
+/// neither (it counts a load). A call that waited for a concurrent call of the same key and got
+/// its value counts a hit (its body did not run) and a [`coalesced`](Self::coalesced).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetStats {
@@ -30,6 +31,9 @@ pub struct SetStats {
     pub undecodable: u64,
     /// Values written to the cache.
     pub writes: u64,
+    /// Calls that waited for a concurrent call of the same key (single-flight) and were answered
+    /// with its value instead of loading.
+    pub coalesced: u64,
 }
 
 impl SetStats {
@@ -51,6 +55,7 @@ impl SetStats {
         self.cache_errors += other.cache_errors;
         self.undecodable += other.undecodable;
         self.writes += other.writes;
+        self.coalesced += other.coalesced;
     }
 }
 
@@ -110,6 +115,7 @@ pub(crate) struct SetCounters {
     cache_errors: AtomicU64,
     undecodable: AtomicU64,
     writes: AtomicU64,
+    coalesced: AtomicU64,
 }
 
 /// One event to count.
@@ -122,6 +128,7 @@ pub(crate) enum Event {
     CacheError,
     Undecodable,
     Write,
+    Coalesced,
 }
 
 impl SetCounters {
@@ -134,6 +141,7 @@ impl SetCounters {
             Event::CacheError => &self.cache_errors,
             Event::Undecodable => &self.undecodable,
             Event::Write => &self.writes,
+            Event::Coalesced => &self.coalesced,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -147,6 +155,7 @@ impl SetCounters {
             cache_errors: self.cache_errors.load(Ordering::Relaxed),
             undecodable: self.undecodable.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
+            coalesced: self.coalesced.load(Ordering::Relaxed),
         }
     }
 }
