@@ -1,0 +1,70 @@
+//! Repository tasks.
+//!
+//! `cargo run -p xtask -- bench-report` runs the benchmarks of `benches/` and writes
+//! `BENCHMARKS.md` and the plots in `docs/benchmarks/`; `--skip-run` rebuilds the report from the
+//! last run's output.
+
+mod machine;
+mod plot;
+mod report;
+mod results;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo run -p xtask -- bench-report [--skip-run]\n\
+  bench-report   run the benches (about 5 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
+  --skip-run     write the report from the output of the last run instead";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let skip_run = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["bench-report"] => false,
+        ["bench-report", "--skip-run"] => true,
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match bench_report(skip_run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench_report(skip_run: bool) -> Result<(), String> {
+    let root = workspace_root();
+    let output = run::OutputDirs::new(&root);
+    let failed = if skip_run {
+        Vec::new()
+    } else {
+        run::run_benches(&root, &output)?
+    };
+    let results = results::Results::new(&output);
+    let plots_dir = root.join("docs").join("benchmarks");
+    std::fs::create_dir_all(&plots_dir)
+        .map_err(|e| format!("cannot create {}: {e}", plots_dir.display()))?;
+    let plots = plot::write_all(&results, &plots_dir)?;
+    let notes = std::fs::read_to_string(plots_dir.join("notes.md")).ok();
+    let markdown = report::render(
+        &results,
+        &machine::describe(),
+        &plots,
+        &failed,
+        notes.as_deref(),
+    );
+    let path = root.join("BENCHMARKS.md");
+    std::fs::write(&path, markdown).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}

@@ -1,0 +1,621 @@
+//! BENCHMARKS.md: the command that reproduces it, when and where it was measured, the table of
+//! ratios, details per bench, the plots and the hand-written notes.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::machine::Machine;
+use crate::plot::Plot;
+use crate::results::{number, Estimate, Ratio, Results};
+
+/// The one command that reproduces the report.
+pub const COMMAND: &str = "cargo run -p xtask -- bench-report";
+
+/// Calls that took at least this share of the operation timeout are counted as having paid it.
+const PAID_TIMEOUT_SHARE: f64 = 0.8;
+
+pub fn render(
+    results: &Results,
+    machine: &Machine,
+    plots: &[Plot],
+    failed: &[String],
+    notes: Option<&str>,
+) -> String {
+    let mut out = String::new();
+    header(&mut out, machine, failed);
+    summary(&mut out, results);
+    details(&mut out, results);
+    if !plots.is_empty() {
+        out.push_str("\n## Plots\n");
+        for plot in plots {
+            let _ = write!(out, "\n![{}](docs/benchmarks/{})\n", plot.title, plot.file);
+        }
+    }
+    if let Some(notes) = notes {
+        out.push_str("\n## Notes\n\n");
+        out.push_str(notes.trim());
+        out.push('\n');
+    }
+    out
+}
+
+fn header(out: &mut String, machine: &Machine, failed: &[String]) {
+    let cluster = match std::env::var("AEROSPIKE_HOSTS") {
+        Ok(hosts) => format!("the Aerospike cluster at `{hosts}` (`AEROSPIKE_HOSTS`)"),
+        Err(_) => "the in-process testkit server on loopback".to_owned(),
+    };
+    let _ = write!(
+        out,
+        "# Benchmarks\n\n\
+         Reproduce with one command (about five minutes on two cores):\n\n\
+         ```sh\n{COMMAND}\n```\n\n\
+         It runs the criterion benches of `benches/` (`paths`, `codec`, `stampede`, `degraded`) and \
+         rewrites this file and the plots in `docs/benchmarks/`; add `--skip-run` to rewrite them from \
+         the last run's output. Set `AEROSPIKE_HOSTS` to measure against a real cluster instead of the \
+         in-process testkit server.\n\n\
+         Generated {date} on {cpu}, {cores} cores, {os}, {rustc}, against {cluster}.\n\n\
+         **Read these as ratios, not absolute numbers.** Each ratio compares two measurements taken in \
+         the same run, seconds apart, on the same cluster. The machine is shared and noisy: other builds \
+         may run at the same time, and the 95% ranges show how much that moved the result. Against the \
+         in-process server a cache read costs tens of microseconds, far less than a networked cluster, \
+         so fixed per-call overheads weigh more here than they would in production.\n",
+        date = machine.date,
+        cpu = machine.cpu,
+        cores = machine.cores,
+        os = machine.os,
+        rustc = machine.rustc,
+    );
+    if !failed.is_empty() {
+        let _ = write!(
+            out,
+            "\n**Benches that failed in this run (their rows say \"not measured\"):** {}\n",
+            failed.join(", ")
+        );
+    }
+}
+
+/// One row of the summary table.
+struct Row {
+    figure: &'static str,
+    ours: String,
+    baseline: String,
+    ratio: String,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+impl Row {
+    /// A row comparing two criterion estimates, `ours / baseline`, against a maximum ratio.
+    fn timed(
+        figure: &'static str,
+        ours: Option<Estimate>,
+        baseline: Option<Estimate>,
+        target: &'static str,
+        max_ratio: Option<f64>,
+    ) -> Row {
+        let ratio = ours.zip(baseline).map(|(o, b)| o.ratio_to(&b));
+        Row {
+            figure,
+            ours: ours.map_or_else(not_measured, |e| duration(e.mean_ns)),
+            baseline: baseline.map_or_else(not_measured, |e| duration(e.mean_ns)),
+            ratio: ratio.map_or_else(not_measured, format_ratio),
+            target,
+            met: ratio.zip(max_ratio).map(|(r, max)| r.value <= max),
+        }
+    }
+}
+
+fn summary(out: &mut String, results: &Results) {
+    let mut rows = vec![
+        Row::timed(
+            "1. Hit path, mean per call (default key)",
+            results.estimate("hit/cache_aside"),
+            results.estimate("hit/handwritten"),
+            "≤ 1.03",
+            Some(1.03),
+        ),
+        Row::timed(
+            "1. Hit path, mean per call (`key = id`)",
+            results.estimate("hit/cache_aside_key_expr"),
+            results.estimate("hit/handwritten"),
+            "≤ 1.03",
+            Some(1.03),
+        ),
+        Row::timed(
+            "2. Miss path, mean per call (default key)",
+            results.estimate("miss/cache_aside"),
+            results.estimate("miss/handwritten"),
+            "≤ 1.05",
+            Some(1.05),
+        ),
+        Row::timed(
+            "2. Miss path, mean per call (`key = id`)",
+            results.estimate("miss/cache_aside_key_expr"),
+            results.estimate("miss/handwritten"),
+            "≤ 1.05",
+            Some(1.05),
+        ),
+    ];
+    rows.extend(stampede_rows(results));
+    rows.push(Row {
+        figure: "4. Local tier hit vs a raw moka get",
+        ours: "no local tier yet".to_owned(),
+        baseline: "—".to_owned(),
+        ratio: "—".to_owned(),
+        target: "≤ 1.5, < 1 µs",
+        met: None,
+    });
+    rows.extend(degraded_rows(results));
+    rows.extend(codec_rows(results));
+    rows.push(throughput_row(results));
+
+    out.push_str(
+        "\n## Summary\n\n\
+         Ratios are `#[cache_aside]` / baseline; below 1 is faster (for throughput, above 1 is more \
+         operations per second). The range in brackets spans both 95% confidence intervals.\n\n\
+         | figure | `#[cache_aside]` | baseline | ratio | target | met |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for row in rows {
+        let met = match row.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            row.figure, row.ours, row.baseline, row.ratio, row.target, met
+        );
+    }
+    out.push_str(
+        "\nBaselines: the hand-written recipe (get → decode; on a miss load → put with a TTL; same \
+         client, same codec, default client policies) for 1–3 and 5; positional MessagePack for 6; \
+         raw client gets without decoding for 7.\n",
+    );
+}
+
+fn stampede_rows(results: &Results) -> Vec<Row> {
+    let figures = results.figures("stampede");
+    let field = |side: &str, pointer: &str| {
+        figures
+            .as_ref()
+            .and_then(|f| number(f, &format!("/{side}{pointer}")))
+    };
+    let ours_loads = field("cache_aside", "/loads_per_round/median");
+    let their_loads = field("handwritten", "/loads_per_round/median");
+    let ours_p99 = field("cache_aside", "/caller_latency_ns/p99");
+    let their_p99 = field("handwritten", "/caller_latency_ns/p99");
+    vec![
+        Row {
+            figure: "3. Stampede: loader calls for 1,000 callers of a cold key (median round)",
+            ours: ours_loads.map_or_else(not_measured, count),
+            baseline: their_loads.map_or_else(not_measured, count),
+            ratio: ours_loads
+                .zip(their_loads)
+                .map_or_else(not_measured, |(o, t)| format!("{:.3}", o / t)),
+            target: "ours 1",
+            met: ours_loads.map(|loads| loads <= 1.0),
+        },
+        Row {
+            figure: "3. Stampede: p99 latency of a caller",
+            ours: ours_p99.map_or_else(not_measured, duration),
+            baseline: their_p99.map_or_else(not_measured, duration),
+            ratio: ours_p99
+                .zip(their_p99)
+                .map_or_else(not_measured, |(o, t)| format!("{:.3}", o / t)),
+            target: "—",
+            met: None,
+        },
+    ]
+}
+
+/// Added latency per call (the call minus the loader alone) under a stalled or stopped server.
+fn degraded_rows(results: &Results) -> Vec<Row> {
+    let figures = results.figures("degraded");
+    let skipped = figures
+        .as_ref()
+        .and_then(|f| f.get("skipped"))
+        .and_then(Value::as_str);
+    if let Some(reason) = skipped {
+        return vec![Row {
+            figure: "5. Degraded cache",
+            ours: format!("skipped: {reason}"),
+            baseline: "—".to_owned(),
+            ratio: "—".to_owned(),
+            target: "—",
+            met: None,
+        }];
+    }
+    let stalled_loader = results.estimate("degraded_stalled/loader_only");
+    let stopped_loader = results.estimate("degraded_stopped/loader_only");
+    let added = |call: Option<f64>, loader: Option<Estimate>| {
+        call.zip(loader).map(|(c, l)| (c - l.mean_ns).max(0.0))
+    };
+    let before = figures.as_ref().and_then(paid_timeouts);
+    let their_stalled = figures
+        .as_ref()
+        .map(|f| mean(&crate::results::numbers(f, "/stalled/handwritten_ns")))
+        .filter(|m| *m > 0.0);
+    let after = results
+        .estimate("degraded_stalled/cache_aside_breaker_open")
+        .map(|e| e.mean_ns);
+    let stopped_ours = results
+        .estimate("degraded_stopped/cache_aside")
+        .map(|e| e.mean_ns);
+    let stopped_theirs = results
+        .estimate("degraded_stopped/handwritten")
+        .map(|e| e.mean_ns);
+    vec![
+        Row {
+            figure: "5. Server stalled: added latency per call before the breaker opens",
+            ours: before.map_or_else(not_measured, |(calls, mean_ns)| {
+                format!("{} for each of the first {calls} calls", duration(mean_ns))
+            }),
+            baseline: added(their_stalled, stalled_loader).map_or_else(not_measured, |ns| {
+                format!("{} for every call", duration(ns))
+            }),
+            ratio: "—".to_owned(),
+            target: "bounded",
+            met: None,
+        },
+        Row {
+            figure: "5. Server stalled: added latency per call after the breaker opens",
+            ours: added(after, stalled_loader).map_or_else(not_measured, duration),
+            baseline: added(their_stalled, stalled_loader).map_or_else(not_measured, duration),
+            ratio: "—".to_owned(),
+            target: "≈ 0",
+            met: None,
+        },
+        Row {
+            figure: "5. Server stopped: added latency per call",
+            ours: added(stopped_ours, stopped_loader).map_or_else(not_measured, duration),
+            baseline: added(stopped_theirs, stopped_loader).map_or_else(not_measured, duration),
+            ratio: "—".to_owned(),
+            target: "≈ 0",
+            met: None,
+        },
+    ]
+}
+
+/// `(calls, mean latency)` of the calls after the stall began that paid the operation timeout.
+fn paid_timeouts(degraded: &Value) -> Option<(usize, f64)> {
+    let timeout_ns = number(degraded, "/operation_timeout_ms")? * 1e6;
+    let paid: Vec<f64> = crate::results::numbers(degraded, "/stalled/cache_aside_ns")
+        .into_iter()
+        .filter(|ns| *ns >= timeout_ns * PAID_TIMEOUT_SHARE)
+        .collect();
+    Some((paid.len(), mean(&paid)))
+}
+
+fn codec_rows(results: &Results) -> Vec<Row> {
+    let cases = [
+        ("6. Codec: encode a small struct", "codec_small/encode"),
+        ("6. Codec: decode a small struct", "codec_small/decode"),
+        ("6. Codec: encode 200 records", "codec_list/encode"),
+        ("6. Codec: decode 200 records", "codec_list/decode"),
+    ];
+    cases
+        .into_iter()
+        .map(|(figure, id)| {
+            Row::timed(
+                figure,
+                results.estimate(&format!("{id}/msgpack_named")),
+                results.estimate(&format!("{id}/msgpack_positional")),
+                "—",
+                None,
+            )
+        })
+        .collect()
+}
+
+fn throughput_row(results: &Results) -> Row {
+    let elements = throughput_elements(results);
+    let ours = results.estimate("throughput/cache_aside");
+    let raw = results.estimate("throughput/raw_client");
+    let rate = |e: Estimate| format!("{} ops/s", count(elements / (e.mean_ns * 1e-9)));
+    // Operations per second are inverse to time, so the time ratio inverts.
+    let ratio = ours.zip(raw).map(|(o, r)| {
+        let time = o.ratio_to(&r);
+        Ratio {
+            value: 1.0 / time.value,
+            low: 1.0 / time.high,
+            high: 1.0 / time.low,
+        }
+    });
+    Row {
+        figure: "7. Throughput: 64 tasks doing gets of cached keys",
+        ours: ours.map_or_else(not_measured, rate),
+        baseline: raw.map_or_else(not_measured, rate),
+        ratio: ratio.map_or_else(not_measured, format_ratio),
+        target: "—",
+        met: None,
+    }
+}
+
+fn throughput_elements(results: &Results) -> f64 {
+    results
+        .figures("throughput")
+        .and_then(|f| Some(number(&f, "/tasks")? * number(&f, "/gets_per_task")?))
+        .unwrap_or(1.0)
+}
+
+fn details(out: &mut String, results: &Results) {
+    out.push_str("\n## Details\n");
+    let groups: [(&str, &[&str]); 7] = [
+        (
+            "hit",
+            &["handwritten", "cache_aside", "cache_aside_key_expr"],
+        ),
+        (
+            "miss",
+            &["handwritten", "cache_aside", "cache_aside_key_expr"],
+        ),
+        ("throughput", &["raw_client", "handwritten", "cache_aside"]),
+        ("stampede", &["handwritten", "cache_aside"]),
+        (
+            "codec_small",
+            &[
+                "encode/msgpack_named",
+                "encode/msgpack_positional",
+                "decode/msgpack_named",
+                "decode/msgpack_positional",
+            ],
+        ),
+        (
+            "codec_list",
+            &[
+                "encode/msgpack_named",
+                "encode/msgpack_positional",
+                "decode/msgpack_named",
+                "decode/msgpack_positional",
+            ],
+        ),
+        (
+            "degraded",
+            &[
+                "degraded_stalled/loader_only",
+                "degraded_stalled/cache_aside_breaker_open",
+                "degraded_stopped/loader_only",
+                "degraded_stopped/cache_aside",
+                "degraded_stopped/handwritten",
+            ],
+        ),
+    ];
+    out.push_str(
+        "\nCriterion's mean time per iteration and its 95% confidence interval (an iteration is one \
+         call; for `throughput`, 64 tasks × 16 gets; for `stampede`, one round of 1,000 callers).\n\n\
+         | bench | mean | 95% interval |\n| --- | --- | --- |\n",
+    );
+    for (group, benches) in groups {
+        for bench in benches {
+            let id = if group == "degraded" {
+                (*bench).to_owned()
+            } else {
+                format!("{group}/{bench}")
+            };
+            let (mean, interval) = results.estimate(&id).map_or_else(
+                || (not_measured(), "—".to_owned()),
+                |e| {
+                    (
+                        duration(e.mean_ns),
+                        format!("{} – {}", duration(e.lower_ns), duration(e.upper_ns)),
+                    )
+                },
+            );
+            let _ = writeln!(out, "| `{id}` | {mean} | {interval} |");
+        }
+    }
+    hit_distribution(out, results);
+    sanity_checks(out, results);
+}
+
+fn hit_distribution(out: &mut String, results: &Results) {
+    let Some(hit) = results.figures("hit") else {
+        return;
+    };
+    out.push_str(
+        "\nSingle hits timed one by one, the two sides interleaved:\n\n\
+         | side | p50 | p90 | p99 | max |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for (side, name) in [
+        ("cache_aside", "`#[cache_aside]`"),
+        ("handwritten", "hand-written"),
+    ] {
+        let cell = |q: &str| {
+            number(&hit, &format!("/latency_ns/{side}/summary/{q}"))
+                .map_or_else(not_measured, duration)
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} |",
+            cell("p50"),
+            cell("p90"),
+            cell("p99"),
+            cell("max")
+        );
+    }
+}
+
+/// Counts that show the benches measured what they claim (hits were hits, misses loaded).
+fn sanity_checks(out: &mut String, results: &Results) {
+    let mut lines = Vec::new();
+    for (name, meaning) in [
+        (
+            "hit",
+            "loads during the hit benches (0 = every call was a hit)",
+        ),
+        (
+            "throughput",
+            "loads during the throughput benches (0 = every call was a hit)",
+        ),
+        ("miss", "loads during the miss benches (one per call)"),
+    ] {
+        let Some(figures) = results.figures(name) else {
+            continue;
+        };
+        let sides: Vec<String> = ["cache_aside", "cache_aside_key_expr", "handwritten"]
+            .iter()
+            .filter_map(|side| {
+                let before = number(&figures, &format!("/loads_before/{side}"))?;
+                let after = number(&figures, &format!("/loads_after/{side}"))?;
+                Some(format!("{side} {}", count(after - before)))
+            })
+            .collect();
+        lines.push(format!("- {meaning}: {}", sides.join(", ")));
+    }
+    if let Some(stampede) = results.figures("stampede") {
+        let failed = |side: &str| number(&stampede, &format!("/{side}/failed_calls"));
+        if let (Some(ours), Some(theirs)) = (failed("cache_aside"), failed("handwritten")) {
+            lines.push(format!(
+                "- failed calls in the stampede rounds: cache_aside {}, handwritten {}",
+                count(ours),
+                count(theirs)
+            ));
+        }
+        if let Some(errors) = number(&stampede, "/cache_aside_counters/cache_errors") {
+            lines.push(format!(
+                "- cache errors `#[cache_aside]` counted in the stampede (timeouts included): {}",
+                count(errors)
+            ));
+        }
+    }
+    if !lines.is_empty() {
+        out.push_str("\nChecks:\n\n");
+        out.push_str(&lines.join("\n"));
+        out.push('\n');
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+fn not_measured() -> String {
+    "not measured".to_owned()
+}
+
+fn format_ratio(ratio: Ratio) -> String {
+    format!("{:.3} ({:.3}–{:.3})", ratio.value, ratio.low, ratio.high)
+}
+
+/// A count with thousands separators.
+fn count(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+/// A duration in the unit that keeps three significant digits readable.
+fn duration(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.2} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::OutputDirs;
+
+    fn machine() -> Machine {
+        Machine {
+            date: "2026-11-26 07:00 UTC".to_owned(),
+            cpu: "Test CPU".to_owned(),
+            cores: 2,
+            os: "linux 6".to_owned(),
+            rustc: "rustc 1.0".to_owned(),
+        }
+    }
+
+    fn estimate(dir: &std::path::Path, id: &str, mean: f64) {
+        let path = dir.join(id).join("new");
+        std::fs::create_dir_all(&path).unwrap();
+        let estimates = serde_json::json!({ "mean": {
+            "point_estimate": mean,
+            "confidence_interval": { "lower_bound": mean * 0.99, "upper_bound": mean * 1.01 }
+        }});
+        std::fs::write(path.join("estimates.json"), estimates.to_string()).unwrap();
+    }
+
+    #[test]
+    fn formats_durations_and_counts() {
+        assert_eq!(duration(812.4), "812 ns");
+        assert_eq!(duration(58_312.0), "58.31 µs");
+        assert_eq!(duration(51_200_000.0), "51.20 ms");
+        assert_eq!(duration(2_010_000_000.0), "2.01 s");
+        assert_eq!(count(1_000.0), "1,000");
+        assert_eq!(count(999.0), "999");
+        assert_eq!(count(1_234_567.0), "1,234,567");
+        assert_eq!(count(0.0), "0");
+    }
+
+    #[test]
+    fn a_run_without_output_still_renders_the_command_and_every_row() {
+        let dir = std::env::temp_dir().join(format!("xtask-empty-{}", std::process::id()));
+        let output = OutputDirs {
+            criterion: dir.join("criterion"),
+            figures: dir.clone(),
+        };
+        let text = render(&Results::new(&output), &machine(), &[], &[], None);
+        assert!(text.contains(COMMAND));
+        assert!(text.contains("2026-11-26 07:00 UTC") && text.contains("Test CPU"));
+        assert!(text.contains("| 1. Hit path, mean per call (default key) | not measured |"));
+        assert!(text.contains("no local tier yet"));
+        assert!(!text.contains("| yes |") && !text.contains("**no**"));
+    }
+
+    #[test]
+    fn ratios_are_checked_against_their_targets() {
+        let dir = std::env::temp_dir().join(format!("xtask-ratios-{}", std::process::id()));
+        let criterion = dir.join("criterion");
+        estimate(&criterion, "hit/handwritten", 100_000.0);
+        estimate(&criterion, "hit/cache_aside", 102_000.0);
+        estimate(&criterion, "miss/handwritten", 200_000.0);
+        estimate(&criterion, "miss/cache_aside", 220_000.0);
+        let output = OutputDirs {
+            criterion,
+            figures: dir.clone(),
+        };
+        let text = render(
+            &Results::new(&output),
+            &machine(),
+            &[],
+            &["degraded".to_owned()],
+            Some("A note."),
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let row = |figure: &str| {
+            text.lines()
+                .find(|line| line.starts_with(&format!("| {figure} |")))
+                .unwrap_or_else(|| panic!("row {figure} in\n{text}"))
+                .to_owned()
+        };
+        let hit = row("1. Hit path, mean per call (default key)");
+        assert!(hit.contains("1.020") && hit.ends_with("| yes |"), "{hit}");
+        let miss = row("2. Miss path, mean per call (default key)");
+        assert!(
+            miss.contains("1.100") && miss.ends_with("| **no** |"),
+            "{miss}"
+        );
+        assert!(text.contains("failed in this run") && text.contains("degraded"));
+        assert!(text.trim_end().ends_with("A note."));
+    }
+}

@@ -1,0 +1,143 @@
+//! Reads one run's output: criterion's estimates and the benches' own figure files.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::run::OutputDirs;
+
+/// Criterion's estimate of the time of one iteration, with its 95% confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub mean_ns: f64,
+    pub lower_ns: f64,
+    pub upper_ns: f64,
+}
+
+impl Estimate {
+    /// `self / baseline` with the widest range the two intervals allow.
+    pub fn ratio_to(&self, baseline: &Estimate) -> Ratio {
+        Ratio {
+            value: self.mean_ns / baseline.mean_ns,
+            low: self.lower_ns / baseline.upper_ns,
+            high: self.upper_ns / baseline.lower_ns,
+        }
+    }
+}
+
+/// A ratio of two measurements and the range their confidence intervals allow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// One run's output.
+pub struct Results {
+    criterion: PathBuf,
+    figures: PathBuf,
+}
+
+impl Results {
+    pub fn new(output: &OutputDirs) -> Self {
+        Results {
+            criterion: output.criterion.clone(),
+            figures: output.figures.clone(),
+        }
+    }
+
+    /// The estimate of bench `id` (`group/function[/parameter]`), if it ran.
+    pub fn estimate(&self, id: &str) -> Option<Estimate> {
+        let path = self.criterion.join(id).join("new").join("estimates.json");
+        parse_estimate(&read_json(&path)?)
+    }
+
+    /// A figure file written by a bench (`<name>.json`), if it ran.
+    pub fn figures(&self, name: &str) -> Option<Value> {
+        read_json(&self.figures.join(format!("{name}.json")))
+    }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Criterion's `estimates.json`: the mean's point estimate and confidence interval.
+fn parse_estimate(estimates: &Value) -> Option<Estimate> {
+    let mean = estimates.get("mean")?;
+    let interval = mean.get("confidence_interval")?;
+    Some(Estimate {
+        mean_ns: mean.get("point_estimate")?.as_f64()?,
+        lower_ns: interval.get("lower_bound")?.as_f64()?,
+        upper_ns: interval.get("upper_bound")?.as_f64()?,
+    })
+}
+
+/// A number at `pointer` (a JSON pointer, `/a/b`) of a figure file.
+pub fn number(figures: &Value, pointer: &str) -> Option<f64> {
+    figures.pointer(pointer)?.as_f64()
+}
+
+/// The numbers of an array at `pointer`.
+pub fn numbers(figures: &Value, pointer: &str) -> Vec<f64> {
+    figures
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|values| values.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_criterions_mean_and_interval() {
+        let estimates = serde_json::json!({
+            "mean": {
+                "confidence_interval": { "confidence_level": 0.95, "lower_bound": 9.0, "upper_bound": 11.5 },
+                "point_estimate": 10.0,
+                "standard_error": 0.5
+            },
+            "median": { "point_estimate": 9.5 }
+        });
+        assert_eq!(
+            parse_estimate(&estimates),
+            Some(Estimate {
+                mean_ns: 10.0,
+                lower_ns: 9.0,
+                upper_ns: 11.5
+            })
+        );
+        assert_eq!(parse_estimate(&serde_json::json!({ "median": {} })), None);
+    }
+
+    #[test]
+    fn a_ratio_spans_both_intervals() {
+        let ours = Estimate {
+            mean_ns: 12.0,
+            lower_ns: 11.0,
+            upper_ns: 13.0,
+        };
+        let baseline = Estimate {
+            mean_ns: 10.0,
+            lower_ns: 9.0,
+            upper_ns: 11.0,
+        };
+        let ratio = ours.ratio_to(&baseline);
+        assert!((ratio.value - 1.2).abs() < 1e-12);
+        assert!((ratio.low - 1.0).abs() < 1e-12);
+        assert!((ratio.high - 13.0 / 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn reads_numbers_by_pointer() {
+        let figures = serde_json::json!({ "a": { "b": 3, "list": [1, 2.5, "x"] } });
+        assert_eq!(number(&figures, "/a/b"), Some(3.0));
+        assert_eq!(number(&figures, "/a/missing"), None);
+        assert_eq!(numbers(&figures, "/a/list"), vec![1.0, 2.5]);
+        assert!(numbers(&figures, "/nothing").is_empty());
+    }
+}

@@ -1,0 +1,57 @@
+//! Runs the benches with their output sent to known directories.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The benches of `benches/`, in the order they run.
+pub const BENCHES: [&str; 4] = ["paths", "codec", "stampede", "degraded"];
+
+/// Where one run's output goes: criterion's estimates, and the figures the benches count
+/// themselves (loader calls, per-call latencies).
+pub struct OutputDirs {
+    pub criterion: PathBuf,
+    pub figures: PathBuf,
+}
+
+impl OutputDirs {
+    /// `<target>/cacheaside-bench`, under `CARGO_TARGET_DIR` when set.
+    pub fn new(root: &Path) -> Self {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let figures = target.join("cacheaside-bench");
+        OutputDirs {
+            criterion: figures.join("criterion"),
+            figures,
+        }
+    }
+}
+
+/// `cargo bench` of each bench in turn, after clearing the previous run's output so that a bench
+/// that fails leaves a gap in the report rather than an old number. Returns the benches that
+/// failed; the others still report.
+pub fn run_benches(root: &Path, output: &OutputDirs) -> Result<Vec<String>, String> {
+    if output.figures.exists() {
+        std::fs::remove_dir_all(&output.figures)
+            .map_err(|e| format!("cannot clear {}: {e}", output.figures.display()))?;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut failed = Vec::new();
+    for bench in BENCHES {
+        let mut command = Command::new(&cargo);
+        command
+            .current_dir(root)
+            .args(["bench", "-p", "cacheaside", "--bench", bench])
+            .env("CRITERION_HOME", &output.criterion)
+            .env("CACHEASIDE_BENCH_OUT", &output.figures);
+        eprintln!("running cargo bench --bench {bench}");
+        let status = command
+            .status()
+            .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+        if !status.success() {
+            eprintln!("bench {bench} failed ({status})");
+            failed.push(bench.to_owned());
+        }
+    }
+    Ok(failed)
+}
