@@ -139,6 +139,10 @@ where
 }
 
 /// `<fn>_refresh`: always await `load`, write its cacheable part, return it.
+///
+/// The entry is invalidated before the load (the source changed): a load that yields nothing
+/// cacheable (`Err`, `None`) leaves it invalidated, and of two concurrent refreshes the one that
+/// invalidated last writes.
 pub async fn refresh<R, K, F>(spec: &'static CacheSpec, key: KeyResult, kind: K, load: F) -> R
 where
     K: ReturnKind<R>,
@@ -148,6 +152,10 @@ where
 }
 
 /// `<fn>_invalidate`: remove the entry.
+///
+/// The entry is replaced by a marker without bin `data` that lives for the
+/// [invalidation window](crate::ConfigBuilder::invalidation_window): a load that read the entry
+/// before the invalidation cannot write its possibly stale value over it.
 pub async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), crate::Error> {
     crate::engine::invalidate(spec, key).await
 }

@@ -15,15 +15,15 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use aerospike::{
-    AuthMode, Bin, Client, ClientPolicy, Expiration, Key, ReadPolicy, ResultCode, Value,
-    WritePolicy,
+    operations, AuthMode, Bin, Client, ClientPolicy, Expiration, GenerationPolicy, Key, ReadPolicy,
+    RecordExistsAction, ResultCode, Value, WritePolicy,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
 use crate::breaker::Breaker;
 use crate::config::Config;
-use crate::envelope::DATA_BIN;
+use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
 use crate::report::{self, Cause};
 use crate::{Error, ErrorKind};
 
@@ -130,18 +130,26 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
+    /// The installed configuration.
+    pub(crate) fn config(&self) -> &Config {
+        &self.installation.config
+    }
+
     /// The configured namespace, for functions whose attribute names none.
     pub(crate) fn default_namespace(&self) -> &str {
         self.installation.config.namespace()
     }
 
-    /// Reads bin `data`: `Ok(None)` when the record does not exist or has no such bin.
-    pub(crate) async fn read(&self, key: Key) -> Result<Option<Value>, Error> {
+    /// Reads bin `data` and the record's generation: `Ok(None)` when the record does not exist.
+    pub(crate) async fn read(&self, key: Key) -> Result<Option<Stored>, Error> {
         let client = Arc::clone(&self.client);
         let policy = self.installation.policies.read.clone();
         self.run(async move {
             match client.get(&policy, &key, [DATA_BIN]).await {
-                Ok(mut record) => Ok(record.bins.swap_remove(DATA_BIN)),
+                Ok(mut record) => Ok(Some(Stored {
+                    data: record.bins.swap_remove(DATA_BIN),
+                    generation: record.generation,
+                })),
                 Err(e) if e.matches(&[ResultCode::KeyNotFoundError]) => Ok(None),
                 Err(e) => Err(e),
             }
@@ -149,20 +157,52 @@ impl Cache {
         .await
     }
 
-    /// Writes bin `data` with the given expiration.
+    /// Writes bin `data` with the given expiration, replacing the whole record, only if the
+    /// record is still as `expected` (Aerospike checks it in the same operation).
     pub(crate) async fn write(
         &self,
         key: Key,
         bytes: Vec<u8>,
         expiration: Expiration,
+        expected: Expected,
     ) -> Result<(), Error> {
         let client = Arc::clone(&self.client);
         let mut policy = self.installation.policies.write.clone();
         policy.expiration = expiration;
+        match expected {
+            Expected::Absent => policy.record_exists_action = RecordExistsAction::CreateOnly,
+            Expected::Generation(generation) => {
+                policy.record_exists_action = RecordExistsAction::ReplaceOnly;
+                policy.generation_policy = GenerationPolicy::ExpectGenEqual;
+                policy.generation = generation;
+            }
+        }
         self.run(async move {
             client
                 .put(&policy, &key, &[Bin::new(DATA_BIN, Value::Blob(bytes))])
                 .await
+        })
+        .await
+    }
+
+    /// Replaces the record with an invalidation marker (no bin `data`) that expires as given;
+    /// returns the marker's generation.
+    pub(crate) async fn mark_invalidated(
+        &self,
+        key: Key,
+        expiration: Expiration,
+    ) -> Result<u32, Error> {
+        let client = Arc::clone(&self.client);
+        let mut policy = self.installation.policies.write.clone();
+        policy.expiration = expiration;
+        policy.record_exists_action = RecordExistsAction::Replace;
+        self.run(async move {
+            let marker = Bin::new(INVALIDATED_BIN, Value::Int(1));
+            let ops = [operations::put(&marker), operations::get_header()];
+            client
+                .operate(&policy, &key, &ops)
+                .await
+                .map(|record| record.generation)
         })
         .await
     }
@@ -211,6 +251,22 @@ impl Cache {
             )),
         }
     }
+}
+
+/// What a read found in an existing record.
+pub(crate) struct Stored {
+    /// Bin `data`; `None` for an invalidation marker or a record written by something else.
+    pub(crate) data: Option<Value>,
+    pub(crate) generation: u32,
+}
+
+/// The state of the record a write-back may replace: what the read before the load saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expected {
+    /// No record (or unknown): create only.
+    Absent,
+    /// This generation: replace only if it still has it.
+    Generation(u32),
 }
 
 /// One installed configuration and its connection.

@@ -5,11 +5,11 @@ use core::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aerospike::{Key, ResultCode, Value};
+use aerospike::{Expiration, Key, ResultCode, Value};
 
 use crate::__private::{CacheSpec, KeyResult, ReturnKind};
 use crate::bridge;
-use crate::client::{self, Access, Cache};
+use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landing, Leader, Role};
 use crate::report::{self, Cause};
@@ -170,7 +170,9 @@ fn unshare(shared: Arc<Vec<u8>>) -> Vec<u8> {
     Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.as_ref().clone())
 }
 
-/// `refresh`: always runs `load`, writes its cacheable part, returns it.
+/// `refresh`: always runs `load`, writes its cacheable part, returns it. The entry is invalidated
+/// before the load, so that readers meanwhile load for themselves instead of reading the old
+/// value, and so that of two concurrent refreshes the later one's value stays.
 pub(crate) async fn refresh<R, K: ReturnKind<R>, F: Future<Output = R>>(
     spec: &'static CacheSpec,
     key: KeyResult,
@@ -179,7 +181,7 @@ pub(crate) async fn refresh<R, K: ReturnKind<R>, F: Future<Output = R>>(
 ) -> R {
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
-    let target = usable_cache(spec, key, counters).await;
+    let target = refresh_target(spec, key, counters).await;
     let returned = run_loader::<R, K, F>(load, counters).await;
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
@@ -198,7 +200,7 @@ pub(crate) fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 ) -> R {
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
-    let target = bridge::run(usable_cache(spec, key, counters)).flatten();
+    let target = bridge::run(refresh_target(spec, key, counters)).flatten();
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
@@ -223,6 +225,8 @@ pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> R
 struct Target {
     cache: Cache,
     key: Key,
+    /// What the record must still be for a write-back to replace it.
+    expected: Expected,
 }
 
 /// What the read of a call's entry found. Not generic, so that it can run on the background
@@ -253,8 +257,19 @@ async fn lookup(
     let Some(target) = usable_cache(spec, key, counters).await else {
         return Lookup::Bypass;
     };
+    let mut target = target;
     match target.cache.read(target.key.clone()).await {
-        Ok(Some(stored)) => Lookup::Found(target, stored),
+        Ok(Some(Stored { data, generation })) => {
+            // The write-back replaces this record only if nothing (an invalidation, a refresh,
+            // another writer) changed it in the meantime.
+            target.expected = Expected::Generation(generation);
+            match data {
+                Some(stored) => Lookup::Found(target, stored),
+                // An invalidation marker, or a record without our bin.
+                None => Lookup::Missing(Some(target)),
+            }
+        }
+        // Created only if still absent: an invalidation meanwhile leaves a marker that blocks it.
         Ok(None) => Lookup::Missing(Some(target)),
         Err(error) => {
             counters.count(Event::CacheError);
@@ -265,7 +280,8 @@ async fn lookup(
                 )
             });
             // A cluster that did not answer the read would most likely not answer the write
-            // either: skipping it keeps a stalled cluster to one timeout per call.
+            // either: skipping it keeps a stalled cluster to one timeout per call. After another
+            // error the record's state is unknown, and a create-only write cannot overwrite.
             let write_back_allowed = error.kind() != ErrorKind::Timeout;
             Lookup::Missing(write_back_allowed.then_some(target))
         }
@@ -321,12 +337,60 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
     };
     let key = aerospike_key(spec, &cache, &user_key)
         .inspect_err(|_| counters.count(Event::CacheError))?;
-    cache.delete(key).await.inspect_err(|error| {
-        counters.count(Event::CacheError);
-        report::warn_once(Cause::Delete, spec.set, || {
-            format!("set {}: cache delete failed: {error}", spec.set)
-        });
-    })
+    mark_invalidated(&cache, key)
+        .await
+        .map(|_| ())
+        .inspect_err(|error| {
+            counters.count(Event::CacheError);
+            report::warn_once(Cause::Delete, spec.set, || {
+                format!("set {}: cache invalidation failed: {error}", spec.set)
+            });
+        })
+}
+
+/// Replaces the entry with an invalidation marker that lives for the invalidation window, so that
+/// loads that read before it cannot write (their create-only or expect-generation write fails).
+/// Returns what a write-back must find to replace the marker. In a namespace that refuses TTLs,
+/// deletes the entry instead (nothing with a TTL can be written there, so no write-back can race).
+async fn mark_invalidated(cache: &Cache, key: Key) -> Result<Expected, Error> {
+    // Validated to fit in u32 seconds.
+    let window = u32::try_from(cache.config().invalidation_window().as_secs()).unwrap_or(u32::MAX);
+    match cache
+        .mark_invalidated(key.clone(), Expiration::Seconds(window))
+        .await
+    {
+        Ok(generation) => Ok(Expected::Generation(generation)),
+        Err(error) if error.server_code() == Some(ResultCode::FailForbidden) => {
+            cache.delete(key).await.map(|()| Expected::Absent)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The target of a refresh: the entry is invalidated first, so that the refresh's write-back
+/// succeeds only if nothing newer (another invalidation or refresh) came after it.
+async fn refresh_target(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    counters: &'static SetCounters,
+) -> Option<Target> {
+    let mut target = usable_cache(spec, key, counters).await?;
+    match mark_invalidated(&target.cache, target.key.clone()).await {
+        Ok(expected) => {
+            target.expected = expected;
+            Some(target)
+        }
+        Err(error) => {
+            counters.count(Event::CacheError);
+            report::warn_once(Cause::Write, spec.set, || {
+                format!(
+                    "set {}: cache refresh failed, the loaded value is returned uncached: {error}",
+                    spec.set
+                )
+            });
+            None
+        }
+    }
 }
 
 /// The connected cache and the record's key, or `None` when this call must bypass the cache
@@ -361,7 +425,11 @@ async fn usable_cache(
         }
     };
     match aerospike_key(spec, &cache, &user_key) {
-        Ok(key) => Some(Target { cache, key }),
+        Ok(key) => Some(Target {
+            cache,
+            key,
+            expected: Expected::Absent,
+        }),
         Err(error) => {
             counters.count(Event::CacheError);
             report::warn_once(Cause::Key, spec.set, || {
@@ -424,6 +492,17 @@ fn describe(why: &Undecodable) -> String {
     }
 }
 
+/// Whether a conditional write was refused because the record changed since the read: created
+/// meanwhile (5), another generation (3), or deleted (2, for replace-only).
+fn is_stale_write(error: &Error) -> bool {
+    matches!(
+        error.server_code(),
+        Some(
+            ResultCode::KeyExistsError | ResultCode::GenerationError | ResultCode::KeyNotFoundError
+        )
+    )
+}
+
 /// The encoded cacheable part of `returned`, when it is to be written (`wanted`). An encoding
 /// failure is counted and reported.
 fn bytes_to_store<R, K: ReturnKind<R>>(
@@ -455,9 +534,25 @@ async fn store(
     bytes: Vec<u8>,
     counters: &'static SetCounters,
 ) {
-    let Target { cache, key } = target;
-    match cache.write(key, bytes, spec.ttl.expiration()).await {
+    let Target {
+        cache,
+        key,
+        expected,
+    } = target;
+    match cache
+        .write(key, bytes, spec.ttl.expiration(), expected)
+        .await
+    {
         Ok(()) => counters.count(Event::Write),
+        Err(error) if is_stale_write(&error) => {
+            counters.count(Event::StaleWritePrevented);
+            tracing::debug!(
+                target: "cacheaside",
+                set = spec.set,
+                "the entry changed while {} loaded; its value is returned but not written",
+                spec.function
+            );
+        }
         Err(error) => {
             counters.count(Event::CacheError);
             let (cause, advice) = match error.server_code() {

@@ -12,6 +12,10 @@
 /// The bin that holds the envelope.
 pub(crate) const DATA_BIN: &str = "data";
 
+/// The bin of an invalidation marker: a record with this bin and no bin `data` is an entry that
+/// was invalidated recently; write-backs of loads that read before it are refused.
+pub(crate) const INVALIDATED_BIN: &str = "invalidated";
+
 /// The only layout so far.
 pub(crate) const FORMAT_V1: u8 = 1;
 

@@ -19,7 +19,22 @@
 //!
 //! The record's TTL is Aerospike's own, from the attribute's `ttl`. Another service reads a value
 //! by skipping the three header bytes and decoding the MessagePack map; it invalidates an entry by
-//! deleting the record.
+//! deleting the record (or, to get the protection below, by replacing it with a marker).
+//!
+//! # Concurrency
+//!
+//! - Single-flight: concurrent calls of one key in one process share one cache read and one
+//!   load; the others wait for it (at most
+//!   [`ConfigBuilder::single_flight_wait`]) and get its value. After an `Err` or `None` each of
+//!   them loads for itself; a cancelled or panicking leader hands over to one of them.
+//! - Stale writes: a write-back is conditional on what the read before the load saw. After a
+//!   miss it is create-only; when it replaces a record (an invalidation marker, an undecodable
+//!   value) it expects that record's generation. `<fn>_invalidate` replaces the entry with a
+//!   marker record (bin `invalidated`, no bin `data`) that lives for the
+//!   [`ConfigBuilder::invalidation_window`], and `<fn>_refresh` does the same before its load. So
+//!   a load that began before an invalidation or refresh never writes its value over it. The hit
+//!   path stays one read: the generation comes with it. Loads slower than the window are not
+//!   covered; neither are invalidations by plain deletes from other services.
 //!
 //! # Failure behaviour
 //!

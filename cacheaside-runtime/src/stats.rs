@@ -34,6 +34,9 @@ pub struct SetStats {
     /// Calls that waited for a concurrent call of the same key (single-flight) and were answered
     /// with its value instead of loading.
     pub coalesced: u64,
+    /// Write-backs refused because the entry changed after the read that missed (an
+    /// invalidation, a refresh or a write by another process): the loaded value may be stale.
+    pub stale_writes_prevented: u64,
 }
 
 impl SetStats {
@@ -56,6 +59,7 @@ impl SetStats {
         self.undecodable += other.undecodable;
         self.writes += other.writes;
         self.coalesced += other.coalesced;
+        self.stale_writes_prevented += other.stale_writes_prevented;
     }
 }
 
@@ -116,6 +120,7 @@ pub(crate) struct SetCounters {
     undecodable: AtomicU64,
     writes: AtomicU64,
     coalesced: AtomicU64,
+    stale_writes_prevented: AtomicU64,
 }
 
 /// One event to count.
@@ -129,6 +134,7 @@ pub(crate) enum Event {
     Undecodable,
     Write,
     Coalesced,
+    StaleWritePrevented,
 }
 
 impl SetCounters {
@@ -142,6 +148,7 @@ impl SetCounters {
             Event::Undecodable => &self.undecodable,
             Event::Write => &self.writes,
             Event::Coalesced => &self.coalesced,
+            Event::StaleWritePrevented => &self.stale_writes_prevented,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -156,6 +163,7 @@ impl SetCounters {
             undecodable: self.undecodable.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
             coalesced: self.coalesced.load(Ordering::Relaxed),
+            stale_writes_prevented: self.stale_writes_prevented.load(Ordering::Relaxed),
         }
     }
 }

@@ -284,9 +284,12 @@ async fn invalidate_removes_the_entry() {
     invalidate(&SPEC, default_key(&SPEC, SCOPE, &(&5u64, &run)))
         .await
         .unwrap();
-    assert!(read_data(&raw, "rt_invalidate", key_of(5, &run))
-        .await
-        .is_none());
+    assert!(
+        read_data(&raw, "rt_invalidate", key_of(5, &run))
+            .await
+            .is_none(),
+        "no value left (an invalidation marker holds no bin `data`)"
+    );
     get_user(&SPEC, &loads, 5, &run).await.unwrap();
     assert_eq!(loads.count(), 2, "loaded again after invalidation");
 
@@ -318,12 +321,13 @@ async fn refresh_always_loads_and_writes() {
     );
     assert_eq!(loads.count(), 2);
 
-    // A refresh that fails leaves the entry alone.
+    // A refresh says the source changed: if its load fails, the old entry is not served again.
     let key = default_key(&SPEC, SCOPE, &(&9u64, &run));
     let failed: Result<User, String> =
         refresh(&SPEC, key, ResultKind, async { Err("db down".to_owned()) }).await;
     assert!(failed.is_err());
-    assert_eq!(get_user(&SPEC, &loads, 9, &run).await, Ok(user(9, "fresh")));
+    assert_eq!(get_user(&SPEC, &loads, 9, &run).await, Ok(user(9, &run)));
+    assert_eq!(loads.count(), 3, "loaded again after the failed refresh");
 }
 
 #[tokio::test]

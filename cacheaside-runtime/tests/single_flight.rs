@@ -63,17 +63,16 @@ impl Gate {
     }
 }
 
-/// Yields until `counter` reaches `target` (bounded: the tasks it waits for need no I/O to get
-/// there).
+/// Waits until `counter` reaches `target`, at most 30 s.
 async fn until(counter: &AtomicUsize, target: usize) {
-    for _ in 0..100_000 {
+    for _ in 0..30_000 {
         if counter.load(Ordering::SeqCst) >= target {
             return;
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     panic!(
-        "counter stuck at {} of {target}",
+        "counter stuck at {} of {target} after 30 s",
         counter.load(Ordering::SeqCst)
     );
 }

@@ -82,7 +82,8 @@ impl Backend {
     }
 }
 
-/// The record's bin `data` and remaining TTL, read with a raw client; `None` if absent.
+/// The record's bin `data` and remaining TTL, read with a raw client; `None` if the record is
+/// absent or holds no bin `data` (an invalidation marker).
 pub async fn read_data(
     client: &Client,
     set: &str,
@@ -92,7 +93,7 @@ pub async fn read_data(
     match client.get(&ReadPolicy::default(), &key, Bins::All).await {
         Ok(mut record) => {
             let ttl = record.time_to_live();
-            Some((record.bins.swap_remove("data").expect("bin data"), ttl))
+            record.bins.swap_remove("data").map(|data| (data, ttl))
         }
         Err(e) if e.matches(&[aerospike::ResultCode::KeyNotFoundError]) => None,
         Err(e) => panic!("raw read failed: {e}"),
