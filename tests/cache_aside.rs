@@ -170,7 +170,7 @@ async fn explicit_keys_address_records_other_services_can_read_and_delete() {
 
     let client = common::raw_client().await;
     let key = aerospike::Key::new(
-        cluster.namespace.clone(),
+        cluster.namespace().to_owned(),
         "profiles".to_owned(),
         format!("user:{id}").into(),
     )
@@ -263,7 +263,7 @@ async fn the_ttl_is_written_with_the_record() {
     profile(&db, id).await.unwrap();
     let client = common::raw_client().await;
     let key = aerospike::Key::new(
-        cluster.namespace.clone(),
+        cluster.namespace().to_owned(),
         "profiles".to_owned(),
         format!("user:{id}").into(),
     )
@@ -290,7 +290,7 @@ async fn undecodable_bytes_are_a_miss_and_get_overwritten() {
     let id = common::unique();
     let client = common::raw_client().await;
     let key = aerospike::Key::new(
-        cluster.namespace.clone(),
+        cluster.namespace().to_owned(),
         "profiles".to_owned(),
         format!("user:{id}").into(),
     )

@@ -19,7 +19,7 @@ async fn load(id: i64) -> Result<i64, String> {
 async fn disabled_cache_calls_the_source_every_time_and_writes_nothing() {
     let cluster = common::cluster();
     // No `init`: the first call configures itself from the environment, as an application would.
-    std::env::set_var("AEROSPIKE_HOSTS", &cluster.hosts);
+    std::env::set_var("AEROSPIKE_HOSTS", cluster.hosts());
     std::env::set_var("CACHEASIDE_DISABLED", "1");
     let id = common::unique() as i64 & i64::MAX;
     for _ in 0..3 {
@@ -28,8 +28,12 @@ async fn disabled_cache_calls_the_source_every_time_and_writes_nothing() {
     assert_eq!(LOADS.load(Ordering::SeqCst), 3);
 
     let client = common::raw_client().await;
-    let key =
-        aerospike::Key::new(cluster.namespace.clone(), "disabled".to_owned(), id.into()).unwrap();
+    let key = aerospike::Key::new(
+        cluster.namespace().to_owned(),
+        "disabled".to_owned(),
+        id.into(),
+    )
+    .unwrap();
     assert!(
         !client
             .exists(&aerospike::ReadPolicy::default(), &key)

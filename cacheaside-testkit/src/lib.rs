@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+mod cluster;
 mod counters;
 mod engine;
 mod faults;
@@ -39,6 +40,7 @@ mod value;
 pub mod wire;
 
 pub use clock::Clock;
+pub use cluster::TestCluster;
 pub use counters::{CommandKind, Counters};
 pub use faults::Faults;
 pub use key::UserKey;

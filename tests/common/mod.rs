@@ -2,62 +2,33 @@
 //! server started once per test process (it runs on its own thread, so it outlives each test's runtime).
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use std::sync::OnceLock;
-
-use cacheaside_testkit::TestServer;
-
-pub struct Cluster {
-    pub hosts: String,
-    pub namespace: String,
-    /// The in-process server, or `None` against a real cluster (then testkit-only tests skip).
-    pub server: Option<TestServer>,
-}
+use cacheaside_testkit::{TestCluster, TestServer};
 
 /// The process's cluster, started on first use.
-pub fn cluster() -> &'static Cluster {
-    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        let namespace = std::env::var("AEROSPIKE_NAMESPACE").unwrap_or_else(|_| "test".to_owned());
-        match std::env::var("AEROSPIKE_HOSTS") {
-            Ok(hosts) => Cluster {
-                hosts,
-                namespace,
-                server: None,
-            },
-            Err(_) => {
-                let server = TestServer::builder()
-                    .start_blocking()
-                    .expect("start the testkit server");
-                Cluster {
-                    hosts: server.hosts(),
-                    namespace,
-                    server: Some(server),
-                }
-            }
-        }
-    })
+pub fn cluster() -> &'static TestCluster {
+    TestCluster::shared()
 }
 
-/// The testkit server, or `None` (print why) when the test needs one and runs against a real cluster.
+/// The testkit server, or `None` (after printing why) when the test needs one and runs against a
+/// real cluster.
 pub fn testkit_only(test: &str) -> Option<&'static TestServer> {
-    let server = cluster().server.as_ref();
-    if server.is_none() {
-        eprintln!("{test}: skipped, needs the testkit (AEROSPIKE_HOSTS points at a real cluster)");
-    }
-    server
+    cluster().testkit_only(test)
 }
 
 /// Installs a configuration for the process's cluster, once.
-pub async fn init() -> &'static Cluster {
+pub async fn init() -> &'static TestCluster {
     static INIT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let cluster = cluster();
     INIT.get_or_init(|| async {
-        let config = cacheaside::Config::builder()
-            .hosts(cluster.hosts.clone())
-            .namespace(cluster.namespace.clone())
-            .build()
-            .expect("valid test configuration");
-        cacheaside::init(config).await.expect("init");
+        let mut config = cacheaside::Config::builder()
+            .hosts(cluster.hosts())
+            .namespace(cluster.namespace());
+        if let Some((user, password)) = cluster.credentials() {
+            config = config.credentials(user, password);
+        }
+        cacheaside::init(config.build().expect("valid test configuration"))
+            .await
+            .expect("init");
     })
     .await;
     cluster
@@ -65,8 +36,12 @@ pub async fn init() -> &'static Cluster {
 
 /// A raw client of the official crate, to check records the way another service would.
 pub async fn raw_client() -> aerospike::Client {
-    let hosts = cluster().hosts.clone();
-    aerospike::Client::new(&aerospike::ClientPolicy::default(), &hosts)
+    let cluster = cluster();
+    let mut policy = aerospike::ClientPolicy::default();
+    if let Some((user, password)) = cluster.credentials() {
+        policy.auth_mode = aerospike::AuthMode::Internal(user.to_owned(), password.to_owned());
+    }
+    aerospike::Client::new(&policy, &cluster.hosts())
         .await
         .expect("raw client connects")
 }
