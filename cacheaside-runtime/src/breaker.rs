@@ -1,99 +1,222 @@
-//! A circuit breaker for a slow cluster: after a run of timeouts, calls stop paying the
-//! operation timeout and bypass the cache for a pause, then try again.
+//! The circuit breaker: while the cluster fails, calls stop paying for cache operations.
 //!
-//! A refused connection fails in microseconds and needs no breaker (the client notices the node
-//! is gone and calls bypass the cache); a stalled one costs the full operation timeout per
-//! operation, which is what this bounds.
+//! Closed, it lets every operation through and counts failures in a row: timeouts, lost or
+//! refused connections, and server answers that say the server is unwell (see
+//! [`is_failure`]). [`FAILURES_TO_OPEN`] in a row open it: for a pause (the reconnect interval)
+//! calls bypass the cache without touching the network, so their added latency is a few atomic
+//! loads. After the pause it is half-open: one call at a time is let through as a probe; an
+//! answer closes the breaker (caching resumes), a failure opens it for another pause.
+//!
+//! Per-record answers (not found, generation mismatch, record too big, forbidden TTL, ...) are
+//! answers: they close the breaker rather than count as failures.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Timeouts in a row that open the breaker.
-pub(crate) const TIMEOUTS_TO_OPEN: u32 = 5;
+use aerospike::ResultCode;
 
-/// Counts timeouts in a row; open while `open_until` is in the future.
+use crate::{Error, ErrorKind};
+
+/// Failures in a row that open the breaker.
+pub(crate) const FAILURES_TO_OPEN: u32 = 5;
+
+/// A change of state that the caller reports and counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// Closed → open: calls bypass the cache.
+    Opened,
+    /// Half-open → closed: a probe was answered, caching resumes.
+    Closed,
+}
+
+/// Whether an operation's error counts against the cluster's health.
+pub(crate) fn is_failure(error: &Error) -> bool {
+    match error.kind() {
+        ErrorKind::Timeout | ErrorKind::Unavailable => true,
+        ErrorKind::Server => matches!(
+            error.server_code(),
+            Some(
+                ResultCode::ServerError
+                    | ResultCode::ClusterKeyMismatch
+                    | ResultCode::ServerMemError
+                    | ResultCode::Timeout
+                    | ResultCode::PartitionUnavailable
+                    | ResultCode::DeviceOverload
+            )
+        ),
+        ErrorKind::Config | ErrorKind::Key | ErrorKind::Encode => false,
+    }
+}
+
+/// Lock-free state: relaxed atomics are enough, since a stale view only lets one more call
+/// through or keeps one more call out.
 #[derive(Debug, Default)]
 pub(crate) struct Breaker {
-    timeouts_in_a_row: AtomicU32,
-    /// Milliseconds since [`epoch`]; 0 = closed.
+    failures_in_a_row: AtomicU32,
+    /// Milliseconds since [`epoch`] until which calls bypass; 0 = closed.
     open_until: AtomicU64,
+    /// When the current half-open probe was let through; 0 = none.
+    probe_since: AtomicU64,
 }
 
 impl Breaker {
-    /// Whether calls should bypass the cache now.
-    pub(crate) fn is_open(&self) -> bool {
-        now_millis() < self.open_until.load(Ordering::Relaxed)
+    /// Whether a call may use the cache now. Half-open, only one call at a time is admitted, as
+    /// a probe; a probe that never reports (its call ended before any operation) is replaced
+    /// after `probe_expiry`.
+    pub(crate) fn admits(&self, probe_expiry: Duration) -> bool {
+        self.admits_at(now_millis(), millis(probe_expiry))
     }
 
-    /// Records an operation's outcome; a timeout that completes a run opens the breaker for
-    /// `pause`. The run is only reset by an answer, so after the pause a single further timeout
-    /// opens it again.
-    pub(crate) fn record(&self, timed_out: bool, pause: Duration) {
-        if !timed_out {
-            self.timeouts_in_a_row.store(0, Ordering::Relaxed);
-            return;
+    /// Records an operation's outcome (`failed`: see [`is_failure`]); a failure that completes a
+    /// run, or a failed probe, opens the breaker for `pause`.
+    pub(crate) fn record(&self, failed: bool, pause: Duration) -> Option<Transition> {
+        self.record_at(now_millis(), failed, millis(pause))
+    }
+
+    fn admits_at(&self, now: u64, probe_expiry: u64) -> bool {
+        let open_until = self.open_until.load(Ordering::Relaxed);
+        if open_until == 0 {
+            return true;
+        }
+        if now < open_until {
+            return false;
+        }
+        let probe_since = self.probe_since.load(Ordering::Relaxed);
+        if probe_since != 0 && now.saturating_sub(probe_since) < probe_expiry {
+            return false;
+        }
+        self.probe_since
+            .compare_exchange(probe_since, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    fn record_at(&self, now: u64, failed: bool, pause: u64) -> Option<Transition> {
+        if !failed {
+            self.failures_in_a_row.store(0, Ordering::Relaxed);
+            if self.open_until.swap(0, Ordering::Relaxed) != 0 {
+                self.probe_since.store(0, Ordering::Relaxed);
+                return Some(Transition::Closed);
+            }
+            return None;
         }
         let run = self
-            .timeouts_in_a_row
+            .failures_in_a_row
             .fetch_add(1, Ordering::Relaxed)
             .saturating_add(1);
-        if run >= TIMEOUTS_TO_OPEN {
-            let pause = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
-            self.open_until
-                .store(now_millis().saturating_add(pause), Ordering::Relaxed);
+        let was_open = self.open_until.load(Ordering::Relaxed) != 0;
+        if !was_open && run < FAILURES_TO_OPEN {
+            return None;
         }
+        // Opens, or (a failed probe, a late failure) stays open for another pause.
+        self.open_until
+            .store(now.saturating_add(pause).max(1), Ordering::Relaxed);
+        self.probe_since.store(0, Ordering::Relaxed);
+        (!was_open).then_some(Transition::Opened)
     }
 }
 
-/// Monotonic milliseconds since the first use, at least 1 so that 0 can mean "closed".
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Monotonic milliseconds since the first use, at least 1 so that 0 can mean "none".
 fn now_millis() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
-    let elapsed = EPOCH.get_or_init(Instant::now).elapsed();
-    u64::try_from(elapsed.as_millis())
-        .unwrap_or(u64::MAX)
-        .saturating_add(1)
+    millis(EPOCH.get_or_init(Instant::now).elapsed()).saturating_add(1)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const LONG: Duration = Duration::from_secs(3600);
+    const PAUSE: u64 = 1_000;
+    const EXPIRY: u64 = 100;
+
+    fn opened(breaker: &Breaker, now: u64) {
+        for _ in 1..FAILURES_TO_OPEN {
+            assert_eq!(breaker.record_at(now, true, PAUSE), None);
+            assert!(breaker.admits_at(now, EXPIRY));
+        }
+        assert_eq!(
+            breaker.record_at(now, true, PAUSE),
+            Some(Transition::Opened)
+        );
+    }
 
     #[test]
-    fn opens_after_a_run_of_timeouts() {
+    fn opens_after_a_run_of_failures_and_keeps_calls_out_for_the_pause() {
         let breaker = Breaker::default();
-        for _ in 1..TIMEOUTS_TO_OPEN {
-            breaker.record(true, LONG);
-            assert!(!breaker.is_open());
-        }
-        breaker.record(true, LONG);
-        assert!(breaker.is_open());
+        opened(&breaker, 10);
+        assert!(!breaker.admits_at(10, EXPIRY));
+        assert!(!breaker.admits_at(10 + PAUSE - 1, EXPIRY));
     }
 
     #[test]
     fn an_answer_resets_the_run() {
         let breaker = Breaker::default();
-        for _ in 1..TIMEOUTS_TO_OPEN {
-            breaker.record(true, LONG);
+        for _ in 1..FAILURES_TO_OPEN {
+            breaker.record_at(10, true, PAUSE);
         }
-        breaker.record(false, LONG);
-        breaker.record(true, LONG);
-        assert!(!breaker.is_open());
+        assert_eq!(breaker.record_at(10, false, PAUSE), None);
+        assert_eq!(breaker.record_at(10, true, PAUSE), None);
+        assert!(breaker.admits_at(10, EXPIRY));
     }
 
     #[test]
-    fn closes_after_the_pause_and_reopens_on_the_next_timeout() {
+    fn half_open_admits_one_probe_and_an_answer_closes_it() {
         let breaker = Breaker::default();
-        for _ in 0..TIMEOUTS_TO_OPEN {
-            breaker.record(true, Duration::ZERO);
-        }
-        assert!(!breaker.is_open(), "a zero pause has already passed");
-        breaker.record(true, LONG);
-        assert!(
-            breaker.is_open(),
-            "one more timeout after the pause opens it again"
+        opened(&breaker, 10);
+        let later = 10 + PAUSE;
+        assert!(breaker.admits_at(later, EXPIRY), "the probe");
+        assert!(!breaker.admits_at(later, EXPIRY), "one probe at a time");
+        assert_eq!(
+            breaker.record_at(later, false, PAUSE),
+            Some(Transition::Closed)
         );
+        assert!(breaker.admits_at(later, EXPIRY));
+        assert!(breaker.admits_at(later, EXPIRY));
+    }
+
+    #[test]
+    fn a_failed_probe_opens_it_for_another_pause() {
+        let breaker = Breaker::default();
+        opened(&breaker, 10);
+        let later = 10 + PAUSE;
+        assert!(breaker.admits_at(later, EXPIRY));
+        assert_eq!(
+            breaker.record_at(later, true, PAUSE),
+            None,
+            "not a new opening"
+        );
+        assert!(!breaker.admits_at(later + 1, EXPIRY));
+        assert!(breaker.admits_at(later + PAUSE, EXPIRY), "the next probe");
+    }
+
+    #[test]
+    fn a_lost_probe_is_replaced_after_its_expiry() {
+        let breaker = Breaker::default();
+        opened(&breaker, 10);
+        let later = 10 + PAUSE;
+        assert!(breaker.admits_at(later, EXPIRY));
+        assert!(!breaker.admits_at(later + EXPIRY - 1, EXPIRY));
+        assert!(breaker.admits_at(later + EXPIRY, EXPIRY));
+    }
+
+    #[test]
+    fn only_health_errors_count_as_failures() {
+        let server = |code| {
+            let mut error = Error::new(ErrorKind::Server, "x");
+            error.set_server_code(code);
+            error
+        };
+        assert!(is_failure(&Error::new(ErrorKind::Timeout, "x")));
+        assert!(is_failure(&Error::new(ErrorKind::Unavailable, "x")));
+        assert!(is_failure(&server(ResultCode::ServerError)));
+        assert!(is_failure(&server(ResultCode::DeviceOverload)));
+        assert!(!is_failure(&server(ResultCode::GenerationError)));
+        assert!(!is_failure(&server(ResultCode::RecordTooBig)));
+        assert!(!is_failure(&server(ResultCode::FailForbidden)));
+        assert!(!is_failure(&Error::new(ErrorKind::Encode, "x")));
     }
 }

@@ -21,10 +21,11 @@ use aerospike::{
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 
-use crate::breaker::Breaker;
+use crate::breaker::{self, Breaker, Transition};
 use crate::config::Config;
 use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
 use crate::report::{self, Cause};
+use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
 
 /// Worker threads of the background runtime: operations are I/O bound and short.
@@ -81,7 +82,8 @@ pub(crate) enum Access {
 
 /// The current cache, installing the configuration from the environment on first use.
 /// Waits for a connection in progress at most the operation timeout.
-pub(crate) async fn access() -> Access {
+/// Operations run by the returned cache count breaker openings on `counters`.
+pub(crate) async fn access(counters: &'static SetCounters) -> Access {
     let installation = current();
     if let Some(error) = &installation.unusable {
         return Access::Unavailable(error.clone());
@@ -94,14 +96,14 @@ pub(crate) async fn access() -> Access {
     }
     let connection = state.borrow().clone();
     match connection {
-        ConnState::Connected(_) if installation.breaker.is_open() => {
+        ConnState::Connected(_) if !installation.breaker.admits(installation.probe_expiry()) => {
             Access::Unavailable(Error::new(
-                ErrorKind::Timeout,
+                ErrorKind::Unavailable,
                 format!(
-                    "Aerospike at {} did not answer {} operations in a row; the cache is paused \
-                     for {:?} at a time until it answers",
+                    "Aerospike at {} failed {} operations in a row; the cache is paused for {:?} \
+                     at a time until it answers",
                     installation.config.hosts(),
-                    crate::breaker::TIMEOUTS_TO_OPEN,
+                    crate::breaker::FAILURES_TO_OPEN,
                     installation.config.reconnect_interval()
                 ),
             ))
@@ -109,6 +111,7 @@ pub(crate) async fn access() -> Access {
         ConnState::Connected(client) if client.is_connected() => Access::Ready(Cache {
             client,
             installation,
+            counters,
         }),
         ConnState::Connected(_) | ConnState::Connecting | ConnState::Disconnected => {
             Access::Unavailable(Error::new(
@@ -127,6 +130,8 @@ pub(crate) async fn access() -> Access {
 pub(crate) struct Cache {
     client: Arc<Client>,
     installation: Arc<Installation>,
+    /// The counters of the set whose call uses this cache.
+    counters: &'static SetCounters,
 }
 
 impl Cache {
@@ -223,11 +228,30 @@ impl Cache {
         let timeout = self.installation.config.operation_timeout();
         let task = runtime.spawn(async move { tokio::time::timeout(timeout, operation).await });
         let result = Self::outcome(task.await, timeout);
-        let timed_out = matches!(&result, Err(error) if error.kind() == ErrorKind::Timeout);
-        let installation = &self.installation;
-        installation
+        let failed = matches!(&result, Err(error) if breaker::is_failure(error));
+        let config = &self.installation.config;
+        match self
+            .installation
             .breaker
-            .record(timed_out, installation.config.reconnect_interval());
+            .record(failed, config.reconnect_interval())
+        {
+            Some(Transition::Opened) => {
+                self.counters.count(Event::BreakerOpened);
+                let last = result.as_ref().err().map(ToString::to_string);
+                report::warn_once(Cause::Breaker, config.hosts(), || {
+                    format!(
+                        "Aerospike at {} failed {} operations in a row (last: {}); calls bypass \
+                         the cache, which is retried every {:?}",
+                        config.hosts(),
+                        breaker::FAILURES_TO_OPEN,
+                        last.as_deref().unwrap_or("unknown"),
+                        config.reconnect_interval()
+                    )
+                });
+            }
+            Some(Transition::Closed) => report::resumed(Cause::Breaker, config.hosts()),
+            None => {}
+        }
         result
     }
 
@@ -300,6 +324,12 @@ impl Installation {
             unusable: Some(error),
             ..Installation::new(config, None)
         }
+    }
+
+    /// How long a half-open breaker waits for its probe to report before admitting another:
+    /// a probe's call makes at most a few operations, each bounded by the operation timeout.
+    fn probe_expiry(&self) -> Duration {
+        self.config.operation_timeout().saturating_mul(3)
     }
 
     fn state_receiver(&self) -> Option<watch::Receiver<ConnState>> {

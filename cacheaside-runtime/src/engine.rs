@@ -8,6 +8,7 @@ use std::time::Duration;
 use aerospike::{Expiration, Key, ResultCode, Value};
 
 use crate::__private::{CacheSpec, KeyResult, ReturnKind};
+use crate::breaker;
 use crate::bridge;
 use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
@@ -279,10 +280,11 @@ async fn lookup(
                     spec.set
                 )
             });
-            // A cluster that did not answer the read would most likely not answer the write
-            // either: skipping it keeps a stalled cluster to one timeout per call. After another
-            // error the record's state is unknown, and a create-only write cannot overwrite.
-            let write_back_allowed = error.kind() != ErrorKind::Timeout;
+            // A cluster that failed the read (timed out, lost the connection, is unwell) would
+            // most likely fail the write too: skipping it keeps an outage to one operation per
+            // call. After another error the record's state is unknown, and a create-only write
+            // cannot overwrite anything.
+            let write_back_allowed = !breaker::is_failure(&error);
             Lookup::Missing(write_back_allowed.then_some(target))
         }
     }
@@ -327,7 +329,7 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
-    let cache = match client::access().await {
+    let cache = match client::access(counters).await {
         Access::Disabled => return Ok(()),
         Access::Unavailable(error) => {
             counters.count(Event::CacheError);
@@ -413,7 +415,7 @@ async fn usable_cache(
             return None;
         }
     };
-    let cache = match client::access().await {
+    let cache = match client::access(counters).await {
         Access::Ready(cache) => cache,
         Access::Disabled => return None,
         Access::Unavailable(error) => {

@@ -64,6 +64,11 @@ impl Error {
     pub(crate) fn server_code(&self) -> Option<aerospike::ResultCode> {
         self.server_code
     }
+
+    #[cfg(test)]
+    pub(crate) fn set_server_code(&mut self, code: aerospike::ResultCode) {
+        self.server_code = Some(code);
+    }
 }
 
 impl fmt::Display for Error {

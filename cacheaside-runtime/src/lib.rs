@@ -45,9 +45,14 @@
 //! - a failed or timed-out write is counted and logged, and the body's result is returned;
 //! - each read, write or delete has its own total timeout ([`ConfigBuilder::operation_timeout`],
 //!   50 ms by default), enforced by the client's policy and by a timer;
-//! - a read that times out is not followed by a write-back, so a stalled cluster costs a call at
-//!   most one operation timeout; after five timeouts in a row calls bypass the cache for a
-//!   [`ConfigBuilder::reconnect_interval`], then try it again;
+//! - a read that fails because the cluster is unwell (timeout, lost or refused connection, server
+//!   error or overload) is not followed by a write-back, so detecting an outage costs a call at
+//!   most one operation timeout;
+//! - a circuit breaker opens after five such failures in a row: calls then bypass the cache
+//!   without touching the network for a [`ConfigBuilder::reconnect_interval`]; after it, one call
+//!   at a time probes the cluster (half-open); an answer closes the breaker and caching resumes,
+//!   a failure pauses the cache again. Openings are counted in [`SetStats::breaker_opens`] and
+//!   logged once per outage;
 //! - if Aerospike is unreachable, calls run their bodies without waiting, and a background task
 //!   reconnects every [`ConfigBuilder::reconnect_interval`];
 //! - problems are logged through `tracing` (target `cacheaside`) once per cause and set, without

@@ -19,6 +19,7 @@ pub(crate) enum Cause {
     Undecodable,
     Key,
     Encode,
+    Breaker,
 }
 
 /// Causes already reported, with the set they were reported for.
@@ -53,6 +54,17 @@ pub(crate) fn connected(hosts: &str) {
     drop(reported);
     if was_reported {
         tracing::info!(target: "cacheaside", "connected to Aerospike at {hosts}; caching resumes");
+    }
+}
+
+/// Logs that the problem `cause` reported for `scope` is over, and lets it be reported again.
+pub(crate) fn resumed(cause: Cause, scope: &str) {
+    let was_reported = reported()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(&(cause, scope.to_owned()));
+    if was_reported {
+        tracing::info!(target: "cacheaside", cause = ?cause, scope, "{scope}: the cache answers again; caching resumes");
     }
 }
 

@@ -37,6 +37,9 @@ pub struct SetStats {
     /// Write-backs refused because the entry changed after the read that missed (an
     /// invalidation, a refresh or a write by another process): the loaded value may be stale.
     pub stale_writes_prevented: u64,
+    /// Times the circuit breaker opened (the cluster failed several operations in a row), counted
+    /// on the set whose call saw the last of them; calls then bypass the cache until it answers.
+    pub breaker_opens: u64,
 }
 
 impl SetStats {
@@ -60,6 +63,7 @@ impl SetStats {
         self.writes += other.writes;
         self.coalesced += other.coalesced;
         self.stale_writes_prevented += other.stale_writes_prevented;
+        self.breaker_opens += other.breaker_opens;
     }
 }
 
@@ -121,6 +125,7 @@ pub(crate) struct SetCounters {
     writes: AtomicU64,
     coalesced: AtomicU64,
     stale_writes_prevented: AtomicU64,
+    breaker_opens: AtomicU64,
 }
 
 /// One event to count.
@@ -135,6 +140,7 @@ pub(crate) enum Event {
     Write,
     Coalesced,
     StaleWritePrevented,
+    BreakerOpened,
 }
 
 impl SetCounters {
@@ -149,6 +155,7 @@ impl SetCounters {
             Event::Write => &self.writes,
             Event::Coalesced => &self.coalesced,
             Event::StaleWritePrevented => &self.stale_writes_prevented,
+            Event::BreakerOpened => &self.breaker_opens,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -164,6 +171,7 @@ impl SetCounters {
             writes: self.writes.load(Ordering::Relaxed),
             coalesced: self.coalesced.load(Ordering::Relaxed),
             stale_writes_prevented: self.stale_writes_prevented.load(Ordering::Relaxed),
+            breaker_opens: self.breaker_opens.load(Ordering::Relaxed),
         }
     }
 }
