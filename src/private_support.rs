@@ -230,28 +230,57 @@ pub trait CachedWhole {}
 impl CachedWhole for NoUserType {}
 
 impl<T, E> KindProbe<Result<T, E>> {
-    /// Fails to compile: a `Result` read as a plain value.
-    pub fn assert_plain(&self)
-    where
-        Result<T, E>: CachedWhole,
-    {
+    /// A `Result` read as a plain value: [`AliasedKind::confirm_plain`] does not compile.
+    #[inline(always)]
+    pub fn probe_kind(&self) -> AliasedKind<Result<T, E>> {
+        AliasedKind(PhantomData)
     }
 }
 
 impl<T> KindProbe<Option<T>> {
-    /// Fails to compile: an `Option` read as a plain value.
-    pub fn assert_plain(&self)
+    /// An `Option` read as a plain value: [`AliasedKind::confirm_plain`] does not compile.
+    #[inline(always)]
+    pub fn probe_kind(&self) -> AliasedKind<Option<T>> {
+        AliasedKind(PhantomData)
+    }
+}
+
+/// A `Result` or `Option` that was read as a plain value.
+pub struct AliasedKind<R>(PhantomData<fn() -> R>);
+
+/// Fails to compile for an [`AliasedKind`]; a trait method so that rustc points at the call's
+/// method name, which the macro spans on the return type.
+pub trait AliasedKindCheck<R> {
+    /// Fails to compile with [`CachedWhole`]'s message.
+    fn confirm_plain(&self)
     where
-        Option<T>: CachedWhole,
+        R: CachedWhole;
+}
+
+impl<R> AliasedKindCheck<R> for AliasedKind<R> {
+    fn confirm_plain(&self)
+    where
+        R: CachedWhole,
     {
     }
 }
 
-/// The fallback of [`KindProbe`]'s checks: any type other than `Result` and `Option` is plain.
-pub trait KindProbeFallback {
+/// A return type that is neither a `Result` nor an `Option`.
+pub struct PlainKindConfirmed;
+
+impl PlainKindConfirmed {
     /// Passes.
     #[inline(always)]
-    fn assert_plain(&self) {}
+    pub fn confirm_plain(&self) {}
+}
+
+/// The fallback of [`KindProbe`]'s checks: any type other than `Result` and `Option` is plain.
+pub trait KindProbeFallback {
+    /// Any other type: confirmed plain.
+    #[inline(always)]
+    fn probe_kind(&self) -> PlainKindConfirmed {
+        PlainKindConfirmed
+    }
 }
 
 impl<R> KindProbeFallback for KindProbe<R> {}

@@ -12,16 +12,6 @@ use crate::item::mentions;
 use crate::ttl::TtlValue;
 use crate::valid::{Context, KeyPlan, Plan};
 
-/// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh`, the original
-/// body as a hidden loader function, and a hidden function returning the shared `CacheSpec`.
-pub fn expand(plan: &Plan) -> TokenStream {
-    let Expansion {
-        function,
-        companions,
-    } = expand_parts(plan);
-    quote!(#function #companions)
-}
-
 /// The expansion split in two, so that an annotated trait `impl` block can move the companions
 /// into an inherent `impl` block of the same type.
 pub struct Expansion {
@@ -31,6 +21,8 @@ pub struct Expansion {
     pub companions: TokenStream,
 }
 
+/// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh`, the original
+/// body as a hidden loader function, and a hidden function returning the shared `CacheSpec`.
 pub fn expand_parts(plan: &Plan) -> Expansion {
     if plan.companions {
         with_companions(plan)
@@ -117,14 +109,15 @@ fn check_traits(krate: &syn::Path) -> TokenStream {
     quote! {
         #[allow(unused_imports)]
         use #krate::__private::{
-            CachedReturnFallback as _, KeyPartFallback as _, KindProbeFallback as _,
+            AliasedKindCheck as _, CachedReturnFallback as _, KeyPartFallback as _,
+            KindProbeFallback as _,
         };
     }
 }
 
 /// A path to one of the hidden items generated next to the function.
 fn hidden(plan: &Plan, ident: &Ident) -> TokenStream {
-    if plan.inputs.receiver.is_some() || plan.context == Context::InImpl {
+    if plan.inputs.receiver.is_some() || matches!(plan.context, Context::InImpl { .. }) {
         quote!(Self::#ident)
     } else {
         quote!(#ident)
@@ -184,6 +177,10 @@ fn with_companions(plan: &Plan) -> Expansion {
 
     let attrs = &function.attrs;
     let vis = &function.vis;
+    let companion_vis = match plan.context {
+        Context::InImpl { of_trait: true, .. } => quote!(pub),
+        _ => vis.to_token_stream(),
+    };
     let main_sig = wrapper_sig(
         plan,
         &function.sig.ident,
@@ -242,7 +239,7 @@ fn with_companions(plan: &Plan) -> Expansion {
         #(#cfgs)*
         #[doc = #invalidate_doc]
         #[allow(dead_code, unused_variables)]
-        #vis #invalidate_sig {
+        #companion_vis #invalidate_sig {
             #uses
             let #spec = #spec_path();
             #(#keys_only)*
@@ -258,7 +255,7 @@ fn with_companions(plan: &Plan) -> Expansion {
         #(#cfgs)*
         #[doc = #refresh_doc]
         #[allow(dead_code)]
-        #vis #refresh_sig {
+        #companion_vis #refresh_sig {
             #uses
             let #spec = #spec_path();
             #(#keys_and_loads)*

@@ -9,6 +9,7 @@ mod errors;
 mod expand;
 mod fallback;
 mod flavor;
+mod impl_block;
 mod item;
 mod return_kind;
 mod ttl;
@@ -26,20 +27,38 @@ fn cache_aside_impl(
     args: proc_macro2::TokenStream,
     item: proc_macro2::TokenStream,
 ) -> proc_macro2::TokenStream {
+    if impl_block::is_impl_block(&item) {
+        return impl_block::expand(args, item);
+    }
+    match expand_function(args, item, valid::Context::Alone) {
+        Ok(expand::Expansion {
+            function,
+            companions,
+        }) => quote::quote!(#function #companions),
+        Err(error_and_original) => error_and_original,
+    }
+}
+
+/// Expands one annotated function, or returns its errors followed by the function unchanged.
+fn expand_function(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+    context: valid::Context,
+) -> Result<expand::Expansion, proc_macro2::TokenStream> {
     let mut errors = errors::Errors::default();
     let options = attr::parse(args, &mut errors);
     let plan = match syn::parse2::<item::CachedFn>(item.clone()) {
-        Ok(function) => valid::check(function, options, valid::Context::Alone, &mut errors),
+        Ok(function) => valid::check(function, options, context, &mut errors),
         Err(error) => {
             errors.push(error);
             None
         }
     };
     match (errors.into_error(), plan) {
-        (None, Some(plan)) => expand::expand(&plan),
-        (Some(error), _) => fallback::errors_and_original(error, item),
+        (None, Some(plan)) => Ok(expand::expand_parts(&plan)),
+        (Some(error), _) => Err(fallback::errors_and_original(error, item)),
         // `check` returns no plan only after recording an error.
-        (None, None) => item,
+        (None, None) => Err(item),
     }
 }
 

@@ -2,7 +2,7 @@
 //! syntax where that is unambiguous. Either way the generated code checks the real type, so a wrong
 //! guess is a compile error at the return type rather than cached `Err` values.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
@@ -107,8 +107,9 @@ impl ReturnKind {
             return TokenStream::new();
         }
         let ty = &self.ty;
-        let method = quote::format_ident!("assert_plain", span = self.span);
-        quote_spanned!(self.span=> #krate::__private::KindProbe::<#ty>::new().#method();)
+        let probe = Ident::new("probe_kind", self.span);
+        let confirm = Ident::new("confirm_plain", self.span);
+        quote_spanned!(self.span=> #krate::__private::KindProbe::<#ty>::new().#probe().#confirm();)
     }
 }
 

@@ -10,6 +10,9 @@ use crate::item::{split_inputs, CachedFn, Inputs};
 use crate::return_kind::ReturnKind;
 use crate::ttl::TtlValue;
 
+/// Each `#[cfg]`-gated argument doubles the `let` statements the wrapper needs.
+const MAX_GATED_ARGUMENTS: usize = 4;
+
 /// Everything the expansion needs, valid.
 pub struct Plan {
     /// The path the generated code reaches the facade through (`::cacheaside`).
@@ -27,13 +30,29 @@ pub struct Plan {
 }
 
 /// Where the annotated function is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Context {
     /// Annotated on its own: a method if it has a receiver, else a free function.
     Alone,
     /// Inside an `impl` block annotated with `#[cache_aside]`: hidden items are reached through
     /// `Self::` also for associated functions without `self`.
-    InImpl,
+    InImpl {
+        /// The method's own `#[cache_aside(…)]`, where errors about the whole attribute point.
+        attribute: Span,
+        /// A trait impl: the companions go to an inherent impl block and are `pub`, like the
+        /// trait's methods.
+        of_trait: bool,
+    },
+}
+
+impl Context {
+    /// Where an error about the attribute as a whole points.
+    fn attribute_span(self) -> Span {
+        match self {
+            Context::Alone => Span::call_site(),
+            Context::InImpl { attribute, .. } => attribute,
+        }
+    }
 }
 
 /// The values of the runtime's `CacheSpec`.
@@ -83,6 +102,15 @@ pub fn check(
         errors.at(variadic, "a variadic function cannot be cached");
     }
     let inputs = split_inputs(sig);
+    let gated = inputs.params.iter().filter(|param| param.cfg().is_some());
+    if let Some(param) = gated.clone().nth(MAX_GATED_ARGUMENTS) {
+        errors.at(
+            &param.pat,
+            format!(
+                "at most {MAX_GATED_ARGUMENTS} arguments may carry `#[cfg(…)]` (each doubles the generated code); group them in a struct"
+            ),
+        );
+    }
     if let Some(receiver) = &inputs.receiver {
         let shared_ref =
             matches!(&*receiver.ty, Type::Reference(reference) if reference.mutability.is_none());
@@ -95,7 +123,7 @@ pub fn check(
     }
     if options.set.is_none() {
         errors.at_span(
-            Span::call_site(),
+            context.attribute_span(),
             "missing `set`: name the Aerospike set that holds this function's entries, e.g. `#[cache_aside(set = \"users\", ttl = 3600)]`",
         );
     }
