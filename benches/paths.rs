@@ -14,8 +14,8 @@ use aerospike::{Client, ReadPolicy};
 use cacheaside::cache_aside;
 use common::handwritten::HandWritten;
 use common::{
-    cluster, cold_id, init_cacheaside, integer_key, nanos, put_raw, quantile, raw_client, raw_get,
-    runtime, write_extra, LoadCounter, LoadError, User,
+    cluster, cold_id, init_cacheaside, integer_key, nanos, paired_ratio, put_raw, quantile,
+    raw_client, raw_get, runtime, write_extra, LoadCounter, LoadError, User,
 };
 use criterion::{BenchmarkId, Criterion, Throughput};
 use serde_json::json;
@@ -54,6 +54,9 @@ async fn load_user(id: u64) -> Result<User, LoadError> {
 struct Setup {
     runtime: tokio::runtime::Runtime,
     handwritten: Arc<HandWritten>,
+    /// The hand-written recipe with a client living on `bridge`, for the runtime-hop diagnostic.
+    bridged: HandWritten,
+    bridge: tokio::runtime::Runtime,
     client: Arc<Client>,
     namespace: String,
 }
@@ -75,9 +78,14 @@ fn setup() -> Setup {
         &cluster.namespace,
         "bench_handwritten",
     ));
+    let bridge = common::runtime();
+    let bridged_client = Arc::new(bridge.block_on(raw_client(&cluster.hosts)));
+    let bridged = HandWritten::new(bridged_client, &cluster.namespace, "bench_handwritten");
     Setup {
         runtime,
         handwritten,
+        bridged,
+        bridge,
         client,
         namespace: cluster.namespace.clone(),
     }
@@ -122,14 +130,33 @@ fn hit(c: &mut Criterion, setup: &Setup) {
     group.bench_function("cache_aside_key_expr", |b| {
         b.to_async(&setup.runtime).iter(|| user_cached_keyed(id));
     });
+    let bridge = setup.bridge.handle();
+    group.bench_function("handwritten_via_runtime_hop", |b| {
+        b.to_async(&setup.runtime)
+            .iter(|| setup.bridged.get_or_load_via(bridge, id, load_user(id)));
+    });
     group.finish();
     let distribution = timed_hits(setup, id);
+    let bridge = setup.bridge.handle();
+    let paired = setup.runtime.block_on(async {
+        let handwritten = || setup.handwritten.get_or_load(id, load_user(id));
+        json!({
+            "cache_aside": paired_ratio(|| user_cached(id), handwritten).await,
+            "cache_aside_key_expr": paired_ratio(|| user_cached_keyed(id), handwritten).await,
+            "handwritten_via_runtime_hop": paired_ratio(
+                || setup.bridged.get_or_load_via(bridge, id, load_user(id)),
+                handwritten,
+            )
+            .await,
+        })
+    });
     write_extra(
         "hit",
         &json!({
             "loads_before": before,
             "loads_after": loads(),
             "latency_ns": distribution,
+            "paired": paired,
         }),
     );
 }
@@ -184,10 +211,36 @@ fn miss(c: &mut Criterion, setup: &Setup) {
         b.to_async(&setup.runtime)
             .iter(|| user_cached_keyed(cold_id()));
     });
+    let bridge = setup.bridge.handle();
+    group.bench_function("handwritten_via_runtime_hop", |b| {
+        b.to_async(&setup.runtime).iter(|| {
+            let id = cold_id();
+            setup.bridged.get_or_load_via(bridge, id, load_user(id))
+        });
+    });
     group.finish();
+    let bridge = setup.bridge.handle();
+    let paired = setup.runtime.block_on(async {
+        let handwritten = || {
+            let id = cold_id();
+            setup.handwritten.get_or_load(id, load_user(id))
+        };
+        json!({
+            "cache_aside": paired_ratio(|| user_cached(cold_id()), handwritten).await,
+            "cache_aside_key_expr": paired_ratio(|| user_cached_keyed(cold_id()), handwritten).await,
+            "handwritten_via_runtime_hop": paired_ratio(
+                || {
+                    let id = cold_id();
+                    setup.bridged.get_or_load_via(bridge, id, load_user(id))
+                },
+                handwritten,
+            )
+            .await,
+        })
+    });
     write_extra(
         "miss",
-        &json!({ "loads_before": before, "loads_after": loads() }),
+        &json!({ "loads_before": before, "loads_after": loads(), "paired": paired }),
     );
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use aerospike::{Bin, Client, Expiration, ReadPolicy, Value, WritePolicy};
 use serde::{de::DeserializeOwned, Serialize};
+use tokio::runtime::Handle;
 
 use super::{integer_key, DATA_BIN, TTL_SECONDS};
 
@@ -54,6 +55,37 @@ impl HandWritten {
                 .client
                 .put(&self.write, &key, &[Bin::new(DATA_BIN, Value::Blob(bytes))])
                 .await;
+        }
+        Ok(value)
+    }
+
+    /// The same recipe with each client operation spawned on `runtime` and awaited through its
+    /// `JoinHandle`, as `cacheaside`'s client does (it lives on a background runtime so that any
+    /// executor can call it). Not a baseline: it isolates what that hop costs.
+    pub async fn get_or_load_via<T, E, F>(&self, runtime: &Handle, id: u64, load: F) -> Result<T, E>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Future<Output = Result<T, E>>,
+    {
+        let key = integer_key(&self.namespace, self.set, id);
+        let (client, policy, read_key) = (Arc::clone(&self.client), self.read.clone(), key.clone());
+        let read = runtime.spawn(async move { client.get(&policy, &read_key, [DATA_BIN]).await });
+        if let Ok(Ok(record)) = read.await {
+            if let Some(Value::Blob(bytes)) = record.bins.get(DATA_BIN) {
+                if let Ok(value) = rmp_serde::from_slice(bytes) {
+                    return Ok(value);
+                }
+            }
+        }
+        let value = load.await?;
+        if let Ok(bytes) = rmp_serde::to_vec_named(&value) {
+            let (client, policy) = (Arc::clone(&self.client), self.write.clone());
+            let write = runtime.spawn(async move {
+                client
+                    .put(&policy, &key, &[Bin::new(DATA_BIN, Value::Blob(bytes))])
+                    .await
+            });
+            let _ = write.await;
         }
         Ok(value)
     }

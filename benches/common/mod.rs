@@ -260,3 +260,57 @@ pub fn set_stats(set: &str) -> serde_json::Value {
         "writes": stats.writes,
     })
 }
+
+/// Blocks of calls per side and calls per block of a paired comparison.
+pub const PAIRED_ROUNDS: usize = 120;
+pub const PAIRED_BLOCK: usize = 25;
+
+/// Times `PAIRED_ROUNDS` pairs of blocks of `PAIRED_BLOCK` calls, one block per side, the order
+/// alternating, and returns the summary of the per-pair ratios `ours / baseline`. Both blocks of
+/// a pair run within milliseconds of each other, so a machine that gets busier or quieter over
+/// the run moves both alike; the median ratio is robust to the rest.
+pub async fn paired_ratio<FO, FB, O, B>(mut ours: FO, mut baseline: FB) -> serde_json::Value
+where
+    FO: FnMut() -> O,
+    FB: FnMut() -> B,
+    O: std::future::Future,
+    B: std::future::Future,
+{
+    let rounds = if quick_check() { 2 } else { PAIRED_ROUNDS };
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (mut ours_time, mut baseline_time) = (Duration::ZERO, Duration::ZERO);
+        for side in [round % 2, 1 - round % 2] {
+            let start = std::time::Instant::now();
+            for _ in 0..PAIRED_BLOCK {
+                if side == 0 {
+                    std::hint::black_box(ours().await);
+                } else {
+                    std::hint::black_box(baseline().await);
+                }
+            }
+            let elapsed = start.elapsed();
+            if side == 0 {
+                ours_time = elapsed;
+            } else {
+                baseline_time = elapsed;
+            }
+        }
+        ratios.push(ours_time.as_secs_f64() / baseline_time.as_secs_f64().max(f64::MIN_POSITIVE));
+    }
+    ratios.sort_unstable_by(f64::total_cmp);
+    let at = |q: f64| {
+        let last = ratios.len().saturating_sub(1);
+        ratios
+            .get(((last as f64) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    serde_json::json!({
+        "rounds": rounds,
+        "calls_per_block": PAIRED_BLOCK,
+        "median": at(0.5),
+        "q1": at(0.25),
+        "q3": at(0.75),
+    })
+}

@@ -9,7 +9,7 @@ use crate::run::OutputDirs;
 /// Criterion's estimate of the time of one iteration, with its 95% confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Estimate {
-    pub mean_ns: f64,
+    pub typical_ns: f64,
     pub lower_ns: f64,
     pub upper_ns: f64,
 }
@@ -18,7 +18,7 @@ impl Estimate {
     /// `self / baseline` with the widest range the two intervals allow.
     pub fn ratio_to(&self, baseline: &Estimate) -> Ratio {
         Ratio {
-            value: self.mean_ns / baseline.mean_ns,
+            value: self.typical_ns / baseline.typical_ns,
             low: self.lower_ns / baseline.upper_ns,
             high: self.upper_ns / baseline.lower_ns,
         }
@@ -64,12 +64,17 @@ fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_str(&text).ok()
 }
 
-/// Criterion's `estimates.json`: the mean's point estimate and confidence interval.
+/// Criterion's `estimates.json`: the estimate criterion itself prints, the slope of time over
+/// iterations (robust to a noisy sample), or the mean where it sampled without a slope; with its
+/// confidence interval.
 fn parse_estimate(estimates: &Value) -> Option<Estimate> {
-    let mean = estimates.get("mean")?;
-    let interval = mean.get("confidence_interval")?;
+    let estimate = estimates
+        .get("slope")
+        .filter(|slope| !slope.is_null())
+        .or_else(|| estimates.get("mean"))?;
+    let interval = estimate.get("confidence_interval")?;
     Some(Estimate {
-        mean_ns: mean.get("point_estimate")?.as_f64()?,
+        typical_ns: estimate.get("point_estimate")?.as_f64()?,
         lower_ns: interval.get("lower_bound")?.as_f64()?,
         upper_ns: interval.get("upper_bound")?.as_f64()?,
     })
@@ -106,23 +111,38 @@ mod tests {
         assert_eq!(
             parse_estimate(&estimates),
             Some(Estimate {
-                mean_ns: 10.0,
+                typical_ns: 10.0,
                 lower_ns: 9.0,
                 upper_ns: 11.5
             })
         );
         assert_eq!(parse_estimate(&serde_json::json!({ "median": {} })), None);
+        let with_slope = serde_json::json!({
+            "mean": estimates["mean"],
+            "slope": {
+                "confidence_interval": { "lower_bound": 7.0, "upper_bound": 8.0 },
+                "point_estimate": 7.5
+            }
+        });
+        assert_eq!(
+            parse_estimate(&with_slope),
+            Some(Estimate {
+                typical_ns: 7.5,
+                lower_ns: 7.0,
+                upper_ns: 8.0
+            })
+        );
     }
 
     #[test]
     fn a_ratio_spans_both_intervals() {
         let ours = Estimate {
-            mean_ns: 12.0,
+            typical_ns: 12.0,
             lower_ns: 11.0,
             upper_ns: 13.0,
         };
         let baseline = Estimate {
-            mean_ns: 10.0,
+            typical_ns: 10.0,
             lower_ns: 9.0,
             upper_ns: 11.0,
         };
