@@ -10,13 +10,14 @@
 //! by a background task, which retries every reconnect interval while the cluster is unreachable;
 //! calls meanwhile bypass the cache.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use aerospike::{
-    operations, AuthMode, Bin, Client, ClientPolicy, Expiration, GenerationPolicy, Key, ReadPolicy,
-    RecordExistsAction, ResultCode, Value, WritePolicy,
+    operations, AdminPolicy, AuthMode, Bin, Client, ClientPolicy, Expiration, GenerationPolicy,
+    Key, ReadPolicy, RecordExistsAction, ResultCode, Value, WritePolicy,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 use crate::breaker::{self, Breaker, Transition};
 use crate::config::Config;
 use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
+use crate::namespace::{self, NamespaceStatus};
 use crate::report::{self, Cause};
 use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
@@ -305,6 +307,16 @@ struct Installation {
     unusable: Option<Error>,
     /// Stops paying timeouts while the cluster does not answer.
     breaker: Breaker,
+    /// What the cluster said about each namespace used so far.
+    namespaces: Mutex<HashMap<String, NamespaceCheck>>,
+}
+
+/// The check of one namespace.
+enum NamespaceCheck {
+    InFlight,
+    Done(NamespaceStatus),
+    /// The info command failed; retried on first use after the reconnect interval.
+    Failed(Instant),
 }
 
 impl Installation {
@@ -316,9 +328,84 @@ impl Installation {
             replaced: AtomicBool::new(false),
             unusable: None,
             breaker: Breaker::default(),
+            namespaces: Mutex::default(),
         }
     }
 
+    fn namespace_checks(&self) -> MutexGuard<'_, HashMap<String, NamespaceCheck>> {
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Asks the cluster about `namespace` and records the answer; a missing namespace is
+    /// logged as an error, once.
+    async fn check_namespace(&self, client: &Client, namespace: &str) {
+        let config = &self.config;
+        let limit = config.connect_timeout();
+        let policy = AdminPolicy {
+            timeout: u32::try_from(limit.as_millis()).unwrap_or(u32::MAX),
+        };
+        let details = format!("namespace/{namespace}");
+        let commands = ["namespaces", details.as_str()];
+        let asked = tokio::time::timeout(limit, client.info(&policy, &commands));
+        let check = match asked.await {
+            Ok(Ok(answers)) => {
+                let listed = answers
+                    .get("namespaces")
+                    .is_some_and(|names| namespace::is_listed(names, namespace));
+                if listed {
+                    let details = answers.get(&details).map_or("", String::as_str);
+                    NamespaceCheck::Done(NamespaceStatus::Present(namespace::parse_details(
+                        details,
+                    )))
+                } else {
+                    report::error_once(Cause::Namespace, namespace, || {
+                        format!(
+                            "namespace {namespace} does not exist on the Aerospike cluster at {}; \
+                             calls that use it bypass the cache. Fix: add the namespace to the \
+                             server configuration, or use an existing one (AEROSPIKE_NAMESPACE, \
+                             Config::namespace or the attribute's namespace)",
+                            config.hosts()
+                        )
+                    });
+                    NamespaceCheck::Done(NamespaceStatus::Missing)
+                }
+            }
+            Ok(Err(_)) | Err(_) => NamespaceCheck::Failed(Instant::now()),
+        };
+        self.namespace_checks().insert(namespace.to_owned(), check);
+    }
+}
+
+impl Cache {
+    /// What is known about `namespace`; on first use starts its check in the background (the
+    /// call does not wait for it).
+    pub(crate) fn namespace_status(&self, namespace: &str) -> NamespaceStatus {
+        let installation = &self.installation;
+        let mut checks = installation.namespace_checks();
+        match checks.get(namespace) {
+            Some(NamespaceCheck::Done(status)) => return *status,
+            Some(NamespaceCheck::InFlight) => return NamespaceStatus::Unknown,
+            Some(NamespaceCheck::Failed(at))
+                if at.elapsed() < installation.config.reconnect_interval() =>
+            {
+                return NamespaceStatus::Unknown
+            }
+            Some(NamespaceCheck::Failed(_)) | None => {}
+        }
+        checks.insert(namespace.to_owned(), NamespaceCheck::InFlight);
+        drop(checks);
+        if let Ok(runtime) = background() {
+            let (installation, client) = (Arc::clone(installation), Arc::clone(&self.client));
+            let namespace = namespace.to_owned();
+            runtime.spawn(async move { installation.check_namespace(&client, &namespace).await });
+        }
+        NamespaceStatus::Unknown
+    }
+}
+
+impl Installation {
     fn unusable(config: Config, error: Error) -> Self {
         Installation {
             unusable: Some(error),
@@ -479,6 +566,11 @@ async fn connect_loop(installation: Arc<Installation>) {
         let attempt = tokio::time::timeout(config.connect_timeout(), Client::new(&policy, &hosts));
         let failure = match attempt.await {
             Ok(Ok(client)) => {
+                // Known before the first call: whether the configured namespace exists and what
+                // it accepts.
+                installation
+                    .check_namespace(&client, config.namespace())
+                    .await;
                 let client = Arc::new(client);
                 state.send_replace(ConnState::Connected(Arc::clone(&client)));
                 // Checked after publishing: a concurrent `retire` either sees this client and

@@ -13,9 +13,10 @@ use crate::bridge;
 use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landing, Leader, Role};
+use crate::namespace::{NamespaceInfo, NamespaceStatus};
 use crate::report::{self, Cause};
 use crate::stats::{self, Event, SetCounters};
-use crate::{Error, ErrorKind, UserKey};
+use crate::{Config, Error, ErrorKind, Ttl, UserKey};
 
 /// `get_or_load`: a hit returns the cached value; anything else runs `load`. Concurrent calls of
 /// one key share one read and one load (see [`flight`]).
@@ -228,6 +229,8 @@ struct Target {
     key: Key,
     /// What the record must still be for a write-back to replace it.
     expected: Expected,
+    /// What the cluster said about the record's namespace.
+    namespace: NamespaceStatus,
 }
 
 /// What the read of a call's entry found. Not generic, so that it can run on the background
@@ -339,7 +342,12 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
     };
     let key = aerospike_key(spec, &cache, &user_key)
         .inspect_err(|_| counters.count(Event::CacheError))?;
-    mark_invalidated(&cache, key)
+    let namespace = match cache.namespace_status(key.namespace()) {
+        // Nothing can be cached there, so nothing can be served.
+        NamespaceStatus::Missing => return Ok(()),
+        namespace => namespace,
+    };
+    mark_invalidated(spec, &cache, key, namespace)
         .await
         .map(|_| ())
         .inspect_err(|error| {
@@ -352,15 +360,30 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
 
 /// Replaces the entry with an invalidation marker that lives for the invalidation window, so that
 /// loads that read before it cannot write (their create-only or expect-generation write fails).
-/// Returns what a write-back must find to replace the marker. In a namespace that refuses TTLs,
-/// deletes the entry instead (nothing with a TTL can be written there, so no write-back can race).
-async fn mark_invalidated(cache: &Cache, key: Key) -> Result<Expected, Error> {
+/// Returns what a write-back must find to replace the marker.
+///
+/// In a namespace that refuses TTLs the marker cannot expire: it is written without a TTL when
+/// this function's entries are written there (they never expire either, and the next load
+/// replaces the marker); otherwise nothing of this function is ever written there, and the entry
+/// is simply deleted.
+async fn mark_invalidated(
+    spec: &'static CacheSpec,
+    cache: &Cache,
+    key: Key,
+    namespace: NamespaceStatus,
+) -> Result<Expected, Error> {
     // Validated to fit in u32 seconds.
     let window = u32::try_from(cache.config().invalidation_window().as_secs()).unwrap_or(u32::MAX);
-    match cache
-        .mark_invalidated(key.clone(), Expiration::Seconds(window))
-        .await
-    {
+    let marker_expiration = match namespace {
+        NamespaceStatus::Present(info) if info.ttl_forbidden => {
+            match entry_expiration(spec, cache.config(), info) {
+                Some(_) => Expiration::Never,
+                None => return cache.delete(key).await.map(|()| Expected::Absent),
+            }
+        }
+        _ => Expiration::Seconds(window),
+    };
+    match cache.mark_invalidated(key.clone(), marker_expiration).await {
         Ok(generation) => Ok(Expected::Generation(generation)),
         Err(error) if error.server_code() == Some(ResultCode::FailForbidden) => {
             cache.delete(key).await.map(|()| Expected::Absent)
@@ -377,7 +400,7 @@ async fn refresh_target(
     counters: &'static SetCounters,
 ) -> Option<Target> {
     let mut target = usable_cache(spec, key, counters).await?;
-    match mark_invalidated(&target.cache, target.key.clone()).await {
+    match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
         Ok(expected) => {
             target.expected = expected;
             Some(target)
@@ -427,11 +450,19 @@ async fn usable_cache(
         }
     };
     match aerospike_key(spec, &cache, &user_key) {
-        Ok(key) => Some(Target {
-            cache,
-            key,
-            expected: Expected::Absent,
-        }),
+        Ok(key) => match cache.namespace_status(key.namespace()) {
+            // Logged once by the check.
+            NamespaceStatus::Missing => {
+                counters.count(Event::CacheError);
+                None
+            }
+            namespace => Some(Target {
+                cache,
+                key,
+                expected: Expected::Absent,
+                namespace,
+            }),
+        },
         Err(error) => {
             counters.count(Event::CacheError);
             report::warn_once(Cause::Key, spec.set, || {
@@ -494,6 +525,23 @@ fn describe(why: &Undecodable) -> String {
     }
 }
 
+/// The expiration of this function's entries in a namespace, or `None` when they must not be
+/// written there: the namespace refuses TTLs, the function has one, and writing without it was not
+/// asked for.
+fn entry_expiration(
+    spec: &'static CacheSpec,
+    config: &Config,
+    namespace: NamespaceInfo,
+) -> Option<Expiration> {
+    let has_ttl = matches!(spec.ttl, Ttl::Seconds(seconds) if seconds > 0);
+    if !(namespace.ttl_forbidden && has_ttl) {
+        return Some(spec.ttl.expiration());
+    }
+    config
+        .write_without_ttl_when_forbidden()
+        .then_some(Expiration::Never)
+}
+
 /// Whether a conditional write was refused because the record changed since the read: created
 /// meanwhile (5), another generation (3), or deleted (2, for replace-only).
 fn is_stale_write(error: &Error) -> bool {
@@ -540,11 +588,31 @@ async fn store(
         cache,
         key,
         expected,
+        namespace,
     } = target;
-    match cache
-        .write(key, bytes, spec.ttl.expiration(), expected)
-        .await
-    {
+    let expiration = match namespace {
+        NamespaceStatus::Present(info) => match entry_expiration(spec, cache.config(), info) {
+            Some(expiration) => expiration,
+            None => {
+                counters.count(Event::TtlForbiddenSkip);
+                report::warn_once(Cause::Forbidden, key.namespace(), || {
+                    format!(
+                        "namespace {}: records with a TTL are refused (nsup-period is 0), so \
+                         values of functions with a ttl are not cached there (first: {} in set \
+                         {}). Fix: set nsup-period (or allow-ttl-without-nsup) on the namespace, \
+                         use ttl = never, or opt in to entries without TTL with \
+                         Config::builder().write_without_ttl_when_forbidden(true)",
+                        key.namespace(),
+                        spec.function,
+                        spec.set
+                    )
+                });
+                return;
+            }
+        },
+        NamespaceStatus::Unknown | NamespaceStatus::Missing => spec.ttl.expiration(),
+    };
+    match cache.write(key, bytes, expiration, expected).await {
         Ok(()) => counters.count(Event::Write),
         Err(error) if is_stale_write(&error) => {
             counters.count(Event::StaleWritePrevented);

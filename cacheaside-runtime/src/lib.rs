@@ -55,6 +55,14 @@
 //!   logged once per outage;
 //! - if Aerospike is unreachable, calls run their bodies without waiting, and a background task
 //!   reconnects every [`ConfigBuilder::reconnect_interval`];
+//! - right after connecting, the configured namespace is checked with the info commands
+//!   `namespaces` and `namespace/<ns>` (another namespace on its first use): one that does not
+//!   exist is logged once as an error with the fix, and calls using it bypass the cache; one that
+//!   refuses TTLs (`nsup-period` 0 without `allow-ttl-without-nsup`, where a write with a TTL
+//!   fails with FAIL_FORBIDDEN) gets no values of functions with a `ttl`: they are counted in
+//!   [`SetStats::ttl_forbidden_skips`] and the fix is logged once. With
+//!   [`ConfigBuilder::write_without_ttl_when_forbidden`] they are written without a TTL instead
+//!   (never expiring, as in the Aerospike docs' recipe). `ttl = never` is written there either way;
 //! - problems are logged through `tracing` (target `cacheaside`) once per cause and set, without
 //!   keys, values or credentials, and counted in [`stats`].
 //!
@@ -75,6 +83,7 @@ mod envelope;
 mod error;
 mod flight;
 mod key;
+mod namespace;
 mod report;
 mod stats;
 

@@ -20,6 +20,7 @@ pub(crate) enum Cause {
     Key,
     Encode,
     Breaker,
+    Namespace,
 }
 
 /// Causes already reported, with the set they were reported for.
@@ -54,6 +55,14 @@ pub(crate) fn connected(hosts: &str) {
     drop(reported);
     if was_reported {
         tracing::info!(target: "cacheaside", "connected to Aerospike at {hosts}; caching resumes");
+    }
+}
+
+/// Logs `message` at error level the first time `cause` happens for `scope`: for
+/// misconfigurations that need a fix, not for outages.
+pub(crate) fn error_once(cause: Cause, scope: &str, message: impl FnOnce() -> String) {
+    if first_time(cause, scope) {
+        tracing::error!(target: "cacheaside", cause = ?cause, scope, "{}", message());
     }
 }
 

@@ -40,6 +40,10 @@ pub struct SetStats {
     /// Times the circuit breaker opened (the cluster failed several operations in a row), counted
     /// on the set whose call saw the last of them; calls then bypass the cache until it answers.
     pub breaker_opens: u64,
+    /// Values not written because their namespace refuses records with a TTL (`nsup-period` 0)
+    /// and [`write_without_ttl_when_forbidden`](crate::ConfigBuilder::write_without_ttl_when_forbidden)
+    /// is off.
+    pub ttl_forbidden_skips: u64,
 }
 
 impl SetStats {
@@ -64,6 +68,7 @@ impl SetStats {
         self.coalesced += other.coalesced;
         self.stale_writes_prevented += other.stale_writes_prevented;
         self.breaker_opens += other.breaker_opens;
+        self.ttl_forbidden_skips += other.ttl_forbidden_skips;
     }
 }
 
@@ -126,6 +131,7 @@ pub(crate) struct SetCounters {
     coalesced: AtomicU64,
     stale_writes_prevented: AtomicU64,
     breaker_opens: AtomicU64,
+    ttl_forbidden_skips: AtomicU64,
 }
 
 /// One event to count.
@@ -141,6 +147,7 @@ pub(crate) enum Event {
     Coalesced,
     StaleWritePrevented,
     BreakerOpened,
+    TtlForbiddenSkip,
 }
 
 impl SetCounters {
@@ -156,6 +163,7 @@ impl SetCounters {
             Event::Coalesced => &self.coalesced,
             Event::StaleWritePrevented => &self.stale_writes_prevented,
             Event::BreakerOpened => &self.breaker_opens,
+            Event::TtlForbiddenSkip => &self.ttl_forbidden_skips,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -172,6 +180,7 @@ impl SetCounters {
             coalesced: self.coalesced.load(Ordering::Relaxed),
             stale_writes_prevented: self.stale_writes_prevented.load(Ordering::Relaxed),
             breaker_opens: self.breaker_opens.load(Ordering::Relaxed),
+            ttl_forbidden_skips: self.ttl_forbidden_skips.load(Ordering::Relaxed),
         }
     }
 }

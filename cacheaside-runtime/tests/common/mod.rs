@@ -5,6 +5,8 @@
 //! skip themselves against a real server.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod logs;
+
 use std::time::Duration;
 
 use aerospike::{Bins, Client, ClientPolicy, Key, ReadPolicy, Value, WritePolicy};
