@@ -23,7 +23,7 @@
 //! # Ok(()) }
 //! ```
 
-/// Caches an `async fn` or an `async` `&self` method in Aerospike (cache-aside).
+/// Caches a function or a `&self` method in Aerospike (cache-aside): `async fn` and plain `fn`.
 ///
 /// ```no_run
 /// use cacheaside::cache_aside;
@@ -66,33 +66,153 @@
 ///
 /// # Options
 ///
-/// | option | meaning |
-/// | --- | --- |
-/// | `set = "users"` | **required**: the Aerospike set holding this function's entries |
-/// | `ttl = …` | how long entries live: integer seconds (`3600`), a duration string checked at compile time (`"90s"`, `"15m"`, `"1h"`, `"7d"`), `never`, or `namespace_default` (the default when `ttl` is omitted) |
-/// | `namespace = "cache"` | the Aerospike namespace; default: the configured one (`AEROSPIKE_NAMESPACE`) |
-/// | `skip(a, b)` | arguments left out of the key, e.g. a database pool |
-/// | `key = <expr>` | a Rust expression over the arguments giving the exact Aerospike user key: a `String`/`&str`, an integer, or bytes (`Vec<u8>`/`&[u8]`), so other services can address the same record |
-/// | `companions = false` | do not generate `_invalidate` and `_refresh` (needed in trait impl blocks, see below) |
+/// Options are Rust tokens, not strings, so mistakes are reported where they are written, all at
+/// once. On any error the function is emitted unchanged, so its callers see no follow-on errors.
+///
+/// ## `set = "users"` (required)
+///
+/// The Aerospike set that holds this function's entries (at most 63 bytes).
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "users")]
+/// async fn user_name(id: u64) -> String {
+///     format!("user {id}")
+/// }
+/// ```
+///
+/// ## `ttl = …`
+///
+/// How long entries live: integer seconds (`3600`), a duration string checked at compile time
+/// (`"90s"`, `"15m"`, `"1h"`, `"7d"`), `never`, or `namespace_default` (the namespace's
+/// `default-ttl`; also what an omitted `ttl` means). Aerospike's maximum is ten years.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "rates", ttl = "15m")]
+/// async fn exchange_rate(currency: String) -> f64 {
+///     # let _ = currency;
+///     1.08
+/// }
+///
+/// #[cache_aside(set = "countries", ttl = never)]
+/// async fn country_name(code: String) -> Option<String> {
+///     Some(code)
+/// }
+/// ```
+///
+/// ## `namespace = "cache"`
+///
+/// The Aerospike namespace; default: the configured one (`AEROSPIKE_NAMESPACE`, else `test`).
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "sessions", ttl = 600, namespace = "ephemeral")]
+/// async fn session_owner(token: String) -> Option<u64> {
+///     # let _ = token;
+///     Some(7)
+/// }
+/// ```
+///
+/// ## `skip(a, b)`
+///
+/// Arguments left out of the key, such as a connection pool or a logger. Every other argument
+/// (except `self` and arguments written `_`) is part of the key and must implement
+/// `serde::Serialize`; the compiler says so at the argument, suggesting `skip`, when it does not.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// # pub struct Pool;
+/// #[cache_aside(set = "orders", ttl = 60, skip(db, trace))]
+/// async fn order_total(db: &Pool, trace: &dyn Fn(&str), order: u64) -> u64 {
+///     # let _ = db;
+///     trace("loading");
+///     order * 100
+/// }
+/// ```
+///
+/// ## `key = <expr>`
+///
+/// A Rust expression over the arguments giving the exact Aerospike user key: a `String`/`&str`,
+/// an integer, or bytes (`Vec<u8>`/`&[u8]`), so other services can address the same record. It is
+/// evaluated before the body with the arguments in scope, so borrow rather than move an argument
+/// the body needs (`key = name.as_str()`). `skip` has no meaning then and is rejected.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "profiles", ttl = "1h", key = format!("{tenant}:{id}"))]
+/// async fn profile(tenant: &str, id: u64, verbose: bool) -> Option<String> {
+///     Some(format!("{tenant}/{id}/{verbose}"))
+/// }
+///
+/// # async fn run() -> Result<(), cacheaside::Error> {
+/// profile_invalidate("acme", 7).await?; // only the arguments the key names
+/// # Ok(()) }
+/// ```
+///
+/// ## `returns = result | option | value`
+///
+/// Which part of the return value is cached: `result` caches only `Ok`, `option` only `Some`,
+/// `value` every value (also `Err` and `None`). Without the option the kind is read from the
+/// return type: a path ending in `Result<…>` (including `io::Result<T>` and `anyhow::Result<T>`)
+/// or `Option<…>`, or else a plain value. Where the syntax cannot tell, the compiler stops instead
+/// of caching errors: a name ending in `Result` or `Option` (`DbResult<T>`) asks for the option,
+/// and a plain-looking alias that is really a `Result` or `Option` (`type Lookup = Result<…>`)
+/// fails the type check at the return type. An explicit kind is checked against the real type too.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// # #[derive(Debug)] pub struct DbError;
+/// type DbResult<T> = Result<T, DbError>;
+///
+/// #[cache_aside(set = "users", ttl = 60, returns = result)]
+/// async fn user_age(id: u64) -> DbResult<u32> {
+///     if id == 0 {
+///         return Err(DbError);
+///     }
+///     Ok(42)
+/// }
+/// ```
+///
+/// ## `companions = false`
+///
+/// Generates no `_invalidate` and `_refresh` (and no hidden items): the body is rewritten in
+/// place. Needed for a method in a trait impl block that is not itself annotated (see
+/// [trait impls](#methods-generic-impls-and-trait-impls)).
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "flags", ttl = 30, companions = false)]
+/// async fn flag(name: String) -> bool {
+///     name.starts_with("beta")
+/// }
+/// ```
+///
+/// ## `crate = path`
+///
+/// For crates that re-export `cacheaside` and whose users do not depend on it directly: the
+/// generated code reaches the library through this path instead of `::cacheaside`. A string
+/// (`crate = "my_infra::cache"`) is accepted too.
+///
+/// ```no_run
+/// # pub extern crate cacheaside;
+/// mod infra {
+///     pub use ::cacheaside as cache;
+/// }
+///
+/// #[infra::cache::cache_aside(set = "users", ttl = 60, crate = crate::infra::cache)]
+/// async fn user_name(id: u64) -> String {
+///     format!("user {id}")
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// # The key
 ///
 /// By default the user key is a readable string built from the function's identity (its module
-/// path, or `Self`'s type name for a method, and its name) and its *key arguments*: every
-/// argument except `self`, those named in `skip(…)`, and those written `_`. Each key argument must
-/// implement `serde::Serialize`; the exact format is documented on [`UserKey`]. Different
-/// functions, or different arguments of one function, never share a key.
-///
-/// With `key = <expr>` the expression is the whole key. It is evaluated before the body with the
-/// arguments in scope, so it should borrow rather than move an argument the body needs
-/// (`key = name.as_str()`, `key = &name`). `skip` has no meaning then and is rejected.
-///
-/// # Return values
-///
-/// The kind is read from the declared return type: `Result<T, E>` caches only `Ok`, `Option<T>`
-/// caches only `Some`, and any other type is cached whole. `T` must implement `Serialize` and
-/// `DeserializeOwned`. A type alias such as `type DbResult<T> = Result<T, DbError>` is not
-/// recognised as a `Result` and is cached whole, so write `Result<…>` in the signature.
+/// path, or `Self`'s type name for a method, and its name) and its key arguments; the exact format
+/// is documented on [`UserKey`]. Different functions, or different arguments of one function, never
+/// share a key.
 ///
 /// # Companions
 ///
@@ -100,20 +220,118 @@
 ///
 /// - `get_user_invalidate(<key arguments>) -> Result<(), cacheaside::Error>` removes the entry.
 ///   Its arguments are the key arguments; with `key = <expr>`, exactly the arguments the
-///   expression names (also through `format!` captures), in declaration order.
+///   expression names (also through `format!` captures), in declaration order. Only the generic
+///   parameters those arguments use are kept.
 /// - `get_user_refresh(<all arguments>)` runs the body without reading the cache, writes its
 ///   cacheable part, and returns it as `get_user` would.
 ///
-/// A trait `impl` block can only hold the trait's items, so a cached method there needs
-/// `companions = false` (without it, the compiler reports that `…_invalidate` is not a member of
-/// the trait). To keep the companions, cache an inherent method and call it from the trait impl.
+/// Companions of a sync function are sync, those of an `async fn` are `async`.
 ///
-/// # Shapes
+/// # Methods, generic impls and trait impls
 ///
-/// `async fn` items, and `async` methods taking `&self` in inherent, generic and trait impl blocks.
-/// Associated functions without `self` are not supported. Synchronous functions are rejected for
-/// now. On any error in the attribute or the signature, every problem is reported at once and the
-/// function is left unchanged.
+/// Methods must take `&self` (on a hit the body does not run, so it cannot change or consume
+/// `self`). To cache associated functions without `self`, or methods of a trait impl *with* their
+/// companions, put a bare `#[cache_aside]` on the `impl` block as well. In a trait impl the
+/// companions then go to an inherent `impl` block of the same type (with the same generics) and
+/// are `pub`, like the trait's methods; that needs the type to be local to the crate, and the
+/// method's signature to name concrete types rather than the trait's associated types.
+///
+/// ```no_run
+/// use cacheaside::cache_aside;
+/// use serde::{de::DeserializeOwned, Serialize};
+///
+/// pub struct Repo<T> {
+///     items: Vec<T>,
+/// }
+///
+/// pub trait Catalog {
+///     async fn title(&self, id: u64) -> Option<String>;
+/// }
+///
+/// #[cache_aside]
+/// impl<T: Clone + Serialize + DeserializeOwned> Repo<T> {
+///     #[cache_aside(set = "items", ttl = 60)]
+///     pub async fn item(&self, index: usize) -> Option<T> {
+///         self.items.get(index).cloned()
+///     }
+///
+///     #[cache_aside(set = "items", ttl = 60)]
+///     pub fn slug(name: &str) -> String {
+///         name.to_lowercase()
+///     }
+/// }
+///
+/// #[cache_aside]
+/// impl<T> Catalog for Repo<T> {
+///     #[cache_aside(set = "titles", ttl = 60)]
+///     async fn title(&self, id: u64) -> Option<String> {
+///         Some(format!("title {id} of {}", self.items.len()))
+///     }
+/// }
+///
+/// # async fn run(repo: Repo<u32>) -> Result<(), cacheaside::Error> {
+/// repo.item_invalidate(0).await?;
+/// Repo::<u32>::slug_invalidate("Name")?;
+/// repo.title_invalidate(7).await?; // a trait method's companion
+/// # Ok(()) }
+/// ```
+///
+/// Without the attribute on the block, a method in a trait impl needs `companions = false`
+/// (otherwise the compiler reports that `…_invalidate` is not a member of the trait).
+///
+/// # Sync functions
+///
+/// A plain `fn` is cached with the same semantics; its companions are plain functions too. It
+/// needs no runtime in the caller and may be called from a plain thread or from inside any tokio
+/// runtime, current-thread included, without panicking or deadlocking: the cache operations run
+/// on the cache's own background runtime while the calling thread waits. The cost: each cache
+/// operation (a read, and on a miss a write) is a hop to that runtime and back, and the calling
+/// thread is blocked meanwhile, at most the operation timeout per operation. Inside an async task
+/// that blocks an executor thread like any blocking I/O would; prefer `async fn` there, or call
+/// from `spawn_blocking`. The body itself runs on the calling thread.
+///
+/// # What it expands to
+///
+/// For `#[cache_aside(set = "users", ttl = 3600, skip(db))] async fn get_user(db: &Pool, id: u64)
+/// -> Result<User, DbError> { body }`, roughly (hidden names are hygienic and cannot clash with
+/// arguments):
+///
+/// ```text
+/// async fn get_user(db: &Pool, id: u64) -> Result<User, DbError> {
+///     let spec = __cacheaside_spec_get_user();      // &'static CacheSpec { set, ttl, … }
+///     let key = default_key(spec, module_path!(), &(key_part(&id),));
+///     let load = __cacheaside_load_get_user(db, id); // the body, as a lazy future
+///     let kind = <checked: Result<User, _> with User: Serialize + DeserializeOwned>;
+///     __private::get_or_load(spec, key, kind, load).await
+/// }
+/// pub async fn get_user_invalidate(id: u64) -> Result<(), cacheaside::Error> { … }
+/// pub async fn get_user_refresh(db: &Pool, id: u64) -> Result<User, DbError> { … }
+/// #[doc(hidden)] async fn __cacheaside_load_get_user(db: &Pool, id: u64) -> Result<User, DbError> { body }
+/// #[doc(hidden)] fn __cacheaside_spec_get_user() -> &'static CacheSpec { … }
+/// ```
+///
+/// All caching logic lives in the runtime; the expansion only builds the key and hands over the
+/// body. A sync function's body is handed over as a closure and the `_blocking` runtime functions
+/// are called instead. Generated code names only `::core` and `<crate>::__private` paths.
+///
+/// # Supported shapes
+///
+/// - [x] `async fn` and plain `fn`, free or in an `impl` block, with any visibility
+///   (`pub(crate)`, `pub(super)`, …), which the companions keep
+/// - [x] `&self` methods in inherent, generic (`impl<T> Repo<T>`) and trait impl blocks
+/// - [x] associated functions without `self` (with `#[cache_aside]` on the `impl` block)
+/// - [x] generic functions (`fn get<K: Serialize>(id: K)`) and generic return types
+///   (`fn get<T: DeserializeOwned + Serialize>() -> Option<T>`)
+/// - [x] borrowed arguments and lifetimes: `&str`, `&[u64]`, `Cow<'_, str>`, `'a`
+/// - [x] patterns: `(a, b): (u32, u32)`, `Point { x, y }: Point`, `mut total: u64`, `_: T`
+/// - [x] `#[cfg(…)]` on arguments (up to four), and on the function
+/// - [x] doc comments and other attributes (kept on the function; `cfg` and lint attributes also
+///   on the generated items)
+/// - [x] `impl Trait` arguments that are `Serialize` or skipped
+/// - [x] `Result`, `Option` and plain return values, also behind aliases with `returns = …`
+/// - [x] arguments named `key`, `result`, `value`, `cache`, `ttl`, `self_`, or `__anything`
+/// - [ ] not supported, with a compile error saying why: `&mut self` or `self` receivers,
+///   `const fn`, `impl Trait` in the return type, a trait's method declaration without a body
 ///
 /// # Failure behaviour
 ///

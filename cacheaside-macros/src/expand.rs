@@ -237,6 +237,7 @@ fn with_companions(plan: &Plan) -> Expansion {
         prune_generics(&function.sig.generics, &invalidate_sig.inputs, &plan.key);
     let invalidate = quote! {
         #(#cfgs)*
+        #(#lints)*
         #[doc = #invalidate_doc]
         #[allow(dead_code, unused_variables)]
         #companion_vis #invalidate_sig {
@@ -253,6 +254,7 @@ fn with_companions(plan: &Plan) -> Expansion {
     let refresh_sig = wrapper_sig(plan, &refresh_ident, &all_args, function.sig.output.clone());
     let refresh = quote! {
         #(#cfgs)*
+        #(#lints)*
         #[doc = #refresh_doc]
         #[allow(dead_code)]
         #companion_vis #refresh_sig {
