@@ -2,8 +2,10 @@
 //!
 //! `cargo run -p xtask -- bench-report` runs the benchmarks of `benches/` and writes
 //! `BENCHMARKS.md` and the plots in `docs/benchmarks/`; `--skip-run` rebuilds the report from the
-//! last run's output.
+//! last run's output. `hit-instructions` counts instructions per hit under callgrind, for the
+//! next report.
 
+mod instructions;
 mod machine;
 mod plot;
 mod report;
@@ -13,21 +15,25 @@ mod run;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo run -p xtask -- bench-report [--skip-run]\n\
-  bench-report   run the benches (about 5 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
-  --skip-run     write the report from the output of the last run instead";
+const USAGE: &str = "usage: cargo run -p xtask -- bench-report [--skip-run] | hit-instructions\n\
+  bench-report      run the benches (about 5 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
+  --skip-run        write the report from the output of the last run instead\n\
+  hit-instructions  count instructions per hit under valgrind's callgrind (needs valgrind), for the report";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let skip_run = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["bench-report"] => false,
-        ["bench-report", "--skip-run"] => true,
+    let root = workspace_root();
+    let output = run::OutputDirs::new(&root);
+    let done = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["bench-report"] => bench_report(&root, &output, false),
+        ["bench-report", "--skip-run"] => bench_report(&root, &output, true),
+        ["hit-instructions"] => instructions::count(&root, &output),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
-    match bench_report(skip_run) {
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -36,15 +42,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn bench_report(skip_run: bool) -> Result<(), String> {
-    let root = workspace_root();
-    let output = run::OutputDirs::new(&root);
+fn bench_report(root: &Path, output: &run::OutputDirs, skip_run: bool) -> Result<(), String> {
     let failed = if skip_run {
         Vec::new()
     } else {
-        run::run_benches(&root, &output)?
+        run::run_benches(root, output)?
     };
-    let results = results::Results::new(&output);
+    let results = results::Results::new(output);
     let plots_dir = root.join("docs").join("benchmarks");
     std::fs::create_dir_all(&plots_dir)
         .map_err(|e| format!("cannot create {}: {e}", plots_dir.display()))?;

@@ -191,6 +191,7 @@ fn summary(out: &mut String, results: &Results) {
             .with_paired(figures, &format!("/paired/{variant}"))
         })
         .collect();
+    rows.push(instructions_row(results));
     rows.extend(stampede_rows(results));
     rows.push(Row {
         target: "≤ 1.5, < 1 µs",
@@ -261,6 +262,25 @@ impl PathFigure {
             max_ratio,
         }
     }
+}
+
+/// Instructions per hit from callgrind, if `hit-instructions` was run.
+fn instructions_row(results: &Results) -> Row {
+    let figures = results.instructions();
+    let per_hit = |side: &str| {
+        figures
+            .as_ref()
+            .and_then(|f| number(f, &format!("/{side}/per_hit")))
+    };
+    let (ours, theirs) = (per_hit("cache_aside"), per_hit("handwritten"));
+    let not_run = || "not counted (run `cargo run -p xtask -- hit-instructions`)".to_owned();
+    Row::plain(
+        "1. Hit path, instructions per call (callgrind)",
+        ours.map_or_else(not_run, count),
+        theirs.map_or_else(not_run, count),
+        ours.zip(theirs)
+            .map_or_else(not_measured, |(o, t)| format!("{:.3}", o / t)),
+    )
 }
 
 fn stampede_rows(results: &Results) -> Vec<Row> {
@@ -716,6 +736,7 @@ mod tests {
         let output = OutputDirs {
             criterion: dir.join("criterion"),
             figures: dir.clone(),
+            callgrind: dir.join("callgrind"),
         };
         let text = render(&Results::new(&output), &machine(), &[], &[], None);
         assert!(text.contains(COMMAND));
@@ -741,6 +762,7 @@ mod tests {
         let output = OutputDirs {
             criterion,
             figures: dir.clone(),
+            callgrind: dir.join("callgrind"),
         };
         let text = render(
             &Results::new(&output),

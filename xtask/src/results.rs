@@ -37,6 +37,7 @@ pub struct Ratio {
 pub struct Results {
     criterion: PathBuf,
     figures: PathBuf,
+    callgrind: PathBuf,
 }
 
 impl Results {
@@ -44,6 +45,7 @@ impl Results {
         Results {
             criterion: output.criterion.clone(),
             figures: output.figures.clone(),
+            callgrind: output.callgrind.clone(),
         }
     }
 
@@ -56,6 +58,13 @@ impl Results {
     /// A figure file written by a bench (`<name>.json`), if it ran.
     pub fn figures(&self, name: &str) -> Option<Value> {
         read_json(&self.figures.join(format!("{name}.json")))
+    }
+}
+
+impl Results {
+    /// Instructions per hit from `hit-instructions`, if it was run.
+    pub fn instructions(&self) -> Option<Value> {
+        read_json(&self.callgrind.join("instructions.json"))
     }
 }
 

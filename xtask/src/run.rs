@@ -11,6 +11,8 @@ pub const BENCHES: [&str; 4] = ["paths", "codec", "stampede", "degraded"];
 pub struct OutputDirs {
     pub criterion: PathBuf,
     pub figures: PathBuf,
+    /// Instruction counts of `hit-instructions`, kept across bench runs.
+    pub callgrind: PathBuf,
 }
 
 impl OutputDirs {
@@ -23,6 +25,7 @@ impl OutputDirs {
         OutputDirs {
             criterion: figures.join("criterion"),
             figures,
+            callgrind: target.join("cacheaside-callgrind"),
         }
     }
 }
