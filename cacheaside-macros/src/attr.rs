@@ -408,6 +408,39 @@ mod tests {
     }
 
     #[test]
+    fn reads_returns_and_crate() {
+        let options = parse_ok(quote!(set = "s", returns = option, crate = ::my::cache));
+        assert_eq!(options.returns.unwrap().kind, Kind::Option);
+        let path = options.krate.unwrap();
+        assert_eq!(quote!(#path).to_string(), quote!(::my::cache).to_string());
+        let quoted = parse_ok(quote!(crate = "crate::infra::cache", returns = value)).krate;
+        let path = quoted.unwrap();
+        assert_eq!(
+            quote!(#path).to_string(),
+            quote!(crate::infra::cache).to_string()
+        );
+        assert_eq!(
+            parse_ok(quote!(returns = result)).returns.unwrap().kind,
+            Kind::Result
+        );
+    }
+
+    #[test]
+    fn rejects_bad_returns_and_crate_values() {
+        let found = messages(quote!(
+            returns = ok,
+            returns = "result",
+            crate = 3,
+            crate = "a b"
+        ));
+        assert_eq!(found.len(), 4, "{found:#?}");
+        assert!(found[0].starts_with("unknown return kind `ok`"));
+        assert!(found[1].starts_with("expected `returns = result`"));
+        assert!(found[2].starts_with("`crate` takes the path"));
+        assert!(found[3].starts_with("`crate` takes the path"));
+    }
+
+    #[test]
     fn rejects_a_missing_separator() {
         let found = messages(quote!(set = "a" ttl = 5));
         assert_eq!(found.len(), 1, "{found:#?}");

@@ -137,4 +137,81 @@ mod tests {
         );
         assert!(!params.contains("verbose"), "{params}");
     }
+
+    #[test]
+    fn an_annotated_trait_impl_moves_the_companions_to_an_inherent_impl() {
+        let output = expand(
+            quote!(),
+            quote!(
+                impl<T: Clone> Store for Repo<T>
+                where
+                    T: Send,
+                {
+                    #[cache_aside(set = "s")]
+                    async fn get(&self, id: u32) -> u32 {
+                        id
+                    }
+                    fn other(&self) {}
+                }
+            ),
+        );
+        let inherent = output
+            .find("impl < T : Clone > Repo < T > where T : Send")
+            .expect("an inherent impl with the same generics");
+        let (trait_impl, inherent) = output.split_at(inherent);
+        assert!(
+            trait_impl.contains("fn get") && trait_impl.contains("fn other"),
+            "{output}"
+        );
+        assert!(!trait_impl.contains("get_invalidate"), "{output}");
+        for item in [
+            "pub async fn get_invalidate",
+            "pub async fn get_refresh",
+            "__cacheaside_load_get",
+        ] {
+            assert!(inherent.contains(item), "{item} in {inherent}");
+        }
+        assert!(!output.contains("compile_error"), "{output}");
+    }
+
+    #[test]
+    fn an_annotated_inherent_impl_keeps_everything_in_the_block() {
+        let output = expand(
+            quote!(),
+            quote!(
+                impl Repo {
+                    #[cacheaside::cache_aside(set = "s")]
+                    fn count(name: &str) -> usize {
+                        name.len()
+                    }
+                }
+            ),
+        );
+        assert_eq!(output.matches("impl Repo").count(), 1, "{output}");
+        assert!(
+            output.contains("Self :: __cacheaside_load_count"),
+            "{output}"
+        );
+        assert!(output.contains("fn count_invalidate"), "{output}");
+    }
+
+    #[test]
+    fn sync_functions_call_the_blocking_runtime() {
+        let output = expand(
+            quote!(set = "s"),
+            quote!(
+                fn get(id: u32) -> u32 {
+                    id
+                }
+            ),
+        );
+        for call in [
+            "get_or_load_blocking",
+            "refresh_blocking",
+            "invalidate_blocking",
+        ] {
+            assert!(output.contains(call), "{call} in {output}");
+        }
+        assert!(!output.contains(". await"), "{output}");
+    }
 }
