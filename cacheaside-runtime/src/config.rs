@@ -103,7 +103,7 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `CACHEASIDE_SINGLE_FLIGHT_WAIT_MS` | [`single_flight_wait`](ConfigBuilder::single_flight_wait) | `10000` | how long a call waits for a concurrent call of the same key to load, before it loads itself |
 /// | `CACHEASIDE_INVALIDATION_WINDOW_MS` | [`invalidation_window`](ConfigBuilder::invalidation_window) | `60000` | how long an invalidation refuses the write-back of loads that began before it (whole seconds); make it longer than the slowest load |
 /// | (none) | [`write_without_ttl_when_forbidden`](ConfigBuilder::write_without_ttl_when_forbidden) | `false` | in a namespace that forbids TTLs (`nsup-period 0`), write entries that never expire instead of not caching |
-/// | `CACHEASIDE_MAX_RECORD_SIZE` | [`max_record_size`](ConfigBuilder::max_record_size) | `1048576` | the namespace's `max-record-size` in bytes: larger values are returned but not cached |
+/// | `CACHEASIDE_MAX_RECORD_SIZE` | [`max_record_size`](ConfigBuilder::max_record_size) | `1048576` | the largest record written, in bytes (the namespace's smaller `max-record-size` applies too): larger values are returned but not cached |
 ///
 /// ```
 /// use std::time::Duration;
@@ -454,8 +454,11 @@ impl ConfigBuilder {
         self
     }
 
-    /// The namespace's `max-record-size` in bytes (default 1 MiB, Aerospike's default): an
-    /// encoded value that cannot fit is returned to the caller but not written.
+    /// The largest record the cache writes, in bytes (default 1 MiB, Aerospike's default
+    /// `max-record-size`). The smaller of this and the namespace's `max-record-size` (as the
+    /// server reports it) applies: a value whose record cannot fit is returned to the caller but
+    /// not written, counted in [`SetStats::oversize`](crate::SetStats::oversize) and logged once
+    /// per function.
     pub fn max_record_size(mut self, bytes: usize) -> Self {
         self.config.max_record_size = bytes;
         self

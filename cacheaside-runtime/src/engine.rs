@@ -15,6 +15,7 @@ use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landing, Leader, Role};
 use crate::namespace::{NamespaceInfo, NamespaceStatus};
 use crate::report::{self, Cause};
+use crate::size;
 use crate::stats::{self, Event, SetCounters};
 use crate::{Config, Error, ErrorKind, Ttl, UserKey};
 
@@ -231,6 +232,8 @@ struct Target {
     expected: Expected,
     /// What the cluster said about the record's namespace.
     namespace: NamespaceStatus,
+    /// Bytes the stored user key adds to the record (0 without `send_key`).
+    stored_key_cost: usize,
 }
 
 /// What the read of a call's entry found. Not generic, so that it can run on the background
@@ -457,6 +460,7 @@ async fn usable_cache(
                 None
             }
             namespace => Some(Target {
+                stored_key_cost: size::stored_key_cost(&user_key, cache.config().send_key()),
                 cache,
                 key,
                 expected: Expected::Absent,
@@ -589,7 +593,28 @@ async fn store(
         key,
         expected,
         namespace,
+        stored_key_cost,
     } = target;
+    let limit = size::limit(cache.config(), namespace);
+    if !size::fits(bytes.len(), stored_key_cost, limit) {
+        counters.count(Event::Oversize);
+        report::warn_once(
+            Cause::Oversize,
+            &format!("{}/{}", spec.set, spec.function),
+            || {
+                format!(
+                "set {}: a value of {} is {} bytes encoded, too large for a record of at most {} \
+                 bytes (the namespace's max-record-size or Config::max_record_size); it is \
+                 returned but not cached",
+                spec.set,
+                spec.function,
+                bytes.len(),
+                limit
+            )
+            },
+        );
+        return;
+    }
     let expiration = match namespace {
         NamespaceStatus::Present(info) => match entry_expiration(spec, cache.config(), info) {
             Some(expiration) => expiration,

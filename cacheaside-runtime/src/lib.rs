@@ -63,6 +63,10 @@
 //!   [`SetStats::ttl_forbidden_skips`] and the fix is logged once. With
 //!   [`ConfigBuilder::write_without_ttl_when_forbidden`] they are written without a TTL instead
 //!   (never expiring, as in the Aerospike docs' recipe). `ttl = never` is written there either way;
+//! - a value whose record would exceed the record size limit (the smaller of
+//!   [`ConfigBuilder::max_record_size`], 1 MiB by default, and the namespace's reported
+//!   `max-record-size`) is returned but not written, counted in [`SetStats::oversize`] and logged
+//!   once per function. Values are not compressed;
 //! - problems are logged through `tracing` (target `cacheaside`) once per cause and set, without
 //!   keys, values or credentials, and counted in [`stats`].
 //!
@@ -85,6 +89,7 @@ mod flight;
 mod key;
 mod namespace;
 mod report;
+mod size;
 mod stats;
 
 pub use client::init;

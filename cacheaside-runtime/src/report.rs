@@ -21,6 +21,7 @@ pub(crate) enum Cause {
     Encode,
     Breaker,
     Namespace,
+    Oversize,
 }
 
 /// Causes already reported, with the set they were reported for.

@@ -44,6 +44,10 @@ pub struct SetStats {
     /// and [`write_without_ttl_when_forbidden`](crate::ConfigBuilder::write_without_ttl_when_forbidden)
     /// is off.
     pub ttl_forbidden_skips: u64,
+    /// Values not written because their record would exceed the record size limit
+    /// ([`max_record_size`](crate::ConfigBuilder::max_record_size), or the namespace's smaller
+    /// `max-record-size`); the call still returns them.
+    pub oversize: u64,
 }
 
 impl SetStats {
@@ -69,6 +73,7 @@ impl SetStats {
         self.stale_writes_prevented += other.stale_writes_prevented;
         self.breaker_opens += other.breaker_opens;
         self.ttl_forbidden_skips += other.ttl_forbidden_skips;
+        self.oversize += other.oversize;
     }
 }
 
@@ -132,6 +137,7 @@ pub(crate) struct SetCounters {
     stale_writes_prevented: AtomicU64,
     breaker_opens: AtomicU64,
     ttl_forbidden_skips: AtomicU64,
+    oversize: AtomicU64,
 }
 
 /// One event to count.
@@ -148,6 +154,7 @@ pub(crate) enum Event {
     StaleWritePrevented,
     BreakerOpened,
     TtlForbiddenSkip,
+    Oversize,
 }
 
 impl SetCounters {
@@ -164,6 +171,7 @@ impl SetCounters {
             Event::StaleWritePrevented => &self.stale_writes_prevented,
             Event::BreakerOpened => &self.breaker_opens,
             Event::TtlForbiddenSkip => &self.ttl_forbidden_skips,
+            Event::Oversize => &self.oversize,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -181,6 +189,7 @@ impl SetCounters {
             stale_writes_prevented: self.stale_writes_prevented.load(Ordering::Relaxed),
             breaker_opens: self.breaker_opens.load(Ordering::Relaxed),
             ttl_forbidden_skips: self.ttl_forbidden_skips.load(Ordering::Relaxed),
+            oversize: self.oversize.load(Ordering::Relaxed),
         }
     }
 }
