@@ -67,6 +67,33 @@ impl Store for Repo {
     }
 }
 
+/// Another trait, implemented with its companions.
+pub trait Names {
+    /// Names.
+    fn name(&self, id: u32) -> Option<String>;
+}
+
+/// Another repository.
+pub struct Directory;
+
+#[cache_aside]
+impl Names for Directory {
+    #[cache_aside(set = "lints", ttl = 60)]
+    fn name(&self, id: u32) -> Option<String> {
+        Some(id.to_string())
+    }
+}
+
+/// An alias whose kind is given.
+pub type Lookup = Result<u32, String>;
+
+/// Sync function with a gated argument, a pattern and an alias return type.
+#[cache_aside(set = "lints", ttl = 60, returns = result)]
+pub fn sync_shapes((a, b): (u32, u32), #[cfg(test)] extra: u32, mut total: u32) -> Lookup {
+    total += a + b;
+    Ok(total)
+}
+
 fn main() {
     drop(free(&Pool, 1, String::new()));
     drop(free_invalidate(1, String::new()));
@@ -77,4 +104,8 @@ fn main() {
     drop(Repo.method(1));
     drop(Repo.method_invalidate(1));
     drop(Repo.load(1));
+    drop(Directory.name(1));
+    drop(Directory.name_invalidate(1));
+    drop(sync_shapes((1, 2), 3));
+    drop(sync_shapes_invalidate((1, 2), 3));
 }
