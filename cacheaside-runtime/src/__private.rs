@@ -128,6 +128,20 @@ pub fn explicit_key<K: IntoUserKey>(key: K) -> KeyResult {
     key.into_user_key()
 }
 
+/// Decodes the bytes of bin `data` as a `T`, exactly as a cache hit does; `None` when they are not
+/// a `T` (another envelope, corrupt or hostile bytes, another shape). For fuzzing and property
+/// tests of the decoder.
+#[doc(hidden)]
+pub fn decode_entry<T: CacheValue>(bytes: &[u8]) -> Option<T> {
+    crate::codec::decode(bytes).ok()
+}
+
+/// Encodes a value into the bytes of bin `data`, exactly as a write-back does.
+#[doc(hidden)]
+pub fn encode_entry<T: CacheValue>(value: &T) -> Option<Vec<u8>> {
+    crate::codec::encode(value).ok()
+}
+
 /// The whole cache-aside call: read, and on a miss await `load` and write back its cacheable part.
 /// `load` is only polled on a miss (or when the cache is bypassed).
 pub async fn get_or_load<R, K, F>(spec: &'static CacheSpec, key: KeyResult, kind: K, load: F) -> R
