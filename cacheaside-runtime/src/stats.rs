@@ -242,4 +242,59 @@ mod tests {
         assert_eq!(snapshot.set("stats_test_never_used"), SetStats::default());
         assert!(snapshot.total().misses >= 2);
     }
+
+    const EVERY_EVENT: [Event; 12] = [
+        Event::Hit,
+        Event::Miss,
+        Event::Load,
+        Event::LoadError,
+        Event::CacheError,
+        Event::Undecodable,
+        Event::Write,
+        Event::Coalesced,
+        Event::StaleWritePrevented,
+        Event::BreakerOpened,
+        Event::TtlForbiddenSkip,
+        Event::Oversize,
+    ];
+
+    /// Every field of a snapshot, in declaration order.
+    fn fields(stats: &SetStats) -> [u64; 12] {
+        [
+            stats.hits,
+            stats.misses,
+            stats.loads,
+            stats.load_errors,
+            stats.cache_errors,
+            stats.undecodable,
+            stats.writes,
+            stats.coalesced,
+            stats.stale_writes_prevented,
+            stats.breaker_opens,
+            stats.ttl_forbidden_skips,
+            stats.oversize,
+        ]
+    }
+
+    #[test]
+    fn every_event_has_its_own_counter_and_is_summed_in_the_total() {
+        for (index, event) in EVERY_EVENT.into_iter().enumerate() {
+            let set: &'static str = Box::leak(format!("stats_test_event_{index}").into_boxed_str());
+            counters(set).count(event);
+            let mut expected = [0; 12];
+            expected[index] = 1;
+            assert_eq!(fields(&stats().set(set)), expected, "{event:?}");
+        }
+        let mut total = SetStats::default();
+        let one_each = {
+            let set = "stats_test_every_event";
+            for event in EVERY_EVENT {
+                counters(set).count(event);
+            }
+            stats().set(set)
+        };
+        total.add(&one_each);
+        total.add(&one_each);
+        assert_eq!(fields(&total), [2; 12], "add() sums every field");
+    }
 }
