@@ -10,12 +10,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aerospike::{Client, ReadPolicy};
+use aerospike::{Client, Key, ReadPolicy};
 use cacheaside::cache_aside;
 use common::handwritten::HandWritten;
 use common::{
-    cluster, cold_id, init_cacheaside, integer_key, nanos, paired_ratio, put_raw, quantile,
-    raw_client, raw_get, runtime, write_extra, LoadCounter, LoadError, User,
+    cluster, cold_id, init_cacheaside, integer_key, nanos, paired_ratio, paired_ratio_sized,
+    put_raw, quantile, raw_client, raw_get, runtime, write_extra, LoadCounter, LoadError, User,
 };
 use criterion::{BenchmarkId, Criterion, Throughput};
 use serde_json::json;
@@ -23,6 +23,8 @@ use serde_json::json;
 /// Tasks of the throughput bench, and gets each task does per iteration.
 const TASKS: u64 = 64;
 const GETS_PER_TASK: u64 = 16;
+/// Interleaved pairs of throughput iterations.
+const THROUGHPUT_PAIRED_ROUNDS: usize = 30;
 /// Individually timed hits per side, for the latency distribution.
 const TIMED_HITS: usize = 4_000;
 
@@ -244,63 +246,74 @@ fn miss(c: &mut Criterion, setup: &Setup) {
     );
 }
 
+/// The hot keys of the throughput bench, one per task, cached on every side.
+struct HotKeys {
+    ids: Vec<u64>,
+    raw_keys: Vec<Key>,
+}
+
+/// One iteration of the throughput bench: `TASKS` tasks doing `GETS_PER_TASK` gets each.
+async fn gets_in_parallel(variant: &'static str, keys: Arc<HotKeys>, setup: &Setup) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..keys.ids.len() {
+        let keys = Arc::clone(&keys);
+        let (client, handwritten) = (Arc::clone(&setup.client), Arc::clone(&setup.handwritten));
+        tasks.spawn(async move {
+            let (id, key) = (keys.ids[task], &keys.raw_keys[task]);
+            let policy = ReadPolicy::default();
+            for _ in 0..GETS_PER_TASK {
+                match variant {
+                    "raw_client" => {
+                        raw_get(&client, &policy, key).await;
+                    }
+                    "handwritten" => {
+                        let _ = handwritten.get_or_load(id, load_user(id)).await;
+                    }
+                    _ => {
+                        let _ = user_cached(id).await;
+                    }
+                }
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("a throughput task panicked");
+    }
+}
+
 fn throughput(c: &mut Criterion, setup: &Setup) {
-    let ids: Arc<Vec<u64>> = Arc::new((0..TASKS).map(|_| cold_id()).collect());
-    let raw_keys: Arc<Vec<_>> = Arc::new(
-        ids.iter()
-            .map(|&id| integer_key(&setup.namespace, "bench_raw", id))
-            .collect(),
-    );
+    let ids: Vec<u64> = (0..TASKS).map(|_| cold_id()).collect();
+    let raw_keys = ids
+        .iter()
+        .map(|&id| integer_key(&setup.namespace, "bench_raw", id))
+        .collect();
+    let keys = Arc::new(HotKeys { ids, raw_keys });
     setup.runtime.block_on(async {
-        for (&id, key) in ids.iter().zip(raw_keys.iter()) {
+        for (&id, key) in keys.ids.iter().zip(keys.raw_keys.iter()) {
             put_raw(&setup.client, key, &User::sample(id)).await;
         }
     });
-    for &id in ids.iter() {
+    for &id in keys.ids.iter() {
         warm(setup, id);
     }
     let before = loads();
 
     let mut group = c.benchmark_group("throughput");
     group.throughput(Throughput::Elements(TASKS * GETS_PER_TASK));
-    let variants = ["raw_client", "handwritten", "cache_aside"];
-    for variant in variants {
+    for variant in ["raw_client", "handwritten", "cache_aside"] {
         group.bench_function(BenchmarkId::from_parameter(variant), |b| {
-            b.to_async(&setup.runtime).iter(|| {
-                let (ids, raw_keys) = (Arc::clone(&ids), Arc::clone(&raw_keys));
-                let (client, handwritten) =
-                    (Arc::clone(&setup.client), Arc::clone(&setup.handwritten));
-                async move {
-                    let mut tasks = tokio::task::JoinSet::new();
-                    for task in 0..ids.len() {
-                        let (ids, raw_keys) = (Arc::clone(&ids), Arc::clone(&raw_keys));
-                        let (client, handwritten) = (Arc::clone(&client), Arc::clone(&handwritten));
-                        tasks.spawn(async move {
-                            let (id, key) = (ids[task], &raw_keys[task]);
-                            let policy = ReadPolicy::default();
-                            for _ in 0..GETS_PER_TASK {
-                                match variant {
-                                    "raw_client" => {
-                                        raw_get(&client, &policy, key).await;
-                                    }
-                                    "handwritten" => {
-                                        let _ = handwritten.get_or_load(id, load_user(id)).await;
-                                    }
-                                    _ => {
-                                        let _ = user_cached(id).await;
-                                    }
-                                }
-                            }
-                        });
-                    }
-                    while let Some(done) = tasks.join_next().await {
-                        done.expect("a throughput task panicked");
-                    }
-                }
-            });
+            b.to_async(&setup.runtime)
+                .iter(|| gets_in_parallel(variant, Arc::clone(&keys), setup));
         });
     }
     group.finish();
+    // Time ratios of whole iterations, interleaved: ops/s ratios are their inverses.
+    let paired = setup.runtime.block_on(paired_ratio_sized(
+        THROUGHPUT_PAIRED_ROUNDS,
+        1,
+        || gets_in_parallel("cache_aside", Arc::clone(&keys), setup),
+        || gets_in_parallel("raw_client", Arc::clone(&keys), setup),
+    ));
     write_extra(
         "throughput",
         &json!({
@@ -308,6 +321,7 @@ fn throughput(c: &mut Criterion, setup: &Setup) {
             "gets_per_task": GETS_PER_TASK,
             "loads_before": before,
             "loads_after": loads(),
+            "paired_time_ratio": paired,
         }),
     );
 }

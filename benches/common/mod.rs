@@ -269,20 +269,36 @@ pub const PAIRED_BLOCK: usize = 25;
 /// alternating, and returns the summary of the per-pair ratios `ours / baseline`. Both blocks of
 /// a pair run within milliseconds of each other, so a machine that gets busier or quieter over
 /// the run moves both alike; the median ratio is robust to the rest.
-pub async fn paired_ratio<FO, FB, O, B>(mut ours: FO, mut baseline: FB) -> serde_json::Value
+pub async fn paired_ratio<FO, FB, O, B>(ours: FO, baseline: FB) -> serde_json::Value
 where
     FO: FnMut() -> O,
     FB: FnMut() -> B,
     O: std::future::Future,
     B: std::future::Future,
 {
-    let rounds = if quick_check() { 2 } else { PAIRED_ROUNDS };
+    paired_ratio_sized(PAIRED_ROUNDS, PAIRED_BLOCK, ours, baseline).await
+}
+
+/// [`paired_ratio`] with `rounds` pairs of blocks of `block` calls.
+pub async fn paired_ratio_sized<FO, FB, O, B>(
+    rounds: usize,
+    block: usize,
+    mut ours: FO,
+    mut baseline: FB,
+) -> serde_json::Value
+where
+    FO: FnMut() -> O,
+    FB: FnMut() -> B,
+    O: std::future::Future,
+    B: std::future::Future,
+{
+    let rounds = if quick_check() { 2 } else { rounds };
     let mut ratios = Vec::with_capacity(rounds);
     for round in 0..rounds {
         let (mut ours_time, mut baseline_time) = (Duration::ZERO, Duration::ZERO);
         for side in [round % 2, 1 - round % 2] {
             let start = std::time::Instant::now();
-            for _ in 0..PAIRED_BLOCK {
+            for _ in 0..block {
                 if side == 0 {
                     std::hint::black_box(ours().await);
                 } else {
@@ -308,7 +324,7 @@ where
     };
     serde_json::json!({
         "rounds": rounds,
-        "calls_per_block": PAIRED_BLOCK,
+        "calls_per_block": block,
         "median": at(0.5),
         "q1": at(0.25),
         "q3": at(0.75),

@@ -36,14 +36,33 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<Vec<Plot>, String> {
         }
     }
     if let Some(degraded) = results.figures("degraded") {
-        let ours = numbers(&degraded, "/stalled/cache_aside_ns");
-        if !ours.is_empty() {
-            let plot = Plot {
-                file: "degraded_stalled.svg",
-                title: "Server stalled: latency of consecutive #[cache_aside] calls",
-            };
-            call_sequence(&dir.join(plot.file), plot.title, &ours)?;
-            written.push(plot);
+        let plots = [
+            (
+                "stalled",
+                Plot {
+                    file: "degraded_stalled.svg",
+                    title: "Server stalled: latency of consecutive calls",
+                },
+            ),
+            (
+                "stopped",
+                Plot {
+                    file: "degraded_stopped.svg",
+                    title: "Server stopped: latency of consecutive calls",
+                },
+            ),
+        ];
+        for (fault, plot) in plots {
+            let ours = numbers(&degraded, &format!("/{fault}/cache_aside_ns"));
+            let theirs = numbers(&degraded, &format!("/{fault}/handwritten_ns"));
+            if !ours.is_empty() {
+                call_sequence(
+                    &dir.join(plot.file),
+                    plot.title,
+                    &[("#[cache_aside]", &ours), ("hand-written", &theirs)],
+                )?;
+                written.push(plot);
+            }
         }
     }
     Ok(written)
@@ -105,31 +124,59 @@ fn latency_cdf(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Result<()
     root.present().map_err(drawing)
 }
 
-/// Latency of call 1, 2, … in milliseconds.
-fn call_sequence(path: &Path, title: &str, latencies_ns: &[f64]) -> Result<(), String> {
-    let millis: Vec<f64> = latencies_ns.iter().map(|ns| ns / 1e6).collect();
-    let y_max = millis.iter().copied().fold(1.0_f64, f64::max) * 1.1;
-    let root = SVGBackend::new(path, (900, 420)).into_drawing_area();
+/// Latency of call 1, 2, … after the fault began, per side, on a logarithmic scale in
+/// milliseconds: timeouts, bypassed calls and the hand-written recipe's seconds all stay visible.
+fn call_sequence(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Result<(), String> {
+    const FLOOR_MS: f64 = 0.000_5;
+    let calls = series.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+    let y_max = series
+        .iter()
+        .flat_map(|(_, s)| s.iter())
+        .map(|ns| ns / 1e6)
+        .fold(1.0_f64, f64::max)
+        * 2.0;
+    let root = SVGBackend::new(path, (900, 460)).into_drawing_area();
     root.fill(&WHITE).map_err(drawing)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(16)
         .x_label_area_size(48)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.5..(millis.len() as f64 + 0.5), 0.0..y_max)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.5..(calls as f64 + 0.5), (FLOOR_MS..y_max).log_scale())
         .map_err(drawing)?;
     chart
         .configure_mesh()
-        .x_desc("call after the stall began")
-        .y_desc("latency (ms)")
+        .disable_x_mesh()
+        .x_labels(calls)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|ms| format!("{ms} ms"))
+        .x_desc("call after the fault began")
+        .y_desc("latency (log scale)")
         .draw()
         .map_err(drawing)?;
-    let color = Palette99::pick(0).to_rgba();
+    let width = 0.8 / series.len().max(1) as f64;
+    for (index, (name, latencies)) in series.iter().enumerate() {
+        let color = Palette99::pick(index).to_rgba();
+        let offset = -0.4 + width * index as f64;
+        chart
+            .draw_series(latencies.iter().enumerate().map(|(i, ns)| {
+                let left = i as f64 + 1.0 + offset;
+                let top = (ns / 1e6).max(FLOOR_MS);
+                Rectangle::new(
+                    [(left, FLOOR_MS), (left + width * 0.9, top)],
+                    color.filled(),
+                )
+            }))
+            .map_err(drawing)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
     chart
-        .draw_series(millis.iter().enumerate().map(|(i, ms)| {
-            let x = i as f64 + 1.0;
-            Rectangle::new([(x - 0.35, 0.0), (x + 0.35, *ms)], color.filled())
-        }))
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
         .map_err(drawing)?;
     root.present().map_err(drawing)
 }
