@@ -7,7 +7,7 @@ pub trait Store {
 pub struct Repo;
 
 impl Store for Repo {
-    // Companions cannot be added to a trait impl: this needs `companions = false`.
+    // A trait impl holds only the trait's items: annotate the block too, or use `companions = false`.
     #[cache_aside(set = "users", ttl = 60)]
     async fn get(&self, id: u32) -> u32 {
         id
