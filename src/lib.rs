@@ -298,16 +298,15 @@
 ///
 /// ```text
 /// async fn get_user(db: &Pool, id: u64) -> Result<User, DbError> {
-///     let spec = __cacheaside_spec_get_user();      // &'static CacheSpec { set, ttl, … }
-///     let key = default_key(spec, module_path!(), &(key_part(&id),));
+///     static SPEC: CacheSpec = CacheSpec { set: "users", ttl: Seconds(3600), … };
+///     let key = default_key(&SPEC, module_path!(), &(key_part(&id),));
 ///     let load = __cacheaside_load_get_user(db, id); // the body, as a lazy future
 ///     let kind = <checked: Result<User, _> with User: Serialize + DeserializeOwned>;
-///     __private::get_or_load(spec, key, kind, load).await
+///     __private::get_or_load(&SPEC, key, kind, load).await
 /// }
-/// pub async fn get_user_invalidate(id: u64) -> Result<(), cacheaside::Error> { … }
-/// pub async fn get_user_refresh(db: &Pool, id: u64) -> Result<User, DbError> { … }
+/// async fn get_user_invalidate(id: u64) -> Result<(), cacheaside::Error> { … }
+/// async fn get_user_refresh(db: &Pool, id: u64) -> Result<User, DbError> { … }
 /// #[doc(hidden)] async fn __cacheaside_load_get_user(db: &Pool, id: u64) -> Result<User, DbError> { body }
-/// #[doc(hidden)] fn __cacheaside_spec_get_user() -> &'static CacheSpec { … }
 /// ```
 ///
 /// All caching logic lives in the runtime; the expansion only builds the key and hands over the

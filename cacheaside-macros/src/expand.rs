@@ -22,7 +22,7 @@ pub struct Expansion {
 }
 
 /// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh`, the original
-/// body as a hidden loader function, and a hidden function returning the shared `CacheSpec`.
+/// body as a hidden loader function.
 pub fn expand_parts(plan: &Plan) -> Expansion {
     if plan.companions {
         with_companions(plan)
@@ -38,7 +38,6 @@ pub fn expand_parts(plan: &Plan) -> Expansion {
 /// an argument may be called `key`, `spec` or even `__cacheaside_load_get`.
 struct Names {
     loader: Ident,
-    spec_fn: Ident,
     spec_static: Ident,
     spec: Ident,
     key: Ident,
@@ -53,7 +52,6 @@ impl Names {
         let local = |text: &str| Ident::new(text, Span::mixed_site());
         Names {
             loader: local(&format!("__cacheaside_load_{name}")),
-            spec_fn: local(&format!("__cacheaside_spec_{name}")),
             spec_static: local("__CACHEASIDE_SPEC"),
             spec: local("__cacheaside_spec"),
             key: local("__cacheaside_key"),
@@ -127,7 +125,7 @@ fn hidden(plan: &Plan, ident: &Ident) -> TokenStream {
 fn with_companions(plan: &Plan) -> Expansion {
     let names = Names::new(plan);
     let Names {
-        spec_fn,
+        spec_static,
         spec,
         key,
         kind,
@@ -138,7 +136,12 @@ fn with_companions(plan: &Plan) -> Expansion {
     let function = &plan.function;
     let flavor = plan.flavor;
     let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
-    let spec_path = hidden(plan, spec_fn);
+    let spec_value = spec_value(plan);
+    // Each generated function has its own copy of the spec: the runtime compares specs by value.
+    let spec_binding = quote! {
+        static #spec_static: #krate::__private::CacheSpec = #spec_value;
+        let #spec = &#spec_static;
+    };
     let uses = check_traits(krate);
     let variants = variants(plan);
     let keys_and_loads: Vec<TokenStream> = (variants.iter())
@@ -191,7 +194,7 @@ fn with_companions(plan: &Plan) -> Expansion {
         #(#attrs)*
         #vis #main_sig {
             #uses
-            let #spec = #spec_path();
+            #spec_binding
             #(#keys_and_loads)*
             let #kind = #checked_kind;
             #alias_probe
@@ -207,17 +210,6 @@ fn with_companions(plan: &Plan) -> Expansion {
         #(#cfgs)*
         #(#lints)*
         #loader_sig #body
-    };
-
-    let spec_static = &names.spec_static;
-    let spec_value = spec_value(plan);
-    let spec_item = quote! {
-        #[doc(hidden)]
-        #(#cfgs)*
-        fn #spec_fn() -> &'static #krate::__private::CacheSpec {
-            static #spec_static: #krate::__private::CacheSpec = #spec_value;
-            &#spec_static
-        }
     };
 
     let name = &plan.spec.function;
@@ -242,7 +234,7 @@ fn with_companions(plan: &Plan) -> Expansion {
         #[allow(dead_code, unused_variables)]
         #companion_vis #invalidate_sig {
             #uses
-            let #spec = #spec_path();
+            #spec_binding
             #(#keys_only)*
             #invalidate_call
         }
@@ -259,7 +251,7 @@ fn with_companions(plan: &Plan) -> Expansion {
         #[allow(dead_code)]
         #companion_vis #refresh_sig {
             #uses
-            let #spec = #spec_path();
+            #spec_binding
             #(#keys_and_loads)*
             let #kind = #checked_kind;
             #refresh
@@ -268,7 +260,7 @@ fn with_companions(plan: &Plan) -> Expansion {
 
     Expansion {
         function: main,
-        companions: quote!(#invalidate #refresh #loader #spec_item),
+        companions: quote!(#invalidate #refresh #loader),
     }
 }
 
