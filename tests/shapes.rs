@@ -473,3 +473,63 @@ async fn arguments_named_like_generated_variables() {
     generated_names(&loads, key, 1, 2, 3, 4, 5, 6);
     assert_eq!(loads.count(), 3);
 }
+
+#[cache_aside(set = "shapes", ttl = 3600, skip(loads))]
+fn r#type(loads: &Loads, _: &Loads, id: u64) -> u64 {
+    loads.record();
+    id
+}
+
+#[cache_aside(set = "shapes", ttl = 3600, skip(loads))]
+async fn without_key_arguments<L>(loads: L) -> u64
+where
+    L: AsRef<Loads>,
+{
+    loads.as_ref().record();
+    7
+}
+
+impl AsRef<Loads> for Loads {
+    fn as_ref(&self) -> &Loads {
+        self
+    }
+}
+
+#[cache_aside(set = "shapes", ttl = 3600, skip(loads))]
+#[cfg(test)]
+fn returns_unit(loads: &Loads, id: u64) {
+    let _ = id;
+    loads.record();
+}
+
+#[tokio::test]
+async fn raw_names_ignored_arguments_where_clauses_and_unit() {
+    common::init().await;
+    let id = common::unique();
+    let (loads, ignored) = (Loads::default(), Loads::default());
+    assert_eq!(r#type(&loads, &ignored, id), id);
+    assert_eq!(r#type(&loads, &Loads::default(), id), id);
+    assert_eq!(loads.count(), 1, "`_` arguments are not part of the key");
+    type_invalidate(id).unwrap();
+    r#type(&loads, &ignored, id);
+    assert_eq!(loads.count(), 2);
+
+    // The key of a function without key arguments is the function itself: invalidate it first,
+    // since another run against a real cluster may have stored it.
+    let loads = Loads::default();
+    without_key_arguments_invalidate().await.unwrap();
+    assert_eq!(without_key_arguments(&loads).await, 7);
+    assert_eq!(without_key_arguments(&loads).await, 7);
+    assert_eq!(loads.count(), 1);
+    without_key_arguments_invalidate().await.unwrap();
+    without_key_arguments(&loads).await;
+    assert_eq!(loads.count(), 2);
+
+    let loads = Loads::default();
+    returns_unit(&loads, id);
+    returns_unit(&loads, id);
+    assert_eq!(loads.count(), 1, "`()` is a value like any other");
+    returns_unit_invalidate(id).unwrap();
+    returns_unit(&loads, id);
+    assert_eq!(loads.count(), 2);
+}
