@@ -1,7 +1,7 @@
 //! Emits the wrapper, its companions and the hidden items they share.
 //!
 //! The expansion stays thin: each generated function builds the key and hands the original body,
-//! as a lazy future, to one function of `__private`. All caching logic lives in the runtime.
+//! as a lazy future or closure, to one function of `__private`. All caching logic lives in the runtime.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
@@ -17,12 +17,12 @@ use crate::valid::{Context, KeyPlan, Plan};
 pub struct Expansion {
     /// The annotated function, rewritten.
     pub function: TokenStream,
-    /// `<fn>_invalidate`, `<fn>_refresh` and the hidden items they share with the function.
+    /// `<fn>_invalidate`, `<fn>_refresh` and the hidden loader they share with the function.
     pub companions: TokenStream,
 }
 
-/// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh`, the original
-/// body as a hidden loader function.
+/// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh` and the
+/// original body as a hidden loader function.
 pub fn expand_parts(plan: &Plan) -> Expansion {
     if plan.companions {
         with_companions(plan)
