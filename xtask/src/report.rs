@@ -24,6 +24,7 @@ pub fn render(
 ) -> String {
     let mut out = String::new();
     header(&mut out, machine, failed);
+    load(&mut out, results, machine.cores);
     summary(&mut out, results);
     details(&mut out, results);
     if !plots.is_empty() {
@@ -71,6 +72,32 @@ fn header(out: &mut String, machine: &Machine, failed: &[String]) {
             out,
             "\n**Benches that failed in this run (their rows say \"not measured\"):** {}\n",
             failed.join(", ")
+        );
+    }
+}
+
+/// How busy the machine was while the benches ran, and a warning when it was overloaded.
+fn load(out: &mut String, results: &Results, cores: usize) {
+    let samples = results
+        .figures("load")
+        .map(|f| crate::results::numbers(&f, "/load_average_1min"))
+        .unwrap_or_default();
+    if samples.is_empty() {
+        return;
+    }
+    let listed: Vec<String> = samples.iter().map(|l| format!("{l:.2}")).collect();
+    let _ = write!(
+        out,
+        "\nOne-minute load average before the first bench and after each: {} ({cores} cores).\n",
+        listed.join(", ")
+    );
+    let peak = samples.iter().copied().fold(0.0_f64, f64::max);
+    if peak > cores as f64 {
+        let _ = write!(
+            out,
+            "\n**Warning: the machine was overloaded during this run (load {peak:.2} on {cores} \
+             cores). Every ratio below is unreliable, the interleaved ones included; rerun on a \
+             quiet machine.**\n"
         );
     }
 }
@@ -773,6 +800,8 @@ mod tests {
             "cache_aside_key_expr": { "median": 1.01, "q1": 0.98, "q3": 1.04 }
         }});
         std::fs::write(dir.join("hit.json"), paired.to_string()).unwrap();
+        let load = serde_json::json!({ "load_average_1min": [1.0, 5.0, 2.0] });
+        std::fs::write(dir.join("load.json"), load.to_string()).unwrap();
         let output = OutputDirs {
             criterion,
             figures: dir.clone(),
@@ -805,6 +834,7 @@ mod tests {
             "{miss}"
         );
         assert!(text.contains("failed in this run") && text.contains("degraded"));
+        assert!(text.contains("load 5.00 on 2 cores"), "overload warning");
         assert!(text.trim_end().ends_with("A note."));
     }
 }

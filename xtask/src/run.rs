@@ -40,6 +40,7 @@ pub fn run_benches(root: &Path, output: &OutputDirs) -> Result<Vec<String>, Stri
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut failed = Vec::new();
+    let mut load = vec![load_average()];
     for bench in BENCHES {
         let mut command = Command::new(&cargo);
         command
@@ -55,6 +56,23 @@ pub fn run_benches(root: &Path, output: &OutputDirs) -> Result<Vec<String>, Stri
             eprintln!("bench {bench} failed ({status})");
             failed.push(bench.to_owned());
         }
+        load.push(load_average());
     }
+    // Other work on the machine moves every figure: the report shows how busy it was.
+    let load: Vec<f64> = load.into_iter().flatten().collect();
+    std::fs::create_dir_all(&output.figures)
+        .and_then(|()| {
+            std::fs::write(
+                output.figures.join("load.json"),
+                serde_json::json!({ "load_average_1min": load }).to_string(),
+            )
+        })
+        .map_err(|e| format!("cannot save the load average: {e}"))?;
     Ok(failed)
+}
+
+/// The one-minute load average, where the system reports one.
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
