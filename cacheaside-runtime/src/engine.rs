@@ -5,7 +5,7 @@ use core::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aerospike::{Expiration, Key, ResultCode, Value};
+use aerospike::{Key, Value};
 
 use crate::__private::{CacheSpec, KeyResult, ReturnKind};
 use crate::breaker;
@@ -13,11 +13,12 @@ use crate::bridge;
 use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landing, Leader, Role};
-use crate::namespace::{NamespaceInfo, NamespaceStatus};
+use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
 use crate::stats::{self, Event, SetCounters};
-use crate::{Config, Error, ErrorKind, Ttl, UserKey};
+use crate::write_back::{bytes_to_store, mark_invalidated, store, unshare, Target};
+use crate::{Error, ErrorKind, UserKey};
 
 /// `get_or_load`: a hit returns the cached value; anything else runs `load`. Concurrent calls of
 /// one key share one read and one load (see [`flight`]).
@@ -168,11 +169,6 @@ fn land(leader: Option<Leader>, shared: Option<Arc<Vec<u8>>>) {
     }
 }
 
-/// The bytes to write, copied only if followers still hold them.
-fn unshare(shared: Arc<Vec<u8>>) -> Vec<u8> {
-    Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.as_ref().clone())
-}
-
 /// `refresh`: always runs `load`, writes its cacheable part, returns it. The entry is invalidated
 /// before the load, so that readers meanwhile load for themselves instead of reading the old
 /// value, and so that of two concurrent refreshes the later one's value stays.
@@ -222,18 +218,6 @@ pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> R
             "the cache's background runtime did not run the delete",
         ))
     })
-}
-
-/// Where a call's entry lives in the connected cache.
-struct Target {
-    cache: Cache,
-    key: Key,
-    /// What the record must still be for a write-back to replace it.
-    expected: Expected,
-    /// What the cluster said about the record's namespace.
-    namespace: NamespaceStatus,
-    /// Bytes the stored user key adds to the record (0 without `send_key`).
-    stored_key_cost: usize,
 }
 
 /// What the read of a call's entry found. Not generic, so that it can run on the background
@@ -329,8 +313,9 @@ fn resolve<T: serde::de::DeserializeOwned>(
     Resolved::Load(write_target)
 }
 
-/// `invalidate`: deletes the entry. Absent is fine; an unreachable cache is an error, because the
-/// caller needs to know the entry may still be served.
+/// `invalidate`: replaces the entry with an invalidation marker (see [`mark_invalidated`]). Absent
+/// is fine; an unreachable cache is an error, because the caller needs to know the entry may
+/// still be served.
 pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
@@ -359,40 +344,6 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
                 format!("set {}: cache invalidation failed: {error}", spec.set)
             });
         })
-}
-
-/// Replaces the entry with an invalidation marker that lives for the invalidation window, so that
-/// loads that read before it cannot write (their create-only or expect-generation write fails).
-/// Returns what a write-back must find to replace the marker.
-///
-/// In a namespace that refuses TTLs the marker cannot expire: it is written without a TTL when
-/// this function's entries are written there (they never expire either, and the next load
-/// replaces the marker); otherwise nothing of this function is ever written there, and the entry
-/// is simply deleted.
-async fn mark_invalidated(
-    spec: &'static CacheSpec,
-    cache: &Cache,
-    key: Key,
-    namespace: NamespaceStatus,
-) -> Result<Expected, Error> {
-    // Validated to fit in u32 seconds.
-    let window = u32::try_from(cache.config().invalidation_window().as_secs()).unwrap_or(u32::MAX);
-    let marker_expiration = match namespace {
-        NamespaceStatus::Present(info) if info.ttl_forbidden => {
-            match entry_expiration(spec, cache.config(), info) {
-                Some(_) => Expiration::Never,
-                None => return cache.delete(key).await.map(|()| Expected::Absent),
-            }
-        }
-        _ => Expiration::Seconds(window),
-    };
-    match cache.mark_invalidated(key.clone(), marker_expiration).await {
-        Ok(generation) => Ok(Expected::Generation(generation)),
-        Err(error) if error.server_code() == Some(ResultCode::FailForbidden) => {
-            cache.delete(key).await.map(|()| Expected::Absent)
-        }
-        Err(error) => Err(error),
-    }
 }
 
 /// The target of a refresh: the entry is invalidated first, so that the refresh's write-back
@@ -526,145 +477,5 @@ fn describe(why: &Undecodable) -> String {
         Undecodable::Envelope(mismatch) => format!("envelope mismatch: {mismatch:?}"),
         Undecodable::Malformed(reason) => format!("malformed payload: {reason}"),
         Undecodable::Shape(reason) => format!("another shape: {reason}"),
-    }
-}
-
-/// The expiration of this function's entries in a namespace, or `None` when they must not be
-/// written there: the namespace refuses TTLs, the function has one, and writing without it was not
-/// asked for.
-fn entry_expiration(
-    spec: &'static CacheSpec,
-    config: &Config,
-    namespace: NamespaceInfo,
-) -> Option<Expiration> {
-    let has_ttl = matches!(spec.ttl, Ttl::Seconds(seconds) if seconds > 0);
-    if !(namespace.ttl_forbidden && has_ttl) {
-        return Some(spec.ttl.expiration());
-    }
-    config
-        .write_without_ttl_when_forbidden()
-        .then_some(Expiration::Never)
-}
-
-/// Whether a conditional write was refused because the record changed since the read: created
-/// meanwhile (5), another generation (3), or deleted (2, for replace-only).
-fn is_stale_write(error: &Error) -> bool {
-    matches!(
-        error.server_code(),
-        Some(
-            ResultCode::KeyExistsError | ResultCode::GenerationError | ResultCode::KeyNotFoundError
-        )
-    )
-}
-
-/// The encoded cacheable part of `returned`, when it is to be written (`wanted`). An encoding
-/// failure is counted and reported.
-fn bytes_to_store<R, K: ReturnKind<R>>(
-    spec: &'static CacheSpec,
-    wanted: bool,
-    returned: &R,
-    counters: &SetCounters,
-) -> Option<Vec<u8>> {
-    let value = K::cacheable(returned).filter(|_| wanted)?;
-    match codec::encode(value) {
-        Ok(bytes) => Some(bytes),
-        Err(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Encode, spec.set, || {
-                format!(
-                    "set {}: a value of {} is not cached: {error}",
-                    spec.set, spec.function
-                )
-            });
-            None
-        }
-    }
-}
-
-/// Writes encoded bytes; failures are counted and reported, never returned.
-async fn store(
-    spec: &'static CacheSpec,
-    target: Target,
-    bytes: Vec<u8>,
-    counters: &'static SetCounters,
-) {
-    let Target {
-        cache,
-        key,
-        expected,
-        namespace,
-        stored_key_cost,
-    } = target;
-    let limit = size::limit(cache.config(), namespace);
-    if !size::fits(bytes.len(), stored_key_cost, limit) {
-        counters.count(Event::Oversize);
-        report::warn_once(
-            Cause::Oversize,
-            &format!("{}/{}", spec.set, spec.function),
-            || {
-                format!(
-                "set {}: a value of {} is {} bytes encoded, too large for a record of at most {} \
-                 bytes (the namespace's max-record-size or Config::max_record_size); it is \
-                 returned but not cached",
-                spec.set,
-                spec.function,
-                bytes.len(),
-                limit
-            )
-            },
-        );
-        return;
-    }
-    let expiration = match namespace {
-        NamespaceStatus::Present(info) => match entry_expiration(spec, cache.config(), info) {
-            Some(expiration) => expiration,
-            None => {
-                counters.count(Event::TtlForbiddenSkip);
-                report::warn_once(Cause::Forbidden, key.namespace(), || {
-                    format!(
-                        "namespace {}: records with a TTL are refused (nsup-period is 0), so \
-                         values of functions with a ttl are not cached there (first: {} in set \
-                         {}). Fix: set nsup-period (or allow-ttl-without-nsup) on the namespace, \
-                         use ttl = never, or opt in to entries without TTL with \
-                         Config::builder().write_without_ttl_when_forbidden(true)",
-                        key.namespace(),
-                        spec.function,
-                        spec.set
-                    )
-                });
-                return;
-            }
-        },
-        NamespaceStatus::Unknown | NamespaceStatus::Missing => spec.ttl.expiration(),
-    };
-    match cache.write(key, bytes, expiration, expected).await {
-        Ok(()) => counters.count(Event::Write),
-        Err(error) if is_stale_write(&error) => {
-            counters.count(Event::StaleWritePrevented);
-            tracing::debug!(
-                target: "cacheaside",
-                set = spec.set,
-                "the entry changed while {} loaded; its value is returned but not written",
-                spec.function
-            );
-        }
-        Err(error) => {
-            counters.count(Event::CacheError);
-            let (cause, advice) = match error.server_code() {
-                Some(ResultCode::FailForbidden) => (
-                    Cause::Forbidden,
-                    "the namespace refuses records with a TTL (nsup-period is 0): set nsup-period, \
-                     or allow-ttl-without-nsup, or use ttl = never",
-                ),
-                Some(ResultCode::RecordTooBig) => (
-                    Cause::RecordTooBig,
-                    "the value is larger than the namespace's max-record-size; it is not cached",
-                ),
-                _ => (Cause::Write, "the loaded value is returned uncached"),
-            };
-            report::warn_once(cause, spec.set, || {
-                format!("set {}: cache write failed: {error}; {advice}", spec.set)
-            });
-        }
     }
 }

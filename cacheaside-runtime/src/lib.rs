@@ -91,6 +91,7 @@ mod namespace;
 mod report;
 mod size;
 mod stats;
+mod write_back;
 
 pub use client::init;
 pub use config::{Config, ConfigBuilder};
