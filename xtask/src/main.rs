@@ -54,13 +54,15 @@ fn bench_report(root: &Path, output: &run::OutputDirs, skip_run: bool) -> Result
         .map_err(|e| format!("cannot create {}: {e}", plots_dir.display()))?;
     let plots = plot::write_all(&results, &plots_dir)?;
     let notes = std::fs::read_to_string(plots_dir.join("notes.md")).ok();
-    let markdown = report::render(
-        &results,
-        &machine::describe(),
-        &plots,
-        &failed,
-        notes.as_deref(),
-    );
+    let mut machine = machine::describe();
+    // The date of the measurements, also when the report is rewritten later with --skip-run.
+    if let Some(seconds) = results
+        .figures("load")
+        .and_then(|load| load.get("finished_unix_seconds")?.as_u64())
+    {
+        machine.date = machine::utc_date_time(seconds);
+    }
+    let markdown = report::render(&results, &machine, &plots, &failed, notes.as_deref());
     let path = root.join("BENCHMARKS.md");
     std::fs::write(&path, markdown).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     eprintln!("wrote {}", path.display());

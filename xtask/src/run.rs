@@ -64,7 +64,11 @@ pub fn run_benches(root: &Path, output: &OutputDirs) -> Result<Vec<String>, Stri
         .and_then(|()| {
             std::fs::write(
                 output.figures.join("load.json"),
-                serde_json::json!({ "load_average_1min": load }).to_string(),
+                serde_json::json!({
+                    "load_average_1min": load,
+                    "finished_unix_seconds": unix_seconds(),
+                })
+                .to_string(),
             )
         })
         .map_err(|e| format!("cannot save the load average: {e}"))?;
@@ -75,4 +79,10 @@ pub fn run_benches(root: &Path, output: &OutputDirs) -> Result<Vec<String>, Stri
 fn load_average() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
