@@ -12,7 +12,7 @@ use crate::breaker;
 use crate::bridge;
 use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
-use crate::flight::{self, Caller, FlightKey, Landing, Leader, Role};
+use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
@@ -52,7 +52,7 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     let write_target = match resolve::<K::Value>(spec, lookup(spec, key, counters).await, counters)
     {
         Resolved::Hit(value, bytes) => {
-            land(leader, Some(bytes));
+            drop(land(leader, Some(bytes)));
             return K::from_cached(value);
         }
         Resolved::Load(write_target) => write_target,
@@ -60,10 +60,11 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     let returned = run_loader::<R, K, F>(load, counters).await;
     let wanted = write_target.is_some() || leader.is_some();
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
-    land(leader, shared.clone());
+    let landed = land(leader, shared.clone());
     if let (Some(target), Some(shared)) = (write_target, shared) {
         store(spec, target, unshare(shared), counters).await;
     }
+    drop(landed);
     returned
 }
 
@@ -99,7 +100,7 @@ pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     let found = bridge::run(lookup(spec, key, counters)).unwrap_or(Lookup::Bypass);
     let write_target = match resolve::<K::Value>(spec, found, counters) {
         Resolved::Hit(value, bytes) => {
-            land(leader, Some(bytes));
+            drop(land(leader, Some(bytes)));
             return K::from_cached(value);
         }
         Resolved::Load(write_target) => write_target,
@@ -107,10 +108,11 @@ pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     let wanted = write_target.is_some() || leader.is_some();
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
-    land(leader, shared.clone());
+    let landed = land(leader, shared.clone());
     if let (Some(target), Some(shared)) = (write_target, shared) {
         bridge::run(store(spec, target, unshare(shared), counters));
     }
+    drop(landed);
     returned
 }
 
@@ -162,11 +164,10 @@ fn follow<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Lands a leader's flight with its encoded value, or with nothing to share.
-fn land(leader: Option<Leader>, shared: Option<Arc<Vec<u8>>>) {
-    if let Some(leader) = leader {
-        leader.land(shared.map_or(Landing::Nothing, Landing::Value));
-    }
+/// Lands a leader's flight with its encoded value, or with nothing to share. Keep the returned
+/// guard until the value is written.
+fn land(leader: Option<Leader>, shared: Option<Arc<Vec<u8>>>) -> Option<Landed> {
+    leader.map(|leader| leader.land(shared.map_or(Landing::Nothing, Landing::Value)))
 }
 
 /// `refresh`: always runs `load`, writes its cacheable part, returns it. The entry is invalidated

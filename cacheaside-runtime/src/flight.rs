@@ -91,9 +91,11 @@ impl Flight {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Lands the flight unless it has landed already; detaches it from its key and wakes every
-    /// follower.
+    /// Lands the flight unless it has landed already and wakes every follower. A flight that
+    /// landed without a value is detached from its key at once; one with a value stays until
+    /// its [`Landed`] guard is dropped.
     fn land(self: &Arc<Self>, landing: Landing) {
+        let detach_now = !matches!(landing, Landing::Value(_));
         {
             let mut slot = self.landing();
             if slot.is_some() {
@@ -101,6 +103,15 @@ impl Flight {
             }
             *slot = Some(landing);
         }
+        if detach_now {
+            self.detach();
+        }
+        self.landed_blocking.notify_all();
+        self.landed_async.notify_waiters();
+    }
+
+    /// Removes this flight from its key, unless another flight took the key meanwhile.
+    fn detach(self: &Arc<Self>) {
         let mut flights = flights();
         if flights
             .get(&self.key)
@@ -108,9 +119,6 @@ impl Flight {
         {
             flights.remove(&self.key);
         }
-        drop(flights);
-        self.landed_blocking.notify_all();
-        self.landed_async.notify_waiters();
     }
 
     async fn landed(&self) -> Landing {
@@ -192,15 +200,32 @@ pub(crate) struct Leader {
 }
 
 impl Leader {
-    /// Shares the leader's outcome with its followers.
-    pub(crate) fn land(self, landing: Landing) {
+    /// Shares the leader's outcome with its followers. With a value, the flight keeps answering
+    /// callers that arrive until the returned guard is dropped: the leader holds it while it
+    /// writes the value, so that nobody reads the cache in between and loads again.
+    pub(crate) fn land(self, landing: Landing) -> Landed {
         self.flight.land(landing);
+        Landed {
+            flight: Arc::clone(&self.flight),
+        }
+    }
+}
+
+/// A landed flight that still answers newcomers; dropping it detaches the flight from its key.
+pub(crate) struct Landed {
+    flight: Arc<Flight>,
+}
+
+impl Drop for Landed {
+    fn drop(&mut self) {
+        self.flight.detach();
     }
 }
 
 impl Drop for Leader {
     fn drop(&mut self) {
-        // A no-op after `land`; otherwise the leader was cancelled or its loader panicked.
+        // A no-op after `land` (the flight keeps its landing and its key until `Landed` is
+        // dropped); otherwise the leader was cancelled or its loader panicked.
         self.flight.land(Landing::Abandoned);
     }
 }
@@ -272,8 +297,13 @@ mod tests {
         let Role::Follower(follower) = join(&key, Caller::Blocking) else {
             panic!("the second caller follows")
         };
-        leader.land(Landing::Value(Arc::new(vec![7])));
+        let landed = leader.land(Landing::Value(Arc::new(vec![7])));
         assert!(matches!(follower.wait_blocking(LONG), Landing::Value(bytes) if *bytes == [7]));
+        let Role::Follower(late) = join(&key, Caller::Blocking) else {
+            panic!("while the leader writes, a newcomer is answered by the landed flight")
+        };
+        assert!(matches!(late.wait_blocking(LONG), Landing::Value(_)));
+        drop(landed);
         assert!(
             matches!(join(&key, Caller::Blocking), Role::Leader(_)),
             "a new flight"
@@ -291,6 +321,10 @@ mod tests {
         };
         drop(leader);
         assert!(matches!(follower.wait_blocking(LONG), Landing::Abandoned));
+        assert!(
+            matches!(join(&key, Caller::Blocking), Role::Leader(_)),
+            "an abandoned flight is detached at once"
+        );
     }
 
     #[test]
@@ -321,7 +355,7 @@ mod tests {
         let Role::Leader(new_leader) = join(&key, Caller::Blocking) else {
             panic!("after detach, a newcomer leads a new flight")
         };
-        old_leader.land(Landing::Value(Arc::new(vec![1])));
+        drop(old_leader.land(Landing::Value(Arc::new(vec![1]))));
         assert!(matches!(
             old_follower.wait_blocking(LONG),
             Landing::Value(_)
@@ -329,7 +363,7 @@ mod tests {
         let Role::Follower(_) = join(&key, Caller::Blocking) else {
             panic!("the old landing did not remove the new flight")
         };
-        new_leader.land(Landing::Nothing);
+        drop(new_leader.land(Landing::Nothing));
     }
 
     #[tokio::test(flavor = "current_thread")]

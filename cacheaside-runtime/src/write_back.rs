@@ -20,7 +20,8 @@ use crate::size;
 use crate::stats::{Event, SetCounters};
 use crate::{Config, Error, Ttl};
 
-/// The bytes to write, copied only if followers still hold them.
+/// The bytes to write; copied when the flight or its followers still hold them (a memory copy
+/// per miss, small next to the write itself).
 pub(crate) fn unshare(shared: Arc<Vec<u8>>) -> Vec<u8> {
     Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.as_ref().clone())
 }

@@ -278,10 +278,9 @@ async fn a_blocking_follower_gets_an_async_leaders_value() {
         .await
         .unwrap();
     // The thread is about to join the flight; a follower shows nothing until the landing, so
-    // give it a moment (the assertion on `coalesced` below tells a late arrival apart).
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // give it a generous moment (the assertion on `coalesced` below tells a late arrival apart;
+    // one arriving while the leader writes is still answered by the landed flight).
+    tokio::time::sleep(Duration::from_secs(1)).await;
     gate.open();
     assert_eq!(leader.await.unwrap(), Ok("leader".to_owned()));
     assert_eq!(follower.join().unwrap(), Ok("leader".to_owned()));
