@@ -192,7 +192,7 @@ impl Cache {
         .await
     }
 
-    /// Replaces the record with an invalidation marker (no bin `data`) that expires as given;
+    /// Turns the record into an invalidation marker (bin `data` removed) that expires as given;
     /// returns the marker's generation.
     pub(crate) async fn mark_invalidated(
         &self,
@@ -202,10 +202,16 @@ impl Cache {
         let client = Arc::clone(&self.client);
         let mut policy = self.installation.policies.write.clone();
         policy.expiration = expiration;
-        policy.record_exists_action = RecordExistsAction::Replace;
         self.run(async move {
+            // Removes bin `data` (a nil write deletes a bin) rather than replacing the record:
+            // the server may refuse read operations with the replace policies.
+            let no_data = Bin::new(DATA_BIN, Value::Nil);
             let marker = Bin::new(INVALIDATED_BIN, Value::Int(1));
-            let ops = [operations::put(&marker), operations::get_header()];
+            let ops = [
+                operations::put(&no_data),
+                operations::put(&marker),
+                operations::get_header(),
+            ];
             client
                 .operate(&policy, &key, &ops)
                 .await
