@@ -86,6 +86,7 @@ mod engine;
 mod envelope;
 mod error;
 mod flight;
+pub mod inspect;
 mod key;
 mod namespace;
 mod report;
