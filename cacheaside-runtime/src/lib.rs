@@ -93,6 +93,7 @@ mod report;
 mod size;
 mod stats;
 mod write_back;
+pub mod write_behind;
 
 pub use client::init;
 pub use config::{Config, ConfigBuilder};

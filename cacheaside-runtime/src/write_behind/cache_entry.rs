@@ -1,0 +1,213 @@
+//! Writing a write-behind value into the cache entry that `#[cache_aside]` readers of the same
+//! namespace, set and key read: same envelope and codec, same size guard and TTL policy.
+//!
+//! The write replaces whatever the entry holds (a newer value is newer than any cached one, and
+//! than any invalidation marker), conditionally on the generation just read, so that a
+//! concurrent write-back of a load that read the old source value cannot win over it. When the
+//! new value cannot be written (too large, refused by the namespace, an error answer), the entry
+//! is invalidated instead, so readers load from the source rather than keep serving the old value.
+
+use aerospike::{Expiration, Key, ResultCode};
+use serde::Serialize;
+
+use crate::__private::CacheSpec;
+use crate::client::{self, Access, Cache, Expected, Stored};
+use crate::codec;
+use crate::namespace::NamespaceStatus;
+use crate::report::{self, Cause};
+use crate::size;
+use crate::stats::{Event, SetCounters};
+use crate::write_back::mark_invalidated;
+use crate::{Error, Ttl, UserKey};
+
+/// Attempts at replacing an entry that other writers keep changing between our read and write.
+const REPLACE_ATTEMPTS: usize = 3;
+
+/// Where a write-behind's values are cached.
+pub(super) struct CacheEntries {
+    pub(super) spec: &'static CacheSpec,
+    pub(super) counters: &'static SetCounters,
+}
+
+impl CacheEntries {
+    /// Puts `value` into the entry of `user_key`. Never fails: problems are counted in the set's
+    /// [`SetStats`](crate::SetStats) and logged once, and the source write goes ahead regardless.
+    pub(super) async fn put<V: Serialize>(&self, user_key: Result<UserKey, Error>, value: &V) {
+        let (spec, counters) = (self.spec, self.counters);
+        let Some((cache, key, namespace, user_key)) = self.locate(user_key).await else {
+            return;
+        };
+        let bytes = match codec::encode(value) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                counters.count(Event::CacheError);
+                report::warn_once(Cause::Encode, spec.set, || {
+                    format!(
+                        "set {}: a write-behind value is not cached: {error}",
+                        spec.set
+                    )
+                });
+                self.invalidate(&cache, key, namespace).await;
+                return;
+            }
+        };
+        let stored_key_cost = size::stored_key_cost(&user_key, cache.config().send_key());
+        let limit = size::limit(cache.config(), namespace);
+        if !size::fits(bytes.len(), stored_key_cost, limit) {
+            counters.count(Event::Oversize);
+            report::warn_once(
+                Cause::Oversize,
+                &format!("{}/write-behind", spec.set),
+                || {
+                    format!(
+                    "set {}: a write-behind value is {} bytes encoded, too large for a record of \
+                     at most {limit} bytes; the entry is invalidated instead",
+                    spec.set,
+                    bytes.len()
+                )
+                },
+            );
+            self.invalidate(&cache, key, namespace).await;
+            return;
+        }
+        let Some(expiration) = expiration(spec.ttl, &cache, namespace) else {
+            counters.count(Event::TtlForbiddenSkip);
+            report::warn_once(Cause::Forbidden, key.namespace(), || {
+                format!(
+                    "namespace {}: records with a TTL are refused (nsup-period is 0), so \
+                     write-behind values of set {} are not cached there. Fix: set nsup-period \
+                     (or allow-ttl-without-nsup), use Ttl::Never, or opt in with \
+                     Config::builder().write_without_ttl_when_forbidden(true)",
+                    key.namespace(),
+                    spec.set
+                )
+            });
+            self.invalidate(&cache, key, namespace).await;
+            return;
+        };
+        for _ in 0..REPLACE_ATTEMPTS {
+            let expected = match cache.read(key.clone()).await {
+                Ok(Some(Stored { generation, .. })) => Expected::Generation(generation),
+                Ok(None) => Expected::Absent,
+                Err(error) => return self.failed(error),
+            };
+            match cache
+                .write(key.clone(), bytes.clone(), expiration, expected)
+                .await
+            {
+                Ok(()) => {
+                    counters.count(Event::Write);
+                    return;
+                }
+                // Changed between the read and the write: read the new generation and replace it.
+                Err(error) if is_changed_meanwhile(&error) => continue,
+                Err(error) => {
+                    self.failed(error);
+                    self.invalidate(&cache, key, namespace).await;
+                    return;
+                }
+            }
+        }
+        // Other writers keep changing it: make sure no older value stays.
+        self.invalidate(&cache, key, namespace).await;
+    }
+
+    /// The connected cache, the record's key and its namespace, or `None` when the cache cannot
+    /// be used (counted and reported, except when it is disabled).
+    async fn locate(
+        &self,
+        user_key: Result<UserKey, Error>,
+    ) -> Option<(Cache, Key, NamespaceStatus, UserKey)> {
+        let (spec, counters) = (self.spec, self.counters);
+        let user_key = match user_key {
+            Ok(user_key) => user_key,
+            Err(error) => {
+                counters.count(Event::CacheError);
+                report::warn_once(Cause::Key, spec.set, || {
+                    format!(
+                        "set {}: a write-behind key is not cached: {error}",
+                        spec.set
+                    )
+                });
+                return None;
+            }
+        };
+        let cache = match client::access(counters).await {
+            Access::Ready(cache) => cache,
+            Access::Disabled => return None,
+            Access::Unavailable(error) => {
+                counters.count(Event::CacheError);
+                report::warn_once(Cause::Disconnected, spec.set, || {
+                    format!(
+                        "set {}: write-behind values are queued for the source but not cached: \
+                         {error}",
+                        spec.set
+                    )
+                });
+                return None;
+            }
+        };
+        let namespace = spec.namespace.unwrap_or_else(|| cache.default_namespace());
+        let key = match Key::new(namespace, spec.set, user_key.to_value()) {
+            Ok(key) => key,
+            Err(error) => {
+                counters.count(Event::CacheError);
+                report::warn_once(Cause::Key, spec.set, || {
+                    format!("set {}: a write-behind key is not valid: {error}", spec.set)
+                });
+                return None;
+            }
+        };
+        match cache.namespace_status(key.namespace()) {
+            // Logged once by the namespace check; nothing of this namespace is ever cached.
+            NamespaceStatus::Missing => {
+                counters.count(Event::CacheError);
+                None
+            }
+            namespace => Some((cache, key, namespace, user_key)),
+        }
+    }
+
+    /// Replaces the entry with an invalidation marker; a failure is counted and logged.
+    async fn invalidate(&self, cache: &Cache, key: Key, namespace: NamespaceStatus) {
+        if let Err(error) = mark_invalidated(self.spec, cache, key, namespace).await {
+            self.failed(error);
+        }
+    }
+
+    fn failed(&self, error: Error) {
+        self.counters.count(Event::CacheError);
+        report::warn_once(Cause::Write, self.spec.set, || {
+            format!(
+                "set {}: a write-behind value could not be cached: {error}; the source write is \
+                 still queued",
+                self.spec.set
+            )
+        });
+    }
+}
+
+/// The expiration of entries in `namespace`, or `None` when they must not be written there (it
+/// refuses TTLs, the entries have one, and writing without one was not asked for). The same rule
+/// as annotated functions' write-backs.
+fn expiration(ttl: Ttl, cache: &Cache, namespace: NamespaceStatus) -> Option<Expiration> {
+    let has_ttl = matches!(ttl, Ttl::Seconds(seconds) if seconds > 0);
+    match namespace {
+        NamespaceStatus::Present(info) if info.ttl_forbidden && has_ttl => cache
+            .config()
+            .write_without_ttl_when_forbidden()
+            .then_some(Expiration::Never),
+        _ => Some(ttl.expiration()),
+    }
+}
+
+/// Whether a conditional write was refused because the record changed after the read: created
+/// (5), rewritten (3) or deleted (2).
+fn is_changed_meanwhile(error: &Error) -> bool {
+    matches!(
+        error.server_code(),
+        Some(
+            ResultCode::KeyExistsError | ResultCode::GenerationError | ResultCode::KeyNotFoundError
+        )
+    )
+}

@@ -1,0 +1,665 @@
+//! Write-behind: [`WriteBehind::write`] puts a value into the cache at once and queues its write
+//! to the source of truth, which happens later, in batches, through a function you give.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cacheaside_runtime::write_behind::WriteBehind;
+//! use cacheaside_runtime::Ttl;
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize)]
+//! struct User { id: u64, name: String }
+//!
+//! # async fn save_users(_: Vec<(u64, User)>) -> Result<(), std::io::Error> { Ok(()) }
+//! # async fn demo() -> Result<(), cacheaside_runtime::Error> {
+//! // Readers: #[cache_aside(set = "users", ttl = 3600, key = id)] async fn get_user(id: u64) ...
+//! let users = WriteBehind::<u64, User>::builder("users")
+//!     .ttl(Ttl::Seconds(3600))
+//!     .max_batch(100)
+//!     .max_delay(Duration::from_millis(200))
+//!     .start(|batch: Vec<(u64, User)>| save_users(batch))?;
+//!
+//! users.write(42, User { id: 42, name: "Ada".into() }).await.ok();
+//! // get_user(42) now answers "Ada" from the cache; the source gets it within 200 ms.
+//! users.shutdown().await; // before the process exits: every queued write reaches the source
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **The cache is updated before `write` returns**, in the entry that
+//!   `#[cache_aside(set = …, key = <expr>)]` readers of the same namespace, set and explicit key
+//!   read (same envelope, codec, size guard and TTL policy). The write replaces any cached value
+//!   or invalidation marker, and makes in-flight write-backs of older loads fail. If the value
+//!   cannot be cached (too large, a namespace that refuses TTLs, an error answer) the entry is
+//!   invalidated instead. If the cache is unreachable, the source write is queued all the same:
+//!   the cache never causes a write to be lost, but readers may see the old cached value until
+//!   its TTL ends.
+//! - **Nothing is dropped.** A failed flush (an `Err` or a panic of the flush function) is
+//!   retried with exponential backoff ([`WriteBehindBuilder::retry_backoff`]), the same batch
+//!   again, until it succeeds; later batches wait for it, so the source sees writes in order.
+//! - **Coalescing:** a write of a key that is already queued replaces the queued value and keeps
+//!   its place in the queue (last value wins; a hot key cannot be starved). A key whose batch is
+//!   being flushed is queued again and flushed after that batch.
+//! - **Batches** hold at most [`max_batch`](WriteBehindBuilder::max_batch) keys and are flushed
+//!   when that many are queued, or when the oldest queued write is
+//!   [`max_delay`](WriteBehindBuilder::max_delay) old, or on [`flush`](WriteBehind::flush) and
+//!   [`shutdown`](WriteBehind::shutdown).
+//! - **Backpressure:** at most [`capacity`](WriteBehindBuilder::capacity) keys are queued
+//!   (plus one batch in flight); `write` of a new key waits for room while the queue is full.
+//! - [`flush`](WriteBehind::flush) returns once every write made before it is persisted;
+//!   [`shutdown`](WriteBehind::shutdown) refuses new writes and returns once every accepted write
+//!   is persisted. Both wait as long as the source keeps failing: bound them with
+//!   `tokio::time::timeout` if you must, and [`pending`](WriteBehind::pending) tells what is left.
+//!
+//! # Limits
+//!
+//! - The queue lives in this process's memory: a crash loses what was not yet flushed. Flush
+//!   or shut down before exiting.
+//! - Until a value is flushed the source holds the old one. A reader whose cache entry expires or
+//!   is invalidated by another process in that window loads and caches the old value.
+//! - Dropping a `write` future before it completes may leave the new value in the cache without
+//!   queuing it.
+//! - Dropping the `WriteBehind` without `shutdown` lets the background task drain the queue on its
+//!   own, as long as the runtime keeps running.
+
+mod cache_entry;
+mod queue;
+
+use core::fmt;
+use core::future::Future;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::__private::CacheSpec;
+use crate::stats;
+use crate::{Error, ErrorKind, Ttl, UserKey};
+use cache_entry::CacheEntries;
+use queue::{Offer, Queue};
+
+/// Writes of one key are applied to the cache and queued in call order: writers of keys in the
+/// same stripe take turns. More stripes mean less waiting between writers of different keys.
+const KEY_STRIPES: usize = 64;
+
+/// A key of a [`WriteBehind`]: how it addresses the cache entry, as `key = <expr>` of
+/// `#[cache_aside]` does (a string, an integer in `i64` range, or bytes).
+pub trait CacheKey {
+    /// The Aerospike user key of this key's entry.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Key`] when the key cannot be one (an integer outside `i64`); the value is
+    /// then not cached, but still written to the source.
+    fn user_key(&self) -> Result<UserKey, Error>;
+}
+
+macro_rules! integer_cache_keys {
+    ($($t:ty),* $(,)?) => {$(
+        impl CacheKey for $t {
+            fn user_key(&self) -> Result<UserKey, Error> {
+                crate::__private::IntoUserKey::into_user_key(*self)
+            }
+        }
+    )*};
+}
+integer_cache_keys!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
+
+impl CacheKey for String {
+    fn user_key(&self) -> Result<UserKey, Error> {
+        Ok(UserKey::Str(self.clone()))
+    }
+}
+
+impl CacheKey for Vec<u8> {
+    fn user_key(&self) -> Result<UserKey, Error> {
+        Ok(UserKey::Bytes(self.clone()))
+    }
+}
+
+impl CacheKey for UserKey {
+    fn user_key(&self) -> Result<UserKey, Error> {
+        Ok(self.clone())
+    }
+}
+
+/// A write refused because the [`WriteBehind`] was shut down; it hands the write back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed<K, V> {
+    /// The key of the refused write.
+    pub key: K,
+    /// The value of the refused write.
+    pub value: V,
+}
+
+impl<K, V> fmt::Display for Closed<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the write-behind queue was shut down; the write was not accepted")
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> std::error::Error for Closed<K, V> {}
+
+/// Counters of one [`WriteBehind`], from [`WriteBehind::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriteBehindStats {
+    /// Accepted writes.
+    pub writes: u64,
+    /// Writes that replaced a queued value of the same key instead of adding an entry.
+    pub coalesced: u64,
+    /// Writes that had to wait for room in a full queue.
+    pub waited_for_room: u64,
+    /// Batches the flush function persisted.
+    pub batches_flushed: u64,
+    /// Entries in those batches.
+    pub entries_flushed: u64,
+    /// Calls of the flush function that failed (returned `Err` or panicked) and were retried.
+    pub failed_flushes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    writes: AtomicU64,
+    coalesced: AtomicU64,
+    waited_for_room: AtomicU64,
+    batches_flushed: AtomicU64,
+    entries_flushed: AtomicU64,
+    failed_flushes: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> WriteBehindStats {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        WriteBehindStats {
+            writes: get(&self.writes),
+            coalesced: get(&self.coalesced),
+            waited_for_room: get(&self.waited_for_room),
+            batches_flushed: get(&self.batches_flushed),
+            entries_flushed: get(&self.entries_flushed),
+            failed_flushes: get(&self.failed_flushes),
+        }
+    }
+}
+
+/// How batches are formed and retried.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    max_batch: usize,
+    max_delay: Duration,
+    first_backoff: Duration,
+    max_backoff: Duration,
+}
+
+/// Configures and starts a [`WriteBehind`]; from [`WriteBehind::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct WriteBehindBuilder<K, V> {
+    set: &'static str,
+    namespace: Option<&'static str>,
+    ttl: Ttl,
+    capacity: usize,
+    settings: Settings,
+    types: core::marker::PhantomData<fn(K, V)>,
+}
+
+impl<K, V> WriteBehindBuilder<K, V>
+where
+    K: CacheKey + Eq + Hash + Clone + Send + Sync + 'static,
+    V: Serialize + Clone + Send + Sync + 'static,
+{
+    /// The namespace of the cache entries; by default the configured one
+    /// ([`Config::namespace`](crate::Config::namespace)), as for annotated functions.
+    pub fn namespace(mut self, namespace: &'static str) -> Self {
+        self.namespace = Some(namespace);
+        self
+    }
+
+    /// The TTL of the cache entries, as the readers' `ttl`. Default: the namespace's default TTL.
+    pub fn ttl(mut self, ttl: Ttl) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The most keys in one call of the flush function (default 100; at least 1). A batch is
+    /// flushed as soon as this many keys are queued.
+    pub fn max_batch(mut self, max_batch: usize) -> Self {
+        self.settings.max_batch = max_batch;
+        self
+    }
+
+    /// The longest a write waits in the queue before its batch is flushed (default 100 ms), while
+    /// the source answers.
+    pub fn max_delay(mut self, max_delay: Duration) -> Self {
+        self.settings.max_delay = max_delay;
+        self
+    }
+
+    /// The most keys queued at once (default 10,000; at least 1). Writes of new keys wait while
+    /// the queue is full; writes of queued keys replace their values without waiting.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// The wait before retrying a failed flush: `first`, doubled after each further failure up
+    /// to `max` (defaults 100 ms and 10 s).
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.settings.first_backoff = first;
+        self.settings.max_backoff = max.max(first);
+        self
+    }
+
+    /// Starts the queue's background task on the current tokio runtime. `flush` persists one
+    /// batch of distinct keys, in queue order; it is called again with the same batch after an
+    /// `Err` or a panic.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when called outside a tokio runtime or with `max_batch` or
+    /// `capacity` 0.
+    pub fn start<F, Fut, E>(self, flush: F) -> Result<WriteBehind<K, V>, Error>
+    where
+        F: Fn(Vec<(K, V)>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        if self.settings.max_batch == 0 || self.capacity == 0 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "WriteBehindBuilder: max_batch and capacity must be at least 1",
+            ));
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                "WriteBehindBuilder::start must be called inside a tokio runtime",
+            )
+        })?;
+        // One small allocation per write-behind for its lifetime: the invalidation path of the
+        // cache takes a `'static` description, like the one an annotated function has.
+        let spec: &'static CacheSpec = Box::leak(Box::new(CacheSpec {
+            namespace: self.namespace,
+            set: self.set,
+            ttl: self.ttl,
+            function: "write-behind",
+        }));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                queue: Queue::new(self.capacity),
+                flush_requested_through: 0,
+                closing: false,
+                writers: 0,
+                stopped: false,
+            }),
+            worker_wake: Notify::new(),
+            room: Notify::new(),
+            progress: Notify::new(),
+            counters: Counters::default(),
+            settings: self.settings,
+            cache: CacheEntries {
+                spec,
+                counters: stats::counters(self.set),
+            },
+            stripes: (0..KEY_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        });
+        runtime.spawn(run_worker(Arc::clone(&shared), flush));
+        Ok(WriteBehind { shared })
+    }
+}
+
+/// Cache-first writes with batched, retried, coalesced writes to the source of truth. See the
+/// [module documentation](self) for the guarantees.
+pub struct WriteBehind<K, V> {
+    shared: Arc<Shared<K, V>>,
+}
+
+impl<K, V> fmt::Debug for WriteBehind<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteBehind")
+            .field("set", &self.shared.cache.spec.set)
+            .field("pending", &self.shared.lock().queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> WriteBehind<K, V>
+where
+    K: CacheKey + Eq + Hash + Clone + Send + Sync + 'static,
+    V: Serialize + Clone + Send + Sync + 'static,
+{
+    /// A builder for a write-behind whose values are cached in `set`, as `#[cache_aside(set =
+    /// …)]` readers read them.
+    pub fn builder(set: &'static str) -> WriteBehindBuilder<K, V> {
+        WriteBehindBuilder {
+            set,
+            namespace: None,
+            ttl: Ttl::NamespaceDefault,
+            capacity: 10_000,
+            settings: Settings {
+                max_batch: 100,
+                max_delay: Duration::from_millis(100),
+                first_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(10),
+            },
+            types: core::marker::PhantomData,
+        }
+    }
+
+    /// Writes `value` into the cache entry of `key` (at most the cache's operation timeout per
+    /// operation), then queues it for the source; waits while the queue is full.
+    ///
+    /// # Errors
+    /// [`Closed`], with the write, after [`shutdown`](Self::shutdown) began; the cache is not
+    /// touched then.
+    pub async fn write(&self, key: K, value: V) -> Result<(), Closed<K, V>> {
+        let shared = &self.shared;
+        let _writer = {
+            let mut state = shared.lock();
+            if state.closing {
+                return Err(Closed { key, value });
+            }
+            state.writers += 1;
+            WriterGuard { shared }
+        };
+        let _turn = shared.stripes[stripe_of(&key)].lock().await;
+        shared.cache.put(key.user_key(), &value).await;
+        shared.enqueue(key, value).await;
+        Ok(())
+    }
+
+    /// Returns once every write accepted before this call has been persisted by the flush
+    /// function; starts flushing queued writes now instead of after `max_delay`.
+    pub async fn flush(&self) {
+        let shared = &self.shared;
+        let target = {
+            let mut state = shared.lock();
+            let target = state.queue.last_seq();
+            state.flush_requested_through = state.flush_requested_through.max(target);
+            target
+        };
+        shared.worker_wake.notify_one();
+        shared
+            .wait_for_progress(|state| state.queue.persisted_through(target) || state.stopped)
+            .await;
+    }
+
+    /// Refuses new writes, then returns once every accepted write (queued, being flushed, or
+    /// still being written by a concurrent `write`) has been persisted and the background task
+    /// has stopped. Calling it again returns at once after that.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        shared.lock().closing = true;
+        shared.worker_wake.notify_one();
+        shared.wait_for_progress(|state| state.stopped).await;
+    }
+
+    /// Keys queued and not yet handed to the flush function.
+    pub fn pending(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
+    /// This write-behind's counters. The cache writes count in the set's
+    /// [`SetStats::writes`](crate::SetStats::writes) and failures in its `cache_errors`.
+    pub fn stats(&self) -> WriteBehindStats {
+        self.shared.counters.snapshot()
+    }
+}
+
+impl<K, V> Drop for WriteBehind<K, V> {
+    /// The background task drains the queue and stops.
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.worker_wake.notify_one();
+    }
+}
+
+fn stripe_of<K: Hash>(key: &K) -> usize {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    // The remainder is below KEY_STRIPES, so it fits in usize.
+    (hasher.finish() % KEY_STRIPES as u64) as usize
+}
+
+/// What the handles and the background task share.
+struct Shared<K, V> {
+    state: Mutex<State<K, V>>,
+    /// Wakes the background task: a batch may be due, or the queue is closing.
+    worker_wake: Notify,
+    /// Room in the queue for writers waiting on a full one.
+    room: Notify,
+    /// A batch was persisted, or the task stopped.
+    progress: Notify,
+    counters: Counters,
+    settings: Settings,
+    cache: CacheEntries,
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+struct State<K, V> {
+    queue: Queue<K, V>,
+    /// Writes up to this sequence number are to be flushed now.
+    flush_requested_through: u64,
+    closing: bool,
+    /// `write` calls accepted but not yet queued: the task waits for them before stopping.
+    writers: usize,
+    stopped: bool,
+}
+
+/// Counts an accepted `write` until it is queued (or dropped).
+struct WriterGuard<'a, K, V> {
+    shared: &'a Shared<K, V>,
+}
+
+impl<K, V> Drop for WriterGuard<'_, K, V> {
+    fn drop(&mut self) {
+        self.shared.lock().writers -= 1;
+        self.shared.worker_wake.notify_one();
+    }
+}
+
+impl<K, V> Shared<K, V> {
+    fn lock(&self) -> MutexGuard<'_, State<K, V>> {
+        // The state is consistent after every critical section, so a poisoned lock is usable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until `done` holds, re-checking after each notification of progress.
+    async fn wait_for_progress(&self, done: impl Fn(&State<K, V>) -> bool) {
+        loop {
+            let mut notified = pin!(self.progress.notified());
+            // Registered before the check, so a notification between the check and the await
+            // is not missed.
+            notified.as_mut().enable();
+            if done(&self.lock()) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Shared<K, V> {
+    /// Queues a write, waiting for room while the queue is full.
+    async fn enqueue(&self, key: K, value: V) {
+        let (mut key, mut value) = (key, value);
+        let mut waited = false;
+        loop {
+            let mut room = pin!(self.room.notified());
+            room.as_mut().enable();
+            let offer = {
+                let mut state = self.lock();
+                let offer = state.queue.offer(key, value, Instant::now());
+                if matches!(offer, Offer::Queued) && state.queue.len() >= self.settings.max_batch {
+                    self.worker_wake.notify_one();
+                }
+                offer
+            };
+            match offer {
+                Offer::Queued => break,
+                Offer::Coalesced => {
+                    Counters::add(&self.counters.coalesced, 1);
+                    break;
+                }
+                Offer::Full(returned_key, returned_value) => {
+                    (key, value) = (returned_key, returned_value);
+                    if !waited {
+                        waited = true;
+                        Counters::add(&self.counters.waited_for_room, 1);
+                    }
+                    // A full queue is a due batch: make sure the task is flushing.
+                    self.worker_wake.notify_one();
+                    room.await;
+                }
+            }
+        }
+        Counters::add(&self.counters.writes, 1);
+        // Wakes the task to schedule the new entry's max-delay deadline.
+        self.worker_wake.notify_one();
+    }
+}
+
+/// What the background task does next.
+enum Next<K, V> {
+    Flush(queue::Batch<K, V>),
+    Wait(Option<Instant>),
+    Stop,
+}
+
+/// The background task: takes due batches and flushes each until it succeeds; stops when closing
+/// and everything accepted is persisted.
+async fn run_worker<K, V, F, Fut, E>(shared: Arc<Shared<K, V>>, flush: F)
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: Fn(Vec<(K, V)>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let settings = shared.settings;
+    loop {
+        let wake = shared.worker_wake.notified();
+        let next = {
+            let mut state = shared.lock();
+            next_step(&mut state, settings, Instant::now())
+        };
+        match next {
+            Next::Flush(batch) => {
+                shared.room.notify_waiters();
+                persist(&shared, &flush, batch.entries).await;
+                shared.lock().queue.batch_done();
+                shared.progress.notify_waiters();
+            }
+            Next::Wait(Some(deadline)) => {
+                // Either a notification or the deadline: both lead to a new look at the queue.
+                let _ = tokio::time::timeout_at(deadline, wake).await;
+            }
+            Next::Wait(None) => wake.await,
+            Next::Stop => {
+                shared.progress.notify_waiters();
+                return;
+            }
+        }
+    }
+}
+
+/// Decides, under the lock, whether a batch is due, how long to wait otherwise, or whether to stop.
+fn next_step<K: Eq + Hash + Clone, V>(
+    state: &mut State<K, V>,
+    settings: Settings,
+    now: Instant,
+) -> Next<K, V> {
+    let queue = &state.queue;
+    let Some(oldest) = queue.oldest_queued_at() else {
+        if state.closing && state.writers == 0 {
+            state.stopped = true;
+            return Next::Stop;
+        }
+        return Next::Wait(None);
+    };
+    let deadline = oldest + settings.max_delay;
+    let flush_requested = queue
+        .front_seq()
+        .is_some_and(|seq| seq <= state.flush_requested_through);
+    let due = queue.len() >= settings.max_batch
+        || queue.is_full()
+        || state.closing
+        || flush_requested
+        || now >= deadline;
+    if due {
+        Next::Flush(state.queue.take_batch(settings.max_batch))
+    } else {
+        Next::Wait(Some(deadline))
+    }
+}
+
+/// Calls `flush` with the batch until it succeeds, waiting with exponential backoff between
+/// attempts. Each attempt runs as its own task, so a panic is a failed attempt, not a lost batch.
+async fn persist<K, V, F, Fut, E>(shared: &Shared<K, V>, flush: &F, entries: Vec<(K, V)>)
+where
+    K: Clone + Send + 'static,
+    V: Clone + Send + 'static,
+    F: Fn(Vec<(K, V)>) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let settings = shared.settings;
+    let count = entries.len() as u64;
+    let mut backoff = settings.first_backoff;
+    let mut failures: u64 = 0;
+    loop {
+        let failure = match tokio::spawn(flush(entries.clone())).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(join_error) if join_error.is_panic() => {
+                Some("the flush function panicked".to_owned())
+            }
+            Err(join_error) => Some(format!("the flush was cancelled: {join_error}")),
+        };
+        let Some(failure) = failure else {
+            Counters::add(&shared.counters.batches_flushed, 1);
+            Counters::add(&shared.counters.entries_flushed, count);
+            if failures > 0 {
+                tracing::info!(
+                    target: "cacheaside",
+                    set = shared.cache.spec.set,
+                    "write-behind: a batch of {count} writes was persisted after {failures} failed \
+                     attempts"
+                );
+            }
+            return;
+        };
+        failures += 1;
+        Counters::add(&shared.counters.failed_flushes, 1);
+        if failures == 1 {
+            tracing::warn!(
+                target: "cacheaside",
+                set = shared.cache.spec.set,
+                "write-behind: flushing a batch of {count} writes failed ({failure}); retrying \
+                 with backoff, nothing is dropped"
+            );
+        } else {
+            tracing::debug!(
+                target: "cacheaside",
+                set = shared.cache.spec.set,
+                "write-behind: attempt {} of a batch failed: {failure}",
+                failures + 1
+            );
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = backoff.saturating_mul(2).min(settings.max_backoff);
+    }
+}
