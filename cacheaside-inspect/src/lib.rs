@@ -1,0 +1,167 @@
+//! `cacheaside-inspect`: shows what a cacheaside entry in Aerospike holds, for operators.
+//!
+//! ```text
+//! $ cacheaside-inspect --namespace test users 'app::repo::get_user(42)'
+//! namespace   test
+//! set         users
+//! key         "app::repo::get_user(42)"
+//! generation  1
+//! ttl         3600 s
+//! bins        data
+//! size        19 bytes (header 3, payload 16)
+//! format      1
+//! codec       1, MessagePack (named fields)
+//! schema tag  none
+//! value
+//! {
+//!   "id": 42,
+//!   "name": "alice"
+//! }
+//! ```
+//!
+//! `--json` prints the same as one JSON object on one line:
+//!
+//! ```text
+//! {"namespace":"test","set":"users","key":"app::repo::get_user(42)","found":true,"generation":1,
+//!  "ttl_seconds":3600,"bins":["data"],"size":19,"envelope":{"format":1,"codec_id":1,
+//!  "codec":"MessagePack (named fields)","schema_tag_hex":"","header_size":3,"payload_size":16},
+//!  "value":{"id":42,"name":"alice"}}
+//! ```
+//!
+//! Without a value, `problem` says why (and `value` is absent); a missing record gives
+//! `"found":false`. The exit status tells the cases apart (see [`Status`]; `--help` lists them). The envelope is read by
+//! [`cacheaside_runtime::inspect`], the code path of the cache itself; the value is shown as
+//! JSON as described in [`json`]. The record is only read, never written or touched.
+//!
+//! [`run`] is the whole program as a function, for tests and for embedding in other tools.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod args;
+pub mod json;
+mod report;
+
+use std::io::Write;
+
+use aerospike::{AuthMode, Bins, Client, ClientPolicy, Key, ReadPolicy, Record, ResultCode};
+
+pub use args::{Command, Request, USAGE};
+pub use report::{render, Rendered};
+
+/// How the program ends; [`Status::code`] is its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The value (or the help) was printed.
+    Printed,
+    /// The cluster could not be reached, or the read failed.
+    Failed,
+    /// The command line or the environment is not usable.
+    Usage,
+    /// There is no such record.
+    NotFound,
+    /// The record holds no readable value: an invalidation marker, other bins, bytes that do not
+    /// decode.
+    NoValue,
+}
+
+impl Status {
+    /// The exit status: 0, 1, 2, 3 and 4 in the order of the variants.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Printed => 0,
+            Status::Failed => 1,
+            Status::Usage => 2,
+            Status::NotFound => 3,
+            Status::NoValue => 4,
+        }
+    }
+}
+
+/// Runs the program: parses `args` (without the program name) with `env` for environment
+/// variables, reads the record and prints the report on `out`, errors on `err`.
+pub async fn run(
+    args: impl IntoIterator<Item = String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Status {
+    let request = match args::parse(args, env) {
+        Ok(Command::Help) => {
+            return print(out, err, USAGE, Status::Printed);
+        }
+        Ok(Command::Inspect(request)) => *request,
+        Err(message) => {
+            let _ = writeln!(err, "cacheaside-inspect: {message}\n\n{USAGE}");
+            return Status::Usage;
+        }
+    };
+    match read(&request).await {
+        Ok(record) => {
+            let rendered = render(&request, record.as_ref());
+            print(out, err, &rendered.text, rendered.status)
+        }
+        Err(message) => {
+            let _ = writeln!(err, "cacheaside-inspect: {message}");
+            Status::Failed
+        }
+    }
+}
+
+fn print(out: &mut dyn Write, err: &mut dyn Write, text: &str, status: Status) -> Status {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => status,
+        Err(error) => {
+            let _ = writeln!(err, "cacheaside-inspect: cannot write the output: {error}");
+            Status::Failed
+        }
+    }
+}
+
+/// Reads the record of `request` (`None` when there is none), with all its bins.
+///
+/// # Errors
+/// A message for the user when the cluster cannot be reached in time or the read fails.
+pub async fn read(request: &Request) -> Result<Option<Record>, String> {
+    let millis = u32::try_from(request.timeout.as_millis()).unwrap_or(u32::MAX);
+    let policy = ClientPolicy {
+        timeout: millis,
+        auth_mode: match &request.credentials {
+            Some((user, password)) => AuthMode::Internal(user.clone(), password.clone()),
+            None => AuthMode::None,
+        },
+        ..ClientPolicy::default()
+    };
+    let hosts = &request.hosts;
+    // The client's own timeout covers each connection; this one covers all of start-up.
+    let client = tokio::time::timeout(request.timeout, Client::new(&policy, hosts))
+        .await
+        .map_err(|_| format!("no connection to {hosts} within {millis} ms"))?
+        .map_err(|e| format!("cannot connect to {hosts}: {e}"))?;
+    let key = Key::new(
+        request.namespace.clone(),
+        request.set.clone(),
+        request.key.clone(),
+    );
+    let result = match key {
+        Ok(key) => {
+            let mut read = ReadPolicy::default();
+            read.base_policy.total_timeout = millis;
+            read.base_policy.socket_timeout = millis;
+            client.get(&read, &key, Bins::All).await.map_err(|e| {
+                if e.matches(&[ResultCode::KeyNotFoundError]) {
+                    None
+                } else {
+                    Some(format!("reading the record failed: {e}"))
+                }
+            })
+        }
+        Err(e) => Err(Some(format!("the key is not usable: {e}"))),
+    };
+    // Closing only stops the client's tasks; the read's answer is what matters.
+    let _ = client.close().await;
+    match result {
+        Ok(record) => Ok(Some(record)),
+        Err(None) => Ok(None),
+        Err(Some(message)) => Err(message),
+    }
+}
