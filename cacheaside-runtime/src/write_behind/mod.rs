@@ -54,8 +54,10 @@
 //!
 //! # Limits
 //!
-//! - The queue lives in this process's memory: a crash loses what was not yet flushed. Flush
-//!   or shut down before exiting.
+//! - The queue lives in this process's memory: a crash loses what was not yet flushed, unless
+//!   the write-behind was started with a journal
+//!   ([`start_journaled`](WriteBehindBuilder::start_journaled)), which keeps every pending write
+//!   in Aerospike too, for the next process to flush. Flush or shut down before exiting.
 //! - Until a value is flushed the source holds the old one. A reader whose cache entry expires or
 //!   is invalidated by another process in that window loads and caches the old value.
 //! - Dropping a `write` future before it completes may leave the new value in the cache without
@@ -64,6 +66,7 @@
 //!   own, as long as the runtime keeps running.
 
 mod cache_entry;
+mod journal;
 mod queue;
 
 use core::fmt;
@@ -75,7 +78,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{de::DeserializeOwned, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -83,7 +86,11 @@ use crate::__private::CacheSpec;
 use crate::stats;
 use crate::{Error, ErrorKind, Ttl, UserKey};
 use cache_entry::CacheEntries;
+use journal::Journal;
 use queue::{Offer, Queue};
+
+/// The set of journal records, unless [`WriteBehindBuilder::journal_set`] names another.
+pub const DEFAULT_JOURNAL_SET: &str = "cacheaside_journal";
 
 /// Writes of one key are applied to the cache and queued in call order: writers of keys in the
 /// same stripe take turns. More stripes mean less waiting between writers of different keys.
@@ -162,6 +169,8 @@ pub struct WriteBehindStats {
     pub entries_flushed: u64,
     /// Calls of the flush function that failed (returned `Err` or panicked) and were retried.
     pub failed_flushes: u64,
+    /// Writes recovered from the journal at start (coalesced per key before they were queued).
+    pub recovered: u64,
 }
 
 #[derive(Default)]
@@ -172,6 +181,7 @@ struct Counters {
     batches_flushed: AtomicU64,
     entries_flushed: AtomicU64,
     failed_flushes: AtomicU64,
+    recovered: AtomicU64,
 }
 
 impl Counters {
@@ -188,6 +198,7 @@ impl Counters {
             batches_flushed: get(&self.batches_flushed),
             entries_flushed: get(&self.entries_flushed),
             failed_flushes: get(&self.failed_flushes),
+            recovered: get(&self.recovered),
         }
     }
 }
@@ -210,6 +221,7 @@ pub struct WriteBehindBuilder<K, V> {
     ttl: Ttl,
     capacity: usize,
     settings: Settings,
+    journal_set: &'static str,
     types: core::marker::PhantomData<fn(K, V)>,
 }
 
@@ -273,18 +285,84 @@ where
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
+        let shared = self.shared(None)?;
+        spawn_worker(&shared, flush)?;
+        Ok(WriteBehind { shared })
+    }
+
+    /// The set of the journal's records, in the write-behind's namespace (default
+    /// [`DEFAULT_JOURNAL_SET`]).
+    pub fn journal_set(mut self, set: &'static str) -> Self {
+        self.journal_set = set;
+        self
+    }
+
+    /// Like [`start`](Self::start), with every accepted write also stored in a journal in
+    /// Aerospike until the source has it. First flushes, through `flush`, the writes a previous
+    /// process left in the journal `name` (after a crash), in the order they were made; they are
+    /// queued before any new write and flushed at once.
+    ///
+    /// Each write then costs one more Aerospike write (and one cursor update per 64 writes); each
+    /// batch one cursor update and a delete per write. Only one process at a time may use a
+    /// journal name (e.g. one per service instance, reused by its replacement). Delivery is at
+    /// least once: a crash right after a flush, before the journal was updated, replays that
+    /// batch. If the journal cannot be read at start (the cache is unreachable or disabled), the
+    /// write-behind starts without it, leaving its records for the next start, and says so in a
+    /// warning and in [`WriteBehind::is_journaled`]. A journal record that no longer decodes as
+    /// `(K, V)` is logged as an error and left in place.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub async fn start_journaled<F, Fut, E>(
+        self,
+        name: impl Into<String>,
+        flush: F,
+    ) -> Result<WriteBehind<K, V>, Error>
+    where
+        K: Serialize + DeserializeOwned,
+        V: DeserializeOwned,
+        F: Fn(Vec<(K, V)>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: fmt::Display + Send + 'static,
+    {
+        let name = name.into();
+        let journal = Journal::new(
+            name.clone(),
+            self.namespace,
+            self.journal_set,
+            stats::counters(self.journal_set),
+        );
+        let shared = match journal.recover().await {
+            Ok(recovered) => {
+                let shared = self.shared(Some(Journaled {
+                    journal,
+                    encode: |key, value| crate::codec::encode(&(key, value)),
+                }))?;
+                shared.restore(recovered.entries, &name);
+                shared
+            }
+            Err(error) => {
+                tracing::warn!(
+                    target: "cacheaside",
+                    set = self.set,
+                    "write-behind journal {name} cannot be read ({error}); starting without a \
+                     journal, its records stay for the next start"
+                );
+                self.shared(None)?
+            }
+        };
+        spawn_worker(&shared, flush)?;
+        Ok(WriteBehind { shared })
+    }
+
+    /// The shared state, checked settings included.
+    fn shared(&self, journal: Option<Journaled<K, V>>) -> Result<Arc<Shared<K, V>>, Error> {
         if self.settings.max_batch == 0 || self.capacity == 0 {
             return Err(Error::new(
                 ErrorKind::Config,
                 "WriteBehindBuilder: max_batch and capacity must be at least 1",
             ));
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-            Error::new(
-                ErrorKind::Config,
-                "WriteBehindBuilder::start must be called inside a tokio runtime",
-            )
-        })?;
         // One small allocation per write-behind for its lifetime: the invalidation path of the
         // cache takes a `'static` description, like the one an annotated function has.
         let spec: &'static CacheSpec = Box::leak(Box::new(CacheSpec {
@@ -293,7 +371,7 @@ where
             ttl: self.ttl,
             function: "write-behind",
         }));
-        let shared = Arc::new(Shared {
+        Ok(Arc::new(Shared {
             state: Mutex::new(State {
                 queue: Queue::new(self.capacity),
                 flush_requested_through: 0,
@@ -313,10 +391,34 @@ where
             stripes: (0..KEY_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
-        });
-        runtime.spawn(run_worker(Arc::clone(&shared), flush));
-        Ok(WriteBehind { shared })
+            journal,
+        }))
     }
+}
+
+/// Starts the background task on the current tokio runtime.
+fn spawn_worker<K, V, F, Fut, E>(shared: &Arc<Shared<K, V>>, flush: F) -> Result<(), Error>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    F: Fn(Vec<(K, V)>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: fmt::Display + Send + 'static,
+{
+    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+        Error::new(
+            ErrorKind::Config,
+            "WriteBehindBuilder::start must be called inside a tokio runtime",
+        )
+    })?;
+    runtime.spawn(run_worker(Arc::clone(shared), flush));
+    Ok(())
+}
+
+/// A journal and how to encode a write for it (known only where `K: Serialize`).
+struct Journaled<K, V> {
+    journal: Journal,
+    encode: fn(&K, &V) -> Result<Vec<u8>, Error>,
 }
 
 /// Cache-first writes with batched, retried, coalesced writes to the source of truth. See the
@@ -353,6 +455,7 @@ where
                 first_backoff: Duration::from_millis(100),
                 max_backoff: Duration::from_secs(10),
             },
+            journal_set: DEFAULT_JOURNAL_SET,
             types: core::marker::PhantomData,
         }
     }
@@ -375,7 +478,22 @@ where
         };
         let _turn = shared.stripes[stripe_of(&key)].lock().await;
         shared.cache.put(key.user_key(), &value).await;
-        shared.enqueue(key, value).await;
+        let journal_seq = match &shared.journal {
+            Some(journaled) => match (journaled.encode)(&key, &value) {
+                Ok(bytes) => journaled.journal.append(bytes).await,
+                Err(error) => {
+                    tracing::warn!(
+                        target: "cacheaside",
+                        set = shared.cache.spec.set,
+                        "write-behind: a write cannot be journaled ({error}); it stays queued \
+                         in memory"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        shared.enqueue(key, value, journal_seq).await;
         Ok(())
     }
 
@@ -403,6 +521,12 @@ where
         shared.lock().closing = true;
         shared.worker_wake.notify_one();
         shared.wait_for_progress(|state| state.stopped).await;
+    }
+
+    /// Whether accepted writes are journaled in Aerospike (see
+    /// [`WriteBehindBuilder::start_journaled`]).
+    pub fn is_journaled(&self) -> bool {
+        self.shared.journal.is_some()
     }
 
     /// Keys queued and not yet handed to the flush function.
@@ -445,6 +569,7 @@ struct Shared<K, V> {
     settings: Settings,
     cache: CacheEntries,
     stripes: Vec<tokio::sync::Mutex<()>>,
+    journal: Option<Journaled<K, V>>,
 }
 
 struct State<K, V> {
@@ -494,7 +619,7 @@ impl<K, V> Shared<K, V> {
 
 impl<K: Eq + Hash + Clone, V> Shared<K, V> {
     /// Queues a write, waiting for room while the queue is full.
-    async fn enqueue(&self, key: K, value: V) {
+    async fn enqueue(&self, key: K, value: V, journal_seq: Option<u64>) {
         let (mut key, mut value) = (key, value);
         let mut waited = false;
         loop {
@@ -502,7 +627,7 @@ impl<K: Eq + Hash + Clone, V> Shared<K, V> {
             room.as_mut().enable();
             let offer = {
                 let mut state = self.lock();
-                let offer = state.queue.offer(key, value, Instant::now());
+                let offer = state.queue.offer(key, value, Instant::now(), journal_seq);
                 if matches!(offer, Offer::Queued) && state.queue.len() >= self.settings.max_batch {
                     self.worker_wake.notify_one();
                 }
@@ -529,6 +654,35 @@ impl<K: Eq + Hash + Clone, V> Shared<K, V> {
         Counters::add(&self.counters.writes, 1);
         // Wakes the task to schedule the new entry's max-delay deadline.
         self.worker_wake.notify_one();
+    }
+}
+
+impl<K: Eq + Hash + Clone + DeserializeOwned, V: DeserializeOwned> Shared<K, V> {
+    /// Queues the writes recovered from the journal, in the order they were made.
+    fn restore(&self, entries: Vec<(u64, Vec<u8>)>, name: &str) {
+        let Some(journaled) = &self.journal else {
+            return;
+        };
+        let mut state = self.lock();
+        for (seq, bytes) in entries {
+            match journal::decode::<(K, V)>(&bytes) {
+                Ok((key, value)) => {
+                    state.queue.restore(key, value, Instant::now(), seq);
+                    Counters::add(&self.counters.recovered, 1);
+                }
+                Err(error) => {
+                    journaled.journal.abandon(seq);
+                    tracing::error!(
+                        target: "cacheaside",
+                        set = self.cache.spec.set,
+                        "write-behind journal {name}: record {name}#{seq} is not a write of this \
+                         write-behind's types ({error}); it is left in place and not replayed"
+                    );
+                }
+            }
+        }
+        // They waited long enough: flushed at once, not after max_delay.
+        state.flush_requested_through = state.queue.last_seq();
     }
 }
 
@@ -560,6 +714,9 @@ where
             Next::Flush(batch) => {
                 shared.room.notify_waiters();
                 persist(&shared, &flush, batch.entries).await;
+                if let Some(journaled) = &shared.journal {
+                    journaled.journal.complete(&batch.journal).await;
+                }
                 shared.lock().queue.batch_done();
                 shared.progress.notify_waiters();
             }

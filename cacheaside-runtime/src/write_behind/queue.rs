@@ -14,6 +14,8 @@ struct Entry<V> {
     /// entry persists every write of the key from that one on.
     first_seq: u64,
     queued_at: Instant,
+    /// Journal sequence numbers of the writes this entry stands for.
+    journal: Vec<u64>,
 }
 
 /// What [`Queue::offer`] did with a write.
@@ -30,6 +32,8 @@ pub(super) enum Offer<K, V> {
 /// A batch taken for flushing; its writes stay unpersisted until [`Queue::batch_done`].
 pub(super) struct Batch<K, V> {
     pub(super) entries: Vec<(K, V)>,
+    /// Journal sequence numbers of every write the batch persists.
+    pub(super) journal: Vec<u64>,
 }
 
 /// Pending writes, and the batch being flushed.
@@ -62,17 +66,34 @@ impl<K: Eq + Hash + Clone, V> Queue<K, V> {
         }
     }
 
-    /// Queues `value` for `key`, replacing a queued value of the same key.
-    pub(super) fn offer(&mut self, key: K, value: V, now: Instant) -> Offer<K, V> {
-        if let Some(entry) = self.entries.get_mut(&key) {
-            self.last_seq += 1;
-            entry.value = value;
-            return Offer::Coalesced;
-        }
-        if self.order.len() >= self.capacity {
+    /// Queues `value` for `key`, replacing a queued value of the same key. `journal` is the
+    /// write's journal sequence number, if it was journaled.
+    pub(super) fn offer(
+        &mut self,
+        key: K,
+        value: V,
+        now: Instant,
+        journal: Option<u64>,
+    ) -> Offer<K, V> {
+        if !self.entries.contains_key(&key) && self.order.len() >= self.capacity {
             return Offer::Full(key, value);
         }
+        self.insert(key, value, now, journal)
+    }
+
+    /// Queues a write recovered from the journal, even beyond the capacity: it was accepted
+    /// before, and new writes wait until the queue is below capacity again.
+    pub(super) fn restore(&mut self, key: K, value: V, now: Instant, journal: u64) {
+        self.insert(key, value, now, Some(journal));
+    }
+
+    fn insert(&mut self, key: K, value: V, now: Instant, journal: Option<u64>) -> Offer<K, V> {
         self.last_seq += 1;
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.value = value;
+            entry.journal.extend(journal);
+            return Offer::Coalesced;
+        }
         self.order.push_back(key.clone());
         self.entries.insert(
             key,
@@ -80,6 +101,7 @@ impl<K: Eq + Hash + Clone, V> Queue<K, V> {
                 value,
                 first_seq: self.last_seq,
                 queued_at: now,
+                journal: journal.into_iter().collect(),
             },
         );
         Offer::Queued
@@ -89,8 +111,10 @@ impl<K: Eq + Hash + Clone, V> Queue<K, V> {
     pub(super) fn take_batch(&mut self, max: usize) -> Batch<K, V> {
         let count = max.max(1).min(self.order.len());
         let mut entries = Vec::with_capacity(count);
+        let mut journal = Vec::new();
         for key in self.order.drain(..count) {
             if let Some(entry) = self.entries.remove(&key) {
+                journal.extend(entry.journal);
                 self.in_flight_first_seq = Some(
                     self.in_flight_first_seq
                         .map_or(entry.first_seq, |seq| seq.min(entry.first_seq)),
@@ -98,7 +122,7 @@ impl<K: Eq + Hash + Clone, V> Queue<K, V> {
                 entries.push((key, entry.value));
             }
         }
-        Batch { entries }
+        Batch { entries, journal }
     }
 
     /// The batch in flight was persisted.
@@ -151,9 +175,9 @@ mod tests {
     fn repeated_writes_of_a_key_coalesce_in_place() {
         let now = Instant::now();
         let mut queue = Queue::new(10);
-        assert_eq!(queue.offer("a", 1, now), Offer::Queued);
-        assert_eq!(queue.offer("b", 1, now), Offer::Queued);
-        assert_eq!(queue.offer("a", 2, now), Offer::Coalesced);
+        assert_eq!(queue.offer("a", 1, now, None), Offer::Queued);
+        assert_eq!(queue.offer("b", 1, now, None), Offer::Queued);
+        assert_eq!(queue.offer("a", 2, now, None), Offer::Coalesced);
         assert_eq!(queue.len(), 2);
         let batch = queue.take_batch(10);
         assert_eq!(values(&batch), vec![("a", 2), ("b", 1)]);
@@ -163,11 +187,11 @@ mod tests {
     fn a_full_queue_hands_new_keys_back_but_coalesces_queued_ones() {
         let now = Instant::now();
         let mut queue = Queue::new(2);
-        queue.offer(1, "x", now);
-        queue.offer(2, "x", now);
+        queue.offer(1, "x", now, None);
+        queue.offer(2, "x", now, None);
         assert!(queue.is_full());
-        assert_eq!(queue.offer(3, "y", now), Offer::Full(3, "y"));
-        assert_eq!(queue.offer(1, "z", now), Offer::Coalesced);
+        assert_eq!(queue.offer(3, "y", now, None), Offer::Full(3, "y"));
+        assert_eq!(queue.offer(1, "z", now, None), Offer::Coalesced);
         assert_eq!(queue.len(), 2);
     }
 
@@ -176,7 +200,7 @@ mod tests {
         let now = Instant::now();
         let mut queue = Queue::new(10);
         for key in 0..5 {
-            queue.offer(key, key * 10, now);
+            queue.offer(key, key * 10, now, None);
         }
         let first = queue.take_batch(2);
         assert_eq!(values(&first), vec![(0, 0), (1, 10)]);
@@ -189,9 +213,9 @@ mod tests {
     fn a_write_of_a_key_in_flight_is_queued_again() {
         let now = Instant::now();
         let mut queue = Queue::new(10);
-        queue.offer("a", 1, now);
+        queue.offer("a", 1, now, None);
         let batch = queue.take_batch(10);
-        assert_eq!(queue.offer("a", 2, now), Offer::Queued);
+        assert_eq!(queue.offer("a", 2, now, None), Offer::Queued);
         assert_eq!(values(&batch), vec![("a", 1)]);
         queue.batch_done();
         assert_eq!(values(&queue.take_batch(10)), vec![("a", 2)]);
@@ -202,13 +226,13 @@ mod tests {
         let now = Instant::now();
         let mut queue = Queue::new(10);
         assert!(queue.persisted_through(0));
-        queue.offer("a", 1, now); // seq 1
-        queue.offer("b", 1, now); // seq 2
+        queue.offer("a", 1, now, None); // seq 1
+        queue.offer("b", 1, now, None); // seq 2
         let target = queue.last_seq();
         assert!(!queue.persisted_through(target));
         let _batch = queue.take_batch(1); // "a" in flight
         assert!(!queue.persisted_through(1));
-        queue.offer("a", 2, now); // seq 3, queued behind "b"
+        queue.offer("a", 2, now, None); // seq 3, queued behind "b"
         queue.batch_done();
         assert!(queue.persisted_through(1));
         assert!(!queue.persisted_through(target));
@@ -225,8 +249,8 @@ mod tests {
     fn a_coalesced_write_keeps_the_oldest_sequence_number() {
         let now = Instant::now();
         let mut queue = Queue::new(10);
-        queue.offer("a", 1, now); // seq 1
-        queue.offer("a", 2, now); // seq 2, same entry
+        queue.offer("a", 1, now, None); // seq 1
+        queue.offer("a", 2, now, None); // seq 2, same entry
         assert_eq!(queue.front_seq(), Some(1));
         assert!(!queue.persisted_through(1));
         let _batch = queue.take_batch(10);
@@ -240,11 +264,34 @@ mod tests {
         let later = start + std::time::Duration::from_secs(1);
         let mut queue = Queue::new(10);
         assert_eq!(queue.oldest_queued_at(), None);
-        queue.offer(1, (), start);
-        queue.offer(2, (), later);
-        queue.offer(1, (), later);
+        queue.offer(1, (), start, None);
+        queue.offer(2, (), later, None);
+        queue.offer(1, (), later, None);
         assert_eq!(queue.oldest_queued_at(), Some(start));
         let _ = queue.take_batch(1);
         assert_eq!(queue.oldest_queued_at(), Some(later));
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_carries_the_journal_numbers_of_every_write_it_persists() {
+        let now = Instant::now();
+        let mut queue = Queue::new(1);
+        queue.offer("a", 1, now, Some(10));
+        queue.offer("a", 2, now, None);
+        queue.offer("a", 3, now, Some(12));
+        queue.restore("b", 1, now, 7);
+        assert_eq!(queue.len(), 2, "restored beyond the capacity");
+        assert!(matches!(
+            queue.offer("c", 1, now, Some(13)),
+            Offer::Full("c", 1)
+        ));
+        let batch = queue.take_batch(10);
+        assert_eq!(batch.entries, vec![("a", 3), ("b", 1)]);
+        assert_eq!(batch.journal, vec![10, 12, 7]);
     }
 }
