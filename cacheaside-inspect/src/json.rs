@@ -408,6 +408,60 @@ mod tests {
         assert!(to_json(&ok, Style::Pretty).is_ok());
     }
 
+    /// Random and mutated payloads: no panic, and the JSON walk accepts exactly what the runtime's
+    /// check accepts (the bytes a cache read would go on to decode).
+    #[test]
+    fn whatever_the_decoder_accepts_is_shown() {
+        use cacheaside_runtime::inspect::inspect;
+
+        let seed_value = [
+            0x83, 0xa2, b'i', b'd', 0xcd, 1, 0, 0xa4, b'n', b'a', b'm', b'e', 0xa3, b'b', b'o',
+            b'b', 0xa4, b't', b'a', b'g', b's', 0x92, 0xc3, 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0,
+        ];
+        assert!(to_json(&seed_value, Style::Pretty).is_ok());
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            // xorshift64: deterministic, so a failure reproduces
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut accepted, mut shown) = (0, 0);
+        for case in 0..20_000 {
+            let payload: Vec<u8> = if case % 2 == 0 {
+                let len = (next() % 24) as usize;
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                let mut bytes = seed_value.to_vec();
+                for _ in 0..1 + next() % 3 {
+                    let at = (next() as usize) % bytes.len();
+                    bytes[at] = next() as u8;
+                }
+                bytes.truncate(bytes.len() - (next() % 3) as usize);
+                bytes
+            };
+            let mut envelope = vec![1, 1, 0];
+            envelope.extend_from_slice(&payload);
+            let decodable = inspect(&envelope).unwrap().msgpack_payload().is_ok();
+            let pretty = to_json(&payload, Style::Pretty);
+            let compact = to_json(&payload, Style::Compact);
+            assert_eq!(pretty.is_ok(), compact.is_ok(), "payload {payload:02x?}");
+            // These payloads are too short to nest past MAX_DEPTH, so both walks must agree.
+            assert_eq!(
+                decodable,
+                pretty.is_ok(),
+                "the decoder and the JSON walk disagree on {payload:02x?}: {pretty:?}"
+            );
+            accepted += usize::from(decodable);
+            shown += usize::from(pretty.is_ok());
+        }
+        assert!(
+            accepted > 1_000 && shown > 1_000,
+            "too few decodable cases to mean anything: {accepted}, {shown}"
+        );
+    }
+
     #[test]
     fn every_prefix_of_a_value_is_handled() {
         let bytes = [

@@ -226,6 +226,9 @@ async fn a_missing_record_and_an_invalidated_entry_have_their_own_status() {
         missing.out
     );
     assert_eq!(Status::NotFound.code(), 3);
+    let report = json(&inspect(cluster, &["--json", USERS, &user_key(id)]).await);
+    assert_eq!(report["found"], false);
+    assert_eq!(report["key"], user_key(id));
 
     get_user(id).await.unwrap();
     get_user_invalidate(id).await.expect("invalidated");
@@ -367,6 +370,13 @@ async fn the_binary_reads_the_environment_and_exits_with_the_status() {
     if cluster.credentials().is_none() {
         assert_eq!(missing.status.code(), Some(3));
     }
+
+    let help = std::process::Command::new(binary)
+        .arg("--help")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("Usage: cacheaside-inspect"));
 
     let usage = std::process::Command::new(binary)
         .arg("--bogus")
