@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -525,4 +526,31 @@ fn starting_outside_a_runtime_or_with_zero_sizes_is_an_error() {
             assert_eq!(error.kind(), cacheaside_runtime::ErrorKind::Config);
         }
     });
+}
+
+#[tokio::test]
+async fn a_write_whose_future_is_dropped_still_completes() {
+    static READER: CacheSpec = spec("wb_cancelled");
+    backend().await;
+    let key = format!("{}:c", common::run_id());
+    let source = Source::default();
+    let users = builder("wb_cancelled")
+        .max_delay(Duration::from_secs(3600))
+        .start(reliable(&source))
+        .unwrap();
+
+    // Polled once (it starts), then dropped, as a cancelled request handler would be. On this
+    // current-thread runtime nothing else runs during that poll, so it cannot have finished.
+    {
+        let mut write = std::pin::pin!(users.write(key.clone(), user("C", 1)));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(write.as_mut().poll(&mut context).is_pending());
+    }
+
+    users.flush().await;
+    assert_eq!(source.rows().get(&key), Some(&user("C", 1)));
+    let loads = AtomicUsize::new(0);
+    let read = read_through(&READER, &key, user("C", 0), &loads).await;
+    assert_eq!(read, user("C", 1), "and the cache has it");
+    users.shutdown().await;
 }

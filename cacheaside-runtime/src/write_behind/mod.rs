@@ -60,8 +60,8 @@
 //!   in Aerospike too, for the next process to flush. Flush or shut down before exiting.
 //! - Until a value is flushed the source holds the old one. A reader whose cache entry expires or
 //!   is invalidated by another process in that window loads and caches the old value.
-//! - Dropping a `write` future before it completes may leave the new value in the cache without
-//!   queuing it.
+//! - The background task and the writes run on the tokio runtime `start` was called on; when
+//!   that runtime shuts down, what is still queued is lost (unless journaled).
 //! - Dropping the `WriteBehind` without `shutdown` lets the background task drain the queue on its
 //!   own, as long as the runtime keeps running.
 
@@ -72,6 +72,7 @@ mod queue;
 use core::fmt;
 use core::future::Future;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -286,7 +287,7 @@ where
         E: fmt::Display + Send + 'static,
     {
         let shared = self.shared(None)?;
-        spawn_worker(&shared, flush)?;
+        spawn_worker(&shared, flush);
         Ok(WriteBehind { shared })
     }
 
@@ -351,7 +352,7 @@ where
                 self.shared(None)?
             }
         };
-        spawn_worker(&shared, flush)?;
+        spawn_worker(&shared, flush);
         Ok(WriteBehind { shared })
     }
 
@@ -363,6 +364,12 @@ where
                 "WriteBehindBuilder: max_batch and capacity must be at least 1",
             ));
         }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                "WriteBehindBuilder::start must be called inside a tokio runtime",
+            )
+        })?;
         // One small allocation per write-behind for its lifetime: the invalidation path of the
         // cache takes a `'static` description, like the one an annotated function has.
         let spec: &'static CacheSpec = Box::leak(Box::new(CacheSpec {
@@ -376,7 +383,8 @@ where
                 queue: Queue::new(self.capacity),
                 flush_requested_through: 0,
                 closing: false,
-                writers: 0,
+                next_ticket: 0,
+                writing: BTreeSet::new(),
                 stopped: false,
             }),
             worker_wake: Notify::new(),
@@ -392,12 +400,13 @@ where
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             journal,
+            runtime,
         }))
     }
 }
 
-/// Starts the background task on the current tokio runtime.
-fn spawn_worker<K, V, F, Fut, E>(shared: &Arc<Shared<K, V>>, flush: F) -> Result<(), Error>
+/// Starts the background task on the write-behind's runtime.
+fn spawn_worker<K, V, F, Fut, E>(shared: &Arc<Shared<K, V>>, flush: F)
 where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
@@ -405,14 +414,7 @@ where
     Fut: Future<Output = Result<(), E>> + Send + 'static,
     E: fmt::Display + Send + 'static,
 {
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
-        Error::new(
-            ErrorKind::Config,
-            "WriteBehindBuilder::start must be called inside a tokio runtime",
-        )
-    })?;
-    runtime.spawn(run_worker(Arc::clone(shared), flush));
-    Ok(())
+    shared.runtime.spawn(run_worker(Arc::clone(shared), flush));
 }
 
 /// A journal and how to encode a write for it (known only where `K: Serialize`).
@@ -463,44 +465,60 @@ where
     /// Writes `value` into the cache entry of `key` (at most the cache's operation timeout per
     /// operation), then queues it for the source; waits while the queue is full.
     ///
+    /// Once called, a write runs to its end as a task of the write-behind's runtime, even if the
+    /// returned future is dropped (a cancelled request, a timeout): the cache never holds a value
+    /// that is not queued for the source.
+    ///
     /// # Errors
-    /// [`Closed`], with the write, after [`shutdown`](Self::shutdown) began; the cache is not
-    /// touched then.
+    /// [`Closed`], with the write, after [`shutdown`](Self::shutdown) began (the cache is not
+    /// touched then), or when the write-behind's runtime shut down before the write started.
     pub async fn write(&self, key: K, value: V) -> Result<(), Closed<K, V>> {
         let shared = &self.shared;
-        let _writer = {
+        let writer = {
             let mut state = shared.lock();
             if state.closing {
                 return Err(Closed { key, value });
             }
-            state.writers += 1;
-            WriterGuard { shared }
+            let ticket = state.next_ticket;
+            state.next_ticket += 1;
+            state.writing.insert(ticket);
+            WriterGuard {
+                shared: Arc::clone(shared),
+                ticket,
+            }
         };
-        let _turn = shared.stripes[stripe_of(&key)].lock().await;
-        shared.cache.put(key.user_key(), &value).await;
-        let journal_seq = match &shared.journal {
-            Some(journaled) => match (journaled.encode)(&key, &value) {
-                Ok(bytes) => journaled.journal.append(bytes).await,
-                Err(error) => {
-                    tracing::warn!(
-                        target: "cacheaside",
-                        set = shared.cache.spec.set,
-                        "write-behind: a write cannot be journaled ({error}); it stays queued \
-                         in memory"
-                    );
-                    None
-                }
+        // Taken by the task when it starts; still here if the runtime dropped it before.
+        let unstarted = Arc::new(Mutex::new(Some((key, value))));
+        let task = shared
+            .runtime
+            .spawn(write_task(writer, Arc::clone(&unstarted)));
+        match task.await {
+            Ok(()) => Ok(()),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // The runtime is shutting down. A write it dropped after it started is lost with the
+            // queue (unless journaled), like every queued one.
+            Err(_cancelled) => match take_unstarted(&unstarted) {
+                Some((key, value)) => Err(Closed { key, value }),
+                None => Ok(()),
             },
-            None => None,
-        };
-        shared.enqueue(key, value, journal_seq).await;
-        Ok(())
+        }
     }
 
-    /// Returns once every write accepted before this call has been persisted by the flush
-    /// function; starts flushing queued writes now instead of after `max_delay`.
+    /// Returns once every write called before this call (including those still writing to the
+    /// cache or waiting for room) has been persisted by the flush function; starts flushing
+    /// queued writes now instead of after `max_delay`.
     pub async fn flush(&self) {
         let shared = &self.shared;
+        // First the writes called before this flush must be queued.
+        let called_before = shared.lock().next_ticket;
+        shared
+            .wait_for_progress(|state| {
+                state
+                    .writing
+                    .first()
+                    .is_none_or(|&ticket| ticket >= called_before)
+            })
+            .await;
         let target = {
             let mut state = shared.lock();
             let target = state.queue.last_seq();
@@ -570,6 +588,8 @@ struct Shared<K, V> {
     cache: CacheEntries,
     stripes: Vec<tokio::sync::Mutex<()>>,
     journal: Option<Journaled<K, V>>,
+    /// The runtime `start` was called on: the background task and the writes run there.
+    runtime: tokio::runtime::Handle,
 }
 
 struct State<K, V> {
@@ -577,19 +597,24 @@ struct State<K, V> {
     /// Writes up to this sequence number are to be flushed now.
     flush_requested_through: u64,
     closing: bool,
-    /// `write` calls accepted but not yet queued: the task waits for them before stopping.
-    writers: usize,
+    /// Tickets of `write` calls accepted but not yet queued: `flush` waits for those that came
+    /// before it, and the task for all of them before stopping.
+    writing: BTreeSet<u64>,
+    /// The ticket of the next `write` call.
+    next_ticket: u64,
     stopped: bool,
 }
 
 /// Counts an accepted `write` until it is queued (or dropped).
-struct WriterGuard<'a, K, V> {
-    shared: &'a Shared<K, V>,
+struct WriterGuard<K, V> {
+    shared: Arc<Shared<K, V>>,
+    ticket: u64,
 }
 
-impl<K, V> Drop for WriterGuard<'_, K, V> {
+impl<K, V> Drop for WriterGuard<K, V> {
     fn drop(&mut self) {
-        self.shared.lock().writers -= 1;
+        self.shared.lock().writing.remove(&self.ticket);
+        self.shared.progress.notify_waiters();
         self.shared.worker_wake.notify_one();
     }
 }
@@ -686,6 +711,41 @@ impl<K: Eq + Hash + Clone + DeserializeOwned, V: DeserializeOwned> Shared<K, V> 
     }
 }
 
+fn take_unstarted<K, V>(slot: &Mutex<Option<(K, V)>>) -> Option<(K, V)> {
+    slot.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take()
+}
+
+/// The body of [`WriteBehind::write`]: cache, journal, queue.
+async fn write_task<K, V>(writer: WriterGuard<K, V>, unstarted: Arc<Mutex<Option<(K, V)>>>)
+where
+    K: CacheKey + Eq + Hash + Clone + Send + Sync + 'static,
+    V: Serialize + Clone + Send + Sync + 'static,
+{
+    let Some((key, value)) = take_unstarted(&unstarted) else {
+        return;
+    };
+    let shared = &writer.shared;
+    let _turn = shared.stripes[stripe_of(&key)].lock().await;
+    shared.cache.put(key.user_key(), &value).await;
+    let journal_seq = match &shared.journal {
+        Some(journaled) => match (journaled.encode)(&key, &value) {
+            Ok(bytes) => journaled.journal.append(bytes).await,
+            Err(error) => {
+                tracing::warn!(
+                    target: "cacheaside",
+                    set = shared.cache.spec.set,
+                    "write-behind: a write cannot be journaled ({error}); it stays queued in memory"
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    shared.enqueue(key, value, journal_seq).await;
+}
+
 /// What the background task does next.
 enum Next<K, V> {
     Flush(queue::Batch<K, V>),
@@ -741,7 +801,7 @@ fn next_step<K: Eq + Hash + Clone, V>(
 ) -> Next<K, V> {
     let queue = &state.queue;
     let Some(oldest) = queue.oldest_queued_at() else {
-        if state.closing && state.writers == 0 {
+        if state.closing && state.writing.is_empty() {
             state.stopped = true;
             return Next::Stop;
         }
