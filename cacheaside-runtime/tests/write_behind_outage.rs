@@ -66,6 +66,30 @@ async fn writes_reach_the_source_while_the_cache_is_down() {
         "no write was lost to the outage"
     );
 
+    // A journaled write-behind started during the outage cannot read its journal: it runs
+    // without one, and still loses nothing.
+    let journaled_rows: Arc<Mutex<Vec<Batch>>> = Arc::default();
+    let journaled = {
+        let rows = Arc::clone(&journaled_rows);
+        WriteBehind::<u64, String>::builder("wb_outage_journaled")
+            .start_journaled(
+                format!("outage-{}", common::run_id()),
+                move |batch: Batch| {
+                    rows.lock().unwrap().push(batch);
+                    std::future::ready(Ok::<(), String>(()))
+                },
+            )
+            .await
+            .unwrap()
+    };
+    assert!(!journaled.is_journaled());
+    journaled.write(9, "unjournaled".to_owned()).await.unwrap();
+    journaled.shutdown().await;
+    assert_eq!(
+        journaled_rows.lock().unwrap().concat(),
+        vec![(9, "unjournaled".to_owned())]
+    );
+
     // Back up: later writes are cached again (once the client has reconnected).
     server.start_again().await.unwrap();
     let mut cached = false;

@@ -10,7 +10,8 @@
 //!
 //! After a batch is persisted the cursor's `head` moves up to the oldest write still pending
 //! (a compare-and-set on the cursor's generation), then the batch's records are deleted. Recovery
-//! reads `head..next` and queues what it finds, in sequence order. Only one process at a time may
+//! reads `head..next` (one read per number: the pending writes, plus at most a block of unused
+//! numbers per crash) and queues what it finds, in sequence order. Only one process at a time may
 //! use a journal name.
 
 use std::collections::BTreeSet;
@@ -21,6 +22,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec;
+use crate::report::{self, Cause};
 use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
 
@@ -265,14 +267,17 @@ impl Journal {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Counts a failed journal operation; logs the first one per journal (an outage would
+    /// otherwise log on every write).
     fn failed(&self, error: &Error) {
         self.counters.count(Event::CacheError);
-        tracing::warn!(
-            target: "cacheaside",
-            set = self.set,
-            "write-behind journal {}: {error}; the write stays queued in memory",
-            self.name
-        );
+        report::warn_once(Cause::Write, &format!("{}/{}", self.set, self.name), || {
+            format!(
+                "write-behind journal {} (set {}): {error}; writes stay queued in memory, and \
+                 are not recoverable after a crash while this lasts",
+                self.name, self.set
+            )
+        });
     }
 }
 
