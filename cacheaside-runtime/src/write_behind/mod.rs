@@ -880,3 +880,99 @@ where
         backoff = backoff.saturating_mul(2).min(settings.max_backoff);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SETTINGS: Settings = Settings {
+        max_batch: 3,
+        max_delay: Duration::from_secs(1),
+        first_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(1),
+    };
+
+    fn state(capacity: usize) -> State<u32, u32> {
+        State {
+            queue: Queue::new(capacity),
+            flush_requested_through: 0,
+            closing: false,
+            writing: BTreeSet::new(),
+            next_ticket: 0,
+            stopped: false,
+        }
+    }
+
+    fn taken(next: Next<u32, u32>) -> Option<Vec<(u32, u32)>> {
+        match next {
+            Next::Flush(batch) => Some(batch.entries),
+            Next::Wait(_) | Next::Stop => None,
+        }
+    }
+
+    #[test]
+    fn a_young_small_queue_waits_for_its_oldest_entrys_deadline() {
+        let start = Instant::now();
+        let mut state = state(10);
+        assert!(matches!(
+            next_step(&mut state, SETTINGS, start),
+            Next::Wait(None)
+        ));
+        state.queue.offer(1, 1, start, None);
+        match next_step(&mut state, SETTINGS, start) {
+            Next::Wait(Some(deadline)) => assert_eq!(deadline, start + SETTINGS.max_delay),
+            _ => panic!("expected to wait for the deadline"),
+        }
+        let late = start + SETTINGS.max_delay;
+        assert_eq!(
+            taken(next_step(&mut state, SETTINGS, late)),
+            Some(vec![(1, 1)])
+        );
+    }
+
+    #[test]
+    fn a_full_batch_a_flush_request_or_closing_flushes_at_once() {
+        let now = Instant::now();
+        let mut full_batch = state(10);
+        for key in 0..4 {
+            full_batch.queue.offer(key, key, now, None);
+        }
+        let first = taken(next_step(&mut full_batch, SETTINGS, now));
+        assert_eq!(first, Some(vec![(0, 0), (1, 1), (2, 2)]));
+
+        let mut requested = state(10);
+        requested.queue.offer(1, 1, now, None);
+        requested.flush_requested_through = requested.queue.last_seq();
+        assert!(taken(next_step(&mut requested, SETTINGS, now)).is_some());
+
+        let mut closing = state(10);
+        closing.queue.offer(1, 1, now, None);
+        closing.closing = true;
+        assert!(taken(next_step(&mut closing, SETTINGS, now)).is_some());
+    }
+
+    #[test]
+    fn a_full_queue_is_flushed_even_below_max_batch() {
+        let now = Instant::now();
+        let mut state = state(2);
+        state.queue.offer(1, 1, now, None);
+        state.queue.offer(2, 2, now, None);
+        assert!(taken(next_step(&mut state, SETTINGS, now)).is_some());
+    }
+
+    #[test]
+    fn closing_stops_only_when_empty_and_no_write_is_in_progress() {
+        let now = Instant::now();
+        let mut state = state(10);
+        state.closing = true;
+        state.writing.insert(0);
+        assert!(matches!(
+            next_step(&mut state, SETTINGS, now),
+            Next::Wait(None)
+        ));
+        assert!(!state.stopped);
+        state.writing.clear();
+        assert!(matches!(next_step(&mut state, SETTINGS, now), Next::Stop));
+        assert!(state.stopped);
+    }
+}
