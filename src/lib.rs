@@ -174,9 +174,56 @@
 /// }
 /// ```
 ///
+/// ## `none_ttl = "30s"`
+///
+/// Negative caching, off by default: for a function returning `Option<T>`, a `None` is cached too,
+/// with this TTL (same forms as `ttl`), so repeated lookups of something missing stop reaching the
+/// source. A `Some` keeps the function's `ttl`. The record holds a MessagePack `nil`, which a
+/// version without `none_ttl` reads as a miss. `<fn>_peek` returns `Option<Option<T>>` then:
+/// `Some(None)` is a cached `None`. Rejected on a function that does not return an `Option`.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "users_by_email", ttl = "1h", none_ttl = "30s")]
+/// async fn user_id_by_email(email: String) -> Option<u64> {
+///     # let _ = email;
+///     None // "no such user" is cached for 30 seconds
+/// }
+/// ```
+///
+/// ## `refresh_ahead = 0.2`
+///
+/// When a hit finds that less than this fraction of the `ttl` is left (Aerospike returns every
+/// record's remaining TTL with the read, so nothing extra is stored), the call returns the cached
+/// value at once and the body runs in the background on the cache's own runtime; its value
+/// replaces the entry with a fresh TTL, unless the entry changed meanwhile (an invalidation wins).
+/// One background load per entry per process, however many calls see it: calls of one key
+/// coalesce, and a process remembers which record generation it refreshed. Hot keys then never
+/// expire under load, and no caller waits for the source. Counted in
+/// [`SetStats::refreshes_ahead`].
+///
+/// Because the body runs after the call returned, it cannot borrow from the call: arguments must
+/// be owned (`Arc<Pool>` rather than `&Pool`, `String` rather than `&str`) and `Send`, and
+/// `&self` methods are rejected (cache an associated function taking an owned handle instead).
+/// Borrowed argument types are reported at the type; anything else that is not `Send + 'static`
+/// is reported by the compiler at the attribute. A sync function's body runs on a blocking thread
+/// of the cache's runtime, never on the caller's. Needs a `ttl` in seconds; the fraction is
+/// between 0 and 1 (three decimals at most).
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// # use std::sync::Arc;
+/// # pub struct Pool;
+/// #[cache_aside(set = "prices", ttl = "10m", refresh_ahead = 0.2, skip(db))]
+/// async fn price(db: Arc<Pool>, sku: String) -> Result<u64, String> {
+///     # let _ = (db, sku);
+///     Ok(1999) // refreshed in the background during the last 2 minutes of the TTL
+/// }
+/// ```
+///
 /// ## `companions = false`
 ///
-/// Generates no `_invalidate` and `_refresh` (and no hidden items): the body is rewritten in
+/// Generates no companions (and no hidden items): the body is rewritten in
 /// place. Needed for a method in a trait impl block that is not itself annotated (see
 /// [trait impls](#methods-generic-impls-and-trait-impls)).
 ///
@@ -224,6 +271,28 @@
 ///   parameters those arguments use are kept.
 /// - `get_user_refresh(<all arguments>)` runs the body without reading the cache, writes its
 ///   cacheable part, and returns it as `get_user` would.
+/// - `get_user_uncached(<all arguments>)` runs the body only: no cache read, no write, no
+///   counters. For callers that must see the source (an admin screen, a consistency check).
+/// - `get_user_peek(<key arguments>) -> Option<V>` is the cached value, if any, where `V` is the
+///   cached part (`User` for `Result<User, DbError>`; `Option<User>` with `none_ttl`). It never
+///   runs the body and never writes; `None` also when the cache cannot answer (it fails open like
+///   every call, and counts no hit or miss).
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// # #[derive(serde::Serialize, serde::Deserialize)] pub struct User { id: u64 }
+/// # pub struct Pool;
+/// #[cache_aside(set = "users", ttl = "1h", skip(db))]
+/// async fn get_user(db: &Pool, id: u64) -> Result<User, String> {
+///     # let _ = db;
+///     Ok(User { id })
+/// }
+///
+/// # async fn run(db: Pool) {
+/// let from_source = get_user_uncached(&db, 7).await; // never touches the cache
+/// let cached: Option<User> = get_user_peek(7).await; // never loads
+/// # }
+/// ```
 ///
 /// Companions of a sync function are sync, those of an `async fn` are `async`.
 ///
@@ -302,10 +371,13 @@
 ///     let key = default_key(&SPEC, module_path!(), &(key_part(&id),));
 ///     let load = __cacheaside_load_get_user(db, id); // the body, as a lazy future
 ///     let kind = <checked: Result<User, _> with User: Serialize + DeserializeOwned>;
-///     __private::get_or_load(&SPEC, key, kind, load).await
+///     static POLICY: CachePolicy = CachePolicy { none_ttl: None, refresh_ahead_permille: 0 };
+///     __private::get_or_load_with(&SPEC, &POLICY, key, kind, load).await
 /// }
 /// async fn get_user_invalidate(id: u64) -> Result<(), cacheaside::Error> { … }
 /// async fn get_user_refresh(db: &Pool, id: u64) -> Result<User, DbError> { … }
+/// async fn get_user_uncached(db: &Pool, id: u64) -> Result<User, DbError> { load.await }
+/// async fn get_user_peek(id: u64) -> Option<User> { … }
 /// #[doc(hidden)] async fn __cacheaside_load_get_user(db: &Pool, id: u64) -> Result<User, DbError> { body }
 /// ```
 ///
@@ -321,7 +393,8 @@
 /// - [x] associated functions without `self` (with `#[cache_aside]` on the `impl` block)
 /// - [x] generic functions (`fn get<K: Serialize>(id: K)`) and generic return types
 ///   (`fn get<T: DeserializeOwned + Serialize>() -> Option<T>`)
-/// - [x] borrowed arguments and lifetimes: `&str`, `&[u64]`, `Cow<'_, str>`, `'a`
+/// - [x] borrowed arguments and lifetimes: `&str`, `&[u64]`, `Cow<'_, str>`, `'a` (not with
+///   `refresh_ahead`, whose body outlives the call)
 /// - [x] patterns: `(a, b): (u32, u32)`, `Point { x, y }: Point`, `mut total: u64`, `_: T`
 /// - [x] `#[cfg(…)]` on arguments (up to four), and on the function
 /// - [x] doc comments and other attributes (kept on the function; `cfg` and lint attributes also

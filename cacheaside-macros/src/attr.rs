@@ -20,6 +20,8 @@ pub const OPTIONS: &[&str] = &[
     "skip",
     "key",
     "returns",
+    "none_ttl",
+    "refresh_ahead",
     "companions",
     "crate",
 ];
@@ -38,8 +40,18 @@ pub struct Options {
     pub key: Option<ExplicitKey>,
     pub companions: Option<LitBool>,
     pub returns: Option<Returns>,
+    /// `none_ttl = "30s"`: cache `None` too, with this TTL.
+    pub none_ttl: Option<Spanned<TtlValue>>,
+    /// `refresh_ahead = 0.2`, in thousandths of the TTL.
+    pub refresh_ahead: Option<Spanned<u16>>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
+}
+
+/// An option's value and the option's name, where errors about it point.
+pub struct Spanned<T> {
+    pub name: Ident,
+    pub value: T,
 }
 
 /// `returns = result | option | value`.
@@ -135,6 +147,22 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
             })?;
             store(&mut options.companions, value, &name, errors);
         }
+        "none_ttl" => {
+            let value = parse_ttl(input, &name)?;
+            let value = Spanned {
+                name: name.clone(),
+                value,
+            };
+            store(&mut options.none_ttl, value, &name, errors);
+        }
+        "refresh_ahead" => {
+            let value = parse_fraction(input, &name)?;
+            let value = Spanned {
+                name: name.clone(),
+                value,
+            };
+            store(&mut options.refresh_ahead, value, &name, errors);
+        }
         "returns" => {
             let value = parse_returns(input, &name)?;
             store(&mut options.returns, value, &name, errors);
@@ -210,8 +238,29 @@ fn parse_name(
     Ok(value)
 }
 
+const FRACTION_FORM: &str =
+    "a fraction of the ttl between 0 and 1 with at most three decimals, e.g. `refresh_ahead = 0.2`";
+
+/// `refresh_ahead = 0.2`: a fraction in (0, 1), kept in thousandths.
+fn parse_fraction(input: ParseStream, name: &Ident) -> syn::Result<u16> {
+    expect_eq(input, name, "refresh_ahead = 0.2")?;
+    let expected = |span: Span| syn::Error::new(span, format!("`{name}` takes {FRACTION_FORM}"));
+    let lit: Lit = input.parse().map_err(|error| expected(error.span()))?;
+    let Lit::Float(float) = &lit else {
+        return Err(expected(lit.span()));
+    };
+    let fraction: f64 = float.base10_parse().map_err(|_| expected(float.span()))?;
+    let permille = fraction * 1000.0;
+    let whole = permille.round();
+    if !(1.0..=999.0).contains(&whole) || (permille - whole).abs() > 1e-6 {
+        return Err(expected(float.span()));
+    }
+    // In 1..=999 by the check above.
+    Ok(whole as u16)
+}
+
 fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
-    expect_eq(input, name, "ttl = 3600")?;
+    expect_eq(input, name, &format!("{name} = \"30s\""))?;
     let bad_ttl = |span: Span| {
         syn::Error::new(
             span,
@@ -438,6 +487,28 @@ mod tests {
         assert!(found[1].starts_with("expected `returns = result`"));
         assert!(found[2].starts_with("`crate` takes the path"));
         assert!(found[3].starts_with("`crate` takes the path"));
+    }
+
+    #[test]
+    fn reads_freshness_options() {
+        let options = parse_ok(quote!(none_ttl = "30s", refresh_ahead = 0.25));
+        assert_eq!(options.none_ttl.unwrap().value, TtlValue::Seconds(30));
+        assert_eq!(options.refresh_ahead.unwrap().value, 250);
+        let found = messages(quote!(
+            refresh_ahead = 1.0,
+            refresh_ahead = 0.0,
+            refresh_ahead = 20,
+            refresh_ahead = 0.1234,
+            none_ttl = "1y"
+        ));
+        assert_eq!(found.len(), 5, "{found:#?}");
+        for message in &found[..4] {
+            assert!(
+                message.starts_with("`refresh_ahead` takes a fraction"),
+                "{message}"
+            );
+        }
+        assert!(found[4].starts_with("invalid ttl \"1y\""));
     }
 
     #[test]

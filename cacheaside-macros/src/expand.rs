@@ -9,6 +9,7 @@ use syn::punctuated::Punctuated;
 use syn::{Attribute, FnArg, GenericParam, Generics, ReturnType, Signature, Token};
 
 use crate::item::mentions;
+use crate::return_kind::Kind;
 use crate::ttl::TtlValue;
 use crate::valid::{Context, KeyPlan, Plan};
 
@@ -40,6 +41,8 @@ struct Names {
     loader: Ident,
     spec_static: Ident,
     spec: Ident,
+    policy_static: Ident,
+    policy: Ident,
     key: Ident,
     kind: Ident,
     load: Ident,
@@ -54,6 +57,8 @@ impl Names {
             loader: local(&format!("__cacheaside_load_{name}")),
             spec_static: local("__CACHEASIDE_SPEC"),
             spec: local("__cacheaside_spec"),
+            policy_static: local("__CACHEASIDE_POLICY"),
+            policy: local("__cacheaside_policy"),
             key: local("__cacheaside_key"),
             kind: local("__cacheaside_kind"),
             load: local("__cacheaside_load"),
@@ -127,6 +132,8 @@ fn with_companions(plan: &Plan) -> Expansion {
     let Names {
         spec_static,
         spec,
+        policy_static,
+        policy,
         key,
         kind,
         load,
@@ -137,10 +144,15 @@ fn with_companions(plan: &Plan) -> Expansion {
     let flavor = plan.flavor;
     let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
     let spec_value = spec_value(plan);
+    let policy_value = policy_value(plan);
     // Each generated function has its own copy of the spec: the runtime compares specs by value.
     let spec_binding = quote! {
         static #spec_static: #krate::__private::CacheSpec = #spec_value;
         let #spec = &#spec_static;
+    };
+    let policy_binding = quote! {
+        static #policy_static: #krate::__private::CachePolicy = #policy_value;
+        let #policy = &#policy_static;
     };
     let uses = check_traits(krate);
     let variants = variants(plan);
@@ -162,14 +174,30 @@ fn with_companions(plan: &Plan) -> Expansion {
             quote!(#cfg let #key = #key_expr;)
         })
         .collect();
-    let checked_kind = plan.return_kind.checked_marker(krate);
+    let loads_only: Vec<TokenStream> = (variants.iter())
+        .map(|variant| {
+            let cfg = &variant.cfg;
+            let lazy = flavor.lazy_call(loader_call(plan, &names.loader, &variant.present));
+            quote!(#cfg let #load = #lazy;)
+        })
+        .collect();
+    let checked_kind = kind_marker(plan);
     let alias_probe = plan.return_kind.alias_probe(krate);
     let run = |name: &str| {
         let name = flavor.runtime_fn(name);
-        flavor.wait(quote!(#krate::__private::#name(#spec, #key, #kind, #load)))
+        flavor.wait(quote!(#krate::__private::#name(#spec, #policy, #key, #kind, #load)))
     };
-    let get_or_load = run("get_or_load");
-    let refresh = run("refresh");
+    let get_or_load = run(get_or_load_name(plan));
+    let refresh = run("refresh_with");
+    let peek = flavor.runtime_fn("peek");
+    let return_type = &plan.return_kind.ty;
+    let peek_call = flavor.wait(quote!(
+        #krate::__private::#peek::<#return_type, _>(#spec, #key, #kind)
+    ));
+    let uncached_call = match flavor {
+        crate::flavor::Flavor::Async => quote!(#load.await),
+        crate::flavor::Flavor::Sync => quote!(#load()),
+    };
     let invalidate = flavor.runtime_fn("invalidate");
     let invalidate_call = flavor.wait(quote!(#krate::__private::#invalidate(#spec, #key)));
     let cfgs = attrs_named(&function.attrs, &["cfg"]);
@@ -195,6 +223,7 @@ fn with_companions(plan: &Plan) -> Expansion {
         #vis #main_sig {
             #uses
             #spec_binding
+            #policy_binding
             #(#keys_and_loads)*
             let #kind = #checked_kind;
             #alias_probe
@@ -252,15 +281,67 @@ fn with_companions(plan: &Plan) -> Expansion {
         #companion_vis #refresh_sig {
             #uses
             #spec_binding
+            #policy_binding
             #(#keys_and_loads)*
             let #kind = #checked_kind;
             #refresh
         }
     };
 
+    let uncached_doc = format!(
+        "Runs `{name}`'s body without reading or writing the cache, and returns its result."
+    );
+    let uncached_ident = format_ident!("{}_uncached", function.sig.ident);
+    let uncached_sig = wrapper_sig(
+        plan,
+        &uncached_ident,
+        &all_args,
+        function.sig.output.clone(),
+    );
+    let uncached = quote! {
+        #(#cfgs)*
+        #(#lints)*
+        #[doc = #uncached_doc]
+        #[allow(dead_code)]
+        #companion_vis #uncached_sig {
+            #(#loads_only)*
+            #uncached_call
+        }
+    };
+
+    let peek_doc = format!(
+        "The value `{name}` has cached for these key arguments, or `None` when there is none or the cache cannot answer. Never runs the body."
+    );
+    let peek_ident = format_ident!("{}_peek", function.sig.ident);
+    let kind_type = kind_type(plan);
+    // Spanned on the return type: a return type that does not match its kind is reported there.
+    let peek_output: ReturnType = syn::parse_quote_spanned!(plan.return_kind.span=>
+        -> ::core::option::Option<
+            <#kind_type as #krate::__private::CachedPart<#return_type>>::Part
+        >
+    );
+    let mut peek_sig = wrapper_sig(plan, &peek_ident, plan.key.arguments(), peek_output);
+    let mut used_by_peek = peek_sig.inputs.clone();
+    let output = &peek_sig.output;
+    used_by_peek.push(syn::parse_quote!(__cacheaside_output: fn() #output));
+    peek_sig.generics = prune_generics(&function.sig.generics, &used_by_peek, &plan.key);
+    let peek = quote! {
+        #(#cfgs)*
+        #(#lints)*
+        #[doc = #peek_doc]
+        #[allow(dead_code, unused_variables)]
+        #companion_vis #peek_sig {
+            #uses
+            #spec_binding
+            #(#keys_only)*
+            let #kind = #checked_kind;
+            #peek_call
+        }
+    };
+
     Expansion {
         function: main,
-        companions: quote!(#invalidate #refresh #loader),
+        companions: quote!(#invalidate #refresh #uncached #peek #loader),
     }
 }
 
@@ -269,6 +350,7 @@ fn body_inline(plan: &Plan) -> TokenStream {
     let names = Names::new(plan);
     let Names {
         spec_static,
+        policy_static,
         key,
         kind,
         load,
@@ -279,6 +361,7 @@ fn body_inline(plan: &Plan) -> TokenStream {
     let function = &plan.function;
     let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
     let spec_value = spec_value(plan);
+    let policy_value = policy_value(plan);
     let uses = check_traits(krate);
     let keys: Vec<TokenStream> = (variants(plan).iter())
         .map(|variant| {
@@ -287,7 +370,7 @@ fn body_inline(plan: &Plan) -> TokenStream {
             quote!(#cfg let #key = #key_expr;)
         })
         .collect();
-    let checked_kind = plan.return_kind.checked_marker(krate);
+    let checked_kind = kind_marker(plan);
     let alias_probe = plan.return_kind.alias_probe(krate);
     let params = plan.inputs.params.iter();
     let rebindings = params.filter(|param| param.needs_rebinding()).map(|param| {
@@ -304,9 +387,9 @@ fn body_inline(plan: &Plan) -> TokenStream {
         let #returned: #return_type = #body;
         #returned
     }});
-    let get_or_load = plan.flavor.runtime_fn("get_or_load");
+    let get_or_load = plan.flavor.runtime_fn(get_or_load_name(plan));
     let get_or_load = plan.flavor.wait(quote!(
-        #krate::__private::#get_or_load(&#spec_static, #key, #kind, #load)
+        #krate::__private::#get_or_load(&#spec_static, &#policy_static, #key, #kind, #load)
     ));
     let attrs = &function.attrs;
     let vis = &function.vis;
@@ -321,12 +404,67 @@ fn body_inline(plan: &Plan) -> TokenStream {
         #vis #sig {
             #uses
             static #spec_static: #krate::__private::CacheSpec = #spec_value;
+            static #policy_static: #krate::__private::CachePolicy = #policy_value;
             #(#keys)*
             let #kind = #checked_kind;
             #alias_probe
             let #load = #lazy;
             #get_or_load
         }
+    }
+}
+
+/// The runtime's get-or-load entry point for this function's policy (before the flavor suffix).
+fn get_or_load_name(plan: &Plan) -> &'static str {
+    if plan.policy.refresh_ahead_permille > 0 {
+        "get_or_load_refreshing"
+    } else {
+        "get_or_load_with"
+    }
+}
+
+/// The runtime's kind marker, checked against the declared return type; `none_ttl` turns the
+/// `Option` kind into the one that caches `None` too.
+fn kind_marker(plan: &Plan) -> TokenStream {
+    let checked = plan.return_kind.checked_marker(&plan.krate);
+    match plan.policy.none_ttl {
+        Some(_) => quote!(#checked.cache_none()),
+        None => checked,
+    }
+}
+
+/// The runtime's kind marker type, to name the cached value's type in `<fn>_peek`.
+fn kind_type(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    match (plan.return_kind.kind, plan.policy.none_ttl) {
+        (Kind::Result, _) => quote!(#krate::__private::ResultKind),
+        (Kind::Option, Some(_)) => quote!(#krate::__private::NegativeOptionKind),
+        (Kind::Option, None) => quote!(#krate::__private::OptionKind),
+        (Kind::Plain, _) => quote!(#krate::__private::PlainKind),
+    }
+}
+
+/// `CachePolicy { none_ttl, refresh_ahead_permille }`.
+fn policy_value(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    let none_ttl = match plan.policy.none_ttl {
+        Some(ttl) => {
+            let ttl = ttl_value(krate, ttl);
+            quote!(::core::option::Option::Some(#ttl))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let permille = plan.policy.refresh_ahead_permille;
+    quote! {
+        #krate::__private::CachePolicy { none_ttl: #none_ttl, refresh_ahead_permille: #permille }
+    }
+}
+
+fn ttl_value(krate: &syn::Path, ttl: TtlValue) -> TokenStream {
+    match ttl {
+        TtlValue::Seconds(seconds) => quote!(#krate::__private::Ttl::Seconds(#seconds)),
+        TtlValue::NamespaceDefault => quote!(#krate::__private::Ttl::NamespaceDefault),
+        TtlValue::Never => quote!(#krate::__private::Ttl::Never),
     }
 }
 
@@ -338,11 +476,7 @@ fn spec_value(plan: &Plan) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let set = &plan.spec.set;
-    let ttl = match plan.spec.ttl {
-        TtlValue::Seconds(seconds) => quote!(#krate::__private::Ttl::Seconds(#seconds)),
-        TtlValue::NamespaceDefault => quote!(#krate::__private::Ttl::NamespaceDefault),
-        TtlValue::Never => quote!(#krate::__private::Ttl::Never),
-    };
+    let ttl = ttl_value(krate, plan.spec.ttl);
     let function = &plan.spec.function;
     quote! {
         #krate::__private::CacheSpec { namespace: #namespace, set: #set, ttl: #ttl, function: #function }

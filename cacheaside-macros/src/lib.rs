@@ -109,10 +109,9 @@ mod tests {
             }
         );
         let with = expand(quote!(set = "s"), item.clone());
-        assert!(
-            with.contains("get_invalidate") && with.contains("get_refresh"),
-            "{with}"
-        );
+        for companion in ["get_invalidate", "get_refresh", "get_uncached", "get_peek"] {
+            assert!(with.contains(companion), "{companion} in {with}");
+        }
         let without = expand(quote!(set = "s", companions = false), item);
         assert!(
             !without.contains("get_invalidate") && !without.contains("get_refresh"),
@@ -167,6 +166,8 @@ mod tests {
         for item in [
             "pub async fn get_invalidate",
             "pub async fn get_refresh",
+            "pub async fn get_uncached",
+            "pub async fn get_peek",
             "__cacheaside_load_get",
         ] {
             assert!(inherent.contains(item), "{item} in {inherent}");
@@ -196,6 +197,27 @@ mod tests {
     }
 
     #[test]
+    fn freshness_options_pick_the_runtime_entry_point_and_kind() {
+        let item = quote!(
+            async fn find(id: u32) -> Option<u32> {
+                None
+            }
+        );
+        let plain = expand(quote!(set = "s", ttl = 60), item.clone());
+        assert!(plain.contains("get_or_load_with ("), "{plain}");
+        assert!(!plain.contains("cache_none"), "{plain}");
+        let fresh = expand(
+            quote!(set = "s", ttl = 60, none_ttl = "5s", refresh_ahead = 0.2),
+            item,
+        );
+        assert!(fresh.contains("get_or_load_refreshing ("), "{fresh}");
+        assert!(fresh.contains(". cache_none ()"), "{fresh}");
+        assert!(fresh.contains("NegativeOptionKind"), "{fresh}");
+        assert!(fresh.contains("refresh_ahead_permille : 200u16"), "{fresh}");
+        assert!(fresh.contains("Ttl :: Seconds (5u32)"), "{fresh}");
+    }
+
+    #[test]
     fn sync_functions_call_the_blocking_runtime() {
         let output = expand(
             quote!(set = "s"),
@@ -206,9 +228,10 @@ mod tests {
             ),
         );
         for call in [
-            "get_or_load_blocking",
-            "refresh_blocking",
+            "get_or_load_with_blocking",
+            "refresh_with_blocking",
             "invalidate_blocking",
+            "peek_blocking",
         ] {
             assert!(output.contains(call), "{call} in {output}");
         }

@@ -1,13 +1,14 @@
 //! Checks the options against the function's signature and decides what to generate.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use syn::{Expr, LitStr, Type};
 
 use crate::attr::{Options, Skip};
 use crate::errors::Errors;
 use crate::flavor::Flavor;
 use crate::item::{split_inputs, CachedFn, Inputs};
-use crate::return_kind::ReturnKind;
+use crate::return_kind::{Kind, ReturnKind};
 use crate::ttl::TtlValue;
 
 /// Each `#[cfg]`-gated argument doubles the `let` statements the wrapper needs.
@@ -25,8 +26,18 @@ pub struct Plan {
     pub spec: Spec,
     pub key: KeyPlan,
     pub return_kind: ReturnKind,
-    /// Whether `<fn>_invalidate` and `<fn>_refresh` are generated.
+    /// Whether `<fn>_invalidate`, `<fn>_refresh`, `<fn>_uncached` and `<fn>_peek` are generated.
     pub companions: bool,
+    pub policy: Policy,
+}
+
+/// The values of the runtime's `CachePolicy`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    /// `none_ttl`: `None` is cached with this TTL.
+    pub none_ttl: Option<TtlValue>,
+    /// `refresh_ahead`, in thousandths of the TTL; 0 when off.
+    pub refresh_ahead_permille: u16,
 }
 
 /// Where the annotated function is written.
@@ -169,10 +180,36 @@ pub fn check(
         }
     };
     let return_kind = ReturnKind::decide(&sig.output, options.returns.as_ref(), errors);
+    let ttl = options.ttl.unwrap_or(TtlValue::NamespaceDefault);
+    if let (Some(none_ttl), Some(kind)) = (&options.none_ttl, &return_kind) {
+        if kind.kind != Kind::Option {
+            errors.at(
+                &none_ttl.name,
+                format!(
+                    "`none_ttl` caches `None`, but `{name}` does not return an `Option`; remove `none_ttl`, or add `returns = option` if the return type is an `Option` behind an alias"
+                ),
+            );
+        }
+    }
+    if options.refresh_ahead.is_some() {
+        check_background_arguments(&inputs, errors);
+    }
+    if let Some(refresh_ahead) = &options.refresh_ahead {
+        if !matches!(ttl, TtlValue::Seconds(_)) {
+            errors.at(
+                &refresh_ahead.name,
+                "`refresh_ahead` is a fraction of the ttl, so it needs a ttl in seconds, e.g. `ttl = \"1h\", refresh_ahead = 0.2`",
+            );
+        }
+    }
+    let policy = Policy {
+        none_ttl: options.none_ttl.map(|none_ttl| none_ttl.value),
+        refresh_ahead_permille: options.refresh_ahead.map_or(0, |fraction| fraction.value),
+    };
     let spec = Spec {
         namespace: options.namespace,
         set: options.set?,
-        ttl: options.ttl.unwrap_or(TtlValue::NamespaceDefault),
+        ttl,
         function: name,
     };
     Some(Plan {
@@ -187,7 +224,53 @@ pub fn check(
         key,
         return_kind: return_kind?,
         companions: options.companions.is_none_or(|value| value.value),
+        policy,
     })
+}
+
+/// `refresh_ahead` runs the body after the call returned, so the body cannot borrow anything from
+/// the call: a borrowed argument is reported on its type (the runtime's `BackgroundLoad` bound
+/// catches the rest, such as a non-`Send` argument).
+fn check_background_arguments(inputs: &Inputs, errors: &mut Errors) {
+    if let Some(receiver) = &inputs.receiver {
+        errors.at(
+            receiver,
+            "`refresh_ahead` runs the body in the background after the call returns, so the body cannot borrow `self`; cache an associated function that takes an owned handle instead (e.g. `fn get(repo: Arc<Repo>, id: u64)`)",
+        );
+    }
+    for param in &inputs.params {
+        if borrows(param.ty.to_token_stream()) {
+            errors.at(
+                &param.ty,
+                "`refresh_ahead` runs the body in the background after the call returns, so arguments cannot be borrowed; take an owned value (e.g. `Arc<Pool>` instead of `&Pool`, `String` instead of `&str`)",
+            );
+        }
+    }
+}
+
+/// Whether a type's tokens hold a reference or a lifetime other than `'static`.
+fn borrows(tokens: proc_macro2::TokenStream) -> bool {
+    let mut trees = tokens.into_iter().peekable();
+    while let Some(tree) = trees.next() {
+        match tree {
+            // `&'a T` is judged by its lifetime below; a plain `&T` borrows.
+            proc_macro2::TokenTree::Punct(punct) if punct.as_char() == '&' => {
+                let has_lifetime = matches!(trees.peek(), Some(proc_macro2::TokenTree::Punct(next)) if next.as_char() == '\'');
+                if !has_lifetime {
+                    return true;
+                }
+            }
+            proc_macro2::TokenTree::Punct(punct) if punct.as_char() == '\'' => {
+                let is_static = matches!(trees.peek(), Some(proc_macro2::TokenTree::Ident(name)) if name == "static");
+                if !is_static {
+                    return true;
+                }
+            }
+            proc_macro2::TokenTree::Group(group) if borrows(group.stream()) => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Checks `skip(…)` names against the arguments; returns the valid ones.
@@ -232,4 +315,22 @@ fn check_skip(
         }
     }
     skipped
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::borrows;
+
+    #[test]
+    fn finds_borrowed_argument_types() {
+        assert!(borrows(quote!(&Pool)));
+        assert!(borrows(quote!(&mut Pool)));
+        assert!(borrows(quote!(&'a str)));
+        assert!(borrows(quote!(Vec<Cow<'_, str>>)));
+        assert!(!borrows(quote!(&'static str)));
+        assert!(!borrows(quote!(Arc<Pool>)));
+        assert!(!borrows(quote!(Box<dyn Fn() + Send + 'static>)));
+    }
 }

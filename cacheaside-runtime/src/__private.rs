@@ -24,6 +24,24 @@ pub struct CacheSpec {
     pub function: &'static str,
 }
 
+/// The freshness options of one annotated function (`none_ttl`, `refresh_ahead`), built once in a
+/// `static` next to its [`CacheSpec`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// `none_ttl = …`: how long a `None` is cached (with [`NegativeOptionKind`]).
+    pub none_ttl: Option<Ttl>,
+    /// `refresh_ahead = 0.2`, in thousandths of the TTL; 0 when off.
+    pub refresh_ahead_permille: u16,
+}
+
+impl CachePolicy {
+    /// No negative caching, no refresh-ahead.
+    pub const DEFAULT: CachePolicy = CachePolicy {
+        none_ttl: None,
+        refresh_ahead_permille: 0,
+    };
+}
+
 /// The key of one call, or why it could not be built (then the call bypasses the cache).
 pub type KeyResult = Result<UserKey, crate::Error>;
 
@@ -38,6 +56,11 @@ pub trait ReturnKind<R> {
     fn cacheable(returned: &R) -> Option<&Self::Value>;
     /// Rebuilds a return value from a cached value.
     fn from_cached(value: Self::Value) -> R;
+    /// Whether a cached value stands for "nothing found" (a cached `None`), which is written with
+    /// the function's `none_ttl` instead of its `ttl`.
+    fn is_negative(_value: &Self::Value) -> bool {
+        false
+    }
 }
 
 /// A value that can be stored in the cache.
@@ -55,6 +78,53 @@ pub struct ResultKind;
 pub struct OptionKind;
 /// Any other `T`: every value is cached.
 pub struct PlainKind;
+/// `Option<T>` with `none_ttl`: `Some(T)` and `None` are both cached, `None` with its own TTL.
+pub struct NegativeOptionKind;
+
+/// The cached part of a return type `R` for a kind, without the bounds of [`ReturnKind`]: names
+/// the value type of `<fn>_peek` without repeating the errors of an unstorable return type.
+#[diagnostic::on_unimplemented(
+    message = "`<fn>_peek` cannot name the cached part of `{R}`: it does not match the declared kind",
+    label = "the return type does not match `returns = …` (see the error at the return type)",
+    note = "fix the return type or the `returns` option; this error goes away with it"
+)]
+pub trait CachedPart<R> {
+    /// What `<fn>_peek` returns inside its `Option`.
+    type Part;
+}
+impl<T, E> CachedPart<Result<T, E>> for ResultKind {
+    type Part = T;
+}
+impl<T> CachedPart<Option<T>> for OptionKind {
+    type Part = T;
+}
+impl<T> CachedPart<Option<T>> for NegativeOptionKind {
+    type Part = Option<T>;
+}
+impl<T> CachedPart<T> for PlainKind {
+    type Part = T;
+}
+
+impl OptionKind {
+    /// The kind that caches `None` as well (`none_ttl = …`).
+    #[inline(always)]
+    pub fn cache_none(self) -> NegativeOptionKind {
+        NegativeOptionKind
+    }
+}
+
+impl<T: CacheValue> ReturnKind<Option<T>> for NegativeOptionKind {
+    type Value = Option<T>;
+    fn cacheable(returned: &Option<T>) -> Option<&Option<T>> {
+        Some(returned)
+    }
+    fn from_cached(value: Option<T>) -> Option<T> {
+        value
+    }
+    fn is_negative(value: &Option<T>) -> bool {
+        value.is_none()
+    }
+}
 
 impl<T: CacheValue, E> ReturnKind<Result<T, E>> for ResultKind {
     type Value = T;
@@ -204,4 +274,129 @@ pub fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 /// [`invalidate`] for a sync function. Blocks like [`get_or_load_blocking`].
 pub fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), crate::Error> {
     crate::engine::invalidate_blocking(spec, key)
+}
+
+/// [`get_or_load`] with the function's [`CachePolicy`]. A hit near expiry is not refreshed here
+/// (that needs a loader that can move to the background: see [`get_or_load_refreshing`]).
+pub async fn get_or_load_with<R, K, F>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    kind: K,
+    load: F,
+) -> R
+where
+    K: ReturnKind<R>,
+    F: Future<Output = R>,
+{
+    crate::engine::get_or_load_with(spec, policy, key, kind, load).await
+}
+
+/// [`get_or_load_with`] for `refresh_ahead`: a hit whose remaining TTL is below the policy's
+/// fraction returns the cached value at once and hands `load` to the cache's background runtime,
+/// which runs it and writes its value, once per entry per process.
+pub async fn get_or_load_refreshing<R, K, F>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    kind: K,
+    load: F,
+) -> R
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Send + 'static,
+    F: BackgroundLoad<R>,
+{
+    crate::engine::get_or_load_refreshing(spec, policy, key, kind, load).await
+}
+
+/// A loader future that `refresh_ahead` can run in the background.
+#[diagnostic::on_unimplemented(
+    message = "`refresh_ahead` runs the body in the background, so the body's future must be `Send + 'static`",
+    label = "this function's body borrows its arguments or is not `Send`",
+    note = "take owned arguments (e.g. `Arc<Pool>` instead of `&Pool`), or remove `refresh_ahead`"
+)]
+pub trait BackgroundLoad<R>: Future<Output = R> + Send + 'static {}
+impl<R, F: Future<Output = R> + Send + 'static> BackgroundLoad<R> for F {}
+
+/// A sync loader that `refresh_ahead` can run in the background.
+#[diagnostic::on_unimplemented(
+    message = "`refresh_ahead` runs the body on a background thread, so the body must be `Send + 'static`",
+    label = "this function's body borrows its arguments or is not `Send`",
+    note = "take owned arguments (e.g. `Arc<Pool>` instead of `&Pool`), or remove `refresh_ahead`"
+)]
+pub trait BackgroundLoadBlocking<R>: FnOnce() -> R + Send + 'static {}
+impl<R, L: FnOnce() -> R + Send + 'static> BackgroundLoadBlocking<R> for L {}
+
+/// [`get_or_load_with`] for a sync function.
+pub fn get_or_load_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    kind: K,
+    load: L,
+) -> R {
+    crate::engine::get_or_load_blocking_with(spec, policy, key, kind, load)
+}
+
+/// [`get_or_load_refreshing`] for a sync function: the background refresh calls `load` on a
+/// blocking thread of the cache's background runtime.
+pub fn get_or_load_refreshing_blocking<R, K, L>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    kind: K,
+    load: L,
+) -> R
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Send + 'static,
+    L: BackgroundLoadBlocking<R>,
+{
+    crate::engine::get_or_load_blocking_refreshing(spec, policy, key, kind, load)
+}
+
+/// [`refresh`] with the function's [`CachePolicy`] (a `None` is written with `none_ttl`).
+pub async fn refresh_with<R, K, F>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    kind: K,
+    load: F,
+) -> R
+where
+    K: ReturnKind<R>,
+    F: Future<Output = R>,
+{
+    crate::engine::refresh_with(spec, policy, key, kind, load).await
+}
+
+/// [`refresh_with`] for a sync function.
+pub fn refresh_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    kind: K,
+    load: L,
+) -> R {
+    crate::engine::refresh_blocking_with(spec, policy, key, kind, load)
+}
+
+/// `<fn>_peek`: the cached value, or `None` when there is none or the cache cannot answer. Never
+/// loads, never writes; counts neither a hit nor a miss.
+pub async fn peek<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    kind: K,
+) -> Option<K::Value> {
+    crate::engine::peek::<R, K>(spec, key, kind).await
+}
+
+/// [`peek`] for a sync function.
+pub fn peek_blocking<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    kind: K,
+) -> Option<K::Value> {
+    crate::engine::peek_blocking::<R, K>(spec, key, kind)
 }

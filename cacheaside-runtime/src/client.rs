@@ -156,6 +156,7 @@ impl Cache {
                 Ok(mut record) => Ok(Some(Stored {
                     data: record.bins.swap_remove(DATA_BIN),
                     generation: record.generation,
+                    time_to_live: record.time_to_live(),
                 })),
                 Err(e) if e.matches(&[ResultCode::KeyNotFoundError]) => Ok(None),
                 Err(e) => Err(e),
@@ -290,6 +291,8 @@ pub(crate) struct Stored {
     /// Bin `data`; `None` for an invalidation marker or a record written by something else.
     pub(crate) data: Option<Value>,
     pub(crate) generation: u32,
+    /// What is left of the record's TTL, from its void-time; `None` when it never expires.
+    pub(crate) time_to_live: Option<Duration>,
 }
 
 /// The state of the record a write-back may replace: what the read before the load saw.

@@ -7,27 +7,192 @@ use std::time::Duration;
 
 use aerospike::{Key, Value};
 
-use crate::__private::{CacheSpec, KeyResult, ReturnKind};
+use crate::__private::{CachePolicy, CacheSpec, KeyResult, ReturnKind};
 use crate::breaker;
 use crate::bridge;
 use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
 use crate::namespace::NamespaceStatus;
+use crate::refresh_ahead::{self, Claim};
 use crate::report::{self, Cause};
 use crate::size;
 use crate::stats::{self, Event, SetCounters};
-use crate::write_back::{bytes_to_store, mark_invalidated, store, unshare, Target};
-use crate::{Error, ErrorKind, UserKey};
+use crate::write_back::{bytes_to_store, mark_invalidated, store_with_ttl, unshare, Target};
+use crate::{Error, ErrorKind, Ttl, UserKey};
+
+/// How a get-or-load call ended.
+// Lives for one return, on the stack: boxing the large variant would cost an allocation per hit.
+#[allow(clippy::large_enum_variant)]
+enum Served<R, L> {
+    /// The value to return.
+    Done(R),
+    /// A hit whose remaining TTL is below the refresh-ahead fraction, claimed for a refresh by
+    /// this call: the value to return, the unused loader and where its value goes.
+    NearExpiry(R, L, Target, Claim),
+}
 
 /// `get_or_load`: a hit returns the cached value; anything else runs `load`. Concurrent calls of
 /// one key share one read and one load (see [`flight`]).
 pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     spec: &'static CacheSpec,
     key: KeyResult,
+    kind: K,
+    load: F,
+) -> R {
+    get_or_load_with(spec, &CachePolicy::DEFAULT, key, kind, load).await
+}
+
+/// `get_or_load` with a policy; refresh-ahead needs [`get_or_load_refreshing`].
+pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
     _kind: K,
     load: F,
 ) -> R {
+    match serve::<R, K, F>(spec, policy, key, load, false).await {
+        Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
+    }
+}
+
+/// `get_or_load` whose hits near expiry hand `load` to the background runtime.
+pub(crate) async fn get_or_load_refreshing<R, K, F>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    _kind: K,
+    load: F,
+) -> R
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Send + 'static,
+    F: Future<Output = R> + Send + 'static,
+{
+    match serve::<R, K, F>(spec, policy, key, load, true).await {
+        Served::Done(returned) => returned,
+        Served::NearExpiry(returned, load, target, claim) => {
+            let counters = stats::counters(spec.set);
+            let refresh = async move {
+                let loaded = run_loader::<R, K, F>(load, counters).await;
+                write_refreshed::<R, K>(spec, policy, target, loaded, counters).await;
+                drop(claim);
+            };
+            spawn_refresh(refresh, counters);
+            returned
+        }
+    }
+}
+
+/// [`get_or_load_refreshing`] for a sync function: the loader runs on a blocking thread of the
+/// background runtime.
+pub(crate) fn get_or_load_blocking_refreshing<R, K, L>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    _kind: K,
+    load: L,
+) -> R
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Send + 'static,
+    L: FnOnce() -> R + Send + 'static,
+{
+    match serve_blocking::<R, K, L>(spec, policy, key, load, true) {
+        Served::Done(returned) => returned,
+        Served::NearExpiry(returned, load, target, claim) => {
+            let counters = stats::counters(spec.set);
+            let refresh = async move {
+                let loading = tokio::task::spawn_blocking(move || {
+                    run_loader_blocking::<R, K, L>(load, counters)
+                });
+                // A panicking loader has nothing to write; the claim is released either way.
+                if let Ok(loaded) = loading.await {
+                    write_refreshed::<R, K>(spec, policy, target, loaded, counters).await;
+                }
+                drop(claim);
+            };
+            spawn_refresh(refresh, counters);
+            returned
+        }
+    }
+}
+
+/// Runs a refresh-ahead on the background runtime; without one, there is nothing to run it on
+/// and the entry simply expires.
+fn spawn_refresh(refresh: impl Future<Output = ()> + Send + 'static, counters: &SetCounters) {
+    if let Ok(runtime) = client::background() {
+        counters.count(Event::RefreshAhead);
+        runtime.spawn(refresh);
+    }
+}
+
+/// Writes the value a refresh-ahead loaded, if cacheable, over the entry it read (only if the
+/// entry is unchanged since: an invalidation meanwhile wins).
+async fn write_refreshed<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    target: Target,
+    loaded: R,
+    counters: &'static SetCounters,
+) {
+    let ttl = entry_ttl::<R, K>(spec, policy, &loaded);
+    let bytes = bytes_to_store::<R, K>(spec, true, &loaded, counters);
+    drop(loaded);
+    if let Some(bytes) = bytes {
+        store_with_ttl(spec, target, bytes, ttl, counters).await;
+    }
+}
+
+/// The TTL of a returned value's entry: `none_ttl` for a cached `None`, else the function's.
+fn entry_ttl<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    returned: &R,
+) -> Ttl {
+    match (K::cacheable(returned), policy.none_ttl) {
+        (Some(value), Some(none_ttl)) if K::is_negative(value) => none_ttl,
+        _ => spec.ttl,
+    }
+}
+
+/// Whether a hit with `remaining` TTL is due for a refresh-ahead under `policy`.
+fn near_expiry(spec: &CacheSpec, policy: &CachePolicy, remaining: Option<Duration>) -> bool {
+    let (Ttl::Seconds(ttl), Some(remaining)) = (spec.ttl, remaining) else {
+        return false;
+    };
+    if policy.refresh_ahead_permille == 0 || ttl == 0 {
+        return false;
+    }
+    let threshold_millis = u64::from(ttl) * u64::from(policy.refresh_ahead_permille);
+    remaining.as_millis() < u128::from(threshold_millis)
+}
+
+/// A claim to refresh a hit ahead of its expiry, when the policy asks for it, the entry is near
+/// expiry and no other call of this process refreshes this version of it.
+fn claim_refresh(
+    spec: &'static CacheSpec,
+    policy: &CachePolicy,
+    entry: &Target,
+    remaining: Option<Duration>,
+    user_key: Option<&UserKey>,
+) -> Option<Claim> {
+    if !near_expiry(spec, policy, remaining) {
+        return None;
+    }
+    let Expected::Generation(generation) = entry.expected else {
+        return None;
+    };
+    refresh_ahead::claim(FlightKey::new(spec, user_key?), generation)
+}
+
+async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    load: F,
+    refreshing: bool,
+) -> Served<R, F> {
     let counters = stats::counters(spec.set);
     let mut leader = None;
     if let Some((flight_key, bound)) = coalescing(spec, &key) {
@@ -41,7 +206,7 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
                     Landing::Abandoned => continue,
                     landing => {
                         if let Some(value) = follow::<K::Value>(spec, landing, counters) {
-                            return K::from_cached(value);
+                            return Served::Done(K::from_cached(value));
                         }
                         break;
                     }
@@ -49,11 +214,20 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
             }
         }
     }
+    let user_key = key.as_ref().ok().cloned().filter(|_| refreshing);
     let write_target = match resolve::<K::Value>(spec, lookup(spec, key, counters).await, counters)
     {
-        Resolved::Hit(value, bytes) => {
+        Resolved::Hit(value, bytes, entry) => {
             drop(land(leader, Some(bytes)));
-            return K::from_cached(value);
+            let returned = K::from_cached(value);
+            if let Some((target, remaining)) = entry {
+                if let Some(claim) =
+                    claim_refresh(spec, policy, &target, remaining, user_key.as_ref())
+                {
+                    return Served::NearExpiry(returned, load, target, claim);
+                }
+            }
+            return Served::Done(returned);
         }
         Resolved::Load(write_target) => write_target,
     };
@@ -62,10 +236,11 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
     if let (Some(target), Some(shared)) = (write_target, shared) {
-        store(spec, target, unshare(shared), counters).await;
+        let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+        store_with_ttl(spec, target, unshare(shared), ttl, counters).await;
     }
     drop(landed);
-    returned
+    Served::Done(returned)
 }
 
 /// `get_or_load` for a sync function: the cache operations run on the background runtime, the
@@ -73,9 +248,33 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
 pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
     key: KeyResult,
+    kind: K,
+    load: L,
+) -> R {
+    get_or_load_blocking_with(spec, &CachePolicy::DEFAULT, key, kind, load)
+}
+
+/// `get_or_load_blocking` with a policy; refresh-ahead needs
+/// [`get_or_load_blocking_refreshing`].
+pub(crate) fn get_or_load_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
     _kind: K,
     load: L,
 ) -> R {
+    match serve_blocking::<R, K, L>(spec, policy, key, load, false) {
+        Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
+    }
+}
+
+fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    load: L,
+    refreshing: bool,
+) -> Served<R, L> {
     let counters = stats::counters(spec.set);
     let mut leader = None;
     if let Some((flight_key, bound)) = coalescing(spec, &key) {
@@ -89,7 +288,7 @@ pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
                     Landing::Abandoned => continue,
                     landing => {
                         if let Some(value) = follow::<K::Value>(spec, landing, counters) {
-                            return K::from_cached(value);
+                            return Served::Done(K::from_cached(value));
                         }
                         break;
                     }
@@ -97,11 +296,20 @@ pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
             }
         }
     }
+    let user_key = key.as_ref().ok().cloned().filter(|_| refreshing);
     let found = bridge::run(lookup(spec, key, counters)).unwrap_or(Lookup::Bypass);
     let write_target = match resolve::<K::Value>(spec, found, counters) {
-        Resolved::Hit(value, bytes) => {
+        Resolved::Hit(value, bytes, entry) => {
             drop(land(leader, Some(bytes)));
-            return K::from_cached(value);
+            let returned = K::from_cached(value);
+            if let Some((target, remaining)) = entry {
+                if let Some(claim) =
+                    claim_refresh(spec, policy, &target, remaining, user_key.as_ref())
+                {
+                    return Served::NearExpiry(returned, load, target, claim);
+                }
+            }
+            return Served::Done(returned);
         }
         Resolved::Load(write_target) => write_target,
     };
@@ -110,10 +318,38 @@ pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
     if let (Some(target), Some(shared)) = (write_target, shared) {
-        bridge::run(store(spec, target, unshare(shared), counters));
+        let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+        bridge::run(store_with_ttl(spec, target, unshare(shared), ttl, counters));
     }
     drop(landed);
-    returned
+    Served::Done(returned)
+}
+
+/// `<fn>_peek`: the decoded entry, if any. Never loads or writes; counts no hit or miss.
+pub(crate) async fn peek<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    _kind: K,
+) -> Option<K::Value> {
+    let found = lookup(spec, key, stats::counters(spec.set)).await;
+    peeked::<K::Value>(found)
+}
+
+/// [`peek`] for a sync function.
+pub(crate) fn peek_blocking<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    _kind: K,
+) -> Option<K::Value> {
+    let found = bridge::run(lookup(spec, key, stats::counters(spec.set)))?;
+    peeked::<K::Value>(found)
+}
+
+fn peeked<T: serde::de::DeserializeOwned>(found: Lookup) -> Option<T> {
+    match found {
+        Lookup::Found(_, stored, _) => decode::<T>(stored).ok().map(|(value, _)| value),
+        Lookup::Bypass | Lookup::Missing(_) => None,
+    }
 }
 
 /// The flight key of a call and how long its followers wait, or `None` when the call does not
@@ -176,6 +412,17 @@ fn land(leader: Option<Leader>, shared: Option<Arc<Vec<u8>>>) -> Option<Landed> 
 pub(crate) async fn refresh<R, K: ReturnKind<R>, F: Future<Output = R>>(
     spec: &'static CacheSpec,
     key: KeyResult,
+    kind: K,
+    load: F,
+) -> R {
+    refresh_with(spec, &CachePolicy::DEFAULT, key, kind, load).await
+}
+
+/// `refresh` with a policy (a cached `None` gets `none_ttl`).
+pub(crate) async fn refresh_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
     _kind: K,
     load: F,
 ) -> R {
@@ -185,7 +432,8 @@ pub(crate) async fn refresh<R, K: ReturnKind<R>, F: Future<Output = R>>(
     let returned = run_loader::<R, K, F>(load, counters).await;
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
-            store(spec, target, bytes, counters).await;
+            let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+            store_with_ttl(spec, target, bytes, ttl, counters).await;
         }
     }
     returned
@@ -194,6 +442,17 @@ pub(crate) async fn refresh<R, K: ReturnKind<R>, F: Future<Output = R>>(
 /// `refresh` for a sync function.
 pub(crate) fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
+    key: KeyResult,
+    kind: K,
+    load: L,
+) -> R {
+    refresh_blocking_with(spec, &CachePolicy::DEFAULT, key, kind, load)
+}
+
+/// `refresh_blocking` with a policy.
+pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
     key: KeyResult,
     _kind: K,
     load: L,
@@ -204,7 +463,8 @@ pub(crate) fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
-            bridge::run(store(spec, target, bytes, counters));
+            let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+            bridge::run(store_with_ttl(spec, target, bytes, ttl, counters));
         }
     }
     returned
@@ -226,16 +486,17 @@ pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> R
 enum Lookup {
     /// The cache cannot be used for this call (already counted and reported).
     Bypass,
-    /// Bin `data` of the entry, still to decode.
-    Found(Target, Value),
+    /// Bin `data` of the entry, still to decode, and what is left of its TTL.
+    Found(Target, Value, Option<Duration>),
     /// No entry: load, and write back if the read answered (`Some`), not after a timeout.
     Missing(Option<Target>),
 }
 
 /// What a call does after its lookup.
 enum Resolved<T> {
-    /// A decoded cached value and its bytes: the body does not run.
-    Hit(T, Arc<Vec<u8>>),
+    /// A decoded cached value, its bytes, and the entry with its remaining TTL (for a
+    /// refresh-ahead): the body does not run.
+    Hit(T, Arc<Vec<u8>>, Option<(Target, Option<Duration>)>),
     /// Run the body; write back to the target, if any.
     Load(Option<Target>),
 }
@@ -251,12 +512,16 @@ async fn lookup(
     };
     let mut target = target;
     match target.cache.read(target.key.clone()).await {
-        Ok(Some(Stored { data, generation })) => {
+        Ok(Some(Stored {
+            data,
+            generation,
+            time_to_live,
+        })) => {
             // The write-back replaces this record only if nothing (an invalidation, a refresh,
             // another writer) changed it in the meantime.
             target.expected = Expected::Generation(generation);
             match data {
-                Some(stored) => Lookup::Found(target, stored),
+                Some(stored) => Lookup::Found(target, stored, time_to_live),
                 // An invalidation marker, or a record without our bin.
                 None => Lookup::Missing(Some(target)),
             }
@@ -290,10 +555,10 @@ fn resolve<T: serde::de::DeserializeOwned>(
     let write_target = match lookup {
         Lookup::Bypass => None,
         Lookup::Missing(target) => target,
-        Lookup::Found(target, stored) => match decode::<T>(stored) {
+        Lookup::Found(target, stored, remaining) => match decode::<T>(stored) {
             Ok((value, bytes)) => {
                 counters.count(Event::Hit);
-                return Resolved::Hit(value, bytes);
+                return Resolved::Hit(value, bytes, Some((target, remaining)));
             }
             Err(why) => {
                 counters.count(Event::Undecodable);

@@ -89,6 +89,7 @@ mod flight;
 pub mod inspect;
 mod key;
 mod namespace;
+mod refresh_ahead;
 mod report;
 mod size;
 mod stats;

@@ -48,6 +48,9 @@ pub struct SetStats {
     /// ([`max_record_size`](crate::ConfigBuilder::max_record_size), or the namespace's smaller
     /// `max-record-size`); the call still returns them.
     pub oversize: u64,
+    /// Background refreshes started by `refresh_ahead` (a hit whose remaining TTL was below the
+    /// fraction; at most one per entry version per process).
+    pub refreshes_ahead: u64,
 }
 
 impl SetStats {
@@ -74,6 +77,7 @@ impl SetStats {
         self.breaker_opens += other.breaker_opens;
         self.ttl_forbidden_skips += other.ttl_forbidden_skips;
         self.oversize += other.oversize;
+        self.refreshes_ahead += other.refreshes_ahead;
     }
 }
 
@@ -138,6 +142,7 @@ pub(crate) struct SetCounters {
     breaker_opens: AtomicU64,
     ttl_forbidden_skips: AtomicU64,
     oversize: AtomicU64,
+    refreshes_ahead: AtomicU64,
 }
 
 /// One event to count.
@@ -155,6 +160,7 @@ pub(crate) enum Event {
     BreakerOpened,
     TtlForbiddenSkip,
     Oversize,
+    RefreshAhead,
 }
 
 impl SetCounters {
@@ -172,6 +178,7 @@ impl SetCounters {
             Event::BreakerOpened => &self.breaker_opens,
             Event::TtlForbiddenSkip => &self.ttl_forbidden_skips,
             Event::Oversize => &self.oversize,
+            Event::RefreshAhead => &self.refreshes_ahead,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -190,6 +197,7 @@ impl SetCounters {
             breaker_opens: self.breaker_opens.load(Ordering::Relaxed),
             ttl_forbidden_skips: self.ttl_forbidden_skips.load(Ordering::Relaxed),
             oversize: self.oversize.load(Ordering::Relaxed),
+            refreshes_ahead: self.refreshes_ahead.load(Ordering::Relaxed),
         }
     }
 }
@@ -243,7 +251,7 @@ mod tests {
         assert!(snapshot.total().misses >= 2);
     }
 
-    const EVERY_EVENT: [Event; 12] = [
+    const EVERY_EVENT: [Event; 13] = [
         Event::Hit,
         Event::Miss,
         Event::Load,
@@ -256,10 +264,11 @@ mod tests {
         Event::BreakerOpened,
         Event::TtlForbiddenSkip,
         Event::Oversize,
+        Event::RefreshAhead,
     ];
 
     /// Every field of a snapshot, in declaration order.
-    fn fields(stats: &SetStats) -> [u64; 12] {
+    fn fields(stats: &SetStats) -> [u64; 13] {
         [
             stats.hits,
             stats.misses,
@@ -273,6 +282,7 @@ mod tests {
             stats.breaker_opens,
             stats.ttl_forbidden_skips,
             stats.oversize,
+            stats.refreshes_ahead,
         ]
     }
 
@@ -281,7 +291,7 @@ mod tests {
         for (index, event) in EVERY_EVENT.into_iter().enumerate() {
             let set: &'static str = Box::leak(format!("stats_test_event_{index}").into_boxed_str());
             counters(set).count(event);
-            let mut expected = [0; 12];
+            let mut expected = [0; 13];
             expected[index] = 1;
             assert_eq!(fields(&stats().set(set)), expected, "{event:?}");
         }
@@ -295,6 +305,6 @@ mod tests {
         };
         total.add(&one_each);
         total.add(&one_each);
-        assert_eq!(fields(&total), [2; 12], "add() sums every field");
+        assert_eq!(fields(&total), [2; 13], "add() sums every field");
     }
 }

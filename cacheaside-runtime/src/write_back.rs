@@ -56,7 +56,7 @@ pub(crate) async fn mark_invalidated(
     let window = u32::try_from(cache.config().invalidation_window().as_secs()).unwrap_or(u32::MAX);
     let marker_expiration = match namespace {
         NamespaceStatus::Present(info) if info.ttl_forbidden => {
-            match entry_expiration(spec, cache.config(), info) {
+            match entry_expiration(spec.ttl, cache.config(), info) {
                 Some(_) => Expiration::Never,
                 None => return cache.delete(key).await.map(|()| Expected::Absent),
             }
@@ -75,14 +75,10 @@ pub(crate) async fn mark_invalidated(
 /// The expiration of this function's entries in a namespace, or `None` when they must not be
 /// written there: the namespace refuses TTLs, the function has one, and writing without it was not
 /// asked for.
-fn entry_expiration(
-    spec: &'static CacheSpec,
-    config: &Config,
-    namespace: NamespaceInfo,
-) -> Option<Expiration> {
-    let has_ttl = matches!(spec.ttl, Ttl::Seconds(seconds) if seconds > 0);
+fn entry_expiration(ttl: Ttl, config: &Config, namespace: NamespaceInfo) -> Option<Expiration> {
+    let has_ttl = matches!(ttl, Ttl::Seconds(seconds) if seconds > 0);
     if !(namespace.ttl_forbidden && has_ttl) {
-        return Some(spec.ttl.expiration());
+        return Some(ttl.expiration());
     }
     config
         .write_without_ttl_when_forbidden()
@@ -124,11 +120,13 @@ pub(crate) fn bytes_to_store<R, K: ReturnKind<R>>(
     }
 }
 
-/// Writes encoded bytes; failures are counted and reported, never returned.
-pub(crate) async fn store(
+/// Writes encoded bytes with the entry's TTL (the function's, or `none_ttl` for a cached `None`);
+/// failures are counted and reported, never returned.
+pub(crate) async fn store_with_ttl(
     spec: &'static CacheSpec,
     target: Target,
     bytes: Vec<u8>,
+    ttl: Ttl,
     counters: &'static SetCounters,
 ) {
     let Target {
@@ -159,7 +157,7 @@ pub(crate) async fn store(
         return;
     }
     let expiration = match namespace {
-        NamespaceStatus::Present(info) => match entry_expiration(spec, cache.config(), info) {
+        NamespaceStatus::Present(info) => match entry_expiration(ttl, cache.config(), info) {
             Some(expiration) => expiration,
             None => {
                 counters.count(Event::TtlForbiddenSkip);
@@ -178,7 +176,7 @@ pub(crate) async fn store(
                 return;
             }
         },
-        NamespaceStatus::Unknown | NamespaceStatus::Missing => spec.ttl.expiration(),
+        NamespaceStatus::Unknown | NamespaceStatus::Missing => ttl.expiration(),
     };
     match cache.write(key, bytes, expiration, expected).await {
         Ok(()) => counters.count(Event::Write),

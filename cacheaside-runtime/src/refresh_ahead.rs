@@ -1,0 +1,92 @@
+//! Refresh-ahead bookkeeping: which entries this process is refreshing, so that a hit near expiry
+//! starts at most one background load per entry version, however many calls see it.
+//!
+//! An entry version is its record generation: a refresh that wrote (or an invalidation, or a
+//! write by another process) changes it, so the next time the entry nears expiry it is refreshed
+//! again. A version whose refresh finished is remembered too, so a call that read the old record
+//! just before the refresh wrote does not start a second load.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use crate::flight::FlightKey;
+
+/// Finished refreshes are forgotten once this many entries are tracked (refreshes in progress are
+/// kept): the table stays bounded however many keys a process touches.
+const MAX_TRACKED: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    InProgress,
+    /// A refresh of this generation finished.
+    Finished(u32),
+}
+
+fn table() -> MutexGuard<'static, HashMap<FlightKey, State>> {
+    static TABLE: OnceLock<Mutex<HashMap<FlightKey, State>>> = OnceLock::new();
+    TABLE
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The right to refresh one entry version; releasing it (drop) records the refresh as finished.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    key: FlightKey,
+    generation: u32,
+}
+
+/// Claims the refresh of `key` at `generation`, unless this process is refreshing the entry or
+/// already refreshed this version.
+pub(crate) fn claim(key: FlightKey, generation: u32) -> Option<Claim> {
+    let mut table = table();
+    match table.get(&key) {
+        Some(State::InProgress) => return None,
+        Some(State::Finished(done)) if *done == generation => return None,
+        _ => {}
+    }
+    if table.len() >= MAX_TRACKED {
+        table.retain(|_, state| *state == State::InProgress);
+    }
+    table.insert(key.clone(), State::InProgress);
+    Some(Claim { key, generation })
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        table().insert(self.key.clone(), State::Finished(self.generation));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::__private::CacheSpec;
+    use crate::{Ttl, UserKey};
+
+    static SPEC: CacheSpec = CacheSpec {
+        namespace: None,
+        set: "refresh_ahead_unit",
+        ttl: Ttl::Seconds(60),
+        function: "f",
+    };
+
+    fn key(id: i64) -> FlightKey {
+        FlightKey::new(&SPEC, &UserKey::Int(id))
+    }
+
+    #[test]
+    fn one_claim_per_entry_version() {
+        let first = claim(key(1), 7).expect("first claim");
+        assert!(claim(key(1), 7).is_none(), "in progress");
+        assert!(claim(key(1), 8).is_none(), "in progress, any version");
+        assert!(claim(key(2), 7).is_some(), "another key is independent");
+        drop(first);
+        assert!(claim(key(1), 7).is_none(), "this version was refreshed");
+        assert!(
+            claim(key(1), 8).is_some(),
+            "a newer version may be refreshed"
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! Freshness options end to end: `none_ttl`, `refresh_ahead`, and the `<fn>_uncached` and
+//! `<fn>_peek` companions. Tests that move the test server's clock are skipped against a real
+//! cluster, and hold [`CLOCK`] so that no other test of this file sees the clock jump meanwhile.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cacheaside::cache_aside;
+use serde::{Deserialize, Serialize};
+
+/// Held by every test that advances the test server's clock.
+static CLOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits (bounded) until `done` holds; returns whether it did.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    done()
+}
+
+// ---- none_ttl ----
+
+static NONE_LOADS: AtomicUsize = AtomicUsize::new(0);
+static NONE_EXISTS: AtomicBool = AtomicBool::new(false);
+
+#[cache_aside(set = "fresh_none", ttl = 3600, none_ttl = "30s", key = format!("none:{id}"))]
+async fn find(id: u64) -> Option<u64> {
+    NONE_LOADS.fetch_add(1, Ordering::SeqCst);
+    NONE_EXISTS.load(Ordering::SeqCst).then_some(id)
+}
+
+#[tokio::test]
+async fn none_is_cached_for_none_ttl_then_reloaded() {
+    let Some(server) = common::testkit_only("none_is_cached_for_none_ttl_then_reloaded") else {
+        return;
+    };
+    let _clock = CLOCK.lock().await;
+    let cluster = common::init().await;
+    let id = common::unique();
+    assert_eq!(find(id).await, None);
+    assert_eq!(find(id).await, None, "the cached None answers");
+    assert_eq!(NONE_LOADS.load(Ordering::SeqCst), 1);
+    assert_eq!(find_peek(id).await, Some(None), "peek sees the cached None");
+    let record = server
+        .record(cluster.namespace(), "fresh_none", format!("none:{id}"))
+        .expect("the None is stored");
+    let ttl = record.ttl.expect("with a TTL");
+    assert!(ttl <= Duration::from_secs(30), "none_ttl, not ttl: {ttl:?}");
+
+    NONE_EXISTS.store(true, Ordering::SeqCst);
+    server.clock().advance(Duration::from_secs(29));
+    assert_eq!(find(id).await, None, "still cached at 29 s of 30 s");
+    server.clock().advance(Duration::from_secs(2));
+    assert_eq!(find(id).await, Some(id), "expired: loads again");
+    assert_eq!(find(id).await, Some(id));
+    assert_eq!(NONE_LOADS.load(Ordering::SeqCst), 2);
+    let record = server
+        .record(cluster.namespace(), "fresh_none", format!("none:{id}"))
+        .expect("the value is stored");
+    assert!(
+        record.ttl.expect("with a TTL") > Duration::from_secs(3000),
+        "a Some gets the ttl"
+    );
+    NONE_EXISTS.store(false, Ordering::SeqCst);
+}
+
+static PLAIN_NONE_LOADS: AtomicUsize = AtomicUsize::new(0);
+
+#[cache_aside(set = "fresh_none_off", ttl = 3600)]
+async fn find_uncached_none(id: u64) -> Option<u64> {
+    PLAIN_NONE_LOADS.fetch_add(1, Ordering::SeqCst);
+    let _ = id;
+    None
+}
+
+#[tokio::test]
+async fn without_none_ttl_none_is_not_cached() {
+    common::init().await;
+    let id = common::unique();
+    assert_eq!(find_uncached_none(id).await, None);
+    assert_eq!(find_uncached_none(id).await, None);
+    assert_eq!(PLAIN_NONE_LOADS.load(Ordering::SeqCst), 2);
+    assert_eq!(find_uncached_none_peek(id).await, None);
+}
+
+// ---- <fn>_uncached and <fn>_peek ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Item {
+    id: u64,
+    version: usize,
+}
+
+struct Source {
+    loads: AtomicUsize,
+}
+
+impl Source {
+    fn new() -> Source {
+        Source {
+            loads: AtomicUsize::new(0),
+        }
+    }
+    fn item(&self, id: u64) -> Item {
+        let version = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
+        Item { id, version }
+    }
+}
+
+#[cache_aside(set = "fresh_companions", ttl = 3600, skip(source))]
+async fn item(source: &Source, id: u64) -> Result<Item, String> {
+    Ok(source.item(id))
+}
+
+#[tokio::test]
+async fn uncached_runs_the_body_and_leaves_the_cache_alone() {
+    common::init().await;
+    let source = Source::new();
+    let id = common::unique();
+    assert_eq!(item_uncached(&source, id).await.unwrap().version, 1);
+    assert_eq!(item_uncached(&source, id).await.unwrap().version, 2);
+    assert_eq!(item_peek(id).await, None, "uncached writes nothing");
+    assert_eq!(item(&source, id).await.unwrap().version, 3);
+    assert_eq!(item_uncached(&source, id).await.unwrap().version, 4);
+    assert_eq!(
+        item(&source, id).await.unwrap().version,
+        3,
+        "uncached did not replace the entry"
+    );
+}
+
+#[tokio::test]
+async fn peek_answers_from_the_cache_and_never_loads() {
+    common::init().await;
+    let source = Source::new();
+    let id = common::unique();
+    assert_eq!(item_peek(id).await, None);
+    item(&source, id).await.unwrap();
+    assert_eq!(item_peek(id).await, Some(Item { id, version: 1 }));
+    item_invalidate(id).await.unwrap();
+    assert_eq!(item_peek(id).await, None, "an invalidated entry is gone");
+    assert_eq!(source.loads.load(Ordering::SeqCst), 1, "peek never loads");
+}
+
+struct Repo {
+    source: Source,
+}
+
+#[cache_aside]
+impl Repo {
+    #[cache_aside(set = "fresh_methods", ttl = 3600)]
+    fn version(&self, id: u64) -> usize {
+        self.source.item(id).version
+    }
+}
+
+#[test]
+fn sync_methods_have_uncached_and_peek() {
+    common::cluster();
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(common::init());
+    let repo = Repo {
+        source: Source::new(),
+    };
+    let id = common::unique();
+    assert_eq!(repo.version_peek(id), None);
+    assert_eq!(repo.version_uncached(id), 1);
+    assert_eq!(repo.version(id), 2);
+    assert_eq!(repo.version(id), 2);
+    assert_eq!(repo.version_peek(id), Some(2));
+    assert_eq!(repo.version_uncached(id), 3);
+    assert_eq!(repo.version_peek(id), Some(2));
+}
+
+// ---- refresh_ahead ----
+
+static AHEAD_LOADS: AtomicUsize = AtomicUsize::new(0);
+/// Holds every load after the first until the test releases it.
+static AHEAD_GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+
+/// The body's arguments are owned, so its future can run in the background.
+#[cache_aside(set = "fresh_ahead", ttl = 100, refresh_ahead = 0.2)]
+async fn ahead(id: u64) -> Item {
+    let version = AHEAD_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if version > 1 {
+        AHEAD_GATE.acquire().await.expect("gate open").forget();
+    }
+    Item { id, version }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_ahead_loads_once_in_the_background_under_100_concurrent_hits() {
+    let Some(server) = common::testkit_only(
+        "refresh_ahead_loads_once_in_the_background_under_100_concurrent_hits",
+    ) else {
+        return;
+    };
+    let _clock = CLOCK.lock().await;
+    common::init().await;
+    let id = common::unique();
+    assert_eq!(ahead(id).await.version, 1);
+    server.clock().advance(Duration::from_secs(70));
+    assert_eq!(ahead(id).await.version, 1, "30 s of 100 s left: no refresh");
+    assert_eq!(AHEAD_LOADS.load(Ordering::SeqCst), 1);
+
+    server.clock().advance(Duration::from_secs(15));
+    let calls: Vec<_> = (0..100).map(|_| tokio::spawn(ahead(id))).collect();
+    // The refresh cannot finish before the gate opens: a caller that waited for it would time out.
+    for call in calls {
+        let returned = tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("no caller waits for the refresh");
+        assert_eq!(returned.expect("call").version, 1, "the cached value");
+    }
+    AHEAD_GATE.add_permits(1);
+    assert!(
+        eventually(|| AHEAD_LOADS.load(Ordering::SeqCst) >= 2).await,
+        "the background refresh ran"
+    );
+    let refreshed = Some(Item { id, version: 2 });
+    let mut written = false;
+    for _ in 0..500 {
+        if ahead_peek(id).await == refreshed {
+            written = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(written, "the refreshed value was written");
+    assert_eq!(
+        AHEAD_LOADS.load(Ordering::SeqCst),
+        2,
+        "exactly one background load"
+    );
+    assert_eq!(ahead(id).await.version, 2);
+    assert_eq!(cacheaside::stats().set("fresh_ahead").refreshes_ahead, 1);
+
+    server.clock().advance(Duration::from_secs(50));
+    assert_eq!(
+        ahead(id).await.version,
+        2,
+        "the refresh restored the full TTL"
+    );
+    assert_eq!(AHEAD_LOADS.load(Ordering::SeqCst), 2);
+}
+
+static AHEAD_SYNC_LOADS: AtomicUsize = AtomicUsize::new(0);
+/// Lets loads after the first finish.
+static AHEAD_SYNC_OPEN: AtomicBool = AtomicBool::new(false);
+
+#[cache_aside(set = "fresh_ahead_sync", ttl = 100, refresh_ahead = 0.2)]
+fn ahead_sync(id: u64) -> Item {
+    let version = AHEAD_SYNC_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    for _ in 0..2_000 {
+        if version == 1 || AHEAD_SYNC_OPEN.load(Ordering::SeqCst) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Item { id, version }
+}
+
+#[tokio::test]
+async fn sync_refresh_ahead_runs_the_body_on_a_background_thread_once() {
+    let Some(server) =
+        common::testkit_only("sync_refresh_ahead_runs_the_body_on_a_background_thread_once")
+    else {
+        return;
+    };
+    let _clock = CLOCK.lock().await;
+    common::init().await;
+    let id = common::unique();
+    assert_eq!(ahead_sync(id).version, 1);
+    server.clock().advance(Duration::from_secs(90));
+    let versions: Vec<usize> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..20)
+            .map(|_| scope.spawn(|| ahead_sync(id).version))
+            .collect();
+        calls
+            .into_iter()
+            .map(|call| call.join().expect("call"))
+            .collect()
+    });
+    assert!(
+        versions.iter().all(|&version| version == 1),
+        "the held refresh blocked no caller: {versions:?}"
+    );
+    AHEAD_SYNC_OPEN.store(true, Ordering::SeqCst);
+    let refreshed = Some(Item { id, version: 2 });
+    assert!(
+        eventually(|| ahead_sync_peek(id) == refreshed).await,
+        "the refreshed value was written"
+    );
+    assert_eq!(AHEAD_SYNC_LOADS.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,76 @@
+use std::sync::Arc;
+
+use cacheaside::cache_aside;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct User {
+    id: u64,
+}
+
+pub struct Pool;
+
+#[cache_aside(set = "users", ttl = "1h", none_ttl = "30s")]
+pub async fn find(id: u64) -> Option<User> {
+    Some(User { id })
+}
+
+#[cache_aside(set = "users", ttl = 60, none_ttl = never, returns = option)]
+fn find_sync(id: u64) -> Found {
+    Some(User { id })
+}
+
+type Found = Option<User>;
+
+#[cache_aside(set = "users", ttl = 600, refresh_ahead = 0.2, skip(db))]
+pub async fn refreshed(db: Arc<Pool>, name: String, label: &'static str) -> Result<User, String> {
+    let _ = (db, label);
+    Ok(User { id: name.len() as u64 })
+}
+
+#[cache_aside(set = "users", ttl = 600, refresh_ahead = 0.05)]
+pub fn refreshed_sync(id: u64) -> User {
+    User { id }
+}
+
+#[cache_aside(set = "users", ttl = 600, refresh_ahead = 0.5)]
+pub async fn generic<T: Serialize + DeserializeOwned + Send + 'static>(id: u64) -> Option<T> {
+    let _ = id;
+    None
+}
+
+pub struct Repo<T> {
+    items: Vec<T>,
+}
+
+#[cache_aside]
+impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Repo<T> {
+    #[cache_aside(set = "items", ttl = 60)]
+    pub async fn item(&self, index: usize) -> Option<T> {
+        self.items.get(index).cloned()
+    }
+
+    #[cache_aside(set = "items", ttl = 60, refresh_ahead = 0.2, skip(repo))]
+    pub async fn shared_item(repo: Arc<Self>, index: usize) -> Option<T> {
+        repo.items.get(index).cloned()
+    }
+}
+
+async fn use_companions(repo: Arc<Repo<u32>>) {
+    let _: Option<Option<User>> = find_peek(1).await;
+    let _: Option<User> = find_uncached(1).await;
+    let _: Option<Option<User>> = find_sync_peek(1);
+    let _: Option<User> = refreshed_peek(String::new(), "x").await;
+    let _: Result<User, String> = refreshed_uncached(Arc::new(Pool), String::new(), "x").await;
+    let _: Option<User> = refreshed_sync_peek(1);
+    let _: User = refreshed_sync_uncached(1);
+    let _: Option<String> = generic::<String>(1).await;
+    let _: Option<u32> = repo.item_peek(0).await;
+    let _: Option<u32> = repo.item_uncached(0).await;
+    let _: Option<u32> = Repo::<u32>::shared_item(repo.clone(), 0).await;
+    let _: Option<u32> = Repo::<u32>::shared_item_peek(0).await;
+}
+
+fn main() {
+    let _ = use_companions;
+}
