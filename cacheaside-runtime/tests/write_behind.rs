@@ -198,16 +198,24 @@ async fn the_entry_is_in_the_readers_record_format() {
 #[tokio::test]
 async fn failed_flushes_are_retried_until_every_write_is_persisted_in_order() {
     backend().await;
-    const FAILURES: usize = 7;
+    // The first attempts fail, and the first attempts of batches with final values: a dropped
+    // final value shows in the checks below.
+    const EARLY_FAILURES: usize = 3;
+    const LATE_FAILURES: usize = 4;
     let run = common::run_id();
     let source = Source::default();
-    let attempts = Arc::new(AtomicUsize::new(0));
+    let early_attempts = Arc::new(AtomicUsize::new(0));
+    let late_attempts = Arc::new(AtomicUsize::new(0));
     let flush = {
-        let (source, attempts) = (source.clone(), Arc::clone(&attempts));
+        let source = source.clone();
+        let (early_attempts, late_attempts) =
+            (Arc::clone(&early_attempts), Arc::clone(&late_attempts));
         move |batch: Vec<(String, User)>| {
-            let attempt = attempts.fetch_add(1, Ordering::SeqCst);
-            let result = if attempt < FAILURES {
-                Err(format!("injected failure {attempt}"))
+            let last = batch.iter().any(|(_, u)| u.version == 12);
+            let fails = early_attempts.fetch_add(1, Ordering::SeqCst) < EARLY_FAILURES
+                || (last && late_attempts.fetch_add(1, Ordering::SeqCst) < LATE_FAILURES);
+            let result = if fails {
+                Err("injected failure".to_owned())
             } else {
                 source.persist(batch);
                 Ok(())
@@ -229,7 +237,10 @@ async fn failed_flushes_are_retried_until_every_write_is_persisted_in_order() {
     }
     users.shutdown().await;
 
-    assert_eq!(users.stats().failed_flushes, FAILURES as u64);
+    assert_eq!(
+        users.stats().failed_flushes,
+        (EARLY_FAILURES + LATE_FAILURES) as u64
+    );
     let rows = source.rows();
     for key in &keys {
         assert_eq!(
@@ -553,4 +564,77 @@ async fn a_write_whose_future_is_dropped_still_completes() {
     let read = read_through(&READER, &key, user("C", 0), &loads).await;
     assert_eq!(read, user("C", 1), "and the cache has it");
     users.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_with_a_small_queue_and_a_flaky_source_lose_nothing() {
+    backend().await;
+    const WRITERS: u32 = 6;
+    const KEYS_PER_WRITER: u32 = 4;
+    const VERSIONS: u32 = 15;
+    let run = common::run_id();
+    let source = Source::default();
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let flush = {
+        let (source, attempts) = (source.clone(), Arc::clone(&attempts));
+        move |batch: Batch| {
+            // Every third attempt fails.
+            let result = if attempts.fetch_add(1, Ordering::SeqCst) % 3 == 2 {
+                Err("injected".to_owned())
+            } else {
+                source.persist(batch);
+                Ok(())
+            };
+            std::future::ready(result)
+        }
+    };
+    let users = Arc::new(
+        builder("wb_concurrent")
+            .capacity(5)
+            .max_batch(3)
+            .max_delay(Duration::from_millis(1))
+            .start(flush)
+            .unwrap(),
+    );
+    let key = |writer: u32, k: u32| format!("{run}:{writer}:{k}");
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let users = Arc::clone(&users);
+        let run = run.clone();
+        tasks.push(tokio::spawn(async move {
+            for version in 1..=VERSIONS {
+                for k in 0..KEYS_PER_WRITER {
+                    let name = format!("{run}:{writer}:{k}");
+                    users
+                        .write(name.clone(), user(&name, version))
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    users.shutdown().await;
+
+    let rows = source.rows();
+    assert_eq!(rows.len(), (WRITERS * KEYS_PER_WRITER) as usize);
+    for writer in 0..WRITERS {
+        for k in 0..KEYS_PER_WRITER {
+            let name = key(writer, k);
+            assert_eq!(rows[&name].version, VERSIONS, "the last value of {name}");
+            let versions: Vec<u32> = source.history(&name).iter().map(|u| u.version).collect();
+            assert!(
+                versions.windows(2).all(|pair| pair[0] < pair[1]),
+                "{name} in write order: {versions:?}"
+            );
+        }
+    }
+    let stats = users.stats();
+    assert!(stats.failed_flushes > 0, "failures were injected");
+    assert_eq!(
+        stats.writes,
+        u64::from(WRITERS * KEYS_PER_WRITER * VERSIONS)
+    );
 }
