@@ -77,12 +77,6 @@ struct EnvelopeSummary {
     value: Result<(String, String), String>,
 }
 
-impl Entry {
-    fn value(&self) -> Option<&(String, String)> {
-        self.envelope.as_ref().ok()?.value.as_ref().ok()
-    }
-}
-
 impl Summary {
     fn of(record: &Record) -> Summary {
         let content = match (record.bins.get(DATA_BIN), record.bins.get(INVALIDATED_BIN)) {
@@ -109,6 +103,11 @@ impl Entry {
                 .map_err(|e| e.to_string()),
             preview: bytes[..bytes.len().min(HEX_PREVIEW)].to_vec(),
         }
+    }
+
+    /// The value as JSON (compact, pretty), if there is one to show.
+    fn value(&self) -> Option<&(String, String)> {
+        self.envelope.as_ref().ok()?.value.as_ref().ok()
     }
 }
 
@@ -330,4 +329,86 @@ fn json_report(request: &Request, summary: Option<&Summary>) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aerospike::IndexMap;
+
+    use super::*;
+
+    fn request(json: bool) -> Request {
+        Request {
+            hosts: "127.0.0.1:3000".to_owned(),
+            namespace: "test".to_owned(),
+            set: "s".to_owned(),
+            key: Value::Blob(vec![0xab, 0x01]),
+            timeout: Duration::from_secs(1),
+            credentials: None,
+            json,
+        }
+    }
+
+    fn record(bins: &[(&str, Value)]) -> Record {
+        let bins: IndexMap<String, Value> = bins
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect();
+        Record::new(None, bins, None, 7, 0)
+    }
+
+    #[test]
+    fn a_schema_tag_and_an_unknown_codec_are_shown_without_a_value() {
+        // codec 9, schema tag "v2", payload 0x2a
+        let record = record(&[("data", Value::Blob(vec![1, 9, 2, b'v', b'2', 0x2a]))]);
+        let rendered = render(&request(false), Some(&record));
+        assert_eq!(rendered.status, Status::NoValue);
+        assert_eq!(
+            rendered.text,
+            "namespace   test\nset         s\nkey         ab01 (bytes)\ngeneration  7\n\
+             ttl         never expires\nbins        data\nsize        6 bytes (header 5, payload 1)\n\
+             format      1\ncodec       9, unknown\nschema tag  7632 (v2)\n\
+             value       not shown: codec id 9 is not known\n"
+        );
+        let json = render(&request(true), Some(&record)).text;
+        assert!(json.contains(r#""schema_tag_hex":"7632""#), "{json}");
+        assert!(
+            json.ends_with(",\"problem\":\"value not shown: codec id 9 is not known\"}\n"),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn records_without_an_entry_say_what_they_hold() {
+        let other = record(&[("x", Value::Int(1))]);
+        let rendered = render(&request(false), Some(&other));
+        assert_eq!(rendered.status, Status::NoValue);
+        assert!(
+            rendered
+                .text
+                .ends_with("bins        x\nentry       no bin `data`: not a cacheaside entry\n"),
+            "{}",
+            rendered.text
+        );
+        let marker = record(&[("invalidated", Value::Bool(true))]);
+        assert!(render(&request(false), Some(&marker))
+            .text
+            .contains("invalidation marker"));
+        let not_found = render(&request(true), None);
+        assert_eq!(not_found.status, Status::NotFound);
+        assert_eq!(
+            not_found.text,
+            "{\"namespace\":\"test\",\"set\":\"s\",\"key\":{\"$bin\":\"ab01\"},\"found\":false}\n"
+        );
+    }
+
+    #[test]
+    fn unprintable_schema_tags_are_hex_only() {
+        assert_eq!(schema_tag_text(b""), "none");
+        assert_eq!(schema_tag_text(b"v2"), "7632 (v2)");
+        assert_eq!(schema_tag_text(&[0, 0xff]), "00ff");
+        assert_eq!(schema_tag_text(b"a b"), "612062");
+    }
 }
