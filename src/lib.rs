@@ -221,6 +221,25 @@
 /// }
 /// ```
 ///
+/// ## `stale_if_error = "10m"`
+///
+/// Serve-stale for functions returning a `Result`: entries are written with a record TTL of
+/// `ttl` plus this window. Freshness is judged from the remaining TTL Aerospike returns with each
+/// read: while more than the window is left, a hit is answered from the cache as usual. In the
+/// window the body runs first; an `Ok` replaces the entry (with a full TTL again) and is returned,
+/// an `Err` is answered with the old value instead (counted in [`SetStats::stale_served`]). After
+/// `ttl + window` the entry is gone and errors reach the caller. With `refresh_ahead`, the fraction
+/// applies to the fresh part. Needs a `ttl` in seconds; the same forms as `ttl` (`600`, `"10m"`).
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "fx", ttl = "1m", stale_if_error = "10m")]
+/// async fn fx_rate(pair: String) -> Result<f64, String> {
+///     # let _ = pair;
+///     Ok(1.08) // if the rates service fails, last minute's rate is served for 10 more minutes
+/// }
+/// ```
+///
 /// ## `companions = false`
 ///
 /// Generates no companions (and no hidden items): the body is rewritten in
@@ -371,7 +390,7 @@
 ///     let key = default_key(&SPEC, module_path!(), &(key_part(&id),));
 ///     let load = __cacheaside_load_get_user(db, id); // the body, as a lazy future
 ///     let kind = <checked: Result<User, _> with User: Serialize + DeserializeOwned>;
-///     static POLICY: CachePolicy = CachePolicy { none_ttl: None, refresh_ahead_permille: 0 };
+///     static POLICY: CachePolicy = CachePolicy { none_ttl: None, refresh_ahead_permille: 0, … };
 ///     __private::get_or_load_with(&SPEC, &POLICY, key, kind, load).await
 /// }
 /// async fn get_user_invalidate(id: u64) -> Result<(), cacheaside::Error> { … }

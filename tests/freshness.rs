@@ -300,3 +300,107 @@ async fn sync_refresh_ahead_runs_the_body_on_a_background_thread_once() {
     );
     assert_eq!(AHEAD_SYNC_LOADS.load(Ordering::SeqCst), 2);
 }
+
+// ---- stale_if_error ----
+
+static STALE_LOADS: AtomicUsize = AtomicUsize::new(0);
+static STALE_SOURCE_DOWN: AtomicBool = AtomicBool::new(false);
+
+#[cache_aside(set = "fresh_stale", ttl = 60, stale_if_error = "10m", key = format!("stale:{id}"))]
+async fn quote(id: u64) -> Result<Item, String> {
+    let version = STALE_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if STALE_SOURCE_DOWN.load(Ordering::SeqCst) {
+        return Err("source down".to_owned());
+    }
+    Ok(Item { id, version })
+}
+
+#[tokio::test]
+async fn stale_if_error_serves_the_old_value_while_the_source_fails() {
+    let Some(server) =
+        common::testkit_only("stale_if_error_serves_the_old_value_while_the_source_fails")
+    else {
+        return;
+    };
+    let _clock = CLOCK.lock().await;
+    let cluster = common::init().await;
+    let id = common::unique();
+    let stats = || cacheaside::stats().set("fresh_stale");
+    assert_eq!(quote(id).await, Ok(Item { id, version: 1 }));
+    let record = server
+        .record(cluster.namespace(), "fresh_stale", format!("stale:{id}"))
+        .expect("stored");
+    let lifetime = record.ttl.expect("with a TTL");
+    assert!(
+        lifetime > Duration::from_secs(600) && lifetime <= Duration::from_secs(660),
+        "the record lives ttl + the stale window: {lifetime:?}"
+    );
+    server.clock().advance(Duration::from_secs(30));
+    assert_eq!(quote(id).await, Ok(Item { id, version: 1 }), "fresh: a hit");
+    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 1);
+
+    STALE_SOURCE_DOWN.store(true, Ordering::SeqCst);
+    server.clock().advance(Duration::from_secs(40));
+    assert_eq!(
+        quote(id).await,
+        Ok(Item { id, version: 1 }),
+        "past the ttl the body runs first; it fails, so the old value is served"
+    );
+    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 2);
+    server.clock().advance(Duration::from_secs(300));
+    assert_eq!(
+        quote(id).await,
+        Ok(Item { id, version: 1 }),
+        "still in the window"
+    );
+    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 3);
+    assert_eq!(stats().stale_served, 2);
+
+    STALE_SOURCE_DOWN.store(false, Ordering::SeqCst);
+    assert_eq!(
+        quote(id).await,
+        Ok(Item { id, version: 4 }),
+        "the source recovered: its value replaces the stale one"
+    );
+    assert_eq!(
+        quote(id).await,
+        Ok(Item { id, version: 4 }),
+        "and is cached"
+    );
+    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 4);
+    assert_eq!(stats().stale_served, 2);
+}
+
+static WINDOW_SOURCE_DOWN: AtomicBool = AtomicBool::new(false);
+
+#[cache_aside(set = "fresh_stale_window", ttl = 60, stale_if_error = "10m")]
+async fn windowed(id: u64) -> Result<u64, String> {
+    if WINDOW_SOURCE_DOWN.load(Ordering::SeqCst) {
+        return Err("source down".to_owned());
+    }
+    Ok(id)
+}
+
+#[tokio::test]
+async fn stale_if_error_ends_with_the_window() {
+    let Some(server) = common::testkit_only("stale_if_error_ends_with_the_window") else {
+        return;
+    };
+    let _clock = CLOCK.lock().await;
+    common::init().await;
+    let id = common::unique();
+    assert_eq!(windowed(id).await, Ok(id));
+    WINDOW_SOURCE_DOWN.store(true, Ordering::SeqCst);
+    server.clock().advance(Duration::from_secs(59));
+    assert_eq!(windowed(id).await, Ok(id), "fresh: a hit");
+    server.clock().advance(Duration::from_secs(60 + 600));
+    assert_eq!(
+        windowed(id).await,
+        Err("source down".to_owned()),
+        "past ttl + window the entry is gone: the error is returned"
+    );
+    assert_eq!(
+        cacheaside::stats().set("fresh_stale_window").stale_served,
+        0
+    );
+}

@@ -22,6 +22,7 @@ pub const OPTIONS: &[&str] = &[
     "returns",
     "none_ttl",
     "refresh_ahead",
+    "stale_if_error",
     "companions",
     "crate",
 ];
@@ -44,6 +45,8 @@ pub struct Options {
     pub none_ttl: Option<Spanned<TtlValue>>,
     /// `refresh_ahead = 0.2`, in thousandths of the TTL.
     pub refresh_ahead: Option<Spanned<u16>>,
+    /// `stale_if_error = "10m"`, in seconds.
+    pub stale_if_error: Option<Spanned<u32>>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
 }
@@ -163,6 +166,14 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
             };
             store(&mut options.refresh_ahead, value, &name, errors);
         }
+        "stale_if_error" => {
+            let value = parse_window(input, &name)?;
+            let value = Spanned {
+                name: name.clone(),
+                value,
+            };
+            store(&mut options.stale_if_error, value, &name, errors);
+        }
         "returns" => {
             let value = parse_returns(input, &name)?;
             store(&mut options.returns, value, &name, errors);
@@ -259,8 +270,26 @@ fn parse_fraction(input: ParseStream, name: &Ident) -> syn::Result<u16> {
     Ok(whole as u16)
 }
 
+/// A duration in seconds, written like a ttl (`600`, `"10m"`), but not `never` or
+/// `namespace_default`.
+fn parse_window(input: ParseStream, name: &Ident) -> syn::Result<u32> {
+    expect_eq(input, name, &format!("{name} = \"10m\""))?;
+    let span = input.span();
+    match parse_ttl_value(input)? {
+        TtlValue::Seconds(seconds) => Ok(seconds),
+        TtlValue::Never | TtlValue::NamespaceDefault => Err(syn::Error::new(
+            span,
+            format!("`{name}` takes a duration such as `{name} = \"10m\"` (seconds or a duration string)"),
+        )),
+    }
+}
+
 fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
     expect_eq(input, name, &format!("{name} = \"30s\""))?;
+    parse_ttl_value(input)
+}
+
+fn parse_ttl_value(input: ParseStream) -> syn::Result<TtlValue> {
     let bad_ttl = |span: Span| {
         syn::Error::new(
             span,
@@ -491,9 +520,16 @@ mod tests {
 
     #[test]
     fn reads_freshness_options() {
-        let options = parse_ok(quote!(none_ttl = "30s", refresh_ahead = 0.25));
+        let options = parse_ok(quote!(
+            none_ttl = "30s",
+            refresh_ahead = 0.25,
+            stale_if_error = "10m"
+        ));
         assert_eq!(options.none_ttl.unwrap().value, TtlValue::Seconds(30));
         assert_eq!(options.refresh_ahead.unwrap().value, 250);
+        assert_eq!(options.stale_if_error.unwrap().value, 600);
+        assert!(messages(quote!(stale_if_error = never))[0]
+            .starts_with("`stale_if_error` takes a duration"));
         let found = messages(quote!(
             refresh_ahead = 1.0,
             refresh_ahead = 0.0,

@@ -444,7 +444,7 @@ fn kind_type(plan: &Plan) -> TokenStream {
     }
 }
 
-/// `CachePolicy { none_ttl, refresh_ahead_permille }`.
+/// `CachePolicy { none_ttl, refresh_ahead_permille, stale_if_error_secs }`.
 fn policy_value(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
     let none_ttl = match plan.policy.none_ttl {
@@ -455,8 +455,13 @@ fn policy_value(plan: &Plan) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let permille = plan.policy.refresh_ahead_permille;
+    let stale = plan.policy.stale_if_error_secs;
     quote! {
-        #krate::__private::CachePolicy { none_ttl: #none_ttl, refresh_ahead_permille: #permille }
+        #krate::__private::CachePolicy {
+            none_ttl: #none_ttl,
+            refresh_ahead_permille: #permille,
+            stale_if_error_secs: #stale,
+        }
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Policy {
     pub none_ttl: Option<TtlValue>,
     /// `refresh_ahead`, in thousandths of the TTL; 0 when off.
     pub refresh_ahead_permille: u16,
+    /// `stale_if_error`, in seconds; 0 when off.
+    pub stale_if_error_secs: u32,
 }
 
 /// Where the annotated function is written.
@@ -194,6 +196,36 @@ pub fn check(
     if options.refresh_ahead.is_some() {
         check_background_arguments(&inputs, errors);
     }
+    if let Some(stale) = &options.stale_if_error {
+        if let TtlValue::Seconds(seconds) = ttl {
+            let lifetime = u64::from(seconds) + u64::from(stale.value);
+            if lifetime > crate::ttl::MAX_TTL_SECONDS {
+                errors.at(
+                    &stale.name,
+                    format!(
+                        "entries live ttl + stale_if_error = {lifetime} seconds, longer than Aerospike's maximum of ten years ({} seconds)",
+                        crate::ttl::MAX_TTL_SECONDS
+                    ),
+                );
+            }
+        }
+        if !matches!(ttl, TtlValue::Seconds(_)) {
+            errors.at(
+                &stale.name,
+                "`stale_if_error` keeps entries this long after their ttl, so it needs a ttl in seconds, e.g. `ttl = \"1h\", stale_if_error = \"10m\"`",
+            );
+        }
+        if let Some(kind) = &return_kind {
+            if kind.kind != Kind::Result {
+                errors.at(
+                    &stale.name,
+                    format!(
+                        "`stale_if_error` answers a failed load with the old value, so `{name}` must return a `Result` (an `Err` is the failure); add `returns = result` if the return type is a `Result` behind an alias"
+                    ),
+                );
+            }
+        }
+    }
     if let Some(refresh_ahead) = &options.refresh_ahead {
         if !matches!(ttl, TtlValue::Seconds(_)) {
             errors.at(
@@ -205,6 +237,7 @@ pub fn check(
     let policy = Policy {
         none_ttl: options.none_ttl.map(|none_ttl| none_ttl.value),
         refresh_ahead_permille: options.refresh_ahead.map_or(0, |fraction| fraction.value),
+        stale_if_error_secs: options.stale_if_error.map_or(0, |window| window.value),
     };
     let spec = Spec {
         namespace: options.namespace,

@@ -32,6 +32,9 @@ pub struct CachePolicy {
     pub none_ttl: Option<Ttl>,
     /// `refresh_ahead = 0.2`, in thousandths of the TTL; 0 when off.
     pub refresh_ahead_permille: u16,
+    /// `stale_if_error = "10m"`, in seconds; 0 when off. Records live this much longer than the
+    /// TTL; in that window the body runs first and its failure is answered with the old value.
+    pub stale_if_error_secs: u32,
 }
 
 impl CachePolicy {
@@ -39,6 +42,7 @@ impl CachePolicy {
     pub const DEFAULT: CachePolicy = CachePolicy {
         none_ttl: None,
         refresh_ahead_permille: 0,
+        stale_if_error_secs: 0,
     };
 }
 

@@ -144,16 +144,30 @@ async fn write_refreshed<R, K: ReturnKind<R>>(
     }
 }
 
-/// The TTL of a returned value's entry: `none_ttl` for a cached `None`, else the function's.
+/// The TTL of a returned value's entry: `none_ttl` for a cached `None`, else the function's;
+/// plus the stale window of `stale_if_error`, during which the entry is kept but not fresh.
 fn entry_ttl<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     returned: &R,
 ) -> Ttl {
-    match (K::cacheable(returned), policy.none_ttl) {
+    let ttl = match (K::cacheable(returned), policy.none_ttl) {
         (Some(value), Some(none_ttl)) if K::is_negative(value) => none_ttl,
         _ => spec.ttl,
+    };
+    match ttl {
+        Ttl::Seconds(seconds) if seconds > 0 => {
+            Ttl::Seconds(seconds.saturating_add(policy.stale_if_error_secs))
+        }
+        other => other,
     }
+}
+
+/// Whether an entry with `remaining` TTL is past its own TTL, in the stale window of
+/// `stale_if_error` (the record lives `ttl + window`, so the void-time tells).
+fn is_stale(policy: &CachePolicy, remaining: Option<Duration>) -> bool {
+    let window = policy.stale_if_error_secs;
+    window > 0 && remaining.is_some_and(|left| left <= Duration::from_secs(u64::from(window)))
 }
 
 /// Whether a hit with `remaining` TTL is due for a refresh-ahead under `policy`.
@@ -161,6 +175,9 @@ fn near_expiry(spec: &CacheSpec, policy: &CachePolicy, remaining: Option<Duratio
     let (Ttl::Seconds(ttl), Some(remaining)) = (spec.ttl, remaining) else {
         return false;
     };
+    // What is left of the fresh part; the stale window comes after it.
+    let window = Duration::from_secs(u64::from(policy.stale_if_error_secs));
+    let remaining = remaining.saturating_sub(window);
     if policy.refresh_ahead_permille == 0 || ttl == 0 {
         return false;
     }
@@ -215,8 +232,8 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
         }
     }
     let user_key = key.as_ref().ok().cloned().filter(|_| refreshing);
-    let write_target = match resolve::<K::Value>(spec, lookup(spec, key, counters).await, counters)
-    {
+    let found = lookup(spec, key, counters).await;
+    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters) {
         Resolved::Hit(value, bytes, entry) => {
             drop(land(leader, Some(bytes)));
             let returned = K::from_cached(value);
@@ -229,9 +246,13 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
             }
             return Served::Done(returned);
         }
-        Resolved::Load(write_target) => write_target,
+        Resolved::Load(write_target) => (write_target, None),
+        Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
     let returned = run_loader::<R, K, F>(load, counters).await;
+    if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters) {
+        return Served::Done(stale);
+    }
     let wanted = write_target.is_some() || leader.is_some();
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
@@ -298,7 +319,7 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     }
     let user_key = key.as_ref().ok().cloned().filter(|_| refreshing);
     let found = bridge::run(lookup(spec, key, counters)).unwrap_or(Lookup::Bypass);
-    let write_target = match resolve::<K::Value>(spec, found, counters) {
+    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters) {
         Resolved::Hit(value, bytes, entry) => {
             drop(land(leader, Some(bytes)));
             let returned = K::from_cached(value);
@@ -311,9 +332,13 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
             }
             return Served::Done(returned);
         }
-        Resolved::Load(write_target) => write_target,
+        Resolved::Load(write_target) => (write_target, None),
+        Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
     let returned = run_loader_blocking::<R, K, L>(load, counters);
+    if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters) {
+        return Served::Done(stale);
+    }
     let wanted = write_target.is_some() || leader.is_some();
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
@@ -323,6 +348,23 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     }
     drop(landed);
     Served::Done(returned)
+}
+
+/// After a load in the stale window: when the body failed (nothing cacheable), the stale value to
+/// return instead, shared with the call's followers. `None` when the load is to be returned.
+fn serve_stale<R, K: ReturnKind<R>>(
+    returned: &R,
+    stale: Option<(K::Value, Arc<Vec<u8>>)>,
+    leader: &mut Option<Leader>,
+    counters: &SetCounters,
+) -> Option<R> {
+    let (value, bytes) = stale?;
+    if K::cacheable(returned).is_some() {
+        return None;
+    }
+    counters.count(Event::StaleServed);
+    drop(land(leader.take(), Some(bytes)));
+    Some(K::from_cached(value))
 }
 
 /// `<fn>_peek`: the decoded entry, if any. Never loads or writes; counts no hit or miss.
@@ -499,6 +541,9 @@ enum Resolved<T> {
     Hit(T, Arc<Vec<u8>>, Option<(Target, Option<Duration>)>),
     /// Run the body; write back to the target, if any.
     Load(Option<Target>),
+    /// An entry in the stale window of `stale_if_error`, decoded: run the body; if it fails,
+    /// return this value; if it succeeds, replace the entry.
+    Stale(T, Arc<Vec<u8>>, Target),
 }
 
 /// Reads the entry of `key`.
@@ -549,6 +594,7 @@ async fn lookup(
 /// Decodes a found entry; counts the hit or the miss.
 fn resolve<T: serde::de::DeserializeOwned>(
     spec: &'static CacheSpec,
+    policy: &CachePolicy,
     lookup: Lookup,
     counters: &SetCounters,
 ) -> Resolved<T> {
@@ -556,6 +602,11 @@ fn resolve<T: serde::de::DeserializeOwned>(
         Lookup::Bypass => None,
         Lookup::Missing(target) => target,
         Lookup::Found(target, stored, remaining) => match decode::<T>(stored) {
+            Ok((value, bytes)) if is_stale(policy, remaining) => {
+                // The body runs: a miss, whatever it returns.
+                counters.count(Event::Miss);
+                return Resolved::Stale(value, bytes, target);
+            }
             Ok((value, bytes)) => {
                 counters.count(Event::Hit);
                 return Resolved::Hit(value, bytes, Some((target, remaining)));
@@ -743,5 +794,54 @@ fn describe(why: &Undecodable) -> String {
         Undecodable::Envelope(mismatch) => format!("envelope mismatch: {mismatch:?}"),
         Undecodable::Malformed(reason) => format!("malformed payload: {reason}"),
         Undecodable::Shape(reason) => format!("another shape: {reason}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static SPEC: CacheSpec = CacheSpec {
+        namespace: None,
+        set: "engine_unit",
+        ttl: Ttl::Seconds(100),
+        function: "f",
+    };
+
+    const fn policy(refresh_ahead_permille: u16, stale_if_error_secs: u32) -> CachePolicy {
+        CachePolicy {
+            none_ttl: None,
+            refresh_ahead_permille,
+            stale_if_error_secs,
+        }
+    }
+
+    fn secs(seconds: u64) -> Option<Duration> {
+        Some(Duration::from_secs(seconds))
+    }
+
+    #[test]
+    fn the_stale_window_follows_the_fresh_part() {
+        let stale = policy(0, 600);
+        assert!(!is_stale(&stale, secs(601)), "fresh");
+        assert!(is_stale(&stale, secs(600)));
+        assert!(is_stale(&stale, secs(1)));
+        assert!(!is_stale(&stale, None), "never expires: never stale");
+        assert!(!is_stale(&CachePolicy::DEFAULT, secs(1)), "off");
+    }
+
+    #[test]
+    fn refresh_ahead_counts_only_the_fresh_part() {
+        let ahead = policy(200, 0);
+        assert!(!near_expiry(&SPEC, &ahead, secs(21)));
+        assert!(near_expiry(&SPEC, &ahead, secs(19)));
+        assert!(!near_expiry(&SPEC, &ahead, None));
+        assert!(!near_expiry(&SPEC, &CachePolicy::DEFAULT, secs(1)), "off");
+        let both = policy(200, 600);
+        assert!(
+            !near_expiry(&SPEC, &both, secs(621)),
+            "21 s of fresh life left"
+        );
+        assert!(near_expiry(&SPEC, &both, secs(619)));
     }
 }

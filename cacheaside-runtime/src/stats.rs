@@ -51,6 +51,9 @@ pub struct SetStats {
     /// Background refreshes started by `refresh_ahead` (a hit whose remaining TTL was below the
     /// fraction; at most one per entry version per process).
     pub refreshes_ahead: u64,
+    /// Calls answered with a value past its TTL because the body failed (`stale_if_error`);
+    /// each is also a miss and a load error.
+    pub stale_served: u64,
 }
 
 impl SetStats {
@@ -78,6 +81,7 @@ impl SetStats {
         self.ttl_forbidden_skips += other.ttl_forbidden_skips;
         self.oversize += other.oversize;
         self.refreshes_ahead += other.refreshes_ahead;
+        self.stale_served += other.stale_served;
     }
 }
 
@@ -143,6 +147,7 @@ pub(crate) struct SetCounters {
     ttl_forbidden_skips: AtomicU64,
     oversize: AtomicU64,
     refreshes_ahead: AtomicU64,
+    stale_served: AtomicU64,
 }
 
 /// One event to count.
@@ -161,6 +166,7 @@ pub(crate) enum Event {
     TtlForbiddenSkip,
     Oversize,
     RefreshAhead,
+    StaleServed,
 }
 
 impl SetCounters {
@@ -179,6 +185,7 @@ impl SetCounters {
             Event::TtlForbiddenSkip => &self.ttl_forbidden_skips,
             Event::Oversize => &self.oversize,
             Event::RefreshAhead => &self.refreshes_ahead,
+            Event::StaleServed => &self.stale_served,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -198,6 +205,7 @@ impl SetCounters {
             ttl_forbidden_skips: self.ttl_forbidden_skips.load(Ordering::Relaxed),
             oversize: self.oversize.load(Ordering::Relaxed),
             refreshes_ahead: self.refreshes_ahead.load(Ordering::Relaxed),
+            stale_served: self.stale_served.load(Ordering::Relaxed),
         }
     }
 }
@@ -251,7 +259,7 @@ mod tests {
         assert!(snapshot.total().misses >= 2);
     }
 
-    const EVERY_EVENT: [Event; 13] = [
+    const EVERY_EVENT: [Event; 14] = [
         Event::Hit,
         Event::Miss,
         Event::Load,
@@ -265,10 +273,11 @@ mod tests {
         Event::TtlForbiddenSkip,
         Event::Oversize,
         Event::RefreshAhead,
+        Event::StaleServed,
     ];
 
     /// Every field of a snapshot, in declaration order.
-    fn fields(stats: &SetStats) -> [u64; 13] {
+    fn fields(stats: &SetStats) -> [u64; 14] {
         [
             stats.hits,
             stats.misses,
@@ -283,6 +292,7 @@ mod tests {
             stats.ttl_forbidden_skips,
             stats.oversize,
             stats.refreshes_ahead,
+            stats.stale_served,
         ]
     }
 
@@ -291,7 +301,7 @@ mod tests {
         for (index, event) in EVERY_EVENT.into_iter().enumerate() {
             let set: &'static str = Box::leak(format!("stats_test_event_{index}").into_boxed_str());
             counters(set).count(event);
-            let mut expected = [0; 13];
+            let mut expected = [0; 14];
             expected[index] = 1;
             assert_eq!(fields(&stats().set(set)), expected, "{event:?}");
         }
@@ -305,6 +315,6 @@ mod tests {
         };
         total.add(&one_each);
         total.add(&one_each);
-        assert_eq!(fields(&total), [2; 13], "add() sums every field");
+        assert_eq!(fields(&total), [2; 14], "add() sums every field");
     }
 }

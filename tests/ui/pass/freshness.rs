@@ -39,6 +39,16 @@ pub async fn generic<T: Serialize + DeserializeOwned + Send + 'static>(id: u64) 
     None
 }
 
+#[cache_aside(set = "quotes", ttl = 60, stale_if_error = "10m", refresh_ahead = 0.1)]
+pub async fn quote(symbol: String) -> Result<u64, String> {
+    Ok(symbol.len() as u64)
+}
+
+#[cache_aside(set = "quotes", ttl = 60, stale_if_error = 600)]
+pub fn quote_sync(symbol: &str) -> std::io::Result<u64> {
+    Ok(symbol.len() as u64)
+}
+
 pub struct Repo<T> {
     items: Vec<T>,
 }
@@ -69,6 +79,8 @@ async fn use_companions(repo: Arc<Repo<u32>>) {
     let _: Option<u32> = repo.item_uncached(0).await;
     let _: Option<u32> = Repo::<u32>::shared_item(repo.clone(), 0).await;
     let _: Option<u32> = Repo::<u32>::shared_item_peek(0).await;
+    let _: Option<u64> = quote_peek(String::new()).await;
+    let _: Option<u64> = quote_sync_peek("x");
 }
 
 fn main() {
