@@ -240,6 +240,36 @@
 /// }
 /// ```
 ///
+/// ## `local(ttl = "5s", capacity = 10_000)`
+///
+/// An in-process tier in front of Aerospike (a bounded [moka](https://docs.rs/moka) cache per
+/// function): a hit there costs no network round trip and no decoding, because the tier keeps the
+/// value itself and clones it, so the cached part of the return type must be `Clone + Send +
+/// Sync + 'static` (the compiler says so at the return type). A local miss goes on to Aerospike as
+/// usual and keeps what it returns. `ttl` is required (same forms as `ttl`); `capacity` (entries,
+/// default 10,000) bounds the memory, evicting the least valuable entries first. Local hits are
+/// counted as hits and in [`SetStats::local_hits`].
+///
+/// `<fn>_invalidate` and `<fn>_refresh` clear this process's entry. Other processes do not see
+/// that: each keeps serving its local copy until the local `ttl` ends, so **staleness across
+/// processes is bounded by the local `ttl`** (choose it as the staleness you accept after a
+/// change). `<fn>_peek` reads Aerospike, not the local tier. A background `refresh_ahead` updates
+/// Aerospike; local copies pick it up when they expire.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// pub struct Flags {
+///     beta: bool,
+/// }
+///
+/// #[cache_aside(set = "flags", ttl = "10m", local(ttl = "5s", capacity = 1_000))]
+/// async fn flags(tenant: u64) -> Flags {
+///     # let _ = tenant;
+///     Flags { beta: true }
+/// }
+/// ```
+///
 /// ## `companions = false`
 ///
 /// Generates no companions (and no hidden items): the body is rewritten in

@@ -23,6 +23,7 @@ pub const OPTIONS: &[&str] = &[
     "none_ttl",
     "refresh_ahead",
     "stale_if_error",
+    "local",
     "companions",
     "crate",
 ];
@@ -47,6 +48,8 @@ pub struct Options {
     pub refresh_ahead: Option<Spanned<u16>>,
     /// `stale_if_error = "10m"`, in seconds.
     pub stale_if_error: Option<Spanned<u32>>,
+    /// `local(ttl = "5s", capacity = 10_000)`.
+    pub local: Option<Spanned<Local>>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
 }
@@ -56,6 +59,16 @@ pub struct Spanned<T> {
     pub name: Ident,
     pub value: T,
 }
+
+/// `local(ttl = "5s", capacity = 10_000)`: the in-process tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Local {
+    pub ttl_secs: u32,
+    pub capacity: u64,
+}
+
+/// The local tier's capacity when `local(…)` names none.
+pub const DEFAULT_LOCAL_CAPACITY: u64 = 10_000;
 
 /// `returns = result | option | value`.
 pub struct Returns {
@@ -174,6 +187,14 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
             };
             store(&mut options.stale_if_error, value, &name, errors);
         }
+        "local" => {
+            let value = parse_local(input, &name)?;
+            let value = Spanned {
+                name: name.clone(),
+                value,
+            };
+            store(&mut options.local, value, &name, errors);
+        }
         "returns" => {
             let value = parse_returns(input, &name)?;
             store(&mut options.returns, value, &name, errors);
@@ -268,6 +289,63 @@ fn parse_fraction(input: ParseStream, name: &Ident) -> syn::Result<u16> {
     }
     // In 1..=999 by the check above.
     Ok(whole as u16)
+}
+
+const LOCAL_FORM: &str =
+    "`local(ttl = \"5s\", capacity = 10_000)` (`capacity` may be left out: 10,000 entries)";
+
+/// `local(ttl = "5s", capacity = 10_000)`.
+fn parse_local(input: ParseStream, name: &Ident) -> syn::Result<Local> {
+    if !input.peek(syn::token::Paren) {
+        return Err(syn::Error::new(name.span(), format!("write {LOCAL_FORM}")));
+    }
+    let content;
+    parenthesized!(content in input);
+    let mut ttl = None;
+    let mut capacity = None;
+    while !content.is_empty() {
+        let key = content.call(Ident::parse_any)?;
+        match key.to_string().as_str() {
+            "ttl" if ttl.is_none() => ttl = Some(parse_window(&content, &key)?),
+            "capacity" if capacity.is_none() => {
+                expect_eq(&content, &key, "capacity = 10_000")?;
+                let lit: syn::LitInt = content.parse()?;
+                let value: u64 = lit.base10_parse()?;
+                if value == 0 {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "a local tier needs a capacity of at least 1 entry",
+                    ));
+                }
+                capacity = Some(value);
+            }
+            "ttl" | "capacity" => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("duplicate `{key}` in `local(…)`"),
+                ))
+            }
+            other => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown `local` setting `{other}`; expected {LOCAL_FORM}"),
+                ))
+            }
+        }
+        if !content.is_empty() {
+            content.parse::<Token![,]>()?;
+        }
+    }
+    let ttl_secs = ttl.ok_or_else(|| {
+        syn::Error::new(
+            name.span(),
+            format!("`local` needs a ttl, which bounds how stale it can be across processes: {LOCAL_FORM}"),
+        )
+    })?;
+    Ok(Local {
+        ttl_secs,
+        capacity: capacity.unwrap_or(DEFAULT_LOCAL_CAPACITY),
+    })
 }
 
 /// A duration in seconds, written like a ttl (`600`, `"10m"`), but not `never` or
@@ -528,6 +606,37 @@ mod tests {
         assert_eq!(options.none_ttl.unwrap().value, TtlValue::Seconds(30));
         assert_eq!(options.refresh_ahead.unwrap().value, 250);
         assert_eq!(options.stale_if_error.unwrap().value, 600);
+        let local = parse_ok(quote!(local(ttl = "5s", capacity = 2_000))).local;
+        assert_eq!(
+            local.unwrap().value,
+            Local {
+                ttl_secs: 5,
+                capacity: 2_000
+            }
+        );
+        let local = parse_ok(quote!(local(ttl = 1))).local.unwrap().value;
+        assert_eq!(local.capacity, DEFAULT_LOCAL_CAPACITY);
+        let found = messages(quote!(
+            local,
+            local(capacity = 5),
+            local(ttl = "5s", size = 3),
+            local(ttl = "5s", capacity = 0),
+            local(ttl = never)
+        ));
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].starts_with("write `local(ttl"), "{}", found[0]);
+        assert!(found[1].starts_with("`local` needs a ttl"), "{}", found[1]);
+        assert!(
+            found[2].starts_with("unknown `local` setting `size`"),
+            "{}",
+            found[2]
+        );
+        assert!(found[3].contains("at least 1 entry"), "{}", found[3]);
+        assert!(
+            found[4].starts_with("`ttl` takes a duration"),
+            "{}",
+            found[4]
+        );
         assert!(messages(quote!(stale_if_error = never))[0]
             .starts_with("`stale_if_error` takes a duration"));
         let found = messages(quote!(

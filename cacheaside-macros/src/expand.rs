@@ -43,6 +43,11 @@ struct Names {
     spec: Ident,
     policy_static: Ident,
     policy: Ident,
+    local_tier: Ident,
+    local_static: Ident,
+    local: Ident,
+    local_key: Ident,
+    local_ops: Ident,
     key: Ident,
     kind: Ident,
     load: Ident,
@@ -59,6 +64,11 @@ impl Names {
             spec: local("__cacheaside_spec"),
             policy_static: local("__CACHEASIDE_POLICY"),
             policy: local("__cacheaside_policy"),
+            local_tier: local(&format!("__cacheaside_local_{name}")),
+            local_static: local("__CACHEASIDE_LOCAL"),
+            local: local("__cacheaside_local"),
+            local_key: local("__cacheaside_local_key"),
+            local_ops: local("__cacheaside_local_ops"),
             key: local("__cacheaside_key"),
             kind: local("__cacheaside_kind"),
             load: local("__cacheaside_load"),
@@ -189,6 +199,12 @@ fn with_companions(plan: &Plan) -> Expansion {
     };
     let get_or_load = run(get_or_load_name(plan));
     let refresh = run("refresh_with");
+    let local_ref = {
+        let path = hidden(plan, &names.local_tier);
+        quote!(#path())
+    };
+    let main_call = through_local(plan, &names, &local_ref, get_or_load, false);
+    let refresh = through_local(plan, &names, &local_ref, refresh, true);
     let peek = flavor.runtime_fn("peek");
     let return_type = &plan.return_kind.ty;
     let peek_call = flavor.wait(quote!(
@@ -200,6 +216,10 @@ fn with_companions(plan: &Plan) -> Expansion {
     };
     let invalidate = flavor.runtime_fn("invalidate");
     let invalidate_call = flavor.wait(quote!(#krate::__private::#invalidate(#spec, #key)));
+    let local_removal = match plan.policy.local {
+        Some(_) => quote!(#krate::__private::local_remove(#local_ref, &#key);),
+        None => TokenStream::new(),
+    };
     let cfgs = attrs_named(&function.attrs, &["cfg"]);
     let lints = attrs_named(
         &function.attrs,
@@ -227,7 +247,7 @@ fn with_companions(plan: &Plan) -> Expansion {
             #(#keys_and_loads)*
             let #kind = #checked_kind;
             #alias_probe
-            #get_or_load
+            #main_call
         }
     };
 
@@ -265,6 +285,7 @@ fn with_companions(plan: &Plan) -> Expansion {
             #uses
             #spec_binding
             #(#keys_only)*
+            #local_removal
             #invalidate_call
         }
     };
@@ -339,9 +360,27 @@ fn with_companions(plan: &Plan) -> Expansion {
         }
     };
 
+    let local_tier = match plan.policy.local {
+        Some(_) => {
+            let tier = local_tier_value(plan);
+            let ident = &names.local_tier;
+            let local_static = &names.local_static;
+            quote! {
+                #[doc(hidden)]
+                #(#cfgs)*
+                #(#lints)*
+                fn #ident() -> &'static #krate::__private::LocalTier {
+                    static #local_static: #krate::__private::LocalTier = #tier;
+                    &#local_static
+                }
+            }
+        }
+        None => TokenStream::new(),
+    };
+
     Expansion {
         function: main,
-        companions: quote!(#invalidate #refresh #uncached #peek #loader),
+        companions: quote!(#invalidate #refresh #uncached #peek #loader #local_tier),
     }
 }
 
@@ -391,6 +430,23 @@ fn body_inline(plan: &Plan) -> TokenStream {
     let get_or_load = plan.flavor.wait(quote!(
         #krate::__private::#get_or_load(&#spec_static, &#policy_static, #key, #kind, #load)
     ));
+    let local_static = &names.local_static;
+    let local_binding = match plan.policy.local {
+        Some(_) => {
+            let tier = local_tier_value(plan);
+            quote!(static #local_static: #krate::__private::LocalTier = #tier;)
+        }
+        None => TokenStream::new(),
+    };
+    let spec_ref = quote!(&#spec_static);
+    let get_or_load = through_local_with_spec(
+        plan,
+        &names,
+        &quote!(&#local_static),
+        &spec_ref,
+        get_or_load,
+        false,
+    );
     let attrs = &function.attrs;
     let vis = &function.vis;
     let sig = wrapper_sig(
@@ -405,12 +461,90 @@ fn body_inline(plan: &Plan) -> TokenStream {
             #uses
             static #spec_static: #krate::__private::CacheSpec = #spec_value;
             static #policy_static: #krate::__private::CachePolicy = #policy_value;
+            #local_binding
             #(#keys)*
             let #kind = #checked_kind;
             #alias_probe
             let #load = #lazy;
             #get_or_load
         }
+    }
+}
+
+/// `LocalTier::new(ttl, capacity)` of `local(…)`.
+fn local_tier_value(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    let local = plan.policy.local.unwrap_or(crate::attr::Local {
+        ttl_secs: 0,
+        capacity: 0,
+    });
+    let ttl = u64::from(local.ttl_secs);
+    let capacity = local.capacity;
+    quote!(#krate::__private::LocalTier::new(#ttl, #capacity))
+}
+
+/// A runtime call (`call`, which consumes the key and the kind) behind the local tier of
+/// `local(…)`: a local hit returns at once (not for a refresh, which clears the entry instead), and
+/// the returned value is kept locally. Just the call without `local(…)`.
+fn through_local(
+    plan: &Plan,
+    names: &Names,
+    local_ref: &TokenStream,
+    call: TokenStream,
+    refresh: bool,
+) -> TokenStream {
+    let spec = &names.spec;
+    through_local_with_spec(plan, names, local_ref, &quote!(#spec), call, refresh)
+}
+
+fn through_local_with_spec(
+    plan: &Plan,
+    names: &Names,
+    local_ref: &TokenStream,
+    spec: &TokenStream,
+    call: TokenStream,
+    refresh: bool,
+) -> TokenStream {
+    if plan.policy.local.is_none() {
+        return call;
+    }
+    let krate = &plan.krate;
+    let Names {
+        key,
+        kind,
+        returned,
+        local,
+        local_key,
+        local_ops: ops,
+        ..
+    } = names;
+    if refresh {
+        // Cleared before (the source changed) and after (a call meanwhile may have kept the old
+        // value); the next call takes the new value from Aerospike. No `Clone` needed here.
+        return quote! {
+            let #local = #local_ref;
+            #krate::__private::local_remove(#local, &#key);
+            let #local_key = #key.clone();
+            let #returned = #call;
+            #krate::__private::local_remove(#local, &#local_key);
+            #returned
+        };
+    }
+    // The one check that the value can be kept and cloned, spanned on the return type.
+    let return_type = &plan.return_kind.ty;
+    let local_ops = Ident::new("local_ops", plan.return_kind.span);
+    quote! {
+        let #local = #local_ref;
+        let #ops = #krate::__private::LocalCheck::<#return_type, _>::new(#kind).#local_ops();
+        if let ::core::option::Option::Some(#returned) =
+            #krate::__private::local_get(#ops, #local, #spec, &#key, #kind)
+        {
+            return #returned;
+        }
+        let #local_key = #krate::__private::local_key(&#key);
+        let #returned = #call;
+        #krate::__private::local_store(#ops, #local, #local_key, #kind, &#returned);
+        #returned
     }
 }
 

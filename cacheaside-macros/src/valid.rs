@@ -32,7 +32,7 @@ pub struct Plan {
 }
 
 /// The values of the runtime's `CachePolicy`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Policy {
     /// `none_ttl`: `None` is cached with this TTL.
     pub none_ttl: Option<TtlValue>,
@@ -40,6 +40,8 @@ pub struct Policy {
     pub refresh_ahead_permille: u16,
     /// `stale_if_error`, in seconds; 0 when off.
     pub stale_if_error_secs: u32,
+    /// `local(…)`: the in-process tier.
+    pub local: Option<crate::attr::Local>,
 }
 
 /// Where the annotated function is written.
@@ -238,6 +240,7 @@ pub fn check(
         none_ttl: options.none_ttl.map(|none_ttl| none_ttl.value),
         refresh_ahead_permille: options.refresh_ahead.map_or(0, |fraction| fraction.value),
         stale_if_error_secs: options.stale_if_error.map_or(0, |window| window.value),
+        local: options.local.map(|local| local.value),
     };
     let spec = Spec {
         namespace: options.namespace,

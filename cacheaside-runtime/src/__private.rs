@@ -5,10 +5,12 @@
 //! and a key, then hands the original body (as a lazy future) to one function of this module.
 
 use core::future::Future;
+use core::marker::PhantomData;
 
 use serde::{de::DeserializeOwned, Serialize};
 
 pub use crate::key::UserKey;
+pub use crate::local::LocalTier;
 pub use crate::Ttl;
 
 /// What the attribute said about one annotated function, built once in a `static`.
@@ -77,12 +79,16 @@ pub trait CacheValue: Serialize + DeserializeOwned {}
 impl<T: Serialize + DeserializeOwned> CacheValue for T {}
 
 /// `Result<T, E>`: only `Ok(T)` is cached.
+#[derive(Debug, Clone, Copy)]
 pub struct ResultKind;
 /// `Option<T>`: only `Some(T)` is cached.
+#[derive(Debug, Clone, Copy)]
 pub struct OptionKind;
 /// Any other `T`: every value is cached.
+#[derive(Debug, Clone, Copy)]
 pub struct PlainKind;
 /// `Option<T>` with `none_ttl`: `Some(T)` and `None` are both cached, `None` with its own TTL.
+#[derive(Debug, Clone, Copy)]
 pub struct NegativeOptionKind;
 
 /// The cached part of a return type `R` for a kind, without the bounds of [`ReturnKind`]: names
@@ -403,4 +409,96 @@ pub fn peek_blocking<R, K: ReturnKind<R>>(
     kind: K,
 ) -> Option<K::Value> {
     crate::engine::peek_blocking::<R, K>(spec, key, kind)
+}
+
+/// A value the local tier can hold: it stores the value itself and clones it on a hit.
+#[diagnostic::on_unimplemented(
+    message = "`local(…)` keeps `{Self}` in memory and clones it on a hit, so it must be `Clone + Send + Sync + 'static`",
+    label = "the cached part of this return type is held by the local tier",
+    note = "derive `Clone` for the value's type (and keep it free of `Rc`/`RefCell` and borrows), or remove `local(…)`"
+)]
+pub trait LocalValue: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> LocalValue for T {}
+
+/// The local tier's operations for one value type, obtained through [`LocalCheck::local_ops`]:
+/// the only place that requires [`LocalValue`], so a value that is not `Clone` is reported once.
+pub struct LocalOps<V> {
+    get: fn(&LocalTier, &UserKey) -> Option<V>,
+    insert: fn(&LocalTier, UserKey, &V),
+}
+
+impl<V> Clone for LocalOps<V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<V> Copy for LocalOps<V> {}
+
+/// Checks, at the return type, that a function's cached part can live in the local tier.
+pub struct LocalCheck<R, K>(PhantomData<fn() -> (R, K)>);
+
+impl<R, K: ReturnKind<R>> LocalCheck<R, K> {
+    /// A check for the kind of the function's return type `R`.
+    #[inline(always)]
+    pub fn new(_kind: K) -> Self {
+        LocalCheck(PhantomData)
+    }
+
+    /// The local tier's operations on the cached part.
+    #[inline(always)]
+    pub fn local_ops(self) -> LocalOps<K::Value>
+    where
+        K::Value: LocalValue,
+    {
+        LocalOps {
+            get: |tier, key| tier.get::<K::Value>(key),
+            insert: |tier, key, value| tier.insert(key, value.clone()),
+        }
+    }
+}
+
+/// A local-tier hit: the cached part of the return value, cloned, rebuilt into a return value and
+/// counted as a hit. `None` sends the call on to Aerospike.
+#[inline]
+pub fn local_get<R, K: ReturnKind<R>>(
+    ops: LocalOps<K::Value>,
+    tier: &'static LocalTier,
+    spec: &'static CacheSpec,
+    key: &KeyResult,
+    _kind: K,
+) -> Option<R> {
+    let value = (ops.get)(tier, key.as_ref().ok()?)?;
+    let counters = crate::stats::counters(spec.set);
+    counters.count(crate::stats::Event::Hit);
+    counters.count(crate::stats::Event::LocalHit);
+    Some(K::from_cached(value))
+}
+
+/// The key a call stores its value under in the local tier, taken before the call consumes it.
+#[inline]
+pub fn local_key(key: &KeyResult) -> Option<UserKey> {
+    key.as_ref().ok().cloned()
+}
+
+/// Keeps the cacheable part of a returned value in the local tier (not when the cache is
+/// disabled).
+pub fn local_store<R, K: ReturnKind<R>>(
+    ops: LocalOps<K::Value>,
+    tier: &'static LocalTier,
+    key: Option<UserKey>,
+    _kind: K,
+    returned: &R,
+) {
+    if let (Some(key), Some(value)) = (key, K::cacheable(returned)) {
+        if !crate::client::disabled() {
+            (ops.insert)(tier, key, value);
+        }
+    }
+}
+
+/// Removes this process's local entry (`<fn>_invalidate`, `<fn>_refresh`).
+pub fn local_remove(tier: &'static LocalTier, key: &KeyResult) {
+    if let Ok(key) = key {
+        tier.remove(key);
+    }
 }

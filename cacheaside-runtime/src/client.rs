@@ -72,6 +72,12 @@ pub(crate) fn single_flight_wait() -> Option<Duration> {
     (!disabled).then(|| installation.config.single_flight_wait())
 }
 
+/// Whether the configuration disables the cache (then nothing is cached in the local tier either).
+pub(crate) fn disabled() -> bool {
+    let installation = current();
+    installation.state.is_none() && installation.unusable.is_none()
+}
+
 /// What a call can do with the cache right now.
 pub(crate) enum Access {
     /// The configuration disables the cache.

@@ -88,6 +88,7 @@ mod error;
 mod flight;
 pub mod inspect;
 mod key;
+mod local;
 mod namespace;
 mod refresh_ahead;
 mod report;

@@ -54,6 +54,9 @@ pub struct SetStats {
     /// Calls answered with a value past its TTL because the body failed (`stale_if_error`);
     /// each is also a miss and a load error.
     pub stale_served: u64,
+    /// Hits answered by the in-process tier of `local(…)`, without a cache read (each is also
+    /// counted in [`hits`](Self::hits)).
+    pub local_hits: u64,
 }
 
 impl SetStats {
@@ -82,6 +85,7 @@ impl SetStats {
         self.oversize += other.oversize;
         self.refreshes_ahead += other.refreshes_ahead;
         self.stale_served += other.stale_served;
+        self.local_hits += other.local_hits;
     }
 }
 
@@ -148,6 +152,7 @@ pub(crate) struct SetCounters {
     oversize: AtomicU64,
     refreshes_ahead: AtomicU64,
     stale_served: AtomicU64,
+    local_hits: AtomicU64,
 }
 
 /// One event to count.
@@ -167,6 +172,7 @@ pub(crate) enum Event {
     Oversize,
     RefreshAhead,
     StaleServed,
+    LocalHit,
 }
 
 impl SetCounters {
@@ -186,6 +192,7 @@ impl SetCounters {
             Event::Oversize => &self.oversize,
             Event::RefreshAhead => &self.refreshes_ahead,
             Event::StaleServed => &self.stale_served,
+            Event::LocalHit => &self.local_hits,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -206,6 +213,7 @@ impl SetCounters {
             oversize: self.oversize.load(Ordering::Relaxed),
             refreshes_ahead: self.refreshes_ahead.load(Ordering::Relaxed),
             stale_served: self.stale_served.load(Ordering::Relaxed),
+            local_hits: self.local_hits.load(Ordering::Relaxed),
         }
     }
 }
@@ -259,7 +267,7 @@ mod tests {
         assert!(snapshot.total().misses >= 2);
     }
 
-    const EVERY_EVENT: [Event; 14] = [
+    const EVERY_EVENT: [Event; 15] = [
         Event::Hit,
         Event::Miss,
         Event::Load,
@@ -274,10 +282,11 @@ mod tests {
         Event::Oversize,
         Event::RefreshAhead,
         Event::StaleServed,
+        Event::LocalHit,
     ];
 
     /// Every field of a snapshot, in declaration order.
-    fn fields(stats: &SetStats) -> [u64; 14] {
+    fn fields(stats: &SetStats) -> [u64; 15] {
         [
             stats.hits,
             stats.misses,
@@ -293,6 +302,7 @@ mod tests {
             stats.oversize,
             stats.refreshes_ahead,
             stats.stale_served,
+            stats.local_hits,
         ]
     }
 
@@ -301,7 +311,7 @@ mod tests {
         for (index, event) in EVERY_EVENT.into_iter().enumerate() {
             let set: &'static str = Box::leak(format!("stats_test_event_{index}").into_boxed_str());
             counters(set).count(event);
-            let mut expected = [0; 14];
+            let mut expected = [0; 15];
             expected[index] = 1;
             assert_eq!(fields(&stats().set(set)), expected, "{event:?}");
         }
@@ -315,6 +325,6 @@ mod tests {
         };
         total.add(&one_each);
         total.add(&one_each);
-        assert_eq!(fields(&total), [2; 14], "add() sums every field");
+        assert_eq!(fields(&total), [2; 15], "add() sums every field");
     }
 }

@@ -49,6 +49,42 @@ pub fn quote_sync(symbol: &str) -> std::io::Result<u64> {
     Ok(symbol.len() as u64)
 }
 
+#[cache_aside(set = "users", ttl = 60, local(ttl = "5s", capacity = 100))]
+pub async fn local_generic<T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static>(
+    id: u64,
+) -> Option<T> {
+    let _ = id;
+    None
+}
+
+#[cache_aside(set = "users", ttl = 60, companions = false, local(ttl = "5s"))]
+pub fn local_inline(id: u64) -> User {
+    User { id }
+}
+
+#[cache_aside(
+    set = "users",
+    ttl = 60,
+    none_ttl = "5s",
+    refresh_ahead = 0.2,
+    local(ttl = "5s")
+)]
+pub async fn everything(id: u64) -> Option<User> {
+    Some(User { id })
+}
+
+pub trait Directory {
+    fn name(&self, id: u64) -> String;
+}
+
+#[cache_aside]
+impl<T: Sync> Directory for Repo<T> {
+    #[cache_aside(set = "names", ttl = 60, local(ttl = "5s"))]
+    fn name(&self, id: u64) -> String {
+        format!("{id}:{}", self.items.len())
+    }
+}
+
 pub struct Repo<T> {
     items: Vec<T>,
 }
@@ -81,6 +117,12 @@ async fn use_companions(repo: Arc<Repo<u32>>) {
     let _: Option<u32> = Repo::<u32>::shared_item_peek(0).await;
     let _: Option<u64> = quote_peek(String::new()).await;
     let _: Option<u64> = quote_sync_peek("x");
+    let _: Option<String> = local_generic::<String>(1).await;
+    let _: Option<String> = local_generic_peek::<String>(1).await;
+    let _: User = local_inline(1);
+    let _: Option<Option<User>> = everything_peek(1).await;
+    let _: Option<String> = repo.name_peek(1);
+    let _ = repo.name_invalidate(1);
 }
 
 fn main() {
