@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 
 use crate::{TestServer, TestServerBuilder};
 
-/// Where the tests' records live; see the [module docs](self).
+/// Where the tests' records live: `AEROSPIKE_HOSTS` when set, else an in-process [`TestServer`]. One suite
+/// then runs without Aerospike and against a real cluster alike, while tests that need the test server's
+/// clock or faults skip themselves there.
 ///
 /// ```
 /// use cacheaside_testkit::TestCluster;
