@@ -195,7 +195,7 @@ fn with_companions(plan: &Plan) -> Expansion {
     let alias_probe = plan.return_kind.alias_probe(krate);
     let run = |name: &str| {
         let name = flavor.runtime_fn(name);
-        flavor.wait(quote!(#krate::__private::#name(#spec, #policy, #key, #kind, #load)))
+        quote!(#krate::__private::#name(#spec, #policy, #key, #kind, #load))
     };
     let get_or_load = run(get_or_load_name(plan));
     let refresh = run("refresh_with");
@@ -427,9 +427,8 @@ fn body_inline(plan: &Plan) -> TokenStream {
         #returned
     }});
     let get_or_load = plan.flavor.runtime_fn(get_or_load_name(plan));
-    let get_or_load = plan.flavor.wait(quote!(
-        #krate::__private::#get_or_load(&#spec_static, &#policy_static, #key, #kind, #load)
-    ));
+    let get_or_load =
+        quote!(#krate::__private::#get_or_load(&#spec_static, &#policy_static, #key, #kind, #load));
     let local_static = &names.local_static;
     let local_binding = match plan.policy.local {
         Some(_) => {
@@ -483,9 +482,9 @@ fn local_tier_value(plan: &Plan) -> TokenStream {
     quote!(#krate::__private::LocalTier::new(#ttl, #capacity))
 }
 
-/// A runtime call (`call`, which consumes the key and the kind) behind the local tier of
-/// `local(…)`: a local hit returns at once (not for a refresh, which clears the entry instead), and
-/// the returned value is kept locally. Just the call without `local(…)`.
+/// A runtime call (`call`, not yet awaited; it consumes the key and the kind) behind the local
+/// tier of `local(…)`: a local hit returns at once (not for a refresh, which clears the entry
+/// instead), and the returned value is kept locally. Just the awaited call without `local(…)`.
 fn through_local(
     plan: &Plan,
     names: &Names,
@@ -506,9 +505,15 @@ fn through_local_with_spec(
     refresh: bool,
 ) -> TokenStream {
     if plan.policy.local.is_none() {
-        return call;
+        return plan.flavor.wait(call);
     }
     let krate = &plan.krate;
+    // With a local tier the hit path is short, so the call's future goes on the heap (on a local
+    // miss only): the wrapper's own future stays small and cheap to create and move.
+    let call = match plan.flavor {
+        crate::flavor::Flavor::Async => quote!(#krate::__private::boxed(#call).await),
+        crate::flavor::Flavor::Sync => call,
+    };
     let Names {
         key,
         kind,

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use crate::stats::{self, SetCounters};
 use crate::UserKey;
 
 type Entries = Cache<UserKey, Arc<dyn Any + Send + Sync>>;
@@ -24,6 +25,9 @@ pub struct LocalTier {
     ttl: Duration,
     capacity: u64,
     entries: OnceLock<Entries>,
+    /// The function's set counters, looked up once: a local hit is cheap enough that finding them
+    /// by name on every hit would be a good part of its cost.
+    counters: OnceLock<&'static SetCounters>,
 }
 
 impl core::fmt::Debug for LocalTier {
@@ -43,7 +47,13 @@ impl LocalTier {
             ttl: Duration::from_secs(ttl_secs),
             capacity,
             entries: OnceLock::new(),
+            counters: OnceLock::new(),
         }
+    }
+
+    /// The counters of `set`, the set of the one function this tier belongs to.
+    pub(crate) fn counters(&self, set: &'static str) -> &'static SetCounters {
+        self.counters.get_or_init(|| stats::counters(set))
     }
 
     fn entries(&self) -> &Entries {
