@@ -240,6 +240,27 @@
 /// }
 /// ```
 ///
+/// ## `touch_on_read`, `touch_on_read = 0.8`
+///
+/// Sliding expiry, for session-like data: a hit that finds less than this fraction of the `ttl`
+/// left (0.8 when written alone) resets the record's TTL to the full `ttl`, with a touch made in
+/// the background (never blocking the caller, once per entry version per process, and only if the
+/// entry did not change since the read). An entry read at least once per `ttl` then never
+/// expires; an idle one expires a `ttl` after its last reset. This is Aerospike's
+/// read-touch-TTL percent, done by the library from the remaining TTL every read returns: it works
+/// with every server version and needs no namespace setting, and reads that find more than the
+/// fraction left cost no extra operation. A cached `None` (`none_ttl`) is not extended. Counted
+/// in [`SetStats::touches`]. Needs a `ttl` in seconds.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "sessions", ttl = "30m", touch_on_read)]
+/// async fn session_user(token: String) -> Option<u64> {
+///     # let _ = token;
+///     Some(7) // expires 30 minutes after the last use, not after the login
+/// }
+/// ```
+///
 /// ## `local(ttl = "5s", capacity = 10_000)`
 ///
 /// An in-process tier in front of Aerospike (a bounded [moka](https://docs.rs/moka) cache per

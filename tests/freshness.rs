@@ -404,3 +404,64 @@ async fn stale_if_error_ends_with_the_window() {
         0
     );
 }
+
+// ---- touch_on_read ----
+
+static SESSION_LOADS: AtomicUsize = AtomicUsize::new(0);
+
+#[cache_aside(set = "fresh_sessions", ttl = 100, touch_on_read, key = format!("session:{id}"))]
+async fn session(id: u64) -> Item {
+    let version = SESSION_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    Item { id, version }
+}
+
+#[tokio::test]
+async fn touch_on_read_slides_the_expiry_of_entries_in_use() {
+    let Some(server) = common::testkit_only("touch_on_read_slides_the_expiry_of_entries_in_use")
+    else {
+        return;
+    };
+    let _clock = CLOCK.lock().await;
+    let cluster = common::init().await;
+    let id = common::unique();
+    let ttl_left = || {
+        server
+            .record(
+                cluster.namespace(),
+                "fresh_sessions",
+                format!("session:{id}"),
+            )
+            .and_then(|record| record.ttl)
+            .unwrap_or_default()
+    };
+    assert_eq!(session(id).await.version, 1);
+    server.clock().advance(Duration::from_secs(10));
+    session(id).await;
+    assert!(
+        ttl_left() <= Duration::from_secs(90),
+        "90 s of 100 s left: no touch yet"
+    );
+
+    server.clock().advance(Duration::from_secs(20));
+    assert_eq!(session(id).await.version, 1, "a hit");
+    assert!(
+        eventually(|| ttl_left() > Duration::from_secs(90)).await,
+        "70 s left, under 80%: the read reset the TTL"
+    );
+    assert_eq!(cacheaside::stats().set("fresh_sessions").touches, 1);
+
+    server.clock().advance(Duration::from_secs(90));
+    assert_eq!(
+        session(id).await.version,
+        1,
+        "120 s after the write, still cached: the expiry slid"
+    );
+    assert_eq!(SESSION_LOADS.load(Ordering::SeqCst), 1);
+
+    server.clock().advance(Duration::from_secs(101));
+    assert_eq!(
+        session(id).await.version,
+        2,
+        "unread for a whole TTL: expired"
+    );
+}

@@ -23,6 +23,7 @@ pub const OPTIONS: &[&str] = &[
     "none_ttl",
     "refresh_ahead",
     "stale_if_error",
+    "touch_on_read",
     "local",
     "companions",
     "crate",
@@ -50,6 +51,8 @@ pub struct Options {
     pub stale_if_error: Option<Spanned<u32>>,
     /// `local(ttl = "5s", capacity = 10_000)`.
     pub local: Option<Spanned<Local>>,
+    /// `touch_on_read` or `touch_on_read = 0.8`, in thousandths of the TTL.
+    pub touch_on_read: Option<Spanned<u16>>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
 }
@@ -66,6 +69,9 @@ pub struct Local {
     pub ttl_secs: u32,
     pub capacity: u64,
 }
+
+/// `touch_on_read` without a value: a hit with less than 80% of the TTL left resets it.
+pub const DEFAULT_TOUCH_PERMILLE: u16 = 800;
 
 /// The local tier's capacity when `local(…)` names none.
 pub const DEFAULT_LOCAL_CAPACITY: u64 = 10_000;
@@ -187,6 +193,19 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
             };
             store(&mut options.stale_if_error, value, &name, errors);
         }
+        "touch_on_read" => {
+            // Alone, the part of Aerospike's own example: touch once 20% of the TTL has passed.
+            let value = if input.peek(Token![=]) {
+                parse_fraction(input, &name)?
+            } else {
+                DEFAULT_TOUCH_PERMILLE
+            };
+            let value = Spanned {
+                name: name.clone(),
+                value,
+            };
+            store(&mut options.touch_on_read, value, &name, errors);
+        }
         "local" => {
             let value = parse_local(input, &name)?;
             let value = Spanned {
@@ -270,13 +289,21 @@ fn parse_name(
     Ok(value)
 }
 
-const FRACTION_FORM: &str =
-    "a fraction of the ttl between 0 and 1 with at most three decimals, e.g. `refresh_ahead = 0.2`";
+const FRACTION_FORM: &str = "a fraction of the ttl between 0 and 1 with at most three decimals";
 
 /// `refresh_ahead = 0.2`: a fraction in (0, 1), kept in thousandths.
 fn parse_fraction(input: ParseStream, name: &Ident) -> syn::Result<u16> {
-    expect_eq(input, name, "refresh_ahead = 0.2")?;
-    let expected = |span: Span| syn::Error::new(span, format!("`{name}` takes {FRACTION_FORM}"));
+    let example = match name.to_string().as_str() {
+        "touch_on_read" => "touch_on_read = 0.8",
+        _ => "refresh_ahead = 0.2",
+    };
+    expect_eq(input, name, example)?;
+    let expected = |span: Span| {
+        syn::Error::new(
+            span,
+            format!("`{name}` takes {FRACTION_FORM}, e.g. `{example}`"),
+        )
+    };
     let lit: Lit = input.parse().map_err(|error| expected(error.span()))?;
     let Lit::Float(float) = &lit else {
         return Err(expected(lit.span()));
@@ -606,6 +633,17 @@ mod tests {
         assert_eq!(options.none_ttl.unwrap().value, TtlValue::Seconds(30));
         assert_eq!(options.refresh_ahead.unwrap().value, 250);
         assert_eq!(options.stale_if_error.unwrap().value, 600);
+        assert_eq!(
+            parse_ok(quote!(touch_on_read)).touch_on_read.unwrap().value,
+            DEFAULT_TOUCH_PERMILLE
+        );
+        assert_eq!(
+            parse_ok(quote!(touch_on_read = 0.5))
+                .touch_on_read
+                .unwrap()
+                .value,
+            500
+        );
         let local = parse_ok(quote!(local(ttl = "5s", capacity = 2_000))).local;
         assert_eq!(
             local.unwrap().value,

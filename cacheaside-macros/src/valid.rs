@@ -42,6 +42,8 @@ pub struct Policy {
     pub stale_if_error_secs: u32,
     /// `local(…)`: the in-process tier.
     pub local: Option<crate::attr::Local>,
+    /// `touch_on_read`, in thousandths of the TTL; 0 when off.
+    pub touch_permille: u16,
 }
 
 /// Where the annotated function is written.
@@ -228,6 +230,14 @@ pub fn check(
             }
         }
     }
+    if let Some(touch) = &options.touch_on_read {
+        if !matches!(ttl, TtlValue::Seconds(_)) {
+            errors.at(
+                &touch.name,
+                "`touch_on_read` resets the ttl on reads (sliding expiry), so it needs a ttl in seconds, e.g. `ttl = \"30m\", touch_on_read`",
+            );
+        }
+    }
     if let Some(refresh_ahead) = &options.refresh_ahead {
         if !matches!(ttl, TtlValue::Seconds(_)) {
             errors.at(
@@ -241,6 +251,7 @@ pub fn check(
         refresh_ahead_permille: options.refresh_ahead.map_or(0, |fraction| fraction.value),
         stale_if_error_secs: options.stale_if_error.map_or(0, |window| window.value),
         local: options.local.map(|local| local.value),
+        touch_permille: options.touch_on_read.map_or(0, |touch| touch.value),
     };
     let spec = Spec {
         namespace: options.namespace,

@@ -37,6 +37,9 @@ pub struct CachePolicy {
     /// `stale_if_error = "10m"`, in seconds; 0 when off. Records live this much longer than the
     /// TTL; in that window the body runs first and its failure is answered with the old value.
     pub stale_if_error_secs: u32,
+    /// `touch_on_read`, in thousandths of the TTL: a hit with less than this part of the TTL left
+    /// resets the TTL (sliding expiry); 0 when off.
+    pub touch_permille: u16,
 }
 
 impl CachePolicy {
@@ -45,6 +48,7 @@ impl CachePolicy {
         none_ttl: None,
         refresh_ahead_permille: 0,
         stale_if_error_secs: 0,
+        touch_permille: 0,
     };
 }
 

@@ -227,6 +227,22 @@ impl Cache {
         .await
     }
 
+    /// Resets the record's TTL to `expiration` (a touch), only if it still has `generation`.
+    pub(crate) async fn touch(
+        &self,
+        key: Key,
+        expiration: Expiration,
+        generation: u32,
+    ) -> Result<(), Error> {
+        let client = Arc::clone(&self.client);
+        let mut policy = self.installation.policies.write.clone();
+        policy.expiration = expiration;
+        policy.generation_policy = GenerationPolicy::ExpectGenEqual;
+        policy.generation = generation;
+        self.run(async move { client.touch(&policy, &key).await })
+            .await
+    }
+
     /// Deletes the record; deleting an absent record succeeds.
     pub(crate) async fn delete(&self, key: Key) -> Result<(), Error> {
         let client = Arc::clone(&self.client);

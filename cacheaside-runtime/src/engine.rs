@@ -5,7 +5,7 @@ use core::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aerospike::{Key, Value};
+use aerospike::{Key, ResultCode, Value};
 
 use crate::__private::{CachePolicy, CacheSpec, KeyResult, ReturnKind};
 use crate::breaker;
@@ -14,7 +14,7 @@ use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
 use crate::namespace::NamespaceStatus;
-use crate::refresh_ahead::{self, Claim};
+use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
 use crate::size;
 use crate::stats::{self, Event, SetCounters};
@@ -155,6 +155,11 @@ fn entry_ttl<R, K: ReturnKind<R>>(
         (Some(value), Some(none_ttl)) if K::is_negative(value) => none_ttl,
         _ => spec.ttl,
     };
+    with_stale_window(ttl, policy)
+}
+
+/// A TTL in seconds lengthened by the stale window of `stale_if_error`.
+fn with_stale_window(ttl: Ttl, policy: &CachePolicy) -> Ttl {
     match ttl {
         Ttl::Seconds(seconds) if seconds > 0 => {
             Ttl::Seconds(seconds.saturating_add(policy.stale_if_error_secs))
@@ -200,7 +205,94 @@ fn claim_refresh(
     let Expected::Generation(generation) = entry.expected else {
         return None;
     };
-    refresh_ahead::claim(FlightKey::new(spec, user_key?), generation)
+    refresh_ahead::claim(
+        Purpose::Refresh,
+        FlightKey::new(spec, user_key?),
+        generation,
+    )
+}
+
+/// What a hit does besides returning its value: claims a refresh-ahead (returned, for the
+/// caller to hand its loader to the background), or else starts a touch in the background when
+/// `touch_on_read` asks for one.
+fn after_hit(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    entry: Option<(Target, Option<Duration>)>,
+    user_key: Option<&UserKey>,
+    refreshing: bool,
+    negative: bool,
+) -> Option<(Target, Claim)> {
+    let (target, remaining) = entry?;
+    if refreshing {
+        if let Some(claim) = claim_refresh(spec, policy, &target, remaining, user_key) {
+            return Some((target, claim));
+        }
+    }
+    // A cached `None` keeps its own short life: reading it does not extend it.
+    if !negative && due_for_touch(spec, policy, remaining) {
+        touch_in_background(spec, policy, target, user_key);
+    }
+    None
+}
+
+/// Whether a hit with `remaining` TTL resets it under `touch_on_read`: when less than the
+/// policy's part of the fresh TTL is left, as Aerospike's read-touch-TTL percent does on the
+/// server (done here, so it works with every server version and costs a touch only now and then).
+fn due_for_touch(spec: &CacheSpec, policy: &CachePolicy, remaining: Option<Duration>) -> bool {
+    let (Ttl::Seconds(ttl), Some(remaining)) = (spec.ttl, remaining) else {
+        return false;
+    };
+    if policy.touch_permille == 0 || ttl == 0 {
+        return false;
+    }
+    let window = Duration::from_secs(u64::from(policy.stale_if_error_secs));
+    let fresh_left = remaining.saturating_sub(window);
+    let threshold_millis = u64::from(ttl) * u64::from(policy.touch_permille);
+    fresh_left.as_millis() < u128::from(threshold_millis)
+}
+
+/// Resets the entry's TTL in the background, once per entry version per process, only if the
+/// entry is unchanged since the read. Never blocks the caller; failures are counted.
+fn touch_in_background(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    target: Target,
+    user_key: Option<&UserKey>,
+) {
+    let Expected::Generation(generation) = target.expected else {
+        return;
+    };
+    if matches!(target.namespace, NamespaceStatus::Present(info) if info.ttl_forbidden) {
+        // Entries there never expire, or are not written at all: nothing to extend.
+        return;
+    }
+    let Some(user_key) = user_key else {
+        return;
+    };
+    let Some(claim) =
+        refresh_ahead::claim(Purpose::Touch, FlightKey::new(spec, user_key), generation)
+    else {
+        return;
+    };
+    let Ok(runtime) = client::background() else {
+        return;
+    };
+    let counters = stats::counters(spec.set);
+    let expiration = with_stale_window(spec.ttl, policy).expiration();
+    runtime.spawn(async move {
+        match target.cache.touch(target.key, expiration, generation).await {
+            Ok(()) => counters.count(Event::Touch),
+            // Changed since the read (a write, an invalidation, another touch) or gone.
+            Err(error)
+                if matches!(
+                    error.server_code(),
+                    Some(ResultCode::GenerationError | ResultCode::KeyNotFoundError)
+                ) => {}
+            Err(_) => counters.count(Event::CacheError),
+        }
+        drop(claim);
+    });
 }
 
 async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
@@ -231,18 +323,18 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
             }
         }
     }
-    let user_key = key.as_ref().ok().cloned().filter(|_| refreshing);
+    let user_key = (key.as_ref().ok().cloned()).filter(|_| refreshing || policy.touch_permille > 0);
     let found = lookup(spec, key, counters).await;
     let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters) {
         Resolved::Hit(value, bytes, entry) => {
             drop(land(leader, Some(bytes)));
+            let negative = K::is_negative(&value);
             let returned = K::from_cached(value);
-            if let Some((target, remaining)) = entry {
-                if let Some(claim) =
-                    claim_refresh(spec, policy, &target, remaining, user_key.as_ref())
-                {
-                    return Served::NearExpiry(returned, load, target, claim);
-                }
+            let user_key = user_key.as_ref();
+            if let Some((target, claim)) =
+                after_hit(spec, policy, entry, user_key, refreshing, negative)
+            {
+                return Served::NearExpiry(returned, load, target, claim);
             }
             return Served::Done(returned);
         }
@@ -317,18 +409,18 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
             }
         }
     }
-    let user_key = key.as_ref().ok().cloned().filter(|_| refreshing);
+    let user_key = (key.as_ref().ok().cloned()).filter(|_| refreshing || policy.touch_permille > 0);
     let found = bridge::run(lookup(spec, key, counters)).unwrap_or(Lookup::Bypass);
     let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters) {
         Resolved::Hit(value, bytes, entry) => {
             drop(land(leader, Some(bytes)));
+            let negative = K::is_negative(&value);
             let returned = K::from_cached(value);
-            if let Some((target, remaining)) = entry {
-                if let Some(claim) =
-                    claim_refresh(spec, policy, &target, remaining, user_key.as_ref())
-                {
-                    return Served::NearExpiry(returned, load, target, claim);
-                }
+            let user_key = user_key.as_ref();
+            if let Some((target, claim)) =
+                after_hit(spec, policy, entry, user_key, refreshing, negative)
+            {
+                return Served::NearExpiry(returned, load, target, claim);
             }
             return Served::Done(returned);
         }
@@ -813,7 +905,26 @@ mod tests {
             none_ttl: None,
             refresh_ahead_permille,
             stale_if_error_secs,
+            touch_permille: 0,
         }
+    }
+
+    #[test]
+    fn touch_on_read_follows_the_fresh_part() {
+        let touch = CachePolicy {
+            touch_permille: 800,
+            ..CachePolicy::DEFAULT
+        };
+        assert!(!due_for_touch(&SPEC, &touch, secs(81)));
+        assert!(due_for_touch(&SPEC, &touch, secs(79)));
+        assert!(!due_for_touch(&SPEC, &touch, None));
+        assert!(!due_for_touch(&SPEC, &CachePolicy::DEFAULT, secs(1)), "off");
+        let with_window = CachePolicy {
+            stale_if_error_secs: 600,
+            ..touch
+        };
+        assert!(!due_for_touch(&SPEC, &with_window, secs(681)));
+        assert!(due_for_touch(&SPEC, &with_window, secs(679)));
     }
 
     fn secs(seconds: u64) -> Option<Duration> {

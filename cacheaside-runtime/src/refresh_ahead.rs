@@ -1,5 +1,6 @@
-//! Refresh-ahead bookkeeping: which entries this process is refreshing, so that a hit near expiry
-//! starts at most one background load per entry version, however many calls see it.
+//! Refresh-ahead (and touch-on-read) bookkeeping: which entries this process is refreshing or
+//! touching, so that a hit near expiry starts at most one background load (or touch) per entry
+//! version, however many calls see it.
 //!
 //! An entry version is its record generation: a refresh that wrote (or an invalidation, or a
 //! write by another process) changes it, so the next time the entry nears expiry it is refreshed
@@ -22,8 +23,17 @@ enum State {
     Finished(u32),
 }
 
-fn table() -> MutexGuard<'static, HashMap<FlightKey, State>> {
-    static TABLE: OnceLock<Mutex<HashMap<FlightKey, State>>> = OnceLock::new();
+/// What a claim is for: a refresh and a touch of one entry are tracked apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Purpose {
+    Refresh,
+    Touch,
+}
+
+type Table = HashMap<(Purpose, FlightKey), State>;
+
+fn table() -> MutexGuard<'static, Table> {
+    static TABLE: OnceLock<Mutex<Table>> = OnceLock::new();
     TABLE
         .get_or_init(Mutex::default)
         .lock()
@@ -33,13 +43,14 @@ fn table() -> MutexGuard<'static, HashMap<FlightKey, State>> {
 /// The right to refresh one entry version; releasing it (drop) records the refresh as finished.
 #[derive(Debug)]
 pub(crate) struct Claim {
-    key: FlightKey,
+    key: (Purpose, FlightKey),
     generation: u32,
 }
 
 /// Claims the refresh of `key` at `generation`, unless this process is refreshing the entry or
 /// already refreshed this version.
-pub(crate) fn claim(key: FlightKey, generation: u32) -> Option<Claim> {
+pub(crate) fn claim(purpose: Purpose, key: FlightKey, generation: u32) -> Option<Claim> {
+    let key = (purpose, key);
     let mut table = table();
     match table.get(&key) {
         Some(State::InProgress) => return None,
@@ -78,15 +89,17 @@ mod tests {
 
     #[test]
     fn one_claim_per_entry_version() {
-        let first = claim(key(1), 7).expect("first claim");
-        assert!(claim(key(1), 7).is_none(), "in progress");
-        assert!(claim(key(1), 8).is_none(), "in progress, any version");
-        assert!(claim(key(2), 7).is_some(), "another key is independent");
-        drop(first);
-        assert!(claim(key(1), 7).is_none(), "this version was refreshed");
+        let refresh = |id, generation| claim(Purpose::Refresh, key(id), generation);
+        let first = refresh(1, 7).expect("first claim");
+        assert!(refresh(1, 7).is_none(), "in progress");
+        assert!(refresh(1, 8).is_none(), "in progress, any version");
+        assert!(refresh(2, 7).is_some(), "another key is independent");
         assert!(
-            claim(key(1), 8).is_some(),
-            "a newer version may be refreshed"
+            claim(Purpose::Touch, key(1), 7).is_some(),
+            "a touch is tracked apart"
         );
+        drop(first);
+        assert!(refresh(1, 7).is_none(), "this version was refreshed");
+        assert!(refresh(1, 8).is_some(), "a newer version may be refreshed");
     }
 }

@@ -57,6 +57,8 @@ pub struct SetStats {
     /// Hits answered by the in-process tier of `local(…)`, without a cache read (each is also
     /// counted in [`hits`](Self::hits)).
     pub local_hits: u64,
+    /// TTL resets by `touch_on_read` (sliding expiry), made in the background after a hit.
+    pub touches: u64,
 }
 
 impl SetStats {
@@ -86,6 +88,7 @@ impl SetStats {
         self.refreshes_ahead += other.refreshes_ahead;
         self.stale_served += other.stale_served;
         self.local_hits += other.local_hits;
+        self.touches += other.touches;
     }
 }
 
@@ -153,6 +156,7 @@ pub(crate) struct SetCounters {
     refreshes_ahead: AtomicU64,
     stale_served: AtomicU64,
     local_hits: AtomicU64,
+    touches: AtomicU64,
 }
 
 /// One event to count.
@@ -173,6 +177,7 @@ pub(crate) enum Event {
     RefreshAhead,
     StaleServed,
     LocalHit,
+    Touch,
 }
 
 impl SetCounters {
@@ -193,6 +198,7 @@ impl SetCounters {
             Event::RefreshAhead => &self.refreshes_ahead,
             Event::StaleServed => &self.stale_served,
             Event::LocalHit => &self.local_hits,
+            Event::Touch => &self.touches,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -214,6 +220,7 @@ impl SetCounters {
             refreshes_ahead: self.refreshes_ahead.load(Ordering::Relaxed),
             stale_served: self.stale_served.load(Ordering::Relaxed),
             local_hits: self.local_hits.load(Ordering::Relaxed),
+            touches: self.touches.load(Ordering::Relaxed),
         }
     }
 }
@@ -267,7 +274,7 @@ mod tests {
         assert!(snapshot.total().misses >= 2);
     }
 
-    const EVERY_EVENT: [Event; 15] = [
+    const EVERY_EVENT: [Event; 16] = [
         Event::Hit,
         Event::Miss,
         Event::Load,
@@ -283,10 +290,11 @@ mod tests {
         Event::RefreshAhead,
         Event::StaleServed,
         Event::LocalHit,
+        Event::Touch,
     ];
 
     /// Every field of a snapshot, in declaration order.
-    fn fields(stats: &SetStats) -> [u64; 15] {
+    fn fields(stats: &SetStats) -> [u64; 16] {
         [
             stats.hits,
             stats.misses,
@@ -303,6 +311,7 @@ mod tests {
             stats.refreshes_ahead,
             stats.stale_served,
             stats.local_hits,
+            stats.touches,
         ]
     }
 
@@ -311,7 +320,7 @@ mod tests {
         for (index, event) in EVERY_EVENT.into_iter().enumerate() {
             let set: &'static str = Box::leak(format!("stats_test_event_{index}").into_boxed_str());
             counters(set).count(event);
-            let mut expected = [0; 15];
+            let mut expected = [0; 16];
             expected[index] = 1;
             assert_eq!(fields(&stats().set(set)), expected, "{event:?}");
         }
@@ -325,6 +334,6 @@ mod tests {
         };
         total.add(&one_each);
         total.add(&one_each);
-        assert_eq!(fields(&total), [2; 15], "add() sums every field");
+        assert_eq!(fields(&total), [2; 16], "add() sums every field");
     }
 }

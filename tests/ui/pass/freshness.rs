@@ -73,6 +73,16 @@ pub async fn everything(id: u64) -> Option<User> {
     Some(User { id })
 }
 
+#[cache_aside(set = "sessions", ttl = "30m", touch_on_read)]
+pub async fn session(token: String) -> Option<u64> {
+    Some(token.len() as u64)
+}
+
+#[cache_aside(set = "sessions", ttl = "30m", touch_on_read = 0.5, stale_if_error = "1m")]
+pub fn session_sync(token: &str) -> Result<u64, String> {
+    Ok(token.len() as u64)
+}
+
 pub trait Directory {
     fn name(&self, id: u64) -> String;
 }
