@@ -261,6 +261,37 @@
 /// }
 /// ```
 ///
+/// ## `ttl_from = path::to::fn`
+///
+/// Each entry's TTL from its value: the path of a `fn(&T) -> std::time::Duration`, where `T` is
+/// the cached part of the return type (`User` for `Result<User, E>` or `Option<User>`), e.g.
+/// shorter TTLs for volatile rows. Whole seconds, at least 1 and at most ten years; `ttl` is then
+/// only the fallback for values the function does not see. A wrong signature is reported at the
+/// path. `stale_if_error` adds its window on top. Not combinable with `refresh_ahead`,
+/// `touch_on_read` (which judge entries by a fraction of the one `ttl`) or `none_ttl`.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// # use std::time::Duration;
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// pub struct Listing {
+///     price_cents: u64,
+///     on_sale: bool,
+/// }
+///
+/// impl Listing {
+///     fn ttl(&self) -> Duration {
+///         if self.on_sale { Duration::from_secs(60) } else { Duration::from_secs(3600) }
+///     }
+/// }
+///
+/// #[cache_aside(set = "listings", ttl = "1h", ttl_from = Listing::ttl)]
+/// async fn listing(id: u64) -> Option<Listing> {
+///     # let _ = id;
+///     Some(Listing { price_cents: 999, on_sale: true })
+/// }
+/// ```
+///
 /// ## `local(ttl = "5s", capacity = 10_000)`
 ///
 /// An in-process tier in front of Aerospike (a bounded [moka](https://docs.rs/moka) cache per

@@ -24,6 +24,7 @@ pub const OPTIONS: &[&str] = &[
     "refresh_ahead",
     "stale_if_error",
     "touch_on_read",
+    "ttl_from",
     "local",
     "companions",
     "crate",
@@ -53,6 +54,8 @@ pub struct Options {
     pub local: Option<Spanned<Local>>,
     /// `touch_on_read` or `touch_on_read = 0.8`, in thousandths of the TTL.
     pub touch_on_read: Option<Spanned<u16>>,
+    /// `ttl_from = path::to::fn`: each entry's TTL from its value.
+    pub ttl_from: Option<Spanned<syn::Path>>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
 }
@@ -205,6 +208,20 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
                 value,
             };
             store(&mut options.touch_on_read, value, &name, errors);
+        }
+        "ttl_from" => {
+            expect_eq(input, &name, "ttl_from = path::to::ttl_fn")?;
+            let path = input.call(syn::Path::parse_mod_style).map_err(|error| {
+                syn::Error::new(
+                    error.span(),
+                    "`ttl_from` takes the path of a `fn(&T) -> std::time::Duration`, e.g. `ttl_from = Row::ttl`",
+                )
+            })?;
+            let value = Spanned {
+                name: name.clone(),
+                value: path,
+            };
+            store(&mut options.ttl_from, value, &name, errors);
         }
         "local" => {
             let value = parse_local(input, &name)?;

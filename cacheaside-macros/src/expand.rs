@@ -566,9 +566,17 @@ fn get_or_load_name(plan: &Plan) -> &'static str {
 /// `Option` kind into the one that caches `None` too.
 fn kind_marker(plan: &Plan) -> TokenStream {
     let checked = plan.return_kind.checked_marker(&plan.krate);
-    match plan.policy.none_ttl {
+    let kind = match plan.policy.none_ttl {
         Some(_) => quote!(#checked.cache_none()),
         None => checked,
+    };
+    let krate = &plan.krate;
+    let return_type = &plan.return_kind.ty;
+    match &plan.policy.ttl_from {
+        Some(path) => quote! {
+            #krate::__private::TtlFromCheck::<#return_type, _>::new(#kind).ttl_from(#path)
+        },
+        None => kind,
     }
 }
 

@@ -32,7 +32,7 @@ pub struct Plan {
 }
 
 /// The values of the runtime's `CachePolicy`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Policy {
     /// `none_ttl`: `None` is cached with this TTL.
     pub none_ttl: Option<TtlValue>,
@@ -44,6 +44,8 @@ pub struct Policy {
     pub local: Option<crate::attr::Local>,
     /// `touch_on_read`, in thousandths of the TTL; 0 when off.
     pub touch_permille: u16,
+    /// `ttl_from = path`.
+    pub ttl_from: Option<syn::Path>,
 }
 
 /// Where the annotated function is written.
@@ -230,6 +232,27 @@ pub fn check(
             }
         }
     }
+    if let Some(ttl_from) = &options.ttl_from {
+        let conflicts = [
+            ("refresh_ahead", options.refresh_ahead.is_some()),
+            ("touch_on_read", options.touch_on_read.is_some()),
+            ("none_ttl", options.none_ttl.is_some()),
+        ];
+        for (other, present) in conflicts {
+            if present {
+                errors.at(
+                    &ttl_from.name,
+                    format!(
+                        "`ttl_from` cannot be combined with `{other}`: {}",
+                        match other {
+                            "none_ttl" => "give `None` its TTL in the `ttl_from` function's caller instead, or drop one of them",
+                            _ => "they judge entries by a fraction of the one `ttl`, which `ttl_from` replaces per entry",
+                        }
+                    ),
+                );
+            }
+        }
+    }
     if let Some(touch) = &options.touch_on_read {
         if !matches!(ttl, TtlValue::Seconds(_)) {
             errors.at(
@@ -252,6 +275,7 @@ pub fn check(
         stale_if_error_secs: options.stale_if_error.map_or(0, |window| window.value),
         local: options.local.map(|local| local.value),
         touch_permille: options.touch_on_read.map_or(0, |touch| touch.value),
+        ttl_from: options.ttl_from.map(|ttl_from| ttl_from.value),
     };
     let spec = Spec {
         namespace: options.namespace,

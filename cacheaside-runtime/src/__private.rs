@@ -71,6 +71,11 @@ pub trait ReturnKind<R> {
     fn is_negative(_value: &Self::Value) -> bool {
         false
     }
+    /// The TTL of this value's entry when the value decides it (`ttl_from`); `None` for the
+    /// function's `ttl`.
+    fn ttl_of(&self, _value: &Self::Value) -> Option<core::time::Duration> {
+        None
+    }
 }
 
 /// A value that can be stored in the cache.
@@ -117,6 +122,66 @@ impl<T> CachedPart<Option<T>> for NegativeOptionKind {
 }
 impl<T> CachedPart<T> for PlainKind {
     type Part = T;
+}
+
+/// Any kind with `ttl_from = path`: the entry's TTL is `ttl_from(&value)`.
+pub struct TtlFromKind<K, V> {
+    inner: K,
+    ttl_from: fn(&V) -> core::time::Duration,
+}
+
+impl<K: Clone, V> Clone for TtlFromKind<K, V> {
+    fn clone(&self) -> Self {
+        TtlFromKind {
+            inner: self.inner.clone(),
+            ttl_from: self.ttl_from,
+        }
+    }
+}
+impl<K: Copy, V> Copy for TtlFromKind<K, V> {}
+
+impl<R, K: ReturnKind<R>> ReturnKind<R> for TtlFromKind<K, K::Value> {
+    type Value = K::Value;
+    fn cacheable(returned: &R) -> Option<&K::Value> {
+        K::cacheable(returned)
+    }
+    fn from_cached(value: K::Value) -> R {
+        K::from_cached(value)
+    }
+    fn is_negative(value: &K::Value) -> bool {
+        K::is_negative(value)
+    }
+    fn ttl_of(&self, value: &K::Value) -> Option<core::time::Duration> {
+        Some((self.ttl_from)(value))
+    }
+}
+
+impl<R, K: CachedPart<R>, V> CachedPart<R> for TtlFromKind<K, V> {
+    type Part = K::Part;
+}
+
+/// `ttl_from = path` for the kind of the return type `R`: the function's type is fixed by `R`, so
+/// a `fn` of another signature is reported at the path, once.
+pub struct TtlFromCheck<R, K>(K, PhantomData<fn() -> R>);
+
+impl<R, K: ReturnKind<R>> TtlFromCheck<R, K> {
+    /// A check for the kind of the function's return type `R`.
+    #[inline(always)]
+    pub fn new(kind: K) -> Self {
+        TtlFromCheck(kind, PhantomData)
+    }
+
+    /// The kind whose entries get the TTL `ttl_from(&value)`.
+    #[inline(always)]
+    pub fn ttl_from(
+        self,
+        ttl_from: fn(&K::Value) -> core::time::Duration,
+    ) -> TtlFromKind<K, K::Value> {
+        TtlFromKind {
+            inner: self.0,
+            ttl_from,
+        }
+    }
 }
 
 impl OptionKind {

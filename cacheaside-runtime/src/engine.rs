@@ -48,10 +48,10 @@ pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
-    _kind: K,
+    kind: K,
     load: F,
 ) -> R {
-    match serve::<R, K, F>(spec, policy, key, load, false).await {
+    match serve::<R, K, F>(spec, policy, key, &kind, load, false).await {
         Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
     }
 }
@@ -61,7 +61,7 @@ pub(crate) async fn get_or_load_refreshing<R, K, F>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
-    _kind: K,
+    kind: K,
     load: F,
 ) -> R
 where
@@ -69,13 +69,13 @@ where
     K: ReturnKind<R> + Send + 'static,
     F: Future<Output = R> + Send + 'static,
 {
-    match serve::<R, K, F>(spec, policy, key, load, true).await {
+    match serve::<R, K, F>(spec, policy, key, &kind, load, true).await {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
             let counters = stats::counters(spec.set);
             let refresh = async move {
                 let loaded = run_loader::<R, K, F>(load, counters).await;
-                write_refreshed::<R, K>(spec, policy, target, loaded, counters).await;
+                write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
                 drop(claim);
             };
             spawn_refresh(refresh, counters);
@@ -90,7 +90,7 @@ pub(crate) fn get_or_load_blocking_refreshing<R, K, L>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
-    _kind: K,
+    kind: K,
     load: L,
 ) -> R
 where
@@ -98,7 +98,7 @@ where
     K: ReturnKind<R> + Send + 'static,
     L: FnOnce() -> R + Send + 'static,
 {
-    match serve_blocking::<R, K, L>(spec, policy, key, load, true) {
+    match serve_blocking::<R, K, L>(spec, policy, key, &kind, load, true) {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
             let counters = stats::counters(spec.set);
@@ -108,7 +108,7 @@ where
                 });
                 // A panicking loader has nothing to write; the claim is released either way.
                 if let Ok(loaded) = loading.await {
-                    write_refreshed::<R, K>(spec, policy, target, loaded, counters).await;
+                    write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
                 }
                 drop(claim);
             };
@@ -132,11 +132,12 @@ fn spawn_refresh(refresh: impl Future<Output = ()> + Send + 'static, counters: &
 async fn write_refreshed<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
+    kind: K,
     target: Target,
     loaded: R,
     counters: &'static SetCounters,
 ) {
-    let ttl = entry_ttl::<R, K>(spec, policy, &loaded);
+    let ttl = entry_ttl::<R, K>(spec, policy, &kind, &loaded);
     let bytes = bytes_to_store::<R, K>(spec, true, &loaded, counters);
     drop(loaded);
     if let Some(bytes) = bytes {
@@ -149,13 +150,23 @@ async fn write_refreshed<R, K: ReturnKind<R>>(
 fn entry_ttl<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
+    kind: &K,
     returned: &R,
 ) -> Ttl {
     let ttl = match (K::cacheable(returned), policy.none_ttl) {
         (Some(value), Some(none_ttl)) if K::is_negative(value) => none_ttl,
-        _ => spec.ttl,
+        (Some(value), _) => kind.ttl_of(value).map_or(spec.ttl, ttl_from_duration),
+        (None, _) => spec.ttl,
     };
     with_stale_window(ttl, policy)
+}
+
+/// The record TTL for a duration from `ttl_from`: whole seconds, at least one (a record TTL of 0
+/// would mean the namespace default), at most Aerospike's ten years.
+fn ttl_from_duration(duration: Duration) -> Ttl {
+    const MAX_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
+    let seconds = duration.as_secs().clamp(1, MAX_SECONDS);
+    Ttl::Seconds(u32::try_from(seconds).unwrap_or(u32::MAX))
 }
 
 /// A TTL in seconds lengthened by the stale window of `stale_if_error`.
@@ -299,6 +310,7 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
+    kind: &K,
     load: F,
     refreshing: bool,
 ) -> Served<R, F> {
@@ -349,7 +361,7 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
     if let (Some(target), Some(shared)) = (write_target, shared) {
-        let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+        let ttl = entry_ttl::<R, K>(spec, policy, kind, &returned);
         store_with_ttl(spec, target, unshare(shared), ttl, counters).await;
     }
     drop(landed);
@@ -373,10 +385,10 @@ pub(crate) fn get_or_load_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
-    _kind: K,
+    kind: K,
     load: L,
 ) -> R {
-    match serve_blocking::<R, K, L>(spec, policy, key, load, false) {
+    match serve_blocking::<R, K, L>(spec, policy, key, &kind, load, false) {
         Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
     }
 }
@@ -385,6 +397,7 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
+    kind: &K,
     load: L,
     refreshing: bool,
 ) -> Served<R, L> {
@@ -435,7 +448,7 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
     if let (Some(target), Some(shared)) = (write_target, shared) {
-        let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+        let ttl = entry_ttl::<R, K>(spec, policy, kind, &returned);
         bridge::run(store_with_ttl(spec, target, unshare(shared), ttl, counters));
     }
     drop(landed);
@@ -557,7 +570,7 @@ pub(crate) async fn refresh_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
-    _kind: K,
+    kind: K,
     load: F,
 ) -> R {
     let counters = stats::counters(spec.set);
@@ -566,7 +579,7 @@ pub(crate) async fn refresh_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
     let returned = run_loader::<R, K, F>(load, counters).await;
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
-            let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+            let ttl = entry_ttl::<R, K>(spec, policy, &kind, &returned);
             store_with_ttl(spec, target, bytes, ttl, counters).await;
         }
     }
@@ -588,7 +601,7 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
-    _kind: K,
+    kind: K,
     load: L,
 ) -> R {
     let counters = stats::counters(spec.set);
@@ -597,7 +610,7 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
-            let ttl = entry_ttl::<R, K>(spec, policy, &returned);
+            let ttl = entry_ttl::<R, K>(spec, policy, &kind, &returned);
             bridge::run(store_with_ttl(spec, target, bytes, ttl, counters));
         }
     }

@@ -83,6 +83,22 @@ pub fn session_sync(token: &str) -> Result<u64, String> {
     Ok(token.len() as u64)
 }
 
+impl User {
+    fn ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.id.max(1))
+    }
+}
+
+#[cache_aside(set = "users", ttl = 60, ttl_from = User::ttl, stale_if_error = "1m")]
+pub async fn user_with_own_ttl(id: u64) -> Result<User, String> {
+    Ok(User { id })
+}
+
+#[cache_aside(set = "users", ttl_from = crate::User::ttl, local(ttl = "1s"))]
+pub fn user_with_own_ttl_sync(id: u64) -> Option<User> {
+    Some(User { id })
+}
+
 pub trait Directory {
     fn name(&self, id: u64) -> String;
 }
