@@ -27,6 +27,35 @@ pub async fn free(db: &Pool, id: u32, name: String) -> Result<u32, String> {
     Ok(id + name.len() as u32)
 }
 
+/// Every freshness option at once.
+#[cache_aside(
+    set = "lints",
+    ttl = "1h",
+    none_ttl = "30s",
+    refresh_ahead = 0.2,
+    local(ttl = "5s", capacity = 100)
+)]
+pub async fn fresh(id: u32) -> Option<u32> {
+    Some(id)
+}
+
+/// Serve-stale, sliding expiry and a sync local tier.
+#[cache_aside(set = "lints", ttl = 60, stale_if_error = "10m", touch_on_read, local(ttl = 1))]
+pub fn sessions(id: u32) -> Result<u32, String> {
+    Ok(id)
+}
+
+/// The TTL of a value.
+fn value_ttl(value: &u32) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::from(*value))
+}
+
+/// TTL from the value.
+#[cache_aside(set = "lints", ttl_from = value_ttl)]
+pub async fn own_ttl(id: u32) -> u32 {
+    id
+}
+
 /// Private function whose companions are never called.
 #[cache_aside(set = "lints", ttl = never)]
 async fn private_unused_companions(id: u32) -> Option<u32> {
