@@ -1,8 +1,8 @@
 //! Attribute macros of `cacheaside`. Depend on the `cacheaside` crate instead of this one.
 //!
-//! Stages: read the attribute ([`attr`]) and the function ([`item`]), check them together with
-//! spanned errors ([`valid`]), then emit a thin wrapper over the runtime ([`expand`]). On any error
-//! the original function is emitted unchanged next to the errors ([`fallback`]).
+//! Stages: read the attribute (`attr`) and the function (`item`), check them together with
+//! spanned errors (`valid`), then emit a thin wrapper over the runtime (`expand`). On any error
+//! the original function is emitted unchanged next to the errors (`fallback`).
 
 mod attr;
 mod errors;
