@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use cacheaside::cache_aside;
-use cacheaside_runtime::write_behind::WriteBehind;
+use cacheaside::write_behind::WriteBehind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -515,6 +515,9 @@ pub use cacheaside_runtime::{
     init, stats, Config, ConfigBuilder, Error, ErrorKind, SetStats, Stats, Ttl, UserKey,
 };
 
+/// Write-behind: update the cache at once, write the source later in batches, losing nothing.
+pub use cacheaside_runtime::write_behind;
+
 mod private_support;
 
 #[doc(hidden)]
