@@ -20,9 +20,14 @@ async fn backend() -> &'static Backend {
     BACKEND
         .get_or_init(|| async {
             let backend = Backend::start().await;
-            cacheaside_runtime::init(backend.config().build().unwrap())
-                .await
+            // A slow answer on a loaded machine is waited for, not turned into a cache miss
+            // that these tests would read as a lost cache write.
+            let config = backend
+                .config()
+                .operation_timeout(Duration::from_secs(30))
+                .build()
                 .unwrap();
+            cacheaside_runtime::init(config).await.unwrap();
             backend
         })
         .await
@@ -31,6 +36,10 @@ async fn backend() -> &'static Backend {
 /// Runs a journaled write-behind on its own runtime: `writes` are accepted, the flush function
 /// persists `batches_before_hang` batches into `persisted` and then never returns; once it hangs,
 /// the runtime is dropped with the queue still full, as in a crash.
+///
+/// Batches are cut by size only (two keys each; `max_delay` never expires during the test), so
+/// which writes share a batch does not depend on how fast the writes run; a final flush request
+/// sends a last, smaller batch to the hanging flush function.
 fn run_and_crash(
     journal: String,
     writes: Vec<(String, u32)>,
@@ -59,7 +68,7 @@ fn run_and_crash(
             };
             let users = WriteBehind::<String, u32>::builder("wb_journal_users")
                 .max_batch(2)
-                .max_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_secs(3600))
                 .start_journaled(journal, flush)
                 .await
                 .unwrap();
@@ -67,7 +76,11 @@ fn run_and_crash(
             for (key, value) in writes {
                 users.write(key, value).await.unwrap();
             }
-            hang_seen.recv().await;
+            // The flush cannot return: a batch hangs before everything is persisted.
+            tokio::select! {
+                _ = hang_seen.recv() => {}
+                () = users.flush() => panic!("the flush function was to hang"),
+            }
             // Dropped here with the runtime: no shutdown, no flush.
         });
         drop(runtime);
