@@ -1,53 +1,18 @@
 //! Warnings go through `tracing` once per cause, not once per call, and never carry values.
 //! Needs the testkit's faults; skipped against a real server.
 
-use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+mod common;
+
 use std::time::Duration;
 
 use cacheaside_runtime::__private::{default_key, get_or_load, CacheSpec, PlainKind};
 use cacheaside_runtime::Ttl;
 use cacheaside_testkit::TestServer;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
+use common::logs;
 
-/// Records every warning of the process.
-struct Recorder;
-
-fn warnings() -> &'static Mutex<Vec<String>> {
-    static WARNINGS: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    WARNINGS.get_or_init(Mutex::default)
-}
-
-struct Fields(String);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        *metadata.level() <= Level::WARN
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Id::from_u64(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        if *event.metadata().level() == Level::WARN && event.metadata().target() == "cacheaside" {
-            let mut fields = Fields(String::new());
-            event.record(&mut fields);
-            warnings().lock().unwrap().push(fields.0);
-        }
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+/// Every warning captured so far.
+fn warnings() -> Vec<String> {
+    logs::matching(&["level=WARN"])
 }
 
 static SPEC: CacheSpec = CacheSpec {
@@ -66,13 +31,7 @@ async fn call(value: u32) -> u32 {
 }
 
 fn count(cause: &str) -> usize {
-    let needle = format!("cause={cause}");
-    warnings()
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|w| w.contains(&needle))
-        .count()
+    logs::matching(&["level=WARN", &format!("cause={cause}")]).len()
 }
 
 #[tokio::test]
@@ -81,7 +40,7 @@ async fn each_cause_is_reported_once() {
         eprintln!("each_cause_is_reported_once: skipped, it needs the testkit server");
         return;
     }
-    tracing::subscriber::set_global_default(Recorder).unwrap();
+    logs::capture();
     let server = TestServer::start().await.unwrap();
 
     // Unreachable at start: one warning, however many reconnect attempts and calls.
@@ -97,8 +56,8 @@ async fn each_cause_is_reported_once() {
         assert_eq!(call(value).await, value);
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    assert_eq!(count("Connect"), 1, "{:?}", warnings().lock().unwrap());
-    assert_eq!(count("Disconnected"), 1, "{:?}", warnings().lock().unwrap());
+    assert_eq!(count("Connect"), 1, "{:?}", warnings());
+    assert_eq!(count("Disconnected"), 1, "{:?}", warnings());
 
     // The testkit has no authentication, so a login fails: the warning must not show the password.
     server.start_again().await.unwrap();
@@ -109,7 +68,7 @@ async fn each_cause_is_reported_once() {
         .unwrap();
     cacheaside_runtime::init(with_credentials).await.unwrap();
     assert_eq!(call(1).await, 1);
-    assert_eq!(count("Connect"), 2, "{:?}", warnings().lock().unwrap());
+    assert_eq!(count("Connect"), 2, "{:?}", warnings());
 
     // Connected, with failing reads and writes: one warning each.
     let config = cacheaside_runtime::Config::builder()
@@ -135,10 +94,10 @@ async fn each_cause_is_reported_once() {
     for value in 0..5 {
         assert_eq!(call(value).await, value);
     }
-    assert_eq!(count("Read"), 1, "{:?}", warnings().lock().unwrap());
-    assert_eq!(count("Write"), 1, "{:?}", warnings().lock().unwrap());
+    assert_eq!(count("Read"), 1, "{:?}", warnings());
+    assert_eq!(count("Write"), 1, "{:?}", warnings());
 
-    for warning in warnings().lock().unwrap().iter() {
+    for warning in warnings() {
         assert!(
             !warning.contains(SECRET_ARGUMENT),
             "a key argument was logged: {warning}"
