@@ -161,6 +161,17 @@ async fn profile(db: &Pool, id: u64) -> Result<User, String> {
     Ok(user(id))
 }
 
+/// The record of `profile(_, id)`, addressed the way another service would: namespace, set and
+/// the exact user key of `key = format!("user:{id}")`.
+fn profile_record_key(cluster: &cacheaside_testkit::TestCluster, id: u64) -> aerospike::Key {
+    aerospike::Key::new(
+        cluster.namespace().to_owned(),
+        "profiles".to_owned(),
+        format!("user:{id}").into(),
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn explicit_keys_address_records_other_services_can_read_and_delete() {
     let cluster = common::init().await;
@@ -169,12 +180,7 @@ async fn explicit_keys_address_records_other_services_can_read_and_delete() {
     profile(&db, id).await.unwrap();
 
     let client = common::raw_client().await;
-    let key = aerospike::Key::new(
-        cluster.namespace().to_owned(),
-        "profiles".to_owned(),
-        format!("user:{id}").into(),
-    )
-    .unwrap();
+    let key = profile_record_key(cluster, id);
     let record = client
         .get(
             &aerospike::ReadPolicy::default(),
@@ -262,12 +268,7 @@ async fn the_ttl_is_written_with_the_record() {
     let id = common::unique();
     profile(&db, id).await.unwrap();
     let client = common::raw_client().await;
-    let key = aerospike::Key::new(
-        cluster.namespace().to_owned(),
-        "profiles".to_owned(),
-        format!("user:{id}").into(),
-    )
-    .unwrap();
+    let key = profile_record_key(cluster, id);
     let record = client
         .get(
             &aerospike::ReadPolicy::default(),
@@ -289,12 +290,7 @@ async fn undecodable_bytes_are_a_miss_and_get_overwritten() {
     let db = Pool::new();
     let id = common::unique();
     let client = common::raw_client().await;
-    let key = aerospike::Key::new(
-        cluster.namespace().to_owned(),
-        "profiles".to_owned(),
-        format!("user:{id}").into(),
-    )
-    .unwrap();
+    let key = profile_record_key(cluster, id);
     let garbage = aerospike::Bin::new("data", aerospike::Value::Blob(vec![0xff, 0x00, 0x13, 0x37]));
     client
         .put(&aerospike::WritePolicy::default(), &key, &[garbage])
