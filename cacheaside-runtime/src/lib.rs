@@ -90,6 +90,7 @@ pub mod inspect;
 mod key;
 mod local;
 mod namespace;
+mod observe;
 mod refresh_ahead;
 mod report;
 mod size;
