@@ -156,7 +156,7 @@ impl Cache {
     /// Reads bin `data` and the record's generation: `Ok(None)` when the record does not exist.
     pub(crate) async fn read(&self, key: Key) -> Result<Option<Stored>, Error> {
         let client = Arc::clone(&self.client);
-        let policy = self.installation.policies.read.clone();
+        let policy = self.installation.policies_for(key.set_name()).read.clone();
         self.run(async move {
             match client.get(&policy, &key, [DATA_BIN]).await {
                 Ok(mut record) => Ok(Some(Stored {
@@ -181,7 +181,7 @@ impl Cache {
         expected: Expected,
     ) -> Result<(), Error> {
         let client = Arc::clone(&self.client);
-        let mut policy = self.installation.policies.write.clone();
+        let mut policy = self.installation.policies_for(key.set_name()).write.clone();
         policy.expiration = expiration;
         match expected {
             Expected::Absent => policy.record_exists_action = RecordExistsAction::CreateOnly,
@@ -207,7 +207,7 @@ impl Cache {
         expiration: Expiration,
     ) -> Result<u32, Error> {
         let client = Arc::clone(&self.client);
-        let mut policy = self.installation.policies.write.clone();
+        let mut policy = self.installation.policies_for(key.set_name()).write.clone();
         policy.expiration = expiration;
         self.run(async move {
             // Removes bin `data` (a nil write deletes a bin) rather than replacing the record:
@@ -235,7 +235,7 @@ impl Cache {
         generation: u32,
     ) -> Result<(), Error> {
         let client = Arc::clone(&self.client);
-        let mut policy = self.installation.policies.write.clone();
+        let mut policy = self.installation.policies_for(key.set_name()).write.clone();
         policy.expiration = expiration;
         policy.generation_policy = GenerationPolicy::ExpectGenEqual;
         policy.generation = generation;
@@ -246,7 +246,11 @@ impl Cache {
     /// Deletes the record; deleting an absent record succeeds.
     pub(crate) async fn delete(&self, key: Key) -> Result<(), Error> {
         let client = Arc::clone(&self.client);
-        let policy = self.installation.policies.delete.clone();
+        let policy = self
+            .installation
+            .policies_for(key.set_name())
+            .delete
+            .clone();
         self.run(async move { client.delete(&policy, &key).await.map(|_existed| ()) })
             .await
     }
@@ -330,6 +334,8 @@ pub(crate) enum Expected {
 struct Installation {
     config: Config,
     policies: Policies,
+    /// The policies of the sets with overrides, in the order of `config.set_policies()`.
+    set_policies: Box<[Policies]>,
     /// `None` when the cache is disabled.
     state: Option<watch::Sender<ConnState>>,
     /// Set when a newer `init` replaced this installation: its connect loop stops.
@@ -351,9 +357,26 @@ enum NamespaceCheck {
 }
 
 impl Installation {
+    /// The operation policies of `set`'s functions: a scan of the sets with overrides, none in
+    /// most programs.
+    fn policies_for(&self, set: &str) -> &Policies {
+        match self.config.set_policies().position(set) {
+            Some(at) => &self.set_policies[at],
+            None => &self.policies,
+        }
+    }
+
     fn new(config: Config, state: Option<watch::Sender<ConnState>>) -> Self {
         Installation {
             policies: Policies::new(&config),
+            set_policies: config
+                .set_policies()
+                .iter()
+                .map(|(_, policy)| {
+                    let timeout = policy.operation_timeout_override();
+                    Policies::with_timeout(&config, timeout.unwrap_or(config.operation_timeout()))
+                })
+                .collect(),
             config,
             state,
             replaced: AtomicBool::new(false),
@@ -473,8 +496,12 @@ struct Policies {
 
 impl Policies {
     fn new(config: &Config) -> Self {
+        Self::with_timeout(config, config.operation_timeout())
+    }
+
+    fn with_timeout(config: &Config, timeout: Duration) -> Self {
         // The configured timeouts were checked to fit in u32 milliseconds.
-        let millis = u32::try_from(config.operation_timeout().as_millis()).unwrap_or(u32::MAX);
+        let millis = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
         let mut read = ReadPolicy::default();
         read.base_policy.total_timeout = millis;
         read.base_policy.socket_timeout = millis;
@@ -589,7 +616,7 @@ async fn connect_loop(installation: Arc<Installation>) {
     };
     let config = &installation.config;
     let policy = client_policy(config);
-    let hosts = config.hosts().to_owned();
+    let hosts = seed_hosts(config);
     loop {
         if installation.replaced.load(Ordering::SeqCst) {
             return;
@@ -619,15 +646,46 @@ async fn connect_loop(installation: Arc<Installation>) {
         };
         report::warn_once(Cause::Connect, config.hosts(), || {
             format!(
-                "cannot connect to Aerospike at {}: {failure}; calls run without the cache and the \
-                 connection is retried every {:?}",
+                "cannot connect to Aerospike at {}{}: {failure}; calls run without the cache and \
+                 the connection is retried every {:?}",
                 config.hosts(),
+                connection_settings(config),
                 config.reconnect_interval()
             )
         });
         state.send_replace(ConnState::Disconnected);
         tokio::time::sleep(config.reconnect_interval()).await;
     }
+}
+
+/// The seed hosts; with TLS, each with the name its certificate must carry.
+fn seed_hosts(config: &Config) -> Vec<aerospike::Host> {
+    // Checked when the configuration was built.
+    let hosts = aerospike::ToHosts::to_hosts(&config.hosts()).unwrap_or_default();
+    if config.tls().requested() {
+        crate::tls::seed_hosts(hosts, config.tls())
+    } else {
+        hosts
+    }
+}
+
+/// The settings a failed connection may be due to, for the warning: never credentials.
+fn connection_settings(config: &Config) -> String {
+    let mut settings = String::new();
+    if let Some(ca_file) = config.tls_ca_file() {
+        settings.push_str(&format!(
+            " over TLS (trusting the CA file {}, expecting the name {} in the certificate)",
+            ca_file.display(),
+            config.tls_name().unwrap_or("of each host")
+        ));
+    }
+    if let Some(cluster_name) = config.cluster_name() {
+        settings.push_str(&format!(" (cluster-name {cluster_name})"));
+    }
+    if let Some(user) = config.user() {
+        settings.push_str(&format!(" (as user {user})"));
+    }
+    settings
 }
 
 fn client_policy(config: &Config) -> ClientPolicy {
@@ -640,6 +698,11 @@ fn client_policy(config: &Config) -> ClientPolicy {
     policy.tend_interval = u32::try_from(tend.as_millis()).unwrap_or(u32::MAX);
     if let Some((user, password)) = config.credentials() {
         policy.auth_mode = AuthMode::Internal(user.to_owned(), password.to_owned());
+    }
+    policy.cluster_name = config.cluster_name().map(str::to_owned);
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &config.tls().client_config {
+        policy.tls_policy = Some(aerospike::TlsPolicy::new(Arc::clone(tls)));
     }
     policy
 }

@@ -1,11 +1,14 @@
 //! Configuration: from the environment, or built in code.
 
 use core::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aerospike::ToHosts;
 
-use crate::{Error, ErrorKind};
+use crate::set_policy::{self, Part, SetName, SetPolicies, SetPolicy};
+use crate::tls::{self, TlsProblem, TlsSettings};
+use crate::{Error, ErrorKind, Ttl};
 
 const DEFAULT_HOSTS: &str = "127.0.0.1:3000";
 const DEFAULT_NAMESPACE: &str = "test";
@@ -71,6 +74,18 @@ const MAX_RECORD_SIZE: Setting = Setting {
     env: "CACHEASIDE_MAX_RECORD_SIZE",
     builder: "max_record_size",
 };
+const TLS_CA_FILE: Setting = Setting {
+    env: "AEROSPIKE_TLS_CA_FILE",
+    builder: "tls_ca_file",
+};
+const TLS_NAME: Setting = Setting {
+    env: "AEROSPIKE_TLS_NAME",
+    builder: "tls_name",
+};
+const CLUSTER_NAME: Setting = Setting {
+    env: "AEROSPIKE_CLUSTER_NAME",
+    builder: "cluster_name",
+};
 
 /// Where a value came from, for error messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -79,11 +94,17 @@ enum Source {
     Builder,
 }
 
+impl Setting {
+    fn name(self, source: Source) -> &'static str {
+        match source {
+            Source::Env => self.env,
+            Source::Builder => self.builder,
+        }
+    }
+}
+
 fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Error {
-    let name = match source {
-        Source::Env => setting.env,
-        Source::Builder => setting.builder,
-    };
+    let name = setting.name(source);
     Error::new(ErrorKind::Config, format!("invalid {name}: {problem}"))
 }
 
@@ -104,6 +125,15 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `CACHEASIDE_INVALIDATION_WINDOW_MS` | [`invalidation_window`](ConfigBuilder::invalidation_window) | `60000` | how long an invalidation refuses the write-back of loads that began before it (whole seconds); make it longer than the slowest load |
 /// | (none) | [`write_without_ttl_when_forbidden`](ConfigBuilder::write_without_ttl_when_forbidden) | `false` | in a namespace that forbids TTLs (`nsup-period 0`), write entries that never expire instead of not caching |
 /// | `CACHEASIDE_MAX_RECORD_SIZE` | [`max_record_size`](ConfigBuilder::max_record_size) | `1048576` | the largest record written, in bytes (the namespace's smaller `max-record-size` applies too): larger values are returned but not cached |
+/// | `AEROSPIKE_TLS_CA_FILE` | [`tls_ca_file`](ConfigBuilder::tls_ca_file) | none | connect over TLS, trusting the CA certificates in this PEM file (`tls` feature) |
+/// | `AEROSPIKE_TLS_NAME` | [`tls_name`](ConfigBuilder::tls_name) | each host's name | the name in the servers' certificates, for hosts that give none (`host:tls-name:port`) |
+/// | `AEROSPIKE_CLUSTER_NAME` | [`cluster_name`](ConfigBuilder::cluster_name) | none | connect only to nodes of the cluster with this name |
+/// | `CACHEASIDE_SET_<SET>_TIMEOUT_MS` | [`set_policy`](ConfigBuilder::set_policy) | none | the operation timeout of one set's functions |
+/// | `CACHEASIDE_SET_<SET>_MAX_TTL_SECS` | [`set_policy`](ConfigBuilder::set_policy) | none | the longest TTL one set's entries are written with |
+///
+/// In the per-set variables, `<SET>` is the set name in upper case with every character other
+/// than a letter or digit written as `_` (set `user-sessions`: `CACHEASIDE_SET_USER_SESSIONS_TIMEOUT_MS`).
+/// A set's [`set_policy`](ConfigBuilder::set_policy) in code replaces its variables.
 ///
 /// ```
 /// use std::time::Duration;
@@ -131,6 +161,9 @@ pub struct Config {
     invalidation_window: Duration,
     write_without_ttl_when_forbidden: bool,
     max_record_size: usize,
+    tls: TlsSettings,
+    cluster_name: Option<String>,
+    set_policies: SetPolicies,
 }
 
 impl fmt::Debug for Config {
@@ -152,6 +185,10 @@ impl fmt::Debug for Config {
                 &self.write_without_ttl_when_forbidden,
             )
             .field("max_record_size", &self.max_record_size)
+            .field("tls_ca_file", &self.tls.ca_file)
+            .field("tls_name", &self.tls.name)
+            .field("cluster_name", &self.cluster_name)
+            .field("set_policies", &self.set_policies)
             .finish()
     }
 }
@@ -172,6 +209,9 @@ impl Default for Config {
             invalidation_window: DEFAULT_INVALIDATION_WINDOW,
             write_without_ttl_when_forbidden: false,
             max_record_size: DEFAULT_MAX_RECORD_SIZE,
+            tls: TlsSettings::none(),
+            cluster_name: None,
+            set_policies: SetPolicies::default(),
         }
     }
 }
@@ -182,7 +222,10 @@ impl Config {
     /// # Errors
     /// An [`ErrorKind::Config`] error naming the first invalid variable.
     pub fn from_env() -> Result<Config, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let set_variables = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .filter(|name| name.starts_with(set_policy::ENV_PREFIX));
+        Self::from_lookup(|name| std::env::var(name).ok(), set_variables)
     }
 
     /// A builder starting from the defaults (not from the environment).
@@ -199,7 +242,12 @@ impl Config {
         }
     }
 
-    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+    /// Reads the variables through `lookup`; `set_variables` names the variables that begin with
+    /// `CACHEASIDE_SET_`.
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        set_variables: impl Iterator<Item = String>,
+    ) -> Result<Config, Error> {
         let source = Source::Env;
         let mut config = Config::default();
         if let Some(hosts) = lookup(HOSTS.env) {
@@ -255,6 +303,17 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid(MAX_RECORD_SIZE, source, "expected a number of bytes"))?;
         }
+        let non_empty = |setting: Setting| lookup(setting.env).filter(|v| !v.trim().is_empty());
+        config.tls.ca_file = non_empty(TLS_CA_FILE).map(PathBuf::from);
+        config.tls.name = non_empty(TLS_NAME).map(|name| name.trim().to_owned());
+        config.cluster_name = non_empty(CLUSTER_NAME).map(|name| name.trim().to_owned());
+        let mut set_variables: Vec<String> = set_variables.collect();
+        // Sorted, so that the first invalid variable is always the same one.
+        set_variables.sort();
+        for variable in &set_variables {
+            let value = lookup(variable).unwrap_or_default();
+            read_set_variable(&mut config.set_policies, variable, &value)?;
+        }
         config.validate(source)
     }
 
@@ -302,7 +361,25 @@ impl Config {
         if self.max_record_size == 0 {
             return Err(invalid(MAX_RECORD_SIZE, source, "must be at least 1 byte"));
         }
-        Ok(self)
+        if let Some(name) = &self.cluster_name {
+            if name.is_empty() || name.chars().any(char::is_whitespace) {
+                return Err(invalid(
+                    CLUSTER_NAME,
+                    source,
+                    "a cluster name is not empty and has no spaces",
+                ));
+            }
+        }
+        for (name, policy) in self.set_policies.iter() {
+            if let Some((part, problem)) = policy.problem() {
+                return Err(set_policy_error(name, part, problem));
+            }
+        }
+        let mut config = self;
+        if config.tls.requested() {
+            tls::load(&mut config.tls).map_err(|problem| tls_error(problem, source))?;
+        }
+        Ok(config)
     }
 
     /// Seed hosts, `host:port` separated by `,`.
@@ -369,6 +446,136 @@ impl Config {
     /// The largest record written, in bytes.
     pub fn max_record_size(&self) -> usize {
         self.max_record_size
+    }
+
+    /// The CA file trusted for TLS; `None` when connections are plain TCP.
+    pub fn tls_ca_file(&self) -> Option<&Path> {
+        self.tls.ca_file.as_deref()
+    }
+
+    /// The name expected in the servers' certificates, when configured.
+    pub fn tls_name(&self) -> Option<&str> {
+        self.tls.name.as_deref()
+    }
+
+    pub(crate) fn tls(&self) -> &TlsSettings {
+        &self.tls
+    }
+
+    /// The cluster name nodes must report, when configured.
+    pub fn cluster_name(&self) -> Option<&str> {
+        self.cluster_name.as_deref()
+    }
+
+    /// The overrides of `set`, if any: from [`ConfigBuilder::set_policy`], else from the
+    /// environment. A scan of the overridden sets only; free when there are none.
+    pub fn policy_for(&self, set: &str) -> Option<&SetPolicy> {
+        self.set_policies.get(set)
+    }
+
+    /// The operation timeout of `set`'s functions: its override, else the configured one.
+    pub fn operation_timeout_for(&self, set: &str) -> Duration {
+        self.policy_for(set)
+            .and_then(SetPolicy::operation_timeout_override)
+            .unwrap_or(self.operation_timeout)
+    }
+
+    /// `ttl` shortened to `set`'s TTL cap (unchanged when the set has none).
+    pub(crate) fn cap_ttl(&self, set: &str, ttl: Ttl) -> Ttl {
+        match self.policy_for(set) {
+            Some(policy) => policy.cap(ttl),
+            None => ttl,
+        }
+    }
+
+    /// Every set with overrides and its policy, for building per-set client policies once.
+    pub(crate) fn set_policies(&self) -> &SetPolicies {
+        &self.set_policies
+    }
+}
+
+/// Reads one `CACHEASIDE_SET_<SET>_…` variable into `policies`.
+fn read_set_variable(policies: &mut SetPolicies, variable: &str, value: &str) -> Result<(), Error> {
+    let named =
+        |problem: &str| Error::new(ErrorKind::Config, format!("invalid {variable}: {problem}"));
+    let rest = &variable[set_policy::ENV_PREFIX.len()..];
+    let (set, part) = if let Some(set) = rest.strip_suffix(set_policy::ENV_TIMEOUT) {
+        (set, Part::Timeout)
+    } else if let Some(set) = rest.strip_suffix(set_policy::ENV_MAX_TTL) {
+        (set, Part::MaxTtl)
+    } else {
+        return Err(named(
+            "per-set variables are CACHEASIDE_SET_<SET>_TIMEOUT_MS and \
+             CACHEASIDE_SET_<SET>_MAX_TTL_SECS",
+        ));
+    };
+    if set.is_empty() || set_policy::env_name(set) != set {
+        return Err(named(
+            "<SET> is the set name in upper case, with `_` for every character other than a \
+             letter or digit",
+        ));
+    }
+    let number: u64 = value.trim().parse().map_err(|_| {
+        named(match part {
+            Part::Timeout => "expected a whole number of milliseconds",
+            Part::MaxTtl => "expected a whole number of seconds",
+        })
+    })?;
+    let policy = policies.entry(SetName::Env(set.to_owned()));
+    let updated = match part {
+        Part::Timeout => policy.operation_timeout(Duration::from_millis(number)),
+        Part::MaxTtl => policy.max_ttl(Duration::from_secs(number)),
+    };
+    if let Some((_, problem)) = updated.problem().filter(|(wrong, _)| *wrong == part) {
+        return Err(named(problem));
+    }
+    *policy = updated;
+    Ok(())
+}
+
+/// The error of an invalid override, named as it was given.
+fn set_policy_error(name: &SetName, part: Part, problem: &str) -> Error {
+    let setting = match (name, part) {
+        (SetName::Exact(set), Part::Timeout) => {
+            format!("set_policy({set:?}) operation_timeout")
+        }
+        (SetName::Exact(set), Part::MaxTtl) => format!("set_policy({set:?}) max_ttl"),
+        (SetName::Env(set), Part::Timeout) => {
+            format!("{}{set}{}", set_policy::ENV_PREFIX, set_policy::ENV_TIMEOUT)
+        }
+        (SetName::Env(set), Part::MaxTtl) => {
+            format!("{}{set}{}", set_policy::ENV_PREFIX, set_policy::ENV_MAX_TTL)
+        }
+    };
+    Error::new(ErrorKind::Config, format!("invalid {setting}: {problem}"))
+}
+
+/// The error of unusable TLS settings, naming the setting as it was given.
+fn tls_error(problem: TlsProblem, source: Source) -> Error {
+    match problem {
+        TlsProblem::NoFeature => Error::new(
+            ErrorKind::Config,
+            format!(
+                "{} is set but cacheaside was built without its `tls` feature: enable \
+                 `features = [\"tls\"]` on the cacheaside dependency",
+                TLS_CA_FILE.name(source)
+            ),
+        ),
+        TlsProblem::NameWithoutCa => invalid(
+            TLS_NAME,
+            source,
+            format_args!(
+                "set without {}, the PEM file of the CA certificates that signed the \
+                 cluster's certificates",
+                TLS_CA_FILE.name(source)
+            ),
+        ),
+        TlsProblem::CaFile(problem) => invalid(TLS_CA_FILE, source, problem),
+        TlsProblem::Name => invalid(
+            TLS_NAME,
+            source,
+            "expected the DNS name (or IP address) in the servers' certificates",
+        ),
     }
 }
 
@@ -464,6 +671,37 @@ impl ConfigBuilder {
         self
     }
 
+    /// Connect over TLS, trusting the CA certificates in this PEM file (needs the `tls` feature;
+    /// without it [`build`](Self::build) fails and says so). The file is read by `build`.
+    pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.tls.ca_file = Some(path.into());
+        self
+    }
+
+    /// The name in the servers' TLS certificates, for seed hosts that do not give one as
+    /// `host:tls-name:port`; without it, each host's own name is expected.
+    pub fn tls_name(mut self, name: impl Into<String>) -> Self {
+        self.config.tls.name = Some(name.into());
+        self
+    }
+
+    /// Connect only to nodes that report this `cluster-name`: a node of another cluster (a
+    /// wrong host or port) is refused, and calls run without the cache.
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.config.cluster_name = Some(name.into());
+        self
+    }
+
+    /// Overrides for the functions of one set (the attribute's `set`): its operation timeout
+    /// and a cap on its TTLs. Replaces an earlier `set_policy` of that set and its
+    /// `CACHEASIDE_SET_<SET>_…` variables.
+    pub fn set_policy(mut self, set: impl Into<String>, policy: SetPolicy) -> Self {
+        self.config
+            .set_policies
+            .insert(SetName::Exact(set.into()), policy);
+        self
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
@@ -483,11 +721,18 @@ mod tests {
     use super::*;
 
     fn from(vars: &[(&str, &str)]) -> Result<Config, Error> {
-        Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        let set_variables = vars
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .filter(|name| name.starts_with(set_policy::ENV_PREFIX));
+        Config::from_lookup(
+            |name| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            },
+            set_variables.collect::<Vec<_>>().into_iter(),
+        )
     }
 
     #[test]
@@ -567,6 +812,191 @@ mod tests {
         assert!(error.to_string().contains("operation_timeout"), "{error}");
         let error = Config::builder().namespace("").build().unwrap_err();
         assert!(error.to_string().contains("namespace"), "{error}");
+    }
+
+    #[test]
+    fn cluster_name_from_variable_and_builder() {
+        let config = from(&[("AEROSPIKE_CLUSTER_NAME", "prod-cache")]).unwrap();
+        assert_eq!(config.cluster_name(), Some("prod-cache"));
+        assert_eq!(from(&[]).unwrap().cluster_name(), None);
+        let error = from(&[("AEROSPIKE_CLUSTER_NAME", "two words")]).unwrap_err();
+        assert!(
+            error.to_string().contains("AEROSPIKE_CLUSTER_NAME"),
+            "{error}"
+        );
+        let error = Config::builder().cluster_name("").build().unwrap_err();
+        assert!(error.to_string().contains("cluster_name"), "{error}");
+    }
+
+    #[test]
+    fn set_policies_from_variables() {
+        let config = from(&[
+            ("CACHEASIDE_SET_USER_SESSIONS_TIMEOUT_MS", "15"),
+            ("CACHEASIDE_SET_USER_SESSIONS_MAX_TTL_SECS", "300"),
+            ("CACHEASIDE_SET_ORDERS_MAX_TTL_SECS", "60"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.operation_timeout_for("user-sessions"),
+            Duration::from_millis(15)
+        );
+        assert_eq!(
+            config.cap_ttl("user-sessions", Ttl::Never),
+            Ttl::Seconds(300)
+        );
+        assert_eq!(
+            config.operation_timeout_for("orders"),
+            config.operation_timeout()
+        );
+        assert_eq!(
+            config.cap_ttl("orders", Ttl::Seconds(3600)),
+            Ttl::Seconds(60)
+        );
+        assert_eq!(config.cap_ttl("users", Ttl::Never), Ttl::Never);
+        assert!(config.policy_for("users").is_none());
+    }
+
+    #[test]
+    fn set_policy_errors_name_the_variable() {
+        for (variable, value) in [
+            ("CACHEASIDE_SET_USERS_TIMEOUT_MS", "fast"),
+            ("CACHEASIDE_SET_USERS_TIMEOUT_MS", "0"),
+            ("CACHEASIDE_SET_USERS_MAX_TTL_SECS", "0"),
+            ("CACHEASIDE_SET_USERS_MAX_TTL_SECS", "-5"),
+            ("CACHEASIDE_SET_USERS_TIMEOUT", "10"),
+            ("CACHEASIDE_SET_users_TIMEOUT_MS", "10"),
+            ("CACHEASIDE_SET__TIMEOUT_MS", "10"),
+        ] {
+            let error = from(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Config);
+            assert!(
+                error.to_string().contains(variable),
+                "{error} should name {variable}"
+            );
+        }
+    }
+
+    #[test]
+    fn set_policy_builder_errors_name_the_set() {
+        let error = Config::builder()
+            .set_policy("users", SetPolicy::new().operation_timeout(Duration::ZERO))
+            .build()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("set_policy(\"users\") operation_timeout"),
+            "{error}"
+        );
+        let error = Config::builder()
+            .set_policy("users", SetPolicy::new().max_ttl(Duration::from_millis(10)))
+            .build()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("set_policy(\"users\") max_ttl"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tls_name_without_ca_file_is_an_error() {
+        let error = from(&[("AEROSPIKE_TLS_NAME", "db.example")]).unwrap_err();
+        let message = error.to_string();
+        #[cfg(feature = "tls")]
+        assert!(
+            message.contains("AEROSPIKE_TLS_NAME") && message.contains("AEROSPIKE_TLS_CA_FILE"),
+            "{message}"
+        );
+        #[cfg(not(feature = "tls"))]
+        assert!(message.contains("`tls` feature"), "{message}");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn tls_without_the_feature_says_how_to_enable_it() {
+        let error = from(&[("AEROSPIKE_TLS_CA_FILE", "ca.pem")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "AEROSPIKE_TLS_CA_FILE is set but cacheaside was built without its `tls` feature: \
+             enable `features = [\"tls\"]` on the cacheaside dependency"
+        );
+        let error = Config::builder().tls_ca_file("ca.pem").build().unwrap_err();
+        assert!(
+            error.to_string().starts_with("tls_ca_file is set"),
+            "{error}"
+        );
+    }
+
+    #[cfg(feature = "tls")]
+    mod tls {
+        use super::*;
+
+        fn fixture(name: &str) -> String {
+            format!(
+                "{}/../cacheaside-testkit/tests/fixtures/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        }
+
+        fn scratch(name: &str, contents: &str) -> std::path::PathBuf {
+            let path = std::env::temp_dir()
+                .join(format!("cacheaside-config-{}-{name}", std::process::id()));
+            std::fs::write(&path, contents).unwrap();
+            path
+        }
+
+        #[test]
+        fn reads_the_ca_file_and_name() {
+            let ca = fixture("ca.pem");
+            let config = from(&[
+                ("AEROSPIKE_TLS_CA_FILE", ca.as_str()),
+                ("AEROSPIKE_TLS_NAME", "cacheaside-testkit"),
+            ])
+            .unwrap();
+            assert_eq!(config.tls_ca_file(), Some(Path::new(&ca)));
+            assert_eq!(config.tls_name(), Some("cacheaside-testkit"));
+            assert!(config.tls().client_config.is_some());
+        }
+
+        #[test]
+        fn unusable_ca_files_are_named() {
+            let not_pem = scratch("not-pem.pem", "-----BEGIN CERTIFICATE-----\nnot base64!\n");
+            let no_certificate = scratch("key-only.pem", "just text, no PEM sections\n");
+            let missing = std::env::temp_dir().join("cacheaside-no-such-file.pem");
+            for (path, problem) in [
+                (missing.as_path(), "cannot read"),
+                (not_pem.as_path(), "not valid PEM"),
+                (no_certificate.as_path(), "holds no certificate"),
+            ] {
+                let path = path.to_str().unwrap();
+                let error = from(&[("AEROSPIKE_TLS_CA_FILE", path)]).unwrap_err();
+                let message = error.to_string();
+                assert!(
+                    message.starts_with("invalid AEROSPIKE_TLS_CA_FILE: ")
+                        && message.contains(problem)
+                        && message.contains(path),
+                    "{message}"
+                );
+                let error = Config::builder().tls_ca_file(path).build().unwrap_err();
+                assert!(
+                    error.to_string().starts_with("invalid tls_ca_file: "),
+                    "{error}"
+                );
+            }
+        }
+
+        #[test]
+        fn a_tls_name_must_be_a_server_name() {
+            let error = Config::builder()
+                .tls_ca_file(fixture("ca.pem"))
+                .tls_name("not a name")
+                .build()
+                .unwrap_err();
+            assert!(
+                error.to_string().starts_with("invalid tls_name: "),
+                "{error}"
+            );
+        }
     }
 
     #[test]

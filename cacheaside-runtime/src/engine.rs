@@ -290,7 +290,8 @@ fn touch_in_background(
         return;
     };
     let counters = stats::counters(spec.set);
-    let expiration = with_stale_window(spec.ttl, policy).expiration();
+    let ttl = with_stale_window(spec.ttl, policy);
+    let expiration = target.cache.config().cap_ttl(spec.set, ttl).expiration();
     runtime.spawn(async move {
         match target.cache.touch(target.key, expiration, generation).await {
             Ok(()) => counters.count(Event::Touch),

@@ -93,8 +93,10 @@ mod namespace;
 mod observe;
 mod refresh_ahead;
 mod report;
+mod set_policy;
 mod size;
 mod stats;
+mod tls;
 mod write_back;
 pub mod write_behind;
 
@@ -102,6 +104,7 @@ pub use client::init;
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
 pub use key::UserKey;
+pub use set_policy::SetPolicy;
 pub use stats::{stats, SetStats, Stats};
 
 /// How long a cached entry lives, as Aerospike's record TTL.

@@ -136,6 +136,7 @@ pub(crate) async fn store_with_ttl(
         namespace,
         stored_key_cost,
     } = target;
+    let ttl = cache.config().cap_ttl(spec.set, ttl);
     let limit = size::limit(cache.config(), namespace);
     if !size::fits(bytes.len(), stored_key_cost, limit) {
         counters.count(Event::Oversize);

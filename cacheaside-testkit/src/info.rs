@@ -16,29 +16,38 @@ fn all_partitions_bitmap() -> String {
 }
 
 /// The reply body for a request body of newline-separated names.
-pub(crate) fn answer(store: &Store, port: u16, request: &[u8]) -> Vec<u8> {
+pub(crate) fn answer(
+    store: &Store,
+    port: u16,
+    cluster_name: Option<&str>,
+    request: &[u8],
+) -> Vec<u8> {
     let request = String::from_utf8_lossy(request);
     let mut out = String::new();
     for name in request.split('\n').map(str::trim).filter(|n| !n.is_empty()) {
         out.push_str(name);
         out.push('\t');
-        out.push_str(&value_of(store, port, name));
+        out.push_str(&value_of(store, port, cluster_name, name));
         out.push('\n');
     }
     out.into_bytes()
 }
 
-fn value_of(store: &Store, port: u16, name: &str) -> String {
+fn value_of(store: &Store, port: u16, cluster_name: Option<&str>, name: &str) -> String {
     match name {
         "node" => NODE_NAME.to_owned(),
-        "cluster-name" => "null".to_owned(),
+        "cluster-name" => cluster_name.unwrap_or("null").to_owned(),
         "build" => BUILD.to_owned(),
         "edition" => "Aerospike Community Edition".to_owned(),
         "status" => "ok".to_owned(),
         "partition-generation" => PARTITION_GENERATION.to_owned(),
         "peers-generation" => PEERS_GENERATION.to_owned(),
-        "peers-clear-std" | "peers-clear-alt" => format!("{PEERS_GENERATION},{port},[]"),
-        "service-clear-std" | "service-clear-alt" | "service" => format!("127.0.0.1:{port}"),
+        // A TLS client asks for the TLS variants; the answers are the same (one node, one port).
+        "peers-clear-std" | "peers-clear-alt" | "peers-tls-std" | "peers-tls-alt" => {
+            format!("{PEERS_GENERATION},{port},[]")
+        }
+        "service-clear-std" | "service-clear-alt" | "service-tls-std" | "service-tls-alt"
+        | "service" => format!("127.0.0.1:{port}"),
         "replicas" => {
             let bitmap = all_partitions_bitmap();
             store

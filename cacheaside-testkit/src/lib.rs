@@ -37,6 +37,8 @@ mod key;
 mod namespace;
 mod server;
 mod store;
+#[cfg(feature = "tls")]
+mod tls;
 mod value;
 pub mod wire;
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -29,6 +29,11 @@ struct Shared {
     faults: Faults,
     counters: CounterCells,
     port: Mutex<u16>,
+    /// What `cluster-name` answers; `None` answers `null`, as a server without one does.
+    cluster_name: Option<String>,
+    /// Set when the server speaks TLS.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Shared {
@@ -79,6 +84,9 @@ impl std::fmt::Debug for TestServer {
 pub struct TestServerBuilder {
     port: u16,
     namespaces: Vec<NamespaceConfig>,
+    cluster_name: Option<String>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsIdentity>,
 }
 
 impl TestServerBuilder {
@@ -92,6 +100,38 @@ impl TestServerBuilder {
     pub fn namespace(mut self, namespace: NamespaceConfig) -> Self {
         self.namespaces.retain(|ns| ns.name != namespace.name);
         self.namespaces.push(namespace);
+        self
+    }
+
+    /// The name the server reports for the info request `cluster-name` (without one it answers
+    /// `null`, like a server with no `cluster-name` configured). A client whose policy names
+    /// another cluster refuses the node.
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_name = Some(name.into());
+        self
+    }
+
+    /// Serves over TLS with this certificate chain (PEM, the server's certificate first) and
+    /// private key (PEM, PKCS#8, PKCS#1 or SEC1). Every connection must then begin with a TLS
+    /// handshake; connections whose handshake fails are closed. [`start`](Self::start) fails
+    /// with `InvalidInput` if the PEM does not hold a usable certificate and key.
+    ///
+    /// ```
+    /// # async fn demo(cert_pem: &[u8], key_pem: &[u8]) -> std::io::Result<()> {
+    /// let server = cacheaside_testkit::TestServer::builder()
+    ///     .tls(cert_pem, key_pem)
+    ///     .start()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn tls(mut self, cert_chain_pem: impl AsRef<[u8]>, key_pem: impl AsRef<[u8]>) -> Self {
+        self.tls = Some(crate::tls::TlsIdentity {
+            cert_chain_pem: cert_chain_pem.as_ref().to_vec(),
+            key_pem: key_pem.as_ref().to_vec(),
+        });
         self
     }
 
@@ -124,12 +164,21 @@ impl TestServerBuilder {
         if namespaces.is_empty() {
             namespaces.push(NamespaceConfig::new("test"));
         }
+        #[cfg(feature = "tls")]
+        let tls = self
+            .tls
+            .as_ref()
+            .map(crate::tls::TlsIdentity::server_config)
+            .transpose()?;
         let shared = Arc::new(Shared {
             store: Store::new(namespaces),
             clock: Clock::default(),
             faults: Faults::default(),
             counters: CounterCells::default(),
             port: Mutex::new(self.port),
+            cluster_name: self.cluster_name,
+            #[cfg(feature = "tls")]
+            tls,
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -349,6 +398,12 @@ async fn accept_loop(
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    #[cfg(feature = "tls")]
+                    if let Some(config) = &shared.tls {
+                        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
+                        connections.spawn(serve_tls(acceptor, stream, Arc::clone(&shared)));
+                        continue;
+                    }
                     connections.spawn(serve_connection(stream, Arc::clone(&shared)));
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -361,8 +416,36 @@ async fn accept_loop(
     connections.shutdown().await;
 }
 
+/// A transport the server speaks the protocol over: plain TCP, or TLS over TCP.
+pub(crate) trait Connection: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Makes closing the connection a reset (RST) instead of an orderly close.
+    fn reset_on_close(&self);
+}
+
+impl Connection for TcpStream {
+    fn reset_on_close(&self) {
+        let _ = self.set_zero_linger();
+    }
+}
+
+/// How long a client has to complete the TLS handshake.
+#[cfg(feature = "tls")]
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Completes the TLS handshake, then serves the connection; a failed handshake closes it.
+#[cfg(feature = "tls")]
+async fn serve_tls(acceptor: tokio_rustls::TlsAcceptor, stream: TcpStream, shared: Arc<Shared>) {
+    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => serve_connection(tls, shared).await,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "closing a connection after a failed TLS handshake")
+        }
+        Err(_) => tracing::debug!("closing a connection whose TLS handshake did not complete"),
+    }
+}
+
 /// Serves one connection until the client closes it, a frame is malformed, or a fault ends it.
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+async fn serve_connection(stream: impl Connection, shared: Arc<Shared>) {
     let mut stream = BufReader::with_capacity(16 * 1024, stream);
     let mut body = Vec::new();
     loop {
@@ -394,17 +477,24 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         let reply = match frame.kind {
             FrameKind::Info => {
                 shared.counters.record(CommandKind::Info);
-                wire::info_frame(&info::answer(&shared.store, shared.port(), &body))
+                wire::info_frame(&info::answer(
+                    &shared.store,
+                    shared.port(),
+                    shared.cluster_name.as_deref(),
+                    &body,
+                ))
             }
             FrameKind::Message => match handle_message(&shared, &body).await {
                 Some(reply) => reply,
                 None => {
-                    let _ = stream.get_ref().set_zero_linger();
+                    stream.get_ref().reset_on_close();
                     return;
                 }
             },
         };
-        if stream.get_mut().write_all(&reply).await.is_err() {
+        // The flush sends what TLS buffered; on plain TCP it does nothing.
+        let written = stream.get_mut().write_all(&reply).await;
+        if written.is_err() || stream.get_mut().flush().await.is_err() {
             return;
         }
     }

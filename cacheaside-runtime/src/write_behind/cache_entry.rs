@@ -70,7 +70,8 @@ impl CacheEntries {
             self.invalidate(&cache, key, namespace).await;
             return;
         }
-        let Some(expiration) = expiration(spec.ttl, &cache, namespace) else {
+        let ttl = cache.config().cap_ttl(spec.set, spec.ttl);
+        let Some(expiration) = expiration(ttl, &cache, namespace) else {
             counters.count(Event::TtlForbiddenSkip);
             report::warn_once(Cause::Forbidden, key.namespace(), || {
                 format!(
