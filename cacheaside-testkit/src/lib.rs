@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admin;
 mod clock;
 mod cluster;
 mod counters;

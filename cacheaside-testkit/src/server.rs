@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use crate::admin::{self, Security};
 use crate::clock::Clock;
 use crate::counters::{CommandKind, CounterCells, Counters};
 use crate::engine;
@@ -31,6 +32,8 @@ struct Shared {
     port: Mutex<u16>,
     /// What `cluster-name` answers; `None` answers `null`, as a server without one does.
     cluster_name: Option<String>,
+    /// The users that may log in; without any, connections need no login.
+    security: Security,
     /// Set when the server speaks TLS.
     #[cfg(feature = "tls")]
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
@@ -85,6 +88,7 @@ pub struct TestServerBuilder {
     port: u16,
     namespaces: Vec<NamespaceConfig>,
     cluster_name: Option<String>,
+    users: Vec<(String, String)>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::TlsIdentity>,
 }
@@ -108,6 +112,28 @@ impl TestServerBuilder {
     /// another cluster refuses the node.
     pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
         self.cluster_name = Some(name.into());
+        self
+    }
+
+    /// Adds a user that may log in with this password, which turns security on: every
+    /// connection must then log in (the client does so when its policy has a user and password)
+    /// before its data commands are answered; others get `NOT_AUTHENTICATED` (80). A login with
+    /// an unknown user is refused with `INVALID_USER` (60), one with a wrong password with
+    /// `INVALID_CREDENTIAL` (65). Info requests need no login here.
+    ///
+    /// ```
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let server = cacheaside_testkit::TestServer::builder()
+    ///     .user("app", "secret")
+    ///     .start()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        let name = name.into();
+        self.users.retain(|(existing, _)| *existing != name);
+        self.users.push((name, password.into()));
         self
     }
 
@@ -177,6 +203,7 @@ impl TestServerBuilder {
             counters: CounterCells::default(),
             port: Mutex::new(self.port),
             cluster_name: self.cluster_name,
+            security: Security::new(&self.users)?,
             #[cfg(feature = "tls")]
             tls,
         });
@@ -448,6 +475,7 @@ async fn serve_tls(acceptor: tokio_rustls::TlsAcceptor, stream: TcpStream, share
 async fn serve_connection(stream: impl Connection, shared: Arc<Shared>) {
     let mut stream = BufReader::with_capacity(16 * 1024, stream);
     let mut body = Vec::new();
+    let mut authenticated = !shared.security.enabled();
     loop {
         let mut header = [0u8; 8];
         if stream.read_exact(&mut header).await.is_err() {
@@ -484,6 +512,12 @@ async fn serve_connection(stream: impl Connection, shared: Arc<Shared>) {
                     &body,
                 ))
             }
+            FrameKind::Admin => {
+                let (reply, outcome) = shared.security.answer(&body);
+                authenticated |= outcome == admin::Outcome::Authenticated;
+                reply
+            }
+            FrameKind::Message if !authenticated => wire::Reply::code(admin::NOT_AUTHENTICATED),
             FrameKind::Message => match handle_message(&shared, &body).await {
                 Some(reply) => reply,
                 None => {

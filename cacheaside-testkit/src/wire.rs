@@ -70,7 +70,7 @@ mod batch_flag {
 pub enum WireError {
     /// The frame's protocol version is not 2.
     BadVersion(u8),
-    /// The frame type is neither info (1) nor message (3).
+    /// The frame type is neither info (1), admin (2) nor message (3).
     BadType(u8),
     /// The frame claims a body over the limit.
     TooLong(u64),
@@ -80,11 +80,13 @@ pub enum WireError {
     Malformed(&'static str),
 }
 
-/// The two kinds of frame a client sends.
+/// The kinds of frame a client sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameKind {
     /// An info request: names separated by newlines.
     Info,
+    /// An admin request (login, authenticate).
+    Admin,
     /// A data message.
     Message,
 }
@@ -98,13 +100,14 @@ pub struct FrameHeader {
     pub body_len: usize,
 }
 
-/// Parses a frame header: version 2, type 1 or 3, a 48-bit big-endian length within the limit.
+/// Parses a frame header: version 2, type 1, 2 or 3, a 48-bit big-endian length within the limit.
 pub fn parse_frame_header(header: [u8; 8]) -> Result<FrameHeader, WireError> {
     if header[0] != PROTO_VERSION {
         return Err(WireError::BadVersion(header[0]));
     }
     let kind = match header[1] {
         TYPE_INFO => FrameKind::Info,
+        crate::admin::TYPE_ADMIN => FrameKind::Admin,
         TYPE_MESSAGE => FrameKind::Message,
         other => return Err(WireError::BadType(other)),
     };
