@@ -511,8 +511,165 @@
 /// Calls never fail because of the cache: read or write errors and timeouts are counted (see
 /// [`stats`]), logged once per cause through `tracing`, and the body's result is returned.
 pub use cacheaside_macros::cache_aside;
+
+/// Writes a function's result to the cache after it succeeded (write-through), under the key of
+/// the [`cache_aside`] reader of the same record.
+///
+/// Put it on the function that updates the source of truth. After the body returns a success
+/// (`Ok`, `Some`, or any plain value: the same return kinds as [`cache_aside`]), the cacheable
+/// part of its result (or `value = <expr>`) replaces the entry of `key` in `set`, with `ttl`. The
+/// next call of the reader is a hit with the new value, without waiting for the TTL and without a
+/// load. A failure (`Err`, `None`) writes nothing.
+///
+/// ```no_run
+/// use cacheaside::{cache_aside, cache_evict, cache_put};
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Clone, Serialize, Deserialize)]
+/// pub struct User {
+///     id: u64,
+///     name: String,
+/// }
+/// # #[derive(Debug)] pub struct DbError;
+/// # pub struct Db;
+/// # impl Db {
+/// #     async fn find(&self, id: u64) -> Result<User, DbError> { Ok(User { id, name: String::new() }) }
+/// #     async fn save(&self, user: &User) -> Result<(), DbError> { Ok(()) }
+/// #     async fn delete(&self, id: u64) -> Result<(), DbError> { Ok(()) }
+/// # }
+///
+/// #[cache_aside(set = "users", key = id, ttl = "1h")]
+/// async fn get_user(db: &Db, id: u64) -> Result<User, DbError> {
+///     db.find(id).await
+/// }
+///
+/// // Writes the returned `User` under the reader's key: the next `get_user` is a hit.
+/// #[cache_put(set = "users", key = user.id, ttl = "1h")]
+/// async fn update_user(db: &Db, user: User) -> Result<User, DbError> {
+///     db.save(&user).await?;
+///     Ok(user)
+/// }
+///
+/// // Returns nothing worth caching: `value` names what to write (taken before the body runs).
+/// #[cache_put(set = "users", key = user.id, ttl = "1h", value = user)]
+/// async fn save_user(db: &Db, user: User) -> Result<(), DbError> {
+///     db.save(&user).await
+/// }
+///
+/// #[cache_evict(set = "users", key = id)]
+/// async fn delete_user(db: &Db, id: u64) -> Result<(), DbError> {
+///     db.delete(id).await
+/// }
+/// ```
+///
+/// # Options
+///
+/// | option | meaning |
+/// | --- | --- |
+/// | `set = "users"` | required: the reader's set |
+/// | `key = <expr>` | required: an expression over the arguments equal to the reader's `key = …` (a string, an integer or bytes; see below) |
+/// | `ttl = …` | the entry's TTL, in the forms of [`cache_aside`]'s `ttl`; default: the namespace's `default-ttl`. Give it the reader's `ttl` |
+/// | `value = <expr>` | write this instead of the returned value; for updates that return `()` or a report |
+/// | `namespace = "cache"` | the reader's `namespace`, if it has one |
+/// | `returns = result \| option \| value` | which returned values are a success, as for [`cache_aside`] |
+/// | `crate = path` | where the facade is, as for [`cache_aside`] |
+///
+/// `key` is required: the default key of [`cache_aside`] includes the reader's function name, so
+/// a writer cannot address it. Give the reader `key = <expr>` too; a reader without `key` can still
+/// be invalidated with its `<reader>_invalidate(<args>)` companion. Both expressions go through
+/// the same conversion, so `key = id` on a reader taking `id: u64` and `key = user.id` on a writer
+/// with `user.id == id` address the same record. `key` and `value` are evaluated before the body,
+/// with the arguments in scope (the body may consume them): write `value = user`, which borrows
+/// `user` only to encode it, and `key = user.email.as_str()` rather than moving a `String` out.
+///
+/// # Consistency
+///
+/// The write replaces the entry whatever it holds, with a new generation: first with an
+/// invalidation marker, then with the value, written only over that marker. A reader's load that
+/// started before it cannot write its older value afterwards (the same stale-set protection as
+/// `<reader>_invalidate`). Two writers of one key that race may leave the value of the one whose
+/// cache write came last, which need not be the last source write: where writers race, prefer
+/// [`cache_evict`]. The written value must be the reader's cached type (`User` for a reader
+/// returning `Result<User, _>`); another type is not a wrong value for the reader but a miss, which
+/// reloads and overwrites it. This process's local tiers (`local(…)` of
+/// [`cache_aside`]) drop their copy of the key; other processes keep theirs at most their local
+/// TTL.
+///
+/// # Failure behaviour
+///
+/// The source write already happened, so the cache never fails the call: an unreachable or slow
+/// cache, a failed write or a value that does not encode (then the entry is removed instead) are
+/// counted in [`stats`] and logged once per cause, and the call returns its result. A sync `fn`
+/// works too: its cache writes run on the cache's background runtime while the thread waits (at
+/// most two operation timeouts). Any receiver is accepted (`&mut self`, `self`), since the body
+/// always runs.
+pub use cacheaside_macros::cache_put;
+
+/// Removes a cache entry when a function succeeds (or, with `all = true`, every entry of the set),
+/// with the same stale-set protection as `<fn>_invalidate`.
+///
+/// Put it on a function that changes or deletes the source of truth. After the body returns a
+/// success (`Ok`, `Some`, any plain value), the entry of `key` in `set` is replaced by an
+/// invalidation marker that lives for the
+/// [invalidation window](ConfigBuilder::invalidation_window): a reader's load that started before
+/// cannot write its older value over it, and the next read loads the new value.
+///
+/// ```no_run
+/// use cacheaside::cache_evict;
+/// # #[derive(Debug)] pub struct DbError;
+/// # pub struct Db;
+/// # impl Db { fn execute(&self, _sql: &str) -> Result<usize, DbError> { Ok(1) } }
+///
+/// #[cache_evict(set = "users", key = id)]
+/// fn rename_user(db: &Db, id: u64, name: &str) -> Result<usize, DbError> {
+///     # let _ = name;
+///     db.execute("UPDATE users SET name = ?2 WHERE id = ?1")
+/// }
+///
+/// // Also before the call: a failure halfway through the update cannot leave the old value cached.
+/// #[cache_evict(set = "users", key = id, before = true)]
+/// fn import_user(db: &Db, id: u64) -> Result<usize, DbError> {
+///     db.execute("INSERT OR REPLACE INTO users SELECT * FROM staging WHERE id = ?1")
+/// }
+///
+/// // Empties the set: expensive, see below.
+/// #[cache_evict(set = "users", all = true)]
+/// fn reimport_all_users(db: &Db) -> Result<usize, DbError> {
+///     db.execute("DELETE FROM users")
+/// }
+/// ```
+///
+/// # Options
+///
+/// | option | meaning |
+/// | --- | --- |
+/// | `set = "users"` | required: the reader's set |
+/// | `key = <expr>` | required unless `all = true`: an expression over the arguments equal to the reader's `key = …` (see [`cache_put`]) |
+/// | `before = true` | remove the entry before the call too |
+/// | `all = true` | empty the whole set instead of one entry (Aerospike truncate) |
+/// | `namespace = "cache"` | the reader's `namespace`, if it has one |
+/// | `returns = result \| option \| value` | which returned values are a success, as for [`cache_aside`] |
+/// | `crate = path` | where the facade is, as for [`cache_aside`] |
+///
+/// `before = true` removes the entry before the body runs, and again after it returns, whatever
+/// it returned. Unlike Spring's `beforeInvocation`, which removes only before, the second removal
+/// is needed: a read between the first removal and the source write would load and cache the old
+/// value. An `Err` does not keep the entry then (the source may have changed halfway).
+///
+/// `all = true` sends Aerospike's `truncate` info command for the set (in the reader's namespace)
+/// and empties this process's local tiers. On a real cluster truncation is expensive and
+/// asynchronous: the server answers at once and removes the records in the background, every node
+/// scanning its part of the set; records written after the request stay. It gives no stale-set
+/// protection to loads that found no entry before it. Use it for bulk reloads, not per request.
+///
+/// Failures never fail the call (the source changed already): they are counted in [`stats`] and
+/// logged once per cause, and the entry then lives at most its TTL. Sync and async functions,
+/// free or methods with any receiver. This process's local tiers drop their copy of the key.
+pub use cacheaside_macros::cache_evict;
+
 pub use cacheaside_runtime::{
-    init, stats, Config, ConfigBuilder, Error, ErrorKind, SetStats, Stats, Ttl, UserKey,
+    init, invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking, stats, Config,
+    ConfigBuilder, Error, ErrorKind, IntoUserKey, SetStats, Stats, Ttl, UserKey,
 };
 
 /// Write-behind: update the cache at once, write the source later in batches, losing nothing.

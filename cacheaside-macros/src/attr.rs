@@ -31,8 +31,8 @@ pub const OPTIONS: &[&str] = &[
 ];
 
 /// Aerospike's limits on set and namespace names, in bytes.
-const MAX_SET_NAME: usize = 63;
-const MAX_NAMESPACE_NAME: usize = 31;
+pub(crate) const MAX_SET_NAME: usize = 63;
+pub(crate) const MAX_NAMESPACE_NAME: usize = 31;
 
 /// The options as written; `None` where an option was omitted or invalid.
 #[derive(Default)]
@@ -120,7 +120,7 @@ pub fn parse(args: TokenStream, errors: &mut Errors) -> Options {
     options
 }
 
-fn skip_to_next_option(input: ParseStream) {
+pub(crate) fn skip_to_next_option(input: ParseStream) {
     while !input.is_empty() && !input.peek(Token![,]) {
         let _ = input.parse::<TokenTree>();
     }
@@ -253,7 +253,7 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
 }
 
 /// Keeps the first occurrence of an option and reports any later one.
-fn store<T>(slot: &mut Option<T>, value: T, name: &Ident, errors: &mut Errors) {
+pub(crate) fn store<T>(slot: &mut Option<T>, value: T, name: &Ident, errors: &mut Errors) {
     if slot.is_some() {
         errors.at(
             name,
@@ -264,7 +264,7 @@ fn store<T>(slot: &mut Option<T>, value: T, name: &Ident, errors: &mut Errors) {
     }
 }
 
-fn expect_eq(input: ParseStream, name: &Ident, example: &str) -> syn::Result<()> {
+pub(crate) fn expect_eq(input: ParseStream, name: &Ident, example: &str) -> syn::Result<()> {
     if input.peek(Token![=]) {
         input.parse::<Token![=]>()?;
         Ok(())
@@ -277,7 +277,7 @@ fn expect_eq(input: ParseStream, name: &Ident, example: &str) -> syn::Result<()>
 }
 
 /// A set or namespace name: a non-empty string literal within Aerospike's length limit.
-fn parse_name(
+pub(crate) fn parse_name(
     input: ParseStream,
     name: &Ident,
     max_len: usize,
@@ -406,7 +406,7 @@ fn parse_window(input: ParseStream, name: &Ident) -> syn::Result<u32> {
     }
 }
 
-fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
+pub(crate) fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
     expect_eq(input, name, &format!("{name} = \"30s\""))?;
     parse_ttl_value(input)
 }
@@ -450,7 +450,7 @@ fn parse_ttl_value(input: ParseStream) -> syn::Result<TtlValue> {
 
 const RETURNS_FORMS: &str = "`returns = result` (cache only `Ok`), `returns = option` (cache only `Some`) or `returns = value` (cache every value)";
 
-fn parse_returns(input: ParseStream, name: &Ident) -> syn::Result<Returns> {
+pub(crate) fn parse_returns(input: ParseStream, name: &Ident) -> syn::Result<Returns> {
     expect_eq(input, name, "returns = result")?;
     let word = input
         .call(Ident::parse_any)
@@ -470,7 +470,7 @@ fn parse_returns(input: ParseStream, name: &Ident) -> syn::Result<Returns> {
 }
 
 /// `crate = ::path` or, as serde spells it, `crate = "path"`.
-fn parse_crate_path(input: ParseStream, name: &Ident) -> syn::Result<syn::Path> {
+pub(crate) fn parse_crate_path(input: ParseStream, name: &Ident) -> syn::Result<syn::Path> {
     expect_eq(input, name, "crate = ::my_crate::cacheaside")?;
     let expected = |span: Span| {
         syn::Error::new(

@@ -11,9 +11,11 @@ mod fallback;
 mod flavor;
 mod impl_block;
 mod item;
+mod put_evict;
 mod return_kind;
 mod ttl;
 mod valid;
+mod write_attr;
 
 use proc_macro::TokenStream;
 
@@ -21,6 +23,20 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn cache_aside(args: TokenStream, item: TokenStream) -> TokenStream {
     cache_aside_impl(args.into(), item.into()).into()
+}
+
+/// Writes a function's result to the cache after it succeeded (write-through). Documented in the
+/// `cacheaside` crate, which re-exports it.
+#[proc_macro_attribute]
+pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
+    put_evict::expand(write_attr::Which::Put, args.into(), item.into()).into()
+}
+
+/// Removes a cache entry (or a whole set) when a function succeeds. Documented in the `cacheaside`
+/// crate, which re-exports it.
+#[proc_macro_attribute]
+pub fn cache_evict(args: TokenStream, item: TokenStream) -> TokenStream {
+    put_evict::expand(write_attr::Which::Evict, args.into(), item.into()).into()
 }
 
 fn cache_aside_impl(

@@ -12,6 +12,11 @@ use serde::{de::DeserializeOwned, Serialize};
 pub use crate::key::UserKey;
 pub use crate::local::LocalTier;
 pub use crate::Ttl;
+pub use crate::write_through::{
+    cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
+    cache_put_blocking, put_returned, put_value, put_value_if, succeeded, Outcome, PutEntry,
+    PutValue,
+};
 
 /// What the attribute said about one annotated function, built once in a `static`.
 #[derive(Debug)]

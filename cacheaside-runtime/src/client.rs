@@ -255,6 +255,33 @@ impl Cache {
             .await
     }
 
+    /// Asks the cluster to remove every record of `set` in `namespace` (the info command
+    /// `truncate`). The server answers at once and removes the records in the background; records
+    /// written after the request are kept. An info command, bounded by the connect timeout.
+    pub(crate) async fn truncate(&self, namespace: &str, set: &str) -> Result<(), Error> {
+        let client = Arc::clone(&self.client);
+        let limit = self.installation.config.connect_timeout();
+        let policy = AdminPolicy {
+            timeout: u32::try_from(limit.as_millis()).unwrap_or(u32::MAX),
+        };
+        let (namespace, set) = (namespace.to_owned(), set.to_owned());
+        let task = background()?.spawn(async move {
+            tokio::time::timeout(limit, client.truncate(&policy, &namespace, &set, 0)).await
+        });
+        match task.await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(Error::from_aerospike(&error)),
+            Ok(Err(_elapsed)) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("the truncate request took longer than {limit:?}"),
+            )),
+            Err(join_error) => Err(Error::new(
+                ErrorKind::Unavailable,
+                format!("the truncate request did not complete: {join_error}"),
+            )),
+        }
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         operation: impl core::future::Future<Output = aerospike::Result<T>> + Send + 'static,

@@ -510,7 +510,7 @@ fn coalescing(spec: &'static CacheSpec, key: &KeyResult) -> Option<(FlightKey, D
 
 /// Calls arriving from now on start a new flight: a refresh or an invalidation means the source
 /// changed, so a load in flight may be stale.
-fn detach_flight(spec: &'static CacheSpec, key: &KeyResult) {
+pub(crate) fn detach_flight(spec: &'static CacheSpec, key: &KeyResult) {
     if let Ok(user_key) = key {
         flight::detach(&FlightKey::new(spec, user_key));
     }
@@ -797,7 +797,7 @@ async fn refresh_target(
 
 /// The connected cache and the record's key, or `None` when this call must bypass the cache
 /// (counted and reported, except when the cache is disabled).
-async fn usable_cache(
+pub(crate) async fn usable_cache(
     spec: &'static CacheSpec,
     key: KeyResult,
     counters: &'static SetCounters,

@@ -89,6 +89,7 @@ mod flight;
 pub mod inspect;
 mod key;
 mod local;
+mod local_registry;
 mod namespace;
 mod observe;
 mod refresh_ahead;
@@ -99,13 +100,16 @@ mod stats;
 mod tls;
 mod write_back;
 pub mod write_behind;
+mod write_through;
 
 pub use client::init;
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
 pub use key::UserKey;
 pub use set_policy::SetPolicy;
+pub use __private::IntoUserKey;
 pub use stats::{stats, SetStats, Stats};
+pub use write_through::{invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking};
 
 /// How long a cached entry lives, as Aerospike's record TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

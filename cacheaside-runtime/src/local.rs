@@ -58,10 +58,11 @@ impl LocalTier {
 
     fn entries(&self) -> &Entries {
         self.entries.get_or_init(|| {
-            Cache::builder()
+            let entries = Cache::builder()
                 .max_capacity(self.capacity)
                 .time_to_live(self.ttl)
-                .build()
+                .build();
+            crate::local_registry::registered(entries)
         })
     }
 

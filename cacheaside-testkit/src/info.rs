@@ -57,6 +57,7 @@ fn value_of(store: &Store, port: u16, cluster_name: Option<&str>, name: &str) ->
                 .join(";")
         }
         "namespaces" => store.namespaces().map(|ns| ns.config.name.clone()).collect::<Vec<_>>().join(";"),
+        _ if name.starts_with("truncate") => store.truncate_command(name),
         _ => match name.strip_prefix("namespace/") {
             Some(ns_name) => match store.namespace(ns_name.as_bytes()) {
                 Some(ns) => format!(

@@ -145,6 +145,40 @@ impl Store {
         keys
     }
 
+    /// Answers the info commands `truncate:namespace=<ns>;set=<set>` and
+    /// `truncate-namespace:namespace=<ns>`, as Aerospike does (`ok`), removing the records at
+    /// once rather than in the background. A `lut` (keep records updated after it) is refused:
+    /// records here carry no last-update time.
+    pub(crate) fn truncate_command(&self, command: &str) -> String {
+        let (whole_namespace, params) = match command.split_once(':') {
+            Some(("truncate", params)) => (false, params),
+            Some(("truncate-namespace", params)) => (true, params),
+            _ => return "ERROR::unrecognized command".to_owned(),
+        };
+        let mut namespace = None;
+        let mut set = None;
+        for param in params.split(';').filter(|p| !p.is_empty()) {
+            match param.split_once('=') {
+                Some(("namespace", value)) => namespace = Some(value),
+                Some(("set", value)) if !whole_namespace => set = Some(value),
+                Some(("lut", _)) => {
+                    return "ERROR:4:lut is not supported by the testkit".to_owned()
+                }
+                _ => return format!("ERROR:4:unknown truncate parameter {param}"),
+            }
+        }
+        let Some(ns) = namespace.and_then(|name| self.namespace(name.as_bytes())) else {
+            return "ERROR:20:namespace not found".to_owned();
+        };
+        if !whole_namespace && set.is_none_or(str::is_empty) {
+            return "ERROR:4:set missing".to_owned();
+        }
+        for mut shard in ns.all_shards() {
+            shard.retain(|_, record| set.is_some_and(|set| record.set != set));
+        }
+        "ok".to_owned()
+    }
+
     /// Removes every record of every namespace.
     pub(crate) fn clear(&self) {
         for ns in &self.namespaces {
@@ -213,5 +247,59 @@ mod tests {
             DEFAULT_MAX_RECORD_SIZE
         );
         assert!(record(DEFAULT_MAX_RECORD_SIZE - 54).stored_size() > DEFAULT_MAX_RECORD_SIZE);
+    }
+
+    #[test]
+    fn truncate_removes_one_set_or_the_whole_namespace() {
+        let store = Store::new(vec![
+            NamespaceConfig::new("test"),
+            NamespaceConfig::new("other"),
+        ]);
+        let put = |namespace: &str, set: &str, digest: u8| {
+            let record = StoredRecord {
+                set: set.to_owned(),
+                user_key: None,
+                bins: Vec::new(),
+                generation: 1,
+                void_time: 0,
+            };
+            let ns = store.namespace(namespace.as_bytes()).unwrap();
+            ns.shard(&[digest; 20]).insert([digest; 20], record);
+        };
+        put("test", "users", 1);
+        put("test", "users", 2);
+        put("test", "orders", 3);
+        put("other", "users", 4);
+        assert_eq!(
+            store.truncate_command("truncate:namespace=test;set=users"),
+            "ok"
+        );
+        assert!(store.keys("test", "users", 0).is_empty());
+        assert_eq!(store.keys("test", "orders", 0).len(), 1, "other sets stay");
+        assert_eq!(
+            store.keys("other", "users", 0).len(),
+            1,
+            "other namespaces stay"
+        );
+        assert_eq!(
+            store.truncate_command("truncate-namespace:namespace=test"),
+            "ok"
+        );
+        assert!(store.keys("test", "orders", 0).is_empty());
+        assert_eq!(store.keys("other", "users", 0).len(), 1);
+        for (command, answer) in [
+            (
+                "truncate:namespace=nope;set=users",
+                "ERROR:20:namespace not found",
+            ),
+            ("truncate:namespace=test", "ERROR:4:set missing"),
+            (
+                "truncate:namespace=test;set=users;lut=5",
+                "ERROR:4:lut is not supported by the testkit",
+            ),
+            ("truncate-all", "ERROR::unrecognized command"),
+        ] {
+            assert_eq!(store.truncate_command(command), answer, "{command}");
+        }
     }
 }

@@ -1,0 +1,425 @@
+//! The write paths: `#[cache_put]` writes an update's result to the cache, `#[cache_evict]` removes
+//! an entry (or, with `all = true`, the whole set), and [`invalidate`] lets any event consumer
+//! remove an entry by set and key.
+//!
+//! They address records exactly as `#[cache_aside(set = …, key = <expr>)]` does (same namespace
+//! rule, same user key from [`IntoUserKey`], same envelope and codec), so a reader and a writer
+//! with equal keys share one record. Both keep the reader's stale-set protection: a put first
+//! replaces the entry with an invalidation marker (a new generation), then writes its value only
+//! if the marker is still there; an evict writes the marker and leaves it. A load that read the
+//! entry before either one cannot write its older value afterwards (its write is create-only or
+//! expects the old generation). Two writers of one key that race may leave the cache holding the
+//! value of the one whose cache write came last, which need not be the last source write: where
+//! writers race, evict rather than put.
+//!
+//! The attributes fail open like every annotated call: the source write already happened, so a
+//! cache that is down or slow is counted and logged once per cause, and the call returns its
+//! result. [`invalidate`] reports errors instead, because its caller must know when an entry may
+//! still be served.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use crate::__private::{
+    CacheSpec, CacheValue, IntoUserKey, KeyResult, OptionKind, PlainKind, ResultKind, ReturnKind,
+};
+use crate::client::{self, Access};
+use crate::engine;
+use crate::report::{self, Cause};
+use crate::stats::{self, Event, SetCounters};
+use crate::write_back::{mark_invalidated, store_with_ttl};
+use crate::{bridge, codec, local_registry, Error, ErrorKind, Ttl, UserKey};
+
+/// Aerospike's limits on set and namespace names, in bytes.
+const MAX_SET_NAME: usize = 63;
+const MAX_NAMESPACE_NAME: usize = 31;
+
+/// Whether a returned value means the call succeeded: `Ok` of a `Result`, `Some` of an `Option`,
+/// any other value. Only then do `#[cache_put(value = …)]` and `#[cache_evict]` touch the cache.
+#[diagnostic::on_unimplemented(
+    message = "`{R}` does not match the return kind the attribute read from the return type",
+    label = "the declared return type",
+    note = "write `returns = result`, `returns = option` or `returns = value` to say which values mean success"
+)]
+pub trait Outcome<R> {
+    /// Whether `returned` is a success.
+    fn succeeded(returned: &R) -> bool;
+}
+
+impl<T, E> Outcome<Result<T, E>> for ResultKind {
+    fn succeeded(returned: &Result<T, E>) -> bool {
+        returned.is_ok()
+    }
+}
+
+impl<T> Outcome<Option<T>> for OptionKind {
+    fn succeeded(returned: &Option<T>) -> bool {
+        returned.is_some()
+    }
+}
+
+impl<T> Outcome<T> for PlainKind {
+    fn succeeded(_returned: &T) -> bool {
+        true
+    }
+}
+
+/// What a `#[cache_put]` call writes once its body returned: nothing after a failure, else the
+/// encoded value (or why it could not be encoded).
+#[derive(Debug)]
+pub struct PutEntry(Option<Result<Vec<u8>, Error>>);
+
+/// The encoded value of `value = <expr>`, taken before the body runs (the body may consume the
+/// arguments the expression reads).
+#[derive(Debug)]
+pub struct PutValue(Result<Vec<u8>, Error>);
+
+/// `#[cache_put]` without `value`: the cacheable part of the returned value (`Ok`, `Some`, a
+/// plain value), encoded as a cache-aside write-back would encode it.
+pub fn put_returned<R, K: ReturnKind<R>>(_kind: K, returned: &R) -> PutEntry {
+    PutEntry(K::cacheable(returned).map(codec::encode))
+}
+
+/// `value = <expr>`: encodes the value now.
+pub fn put_value<T: CacheValue>(value: &T) -> PutValue {
+    PutValue(codec::encode(value))
+}
+
+/// `value = <expr>`: the value taken before the call, to be written if the call succeeded.
+pub fn put_value_if<R, K: Outcome<R>>(_kind: K, value: PutValue, returned: &R) -> PutEntry {
+    PutEntry(K::succeeded(returned).then_some(value.0))
+}
+
+/// Whether the returned value is a success, for `#[cache_evict]`.
+pub fn succeeded<R, K: Outcome<R>>(_kind: K, returned: &R) -> bool {
+    K::succeeded(returned)
+}
+
+/// `#[cache_put]`: replaces the entry of `key` with the value, with the spec's TTL. Never fails:
+/// problems are counted and logged once. A value that cannot be encoded removes the entry
+/// instead, since the source has changed.
+pub async fn cache_put(spec: &'static CacheSpec, key: KeyResult, entry: PutEntry) {
+    let Some(encoded) = entry.0 else {
+        return;
+    };
+    let counters = stats::counters(spec.set);
+    let user_key = forget_locally(&key);
+    match encoded {
+        Ok(bytes) => write_replacing(spec, key, bytes, counters).await,
+        Err(error) => {
+            counters.count(Event::CacheError);
+            report::warn_once(Cause::Encode, spec.set, || {
+                format!(
+                    "set {}: the value of {} cannot be encoded ({error}); its entry is removed \
+                     instead",
+                    spec.set, spec.function
+                )
+            });
+            remove(spec, key).await;
+        }
+    }
+    // Again: a call of this process may have kept the old value meanwhile.
+    if let Some(user_key) = user_key {
+        local_registry::forget(&user_key);
+    }
+}
+
+/// [`cache_put`] for a sync function: the cache operations run on the cache's background runtime
+/// while this thread waits (at most two operation timeouts).
+pub fn cache_put_blocking(spec: &'static CacheSpec, key: KeyResult, entry: PutEntry) {
+    if bridge::run(cache_put(spec, key, entry)).is_none() {
+        unavailable(spec);
+    }
+}
+
+/// `#[cache_evict]`: replaces the entry of `key` with an invalidation marker, as
+/// `<fn>_invalidate` does. Never fails: problems are counted and logged once.
+pub async fn cache_evict(spec: &'static CacheSpec, key: KeyResult) {
+    let user_key = forget_locally(&key);
+    remove(spec, key).await;
+    if let Some(user_key) = user_key {
+        local_registry::forget(&user_key);
+    }
+}
+
+/// [`cache_evict`] for a sync function.
+pub fn cache_evict_blocking(spec: &'static CacheSpec, key: KeyResult) {
+    if bridge::run(cache_evict(spec, key)).is_none() {
+        unavailable(spec);
+    }
+}
+
+/// `#[cache_evict(all = true)]`: truncates the spec's set in its namespace and empties this
+/// process's local tiers. Never fails: problems are counted and logged once.
+pub async fn cache_evict_all(spec: &'static CacheSpec) {
+    local_registry::forget_all();
+    if let Err(error) = truncate(spec).await {
+        report::warn_once(Cause::Delete, spec.set, || {
+            format!(
+                "set {}: {} could not truncate the set: {error}; its entries may be served until \
+                 their ttl ends",
+                spec.set, spec.function
+            )
+        });
+    }
+    local_registry::forget_all();
+}
+
+/// [`cache_evict_all`] for a sync function.
+pub fn cache_evict_all_blocking(spec: &'static CacheSpec) {
+    if bridge::run(cache_evict_all(spec)).is_none() {
+        unavailable(spec);
+    }
+}
+
+/// Removes the entry of `key` from the cache: replaces it with an invalidation marker, as
+/// `<fn>_invalidate` does, so that a load that read it before cannot write its value over it.
+///
+/// `set` is the attribute's `set`; the namespace is the configured one
+/// ([`Config::namespace`](crate::Config::namespace)). `key` is what the reader's `key = <expr>`
+/// gives: a string, an integer or bytes. For an event consumer, such as a change feed of the
+/// source. Local tiers (`local(…)`) of this process drop their copy; in other processes a copy
+/// lives at most its local TTL.
+///
+/// ```no_run
+/// # use cacheaside_runtime as cacheaside;
+/// // A consumer of the source's change events: the next `get_user(id)` loads the new row.
+/// async fn on_user_changed(id: u64, email: &str) -> Result<(), cacheaside::Error> {
+///     cacheaside::invalidate("users", id).await?; // `#[cache_aside(set = "users", key = id)]`
+///     cacheaside::invalidate("users_by_email", email).await?; // `key = email`
+///     cacheaside::invalidate_in("ephemeral", "sessions", format!("user:{id}")).await
+/// }
+/// ```
+///
+/// # Errors
+/// When the entry may still be served: the cache is unreachable or failed the write
+/// ([`ErrorKind::Unavailable`], [`ErrorKind::Timeout`], [`ErrorKind::Server`]), or the set name or
+/// key is invalid ([`ErrorKind::Key`]). A disabled cache is not an error.
+pub async fn invalidate<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
+    invalidate_spec(spec_for(None, set)?, key.into_user_key()).await
+}
+
+/// [`invalidate`] in another namespace than the configured one (an attribute's `namespace`).
+///
+/// # Errors
+/// As [`invalidate`]; also an invalid namespace name.
+pub async fn invalidate_in<K: IntoUserKey>(
+    namespace: &'static str,
+    set: &'static str,
+    key: K,
+) -> Result<(), Error> {
+    invalidate_spec(spec_for(Some(namespace), set)?, key.into_user_key()).await
+}
+
+/// [`invalidate`] for sync code: blocks this thread while the cache's background runtime does
+/// the write (at most the operation timeout). Works with or without a tokio runtime.
+///
+/// ```no_run
+/// # use cacheaside_runtime as cacheaside;
+/// fn on_user_changed(id: u64) -> Result<(), cacheaside::Error> {
+///     cacheaside::invalidate_blocking("users", id)
+/// }
+/// ```
+///
+/// # Errors
+/// As [`invalidate`].
+pub fn invalidate_blocking<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
+    let spec = spec_for(None, set)?;
+    let key = key.into_user_key();
+    bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+}
+
+/// [`invalidate_in`] for sync code.
+///
+/// # Errors
+/// As [`invalidate_in`].
+pub fn invalidate_in_blocking<K: IntoUserKey>(
+    namespace: &'static str,
+    set: &'static str,
+    key: K,
+) -> Result<(), Error> {
+    let spec = spec_for(Some(namespace), set)?;
+    let key = key.into_user_key();
+    bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+}
+
+async fn invalidate_spec(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
+    let user_key = forget_locally(&key);
+    let removed = engine::invalidate(spec, key).await;
+    if let Some(user_key) = user_key {
+        local_registry::forget(&user_key);
+    }
+    removed
+}
+
+/// Drops this process's local copies of `key`; returns the key to drop them again after the
+/// cache write.
+fn forget_locally(key: &KeyResult) -> Option<UserKey> {
+    let user_key = key.as_ref().ok()?;
+    local_registry::forget(user_key);
+    Some(user_key.clone())
+}
+
+/// Writes `bytes` over whatever the entry holds: an invalidation marker first (so older loads
+/// lose), then the value, only over that marker.
+async fn write_replacing(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    bytes: Vec<u8>,
+    counters: &'static SetCounters,
+) {
+    engine::detach_flight(spec, &key);
+    let Some(mut target) = engine::usable_cache(spec, key, counters).await else {
+        return;
+    };
+    match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
+        Ok(expected) => {
+            target.expected = expected;
+            store_with_ttl(spec, target, bytes, spec.ttl, counters).await;
+        }
+        Err(error) => {
+            counters.count(Event::CacheError);
+            report::warn_once(Cause::Write, spec.set, || {
+                format!(
+                    "set {}: {} could not write its value to the cache: {error}; the old entry \
+                     may be served until its ttl ends",
+                    spec.set, spec.function
+                )
+            });
+        }
+    }
+}
+
+/// Invalidates the entry of `key`, reporting a failure once (counted by the engine).
+async fn remove(spec: &'static CacheSpec, key: KeyResult) {
+    if let Err(error) = engine::invalidate(spec, key).await {
+        report::warn_once(Cause::Delete, spec.set, || {
+            format!(
+                "set {}: {} could not remove its cache entry: {error}; it may be served until its \
+                 ttl ends",
+                spec.set, spec.function
+            )
+        });
+    }
+}
+
+async fn truncate(spec: &'static CacheSpec) -> Result<(), Error> {
+    let counters = stats::counters(spec.set);
+    let cache = match client::access(counters).await {
+        Access::Disabled => return Ok(()),
+        Access::Unavailable(error) => {
+            counters.count(Event::CacheError);
+            return Err(error);
+        }
+        Access::Ready(cache) => cache,
+    };
+    let namespace = spec.namespace.unwrap_or_else(|| cache.default_namespace());
+    cache
+        .truncate(namespace, spec.set)
+        .await
+        .inspect_err(|_| counters.count(Event::CacheError))
+}
+
+/// Counts and describes a background runtime that could not run a sync caller's operation.
+fn unavailable(spec: &'static CacheSpec) -> Error {
+    stats::counters(spec.set).count(Event::CacheError);
+    Error::new(
+        ErrorKind::Unavailable,
+        "the cache's background runtime did not run the operation",
+    )
+}
+
+/// The spec of [`invalidate`] for a set and namespace, made once per pair: the names are
+/// `'static`, so there are as many specs as pairs named in the program.
+fn spec_for(
+    namespace: Option<&'static str>,
+    set: &'static str,
+) -> Result<&'static CacheSpec, Error> {
+    check_name("set", set, MAX_SET_NAME)?;
+    if let Some(namespace) = namespace {
+        check_name("namespace", namespace, MAX_NAMESPACE_NAME)?;
+    }
+    type Specs = Mutex<HashMap<(Option<&'static str>, &'static str), &'static CacheSpec>>;
+    static SPECS: OnceLock<Specs> = OnceLock::new();
+    let mut specs = SPECS
+        .get_or_init(Specs::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let spec = specs.entry((namespace, set)).or_insert_with(|| {
+        Box::leak(Box::new(CacheSpec {
+            namespace,
+            set,
+            ttl: Ttl::NamespaceDefault,
+            function: "invalidate",
+        }))
+    });
+    Ok(*spec)
+}
+
+fn check_name(what: &str, name: &str, max_len: usize) -> Result<(), Error> {
+    if name.is_empty() || name.len() > max_len {
+        return Err(Error::new(
+            ErrorKind::Key,
+            format!(
+                "an Aerospike {what} name has 1 to {max_len} bytes; this one has {}",
+                name.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_spec_per_namespace_and_set() {
+        let users = spec_for(None, "wt_users").unwrap();
+        assert!(core::ptr::eq(users, spec_for(None, "wt_users").unwrap()));
+        let elsewhere = spec_for(Some("cache"), "wt_users").unwrap();
+        assert!(!core::ptr::eq(users, elsewhere));
+        assert_eq!(elsewhere.namespace, Some("cache"));
+        assert_eq!(elsewhere.set, "wt_users");
+    }
+
+    #[test]
+    fn rejects_invalid_names() {
+        let long_set: &'static str = Box::leak("s".repeat(64).into_boxed_str());
+        for error in [
+            spec_for(None, "").unwrap_err(),
+            spec_for(None, long_set).unwrap_err(),
+            spec_for(Some("a_namespace_name_longer_than_31_bytes"), "s").unwrap_err(),
+        ] {
+            assert_eq!(error.kind(), ErrorKind::Key);
+            assert!(error.to_string().contains("name has 1 to"), "{error}");
+        }
+    }
+
+    #[test]
+    fn success_follows_the_return_kind() {
+        assert!(succeeded(ResultKind, &Ok::<u8, ()>(1)));
+        assert!(!succeeded(ResultKind, &Err::<u8, ()>(())));
+        assert!(succeeded(OptionKind, &Some(1)));
+        assert!(!succeeded(OptionKind, &None::<u8>));
+        assert!(succeeded(PlainKind, &()));
+    }
+
+    #[test]
+    fn a_put_writes_only_after_success() {
+        assert!(put_returned(ResultKind, &Err::<u8, ()>(())).0.is_none());
+        let written = put_returned(ResultKind, &Ok::<u8, ()>(7))
+            .0
+            .unwrap()
+            .unwrap();
+        assert_eq!(codec::decode::<u8>(&written).ok(), Some(7));
+        let value = put_value(&"new".to_owned());
+        assert!(put_value_if(OptionKind, value, &None::<()>).0.is_none());
+        let value = put_value(&"new".to_owned());
+        let written = put_value_if(PlainKind, value, &()).0.unwrap().unwrap();
+        assert_eq!(
+            codec::decode::<String>(&written).ok(),
+            Some("new".to_owned())
+        );
+    }
+}
