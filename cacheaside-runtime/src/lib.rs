@@ -74,6 +74,7 @@
 //! still be served.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[doc(hidden)]
 pub mod __private;
@@ -106,6 +107,8 @@ pub use client::init;
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
 pub use key::UserKey;
+#[cfg(feature = "metrics")]
+pub use observe::metrics;
 pub use set_policy::SetPolicy;
 pub use __private::IntoUserKey;
 pub use stats::{stats, SetStats, Stats};

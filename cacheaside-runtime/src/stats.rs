@@ -139,8 +139,11 @@ pub fn stats() -> Stats {
 }
 
 /// The live counters of one set.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SetCounters {
+    /// The metric keys of this set, labelled with its name, built once (`metrics` feature).
+    #[cfg(feature = "metrics")]
+    exported: crate::observe::metrics::SetMetrics,
     hits: AtomicU64,
     misses: AtomicU64,
     loads: AtomicU64,
@@ -159,8 +162,8 @@ pub(crate) struct SetCounters {
     touches: AtomicU64,
 }
 
-/// One event to count.
-#[derive(Debug, Clone, Copy)]
+/// One event to count; the declaration order is the order of [`SetStats`]'s fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Event {
     Hit,
     Miss,
@@ -180,7 +183,83 @@ pub(crate) enum Event {
     Touch,
 }
 
+impl Event {
+    /// Every event, in declaration order (`event as usize` is its index here).
+    #[cfg(test)]
+    pub(crate) const ALL: [Event; 16] = [
+        Event::Hit,
+        Event::Miss,
+        Event::Load,
+        Event::LoadError,
+        Event::CacheError,
+        Event::Undecodable,
+        Event::Write,
+        Event::Coalesced,
+        Event::StaleWritePrevented,
+        Event::BreakerOpened,
+        Event::TtlForbiddenSkip,
+        Event::Oversize,
+        Event::RefreshAhead,
+        Event::StaleServed,
+        Event::LocalHit,
+        Event::Touch,
+    ];
+
+    /// The name of the [`SetStats`] field that counts this event.
+    #[cfg(test)]
+    pub(crate) const fn field(self) -> &'static str {
+        match self {
+            Event::Hit => "hits",
+            Event::Miss => "misses",
+            Event::Load => "loads",
+            Event::LoadError => "load_errors",
+            Event::CacheError => "cache_errors",
+            Event::Undecodable => "undecodable",
+            Event::Write => "writes",
+            Event::Coalesced => "coalesced",
+            Event::StaleWritePrevented => "stale_writes_prevented",
+            Event::BreakerOpened => "breaker_opens",
+            Event::TtlForbiddenSkip => "ttl_forbidden_skips",
+            Event::Oversize => "oversize",
+            Event::RefreshAhead => "refreshes_ahead",
+            Event::StaleServed => "stale_served",
+            Event::LocalHit => "local_hits",
+            Event::Touch => "touches",
+        }
+    }
+}
+
 impl SetCounters {
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn new(set: &'static str) -> SetCounters {
+        SetCounters {
+            #[cfg(feature = "metrics")]
+            exported: crate::observe::metrics::SetMetrics::new(set),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            loads: AtomicU64::new(0),
+            load_errors: AtomicU64::new(0),
+            cache_errors: AtomicU64::new(0),
+            undecodable: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
+            stale_writes_prevented: AtomicU64::new(0),
+            breaker_opens: AtomicU64::new(0),
+            ttl_forbidden_skips: AtomicU64::new(0),
+            oversize: AtomicU64::new(0),
+            refreshes_ahead: AtomicU64::new(0),
+            stale_served: AtomicU64::new(0),
+            local_hits: AtomicU64::new(0),
+            touches: AtomicU64::new(0),
+        }
+    }
+
+    /// The metric keys of this set, for the latency histograms.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn exported(&self) -> &crate::observe::metrics::SetMetrics {
+        &self.exported
+    }
+
     pub(crate) fn count(&self, event: Event) {
         let counter = match event {
             Event::Hit => &self.hits,
@@ -201,6 +280,8 @@ impl SetCounters {
             Event::Touch => &self.touches,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        self.exported.count(event);
     }
 
     fn snapshot(&self) -> SetStats {
@@ -248,7 +329,7 @@ pub(crate) fn counters(set: &'static str) -> &'static SetCounters {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     registry
         .entry(set)
-        .or_insert_with(|| Box::leak(Box::new(SetCounters::default())))
+        .or_insert_with(|| Box::leak(Box::new(SetCounters::new(set))))
 }
 
 #[cfg(test)]
@@ -274,24 +355,7 @@ mod tests {
         assert!(snapshot.total().misses >= 2);
     }
 
-    const EVERY_EVENT: [Event; 16] = [
-        Event::Hit,
-        Event::Miss,
-        Event::Load,
-        Event::LoadError,
-        Event::CacheError,
-        Event::Undecodable,
-        Event::Write,
-        Event::Coalesced,
-        Event::StaleWritePrevented,
-        Event::BreakerOpened,
-        Event::TtlForbiddenSkip,
-        Event::Oversize,
-        Event::RefreshAhead,
-        Event::StaleServed,
-        Event::LocalHit,
-        Event::Touch,
-    ];
+    const EVERY_EVENT: [Event; 16] = Event::ALL;
 
     /// Every field of a snapshot, in declaration order.
     fn fields(stats: &SetStats) -> [u64; 16] {
@@ -335,5 +399,35 @@ mod tests {
         total.add(&one_each);
         total.add(&one_each);
         assert_eq!(fields(&total), [2; 16], "add() sums every field");
+    }
+
+    #[test]
+    fn every_event_is_listed_once_at_its_index_and_names_its_field() {
+        for (index, event) in Event::ALL.into_iter().enumerate() {
+            assert_eq!(event as usize, index, "{event:?}");
+        }
+        let names = [
+            "hits",
+            "misses",
+            "loads",
+            "load_errors",
+            "cache_errors",
+            "undecodable",
+            "writes",
+            "coalesced",
+            "stale_writes_prevented",
+            "breaker_opens",
+            "ttl_forbidden_skips",
+            "oversize",
+            "refreshes_ahead",
+            "stale_served",
+            "local_hits",
+            "touches",
+        ];
+        let debug = format!("{:?}", SetStats::default());
+        for (event, name) in Event::ALL.into_iter().zip(names) {
+            assert_eq!(event.field(), name);
+            assert!(debug.contains(&format!("{name}: 0")), "{name} is a field");
+        }
     }
 }
