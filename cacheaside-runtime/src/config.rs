@@ -377,7 +377,12 @@ impl Config {
         }
         let mut config = self;
         if config.tls.requested() {
-            tls::load(&mut config.tls).map_err(|problem| tls_error(problem, source))?;
+            let given = if config.tls.ca_file.is_some() {
+                TLS_CA_FILE
+            } else {
+                TLS_NAME
+            };
+            tls::load(&mut config.tls).map_err(|problem| tls_error(problem, given, source))?;
         }
         Ok(config)
     }
@@ -550,15 +555,16 @@ fn set_policy_error(name: &SetName, part: Part, problem: &str) -> Error {
     Error::new(ErrorKind::Config, format!("invalid {setting}: {problem}"))
 }
 
-/// The error of unusable TLS settings, naming the setting as it was given.
-fn tls_error(problem: TlsProblem, source: Source) -> Error {
+/// The error of unusable TLS settings, naming the setting as it was given (`given`: the CA file
+/// when set, else the name).
+fn tls_error(problem: TlsProblem, given: Setting, source: Source) -> Error {
     match problem {
         TlsProblem::NoFeature => Error::new(
             ErrorKind::Config,
             format!(
                 "{} is set but cacheaside was built without its `tls` feature: enable \
                  `features = [\"tls\"]` on the cacheaside dependency",
-                TLS_CA_FILE.name(source)
+                given.name(source)
             ),
         ),
         TlsProblem::NameWithoutCa => invalid(
@@ -908,7 +914,11 @@ mod tests {
             "{message}"
         );
         #[cfg(not(feature = "tls"))]
-        assert!(message.contains("`tls` feature"), "{message}");
+        assert!(
+            message.starts_with("AEROSPIKE_TLS_NAME is set but")
+                && message.contains("`tls` feature"),
+            "{message}"
+        );
     }
 
     #[cfg(not(feature = "tls"))]
