@@ -49,6 +49,7 @@ struct Names {
     local_key: Ident,
     local_ops: Ident,
     key: Ident,
+    key_args: Ident,
     kind: Ident,
     load: Ident,
     returned: Ident,
@@ -70,6 +71,7 @@ impl Names {
             local_key: local("__cacheaside_local_key"),
             local_ops: local("__cacheaside_local_ops"),
             key: local("__cacheaside_key"),
+            key_args: local("__cacheaside_key_args"),
             kind: local("__cacheaside_kind"),
             load: local("__cacheaside_load"),
             returned: local("__cacheaside_returned"),
@@ -203,7 +205,32 @@ fn with_companions(plan: &Plan) -> Expansion {
         let path = hidden(plan, &names.local_tier);
         quote!(#path())
     };
-    let main_call = through_local(plan, &names, &local_ref, get_or_load, false);
+    // With a local tier, the key is looked up there before it is built (and before the loader
+    // takes the arguments): a local hit formats no default key.
+    let main_body = if plan.policy.local.is_some() {
+        let probes: Vec<TokenStream> = (variants.iter())
+            .map(|variant| key_probe(plan, &quote!(#spec), variant, key, &names.key_args))
+            .collect();
+        let local_hit = local_lookup(plan, &names, &local_ref, &quote!(#spec));
+        let local_miss = local_store(plan, &names, get_or_load);
+        quote! {
+            #(#probes)*
+            let #kind = #checked_kind;
+            #alias_probe
+            #local_hit
+            let #key = #krate::__private::LocalProbe::into_key(#key);
+            #(#loads_only)*
+            #local_miss
+        }
+    } else {
+        let main_call = through_local(plan, &names, &local_ref, get_or_load, false);
+        quote! {
+            #(#keys_and_loads)*
+            let #kind = #checked_kind;
+            #alias_probe
+            #main_call
+        }
+    };
     let refresh = through_local(plan, &names, &local_ref, refresh, true);
     let peek = flavor.runtime_fn("peek");
     let return_type = &plan.return_kind.ty;
@@ -244,10 +271,7 @@ fn with_companions(plan: &Plan) -> Expansion {
             #uses
             #spec_binding
             #policy_binding
-            #(#keys_and_loads)*
-            let #kind = #checked_kind;
-            #alias_probe
-            #main_call
+            #main_body
         }
     };
 
@@ -508,19 +532,12 @@ fn through_local_with_spec(
         return plan.flavor.wait(call);
     }
     let krate = &plan.krate;
-    // With a local tier the hit path is short, so the call's future goes on the heap (on a local
-    // miss only): the wrapper's own future stays small and cheap to create and move.
-    let call = match plan.flavor {
-        crate::flavor::Flavor::Async => quote!(#krate::__private::boxed(#call).await),
-        crate::flavor::Flavor::Sync => call,
-    };
+    let call = boxed_call(plan, call);
     let Names {
         key,
-        kind,
         returned,
         local,
         local_key,
-        local_ops: ops,
         ..
     } = names;
     if refresh {
@@ -535,6 +552,28 @@ fn through_local_with_spec(
             #returned
         };
     }
+    let lookup = local_lookup(plan, names, local_ref, spec);
+    let store = local_miss(plan, names, call);
+    quote!(#lookup #store)
+}
+
+/// The local tier's lookup of `local(…)`: returns a local hit at once. `key` may be a built key
+/// or the parts of a default key.
+fn local_lookup(
+    plan: &Plan,
+    names: &Names,
+    local_ref: &TokenStream,
+    spec: &TokenStream,
+) -> TokenStream {
+    let krate = &plan.krate;
+    let Names {
+        key,
+        kind,
+        returned,
+        local,
+        local_ops: ops,
+        ..
+    } = names;
     // The one check that the value can be kept and cloned, spanned on the return type.
     let return_type = &plan.return_kind.ty;
     let local_ops = Ident::new("local_ops", plan.return_kind.span);
@@ -546,10 +585,42 @@ fn through_local_with_spec(
         {
             return #returned;
         }
+    }
+}
+
+/// After a local miss (`key` built): the runtime call, whose returned value is kept locally.
+fn local_miss(plan: &Plan, names: &Names, call: TokenStream) -> TokenStream {
+    let krate = &plan.krate;
+    let Names {
+        key,
+        kind,
+        returned,
+        local,
+        local_key,
+        local_ops: ops,
+        ..
+    } = names;
+    quote! {
         let #local_key = #krate::__private::local_key(&#key);
         let #returned = #call;
         #krate::__private::local_store(#ops, #local, #local_key, #kind, &#returned);
         #returned
+    }
+}
+
+/// [`local_miss`] with the call boxed (see [`boxed_call`]).
+fn local_store(plan: &Plan, names: &Names, call: TokenStream) -> TokenStream {
+    local_miss(plan, names, boxed_call(plan, call))
+}
+
+/// The runtime call of a function with a local tier, awaited. Its future goes on the heap (on a
+/// local miss only), since the hit path is short: the wrapper's own future stays small and cheap
+/// to create and move.
+fn boxed_call(plan: &Plan, call: TokenStream) -> TokenStream {
+    let krate = &plan.krate;
+    match plan.flavor {
+        crate::flavor::Flavor::Async => quote!(#krate::__private::boxed(#call).await),
+        crate::flavor::Flavor::Sync => call,
     }
 }
 
@@ -647,25 +718,65 @@ fn key_expr(plan: &Plan, spec: &TokenStream, present: &[bool]) -> TokenStream {
             quote::quote_spanned!(span=> #krate::__private::explicit_key(#expr))
         }
         KeyPlan::Default { args } => {
-            let scope = if plan.inputs.receiver.is_some() {
-                quote!(::core::any::type_name::<Self>())
-            } else {
-                quote!(::core::module_path!())
-            };
-            let parts = (args.iter())
-                .filter(|&&index| present[index])
-                .map(|&index| {
-                    let param = &plan.inputs.params[index];
-                    let binding = &param.binding;
-                    let span = syn::spanned::Spanned::span(&param.pat);
-                    // Spanned on the argument: a key argument that is not serializable is reported
-                    // there, once (see `private_support`).
-                    let method = Ident::new("key_part", span);
-                    quote::quote_spanned!(span=> #krate::__private::KeyPart(&#binding).#method())
-                });
+            let (scope, parts) = default_key_pieces(plan, args, present);
             quote!(#krate::__private::default_key(#spec, #scope, &(#(#parts,)*)))
         }
     }
+}
+
+/// `let` statements that bind `key` to what a local tier looks up: the key of `key = <expr>`, or
+/// the parts of the default key (its arguments in `key_args`), not yet built.
+fn key_probe(
+    plan: &Plan,
+    spec: &TokenStream,
+    variant: &Variant,
+    key: &Ident,
+    key_args: &Ident,
+) -> TokenStream {
+    let krate = &plan.krate;
+    let cfg = &variant.cfg;
+    match &plan.key {
+        KeyPlan::Explicit { .. } => {
+            let key_expr = key_expr(plan, spec, &variant.present);
+            quote!(#cfg let #key = #key_expr;)
+        }
+        KeyPlan::Default { args } => {
+            let (scope, parts) = default_key_pieces(plan, args, &variant.present);
+            quote! {
+                #cfg let #key_args = (#(#parts,)*);
+                #cfg let #key = #krate::__private::default_key_parts(#spec, #scope, &#key_args);
+            }
+        }
+    }
+}
+
+/// The scope of a default key and its parts, one per present key argument. Each goes through
+/// `key_part`, spanned on the argument, so an argument that cannot be serialized is reported
+/// there with a hint to `skip` it.
+fn default_key_pieces(
+    plan: &Plan,
+    args: &[usize],
+    present: &[bool],
+) -> (TokenStream, Vec<TokenStream>) {
+    let krate = &plan.krate;
+    let scope = if plan.inputs.receiver.is_some() {
+        quote!(::core::any::type_name::<Self>())
+    } else {
+        quote!(::core::module_path!())
+    };
+    let parts = (args.iter())
+        .filter(|&&index| present[index])
+        .map(|&index| {
+            let param = &plan.inputs.params[index];
+            let binding = &param.binding;
+            let span = syn::spanned::Spanned::span(&param.pat);
+            // Spanned on the argument: a key argument that is not serializable is reported
+            // there, once (see `private_support`).
+            let method = Ident::new("key_part", span);
+            quote::quote_spanned!(span=> #krate::__private::KeyPart(&#binding).#method())
+        })
+        .collect();
+    (scope, parts)
 }
 
 /// Calls the hidden loader with the wrapper's arguments: the original body, as a future that the

@@ -10,13 +10,13 @@ use core::marker::PhantomData;
 use serde::{de::DeserializeOwned, Serialize};
 
 pub use crate::key::UserKey;
-pub use crate::local::LocalTier;
-pub use crate::Ttl;
+pub use crate::local::{DefaultKeyParts, LocalProbe, LocalTier};
 pub use crate::write_through::{
     cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
     cache_put_blocking, put_returned, put_value, put_value_if, succeeded, Outcome, PutEntry,
     PutValue,
 };
+pub use crate::Ttl;
 
 /// What the attribute said about one annotated function, built once in a `static`.
 #[derive(Debug)]
@@ -497,7 +497,7 @@ impl<T: Clone + Send + Sync + 'static> LocalValue for T {}
 /// The local tier's operations for one value type, obtained through [`LocalCheck::local_ops`]:
 /// the only place that requires [`LocalValue`], so a value that is not `Clone` is reported once.
 pub struct LocalOps<V> {
-    get: fn(&LocalTier, &UserKey) -> Option<V>,
+    get: fn(&LocalTier, &dyn LocalProbe) -> Option<V>,
     insert: fn(&LocalTier, UserKey, &V),
 }
 
@@ -525,27 +525,45 @@ impl<R, K: ReturnKind<R>> LocalCheck<R, K> {
         K::Value: LocalValue,
     {
         LocalOps {
-            get: |tier, key| tier.get::<K::Value>(key),
+            get: |tier, key| tier.get::<K::Value, _>(key),
             insert: |tier, key, value| tier.insert(key, value.clone()),
         }
     }
 }
 
 /// A local-tier hit: the cached part of the return value, cloned, rebuilt into a return value and
-/// counted as a hit. `None` sends the call on to Aerospike.
+/// counted as a hit. `None` sends the call on to Aerospike. `key` is the call's key, built
+/// ([`KeyResult`]) or not yet ([`DefaultKeyParts`]).
 #[inline]
 pub fn local_get<R, K: ReturnKind<R>>(
     ops: LocalOps<K::Value>,
     tier: &'static LocalTier,
     spec: &'static CacheSpec,
-    key: &KeyResult,
+    key: &impl LocalProbe,
     _kind: K,
 ) -> Option<R> {
-    let value = (ops.get)(tier, key.as_ref().ok()?)?;
+    let started = crate::engine::Call::clock();
+    let value = (ops.get)(tier, key)?;
     let counters = tier.counters(spec.set);
     counters.count(crate::stats::Event::Hit);
     counters.count(crate::stats::Event::LocalHit);
+    crate::engine::Call::local_hit(spec, started);
     Some(K::from_cached(value))
+}
+
+/// The parts of the default key of a function with a local tier: the tier looks them up without
+/// building the key; [`LocalProbe::into_key`] builds it (as [`default_key`] would) on a local miss.
+#[inline]
+pub fn default_key_parts<'a, A: Serialize + ?Sized>(
+    spec: &'static CacheSpec,
+    scope: &'a str,
+    args: &'a A,
+) -> DefaultKeyParts<'a, A> {
+    DefaultKeyParts {
+        scope,
+        function: spec.function,
+        args,
+    }
 }
 
 /// The key a call stores its value under in the local tier, taken before the call consumes it.

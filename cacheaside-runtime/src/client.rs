@@ -3,13 +3,25 @@
 //! The `aerospike` client spawns its tend task on the runtime that creates it, and pooled
 //! connections bind to that runtime's reactor. Callers' runtimes come and go (`#[tokio::test]`
 //! builds one per test) and sync callers have none, so the client is created on one dedicated
-//! background runtime, and every operation is spawned there: callers only await a `JoinHandle`,
-//! which works from any executor. Timeouts run on the background runtime too.
+//! background runtime, whose reactor and timer drive every socket and deadline of the client.
+//!
+//! An async caller polls the client's operation in place, on its own task, inside the background
+//! runtime's context (`InBackground`): whatever the operation registers (a new pooled
+//! connection, a timer, a connection-recovery task) goes to the background runtime, never to the
+//! caller's, which may end at any time; the reactor wakes the caller's task directly. That works
+//! from any executor and saves spawning a task per operation. Dropping a call mid-operation
+//! drops the operation in that context too: the client then recovers or closes the connection it
+//! was using (a connection in an unknown state never goes back to the pool). Sync callers run
+//! the same operations on the background runtime (see `bridge`).
 //!
 //! Connecting never blocks a call for longer than the operation timeout: the connection is made
 //! by a background task, which retries every reconnect interval while the cluster is unreachable;
 //! calls meanwhile bypass the cache.
 
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{ready, Context, Poll};
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
@@ -19,7 +31,7 @@ use aerospike::{
     operations, AdminPolicy, AuthMode, Bin, Client, ClientPolicy, Expiration, GenerationPolicy,
     Key, ReadPolicy, RecordExistsAction, ResultCode, Value, WritePolicy,
 };
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 
 use crate::breaker::{self, Breaker, Transition};
@@ -154,11 +166,11 @@ impl Cache {
     }
 
     /// Reads bin `data` and the record's generation: `Ok(None)` when the record does not exist.
-    pub(crate) async fn read(&self, key: Key) -> Result<Option<Stored>, Error> {
-        let client = Arc::clone(&self.client);
-        let policy = self.installation.policies_for(key.set_name()).read.clone();
+    pub(crate) async fn read(&self, key: impl Borrow<Key> + Send) -> Result<Option<Stored>, Error> {
+        let policies = self.installation.policies_for(key.borrow().set_name());
+        let (client, policy) = (&self.client, &policies.read);
         self.run(async move {
-            match client.get(&policy, &key, [DATA_BIN]).await {
+            match client.get(policy, key.borrow(), [DATA_BIN]).await {
                 Ok(mut record) => Ok(Some(Stored {
                     data: record.bins.swap_remove(DATA_BIN),
                     generation: record.generation,
@@ -282,14 +294,30 @@ impl Cache {
         }
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        operation: impl core::future::Future<Output = aerospike::Result<T>> + Send + 'static,
-    ) -> Result<T, Error> {
-        let runtime = background()?;
-        let timeout = self.installation.config.operation_timeout();
-        let task = runtime.spawn(async move { tokio::time::timeout(timeout, operation).await });
-        let result = Self::outcome(task.await, timeout);
+    /// Runs one operation of the client in place (see the module docs) and records its outcome
+    /// in the breaker. The operation timeout bounds it: the read and write policies carry it as
+    /// their total timeout, which the client enforces on every socket operation and retry.
+    ///
+    /// The operation is boxed at once, before anything awaits it: the futures of the engine that
+    /// await this one then hold a pointer, not the client's large state machine, and do not
+    /// copy it around as they are created and moved.
+    fn run<'a, T: 'a>(
+        &'a self,
+        operation: impl Future<Output = aerospike::Result<T>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'a {
+        let operation = Box::pin(operation);
+        async move {
+            let runtime = background()?;
+            let result = InBackground::new(runtime.handle(), operation)
+                .await
+                .map_err(|error| Error::from_aerospike(&error));
+            self.record(&result);
+            result
+        }
+    }
+
+    /// Records an operation's outcome in the breaker; reports the breaker opening and closing.
+    fn record<T>(&self, result: &Result<T, Error>) {
         let failed = matches!(&result, Err(error) if breaker::is_failure(error));
         let config = &self.installation.config;
         match self
@@ -314,27 +342,50 @@ impl Cache {
             Some(Transition::Closed) => report::resumed(Cause::Breaker, config.hosts()),
             None => {}
         }
-        result
     }
+}
 
-    fn outcome<T>(
-        joined: Result<
-            Result<aerospike::Result<T>, tokio::time::error::Elapsed>,
-            tokio::task::JoinError,
-        >,
-        timeout: Duration,
-    ) -> Result<T, Error> {
-        match joined {
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) => Err(Error::from_aerospike(&error)),
-            Ok(Err(_elapsed)) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!("the cache operation took longer than {timeout:?}"),
-            )),
-            Err(join_error) => Err(Error::new(
-                ErrorKind::Unavailable,
-                format!("the cache operation did not complete: {join_error}"),
-            )),
+/// A future of the client polled on the caller's task inside the background runtime's context,
+/// and dropped there too (see the module docs). Boxed once, so that the futures of the engine
+/// that await it move a pointer rather than the client's large state machine.
+struct InBackground<'h, F> {
+    handle: &'h Handle,
+    operation: Option<Pin<Box<F>>>,
+}
+
+impl<'h, F: Future> InBackground<'h, F> {
+    fn new(handle: &'h Handle, operation: Pin<Box<F>>) -> Self {
+        InBackground {
+            handle,
+            operation: Some(operation),
+        }
+    }
+}
+
+impl<F: Future> Future for InBackground<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let Some(operation) = this.operation.as_mut() else {
+            // Polled after completion: a bug of the caller; never ready again.
+            return Poll::Pending;
+        };
+        let _context = this.handle.enter();
+        let output = ready!(operation.as_mut().poll(cx));
+        // Finished: dropped here, still inside the context.
+        this.operation = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<F> Drop for InBackground<'_, F> {
+    fn drop(&mut self) {
+        if let Some(operation) = self.operation.take() {
+            // A cancelled call: whatever the operation hands back on drop (a pooled connection
+            // to recover) is handled by the background runtime.
+            let _context = self.handle.enter();
+            drop(operation);
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The get-or-load engine: read, on a miss load and write back. It fails open: no cache problem
 //! ever reaches the caller of an annotated function, which gets its loader's result instead.
 
+use core::cell::Cell;
 use core::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aerospike::{Key, ResultCode, Value};
 
@@ -14,6 +15,7 @@ use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
 use crate::namespace::NamespaceStatus;
+use crate::observe::{self, Outcome};
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
 use crate::size;
@@ -51,9 +53,14 @@ pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>
     kind: K,
     load: F,
 ) -> R {
-    match serve::<R, K, F>(spec, policy, key, &kind, load, false).await {
+    let mut call = Call::start(spec);
+    let span = call.span.clone();
+    let served = serve::<R, K, F>(spec, policy, key, &kind, load, false, &mut call);
+    let returned = match in_span(span, served).await {
         Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
-    }
+    };
+    call.finish(spec);
+    returned
 }
 
 /// `get_or_load` whose hits near expiry hand `load` to the background runtime.
@@ -69,10 +76,15 @@ where
     K: ReturnKind<R> + Send + 'static,
     F: Future<Output = R> + Send + 'static,
 {
-    match serve::<R, K, F>(spec, policy, key, &kind, load, true).await {
+    let mut call = Call::start(spec);
+    let span = call.span.clone();
+    let served = serve::<R, K, F>(spec, policy, key, &kind, load, true, &mut call);
+    let served = in_span(span, served).await;
+    call.finish(spec);
+    match served {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
-            let counters = stats::counters(spec.set);
+            let counters = set_counters(spec);
             let refresh = async move {
                 let loaded = run_loader::<R, K, F>(load, counters).await;
                 write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
@@ -98,10 +110,16 @@ where
     K: ReturnKind<R> + Send + 'static,
     L: FnOnce() -> R + Send + 'static,
 {
-    match serve_blocking::<R, K, L>(spec, policy, key, &kind, load, true) {
+    let mut call = Call::start(spec);
+    let served = call
+        .span
+        .clone()
+        .in_scope(|| serve_blocking::<R, K, L>(spec, policy, key, &kind, load, true, &mut call));
+    call.finish(spec);
+    match served {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
-            let counters = stats::counters(spec.set);
+            let counters = set_counters(spec);
             let refresh = async move {
                 let loading = tokio::task::spawn_blocking(move || {
                     run_loader_blocking::<R, K, L>(load, counters)
@@ -208,7 +226,6 @@ fn claim_refresh(
     policy: &CachePolicy,
     entry: &Target,
     remaining: Option<Duration>,
-    user_key: Option<&UserKey>,
 ) -> Option<Claim> {
     if !near_expiry(spec, policy, remaining) {
         return None;
@@ -218,7 +235,7 @@ fn claim_refresh(
     };
     refresh_ahead::claim(
         Purpose::Refresh,
-        FlightKey::new(spec, user_key?),
+        FlightKey::of(spec, &entry.key),
         generation,
     )
 }
@@ -229,20 +246,18 @@ fn claim_refresh(
 fn after_hit(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
-    entry: Option<(Target, Option<Duration>)>,
-    user_key: Option<&UserKey>,
+    (target, remaining): (Target, Option<Duration>),
     refreshing: bool,
     negative: bool,
 ) -> Option<(Target, Claim)> {
-    let (target, remaining) = entry?;
     if refreshing {
-        if let Some(claim) = claim_refresh(spec, policy, &target, remaining, user_key) {
+        if let Some(claim) = claim_refresh(spec, policy, &target, remaining) {
             return Some((target, claim));
         }
     }
     // A cached `None` keeps its own short life: reading it does not extend it.
     if !negative && due_for_touch(spec, policy, remaining) {
-        touch_in_background(spec, policy, target, user_key);
+        touch_in_background(spec, policy, target);
     }
     None
 }
@@ -265,12 +280,7 @@ fn due_for_touch(spec: &CacheSpec, policy: &CachePolicy, remaining: Option<Durat
 
 /// Resets the entry's TTL in the background, once per entry version per process, only if the
 /// entry is unchanged since the read. Never blocks the caller; failures are counted.
-fn touch_in_background(
-    spec: &'static CacheSpec,
-    policy: &'static CachePolicy,
-    target: Target,
-    user_key: Option<&UserKey>,
-) {
+fn touch_in_background(spec: &'static CacheSpec, policy: &'static CachePolicy, target: Target) {
     let Expected::Generation(generation) = target.expected else {
         return;
     };
@@ -278,18 +288,14 @@ fn touch_in_background(
         // Entries there never expire, or are not written at all: nothing to extend.
         return;
     }
-    let Some(user_key) = user_key else {
-        return;
-    };
-    let Some(claim) =
-        refresh_ahead::claim(Purpose::Touch, FlightKey::new(spec, user_key), generation)
-    else {
+    let flight_key = FlightKey::of(spec, &target.key);
+    let Some(claim) = refresh_ahead::claim(Purpose::Touch, flight_key, generation) else {
         return;
     };
     let Ok(runtime) = client::background() else {
         return;
     };
-    let counters = stats::counters(spec.set);
+    let counters = set_counters(spec);
     let ttl = with_stale_window(spec.ttl, policy);
     let expiration = target.cache.config().cap_ttl(spec.set, ttl).expiration();
     runtime.spawn(async move {
@@ -314,10 +320,12 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
     kind: &K,
     load: F,
     refreshing: bool,
+    call: &mut Call,
 ) -> Served<R, F> {
-    let counters = stats::counters(spec.set);
+    let counters = set_counters(spec);
+    let usable = prepare(spec, key, counters).await;
     let mut leader = None;
-    if let Some((flight_key, bound)) = coalescing(spec, &key) {
+    if let Some((flight_key, bound)) = flight_of(spec, &usable) {
         loop {
             match flight::join(&flight_key, Caller::current_async()) {
                 Role::Leader(lead) => {
@@ -328,6 +336,7 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
                     Landing::Abandoned => continue,
                     landing => {
                         if let Some(value) = follow::<K::Value>(spec, landing, counters) {
+                            call.outcome = Outcome::Hit;
                             return Served::Done(K::from_cached(value));
                         }
                         break;
@@ -336,37 +345,103 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
             }
         }
     }
-    let user_key = (key.as_ref().ok().cloned()).filter(|_| refreshing || policy.touch_permille > 0);
-    let found = lookup(spec, key, counters).await;
-    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters) {
+    let found = lookup(spec, usable, counters).await;
+    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters, call) {
         Resolved::Hit(value, bytes, entry) => {
-            drop(land(leader, Some(bytes)));
-            let negative = K::is_negative(&value);
-            let returned = K::from_cached(value);
-            let user_key = user_key.as_ref();
-            if let Some((target, claim)) =
-                after_hit(spec, policy, entry, user_key, refreshing, negative)
-            {
-                return Served::NearExpiry(returned, load, target, claim);
-            }
-            return Served::Done(returned);
+            return hit::<R, K, F>(spec, policy, leader, value, bytes, entry, load, refreshing);
         }
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
+    let started = Instant::now();
     let returned = run_loader::<R, K, F>(load, counters).await;
+    call.load = Some(started.elapsed());
+    let loaded = after_load::<R, K>(
+        spec,
+        policy,
+        kind,
+        returned,
+        write_target,
+        stale,
+        leader,
+        call,
+    );
+    if let Some((target, bytes, ttl)) = loaded.write {
+        store_with_ttl(spec, target, bytes, ttl, counters).await;
+    }
+    drop(loaded.landed);
+    Served::Done(loaded.returned)
+}
+
+/// A hit: the value to return, shared with the call's followers if it has any; and what else
+/// the hit starts (see [`after_hit`]).
+#[allow(clippy::too_many_arguments)]
+fn hit<R, K: ReturnKind<R>, L>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    leader: Option<Leader>,
+    value: K::Value,
+    bytes: Vec<u8>,
+    entry: (Target, Option<Duration>),
+    load: L,
+    refreshing: bool,
+) -> Served<R, L> {
+    if let Some(leader) = leader {
+        leader.hit(|| Arc::new(bytes));
+    }
+    let negative = K::is_negative(&value);
+    let returned = K::from_cached(value);
+    match after_hit(spec, policy, entry, refreshing, negative) {
+        Some((target, claim)) => Served::NearExpiry(returned, load, target, claim),
+        None => Served::Done(returned),
+    }
+}
+
+/// What a call does after its loader ran: what it returns, the write-back to make, and the
+/// landed flight to hold until the write is done.
+struct Loaded<R> {
+    returned: R,
+    write: Option<(Target, Vec<u8>, Ttl)>,
+    landed: Option<Landed>,
+}
+
+/// Decides what follows a load: the stale value when the load failed in the stale window,
+/// otherwise the loaded value, shared with the call's followers and written back if cacheable.
+#[allow(clippy::too_many_arguments)]
+fn after_load<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    kind: &K,
+    returned: R,
+    write_target: Option<Target>,
+    stale: Option<(K::Value, Vec<u8>)>,
+    mut leader: Option<Leader>,
+    call: &mut Call,
+) -> Loaded<R> {
+    let counters = set_counters(spec);
     if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters) {
-        return Served::Done(stale);
+        call.outcome = Outcome::Stale;
+        return Loaded {
+            returned: stale,
+            write: None,
+            landed: None,
+        };
     }
     let wanted = write_target.is_some() || leader.is_some();
     let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
-    if let (Some(target), Some(shared)) = (write_target, shared) {
-        let ttl = entry_ttl::<R, K>(spec, policy, kind, &returned);
-        store_with_ttl(spec, target, unshare(shared), ttl, counters).await;
+    let write = match (write_target, shared) {
+        (Some(target), Some(shared)) => {
+            let ttl = entry_ttl::<R, K>(spec, policy, kind, &returned);
+            Some((target, unshare(shared), ttl))
+        }
+        _ => None,
+    };
+    Loaded {
+        returned,
+        write,
+        landed,
     }
-    drop(landed);
-    Served::Done(returned)
 }
 
 /// `get_or_load` for a sync function: the cache operations run on the background runtime, the
@@ -389,11 +464,18 @@ pub(crate) fn get_or_load_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    match serve_blocking::<R, K, L>(spec, policy, key, &kind, load, false) {
+    let mut call = Call::start(spec);
+    let served = call
+        .span
+        .clone()
+        .in_scope(|| serve_blocking::<R, K, L>(spec, policy, key, &kind, load, false, &mut call));
+    call.finish(spec);
+    match served {
         Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
@@ -401,10 +483,12 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: &K,
     load: L,
     refreshing: bool,
+    call: &mut Call,
 ) -> Served<R, L> {
-    let counters = stats::counters(spec.set);
+    let counters = set_counters(spec);
+    let usable = bridge::block_on(prepare(spec, key, counters));
     let mut leader = None;
-    if let Some((flight_key, bound)) = coalescing(spec, &key) {
+    if let Some((flight_key, bound)) = flight_of(spec, &usable) {
         loop {
             match flight::join(&flight_key, Caller::Blocking) {
                 Role::Leader(lead) => {
@@ -415,6 +499,7 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
                     Landing::Abandoned => continue,
                     landing => {
                         if let Some(value) = follow::<K::Value>(spec, landing, counters) {
+                            call.outcome = Outcome::Hit;
                             return Served::Done(K::from_cached(value));
                         }
                         break;
@@ -423,44 +508,39 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
             }
         }
     }
-    let user_key = (key.as_ref().ok().cloned()).filter(|_| refreshing || policy.touch_permille > 0);
-    let found = bridge::run(lookup(spec, key, counters)).unwrap_or(Lookup::Bypass);
-    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters) {
+    let found = bridge::block_on(lookup(spec, usable, counters));
+    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters, call) {
         Resolved::Hit(value, bytes, entry) => {
-            drop(land(leader, Some(bytes)));
-            let negative = K::is_negative(&value);
-            let returned = K::from_cached(value);
-            let user_key = user_key.as_ref();
-            if let Some((target, claim)) =
-                after_hit(spec, policy, entry, user_key, refreshing, negative)
-            {
-                return Served::NearExpiry(returned, load, target, claim);
-            }
-            return Served::Done(returned);
+            return hit::<R, K, L>(spec, policy, leader, value, bytes, entry, load, refreshing);
         }
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
+    let started = Instant::now();
     let returned = run_loader_blocking::<R, K, L>(load, counters);
-    if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters) {
-        return Served::Done(stale);
+    call.load = Some(started.elapsed());
+    let loaded = after_load::<R, K>(
+        spec,
+        policy,
+        kind,
+        returned,
+        write_target,
+        stale,
+        leader,
+        call,
+    );
+    if let Some((target, bytes, ttl)) = loaded.write {
+        bridge::block_on(store_with_ttl(spec, target, bytes, ttl, counters));
     }
-    let wanted = write_target.is_some() || leader.is_some();
-    let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
-    let landed = land(leader, shared.clone());
-    if let (Some(target), Some(shared)) = (write_target, shared) {
-        let ttl = entry_ttl::<R, K>(spec, policy, kind, &returned);
-        bridge::run(store_with_ttl(spec, target, unshare(shared), ttl, counters));
-    }
-    drop(landed);
-    Served::Done(returned)
+    drop(loaded.landed);
+    Served::Done(loaded.returned)
 }
 
 /// After a load in the stale window: when the body failed (nothing cacheable), the stale value to
 /// return instead, shared with the call's followers. `None` when the load is to be returned.
 fn serve_stale<R, K: ReturnKind<R>>(
     returned: &R,
-    stale: Option<(K::Value, Arc<Vec<u8>>)>,
+    stale: Option<(K::Value, Vec<u8>)>,
     leader: &mut Option<Leader>,
     counters: &SetCounters,
 ) -> Option<R> {
@@ -469,7 +549,7 @@ fn serve_stale<R, K: ReturnKind<R>>(
         return None;
     }
     counters.count(Event::StaleServed);
-    drop(land(leader.take(), Some(bytes)));
+    drop(land(leader.take(), Some(Arc::new(bytes))));
     Some(K::from_cached(value))
 }
 
@@ -479,8 +559,9 @@ pub(crate) async fn peek<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    let found = lookup(spec, key, stats::counters(spec.set)).await;
-    peeked::<K::Value>(found)
+    let counters = set_counters(spec);
+    let usable = prepare(spec, key, counters).await;
+    peeked::<K::Value>(lookup(spec, usable, counters).await)
 }
 
 /// [`peek`] for a sync function.
@@ -489,30 +570,46 @@ pub(crate) fn peek_blocking<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    let found = bridge::run(lookup(spec, key, stats::counters(spec.set)))?;
+    let counters = set_counters(spec);
+    let found = bridge::block_on(async {
+        let usable = prepare(spec, key, counters).await;
+        lookup(spec, usable, counters).await
+    });
     peeked::<K::Value>(found)
 }
 
 fn peeked<T: serde::de::DeserializeOwned>(found: Lookup) -> Option<T> {
     match found {
         Lookup::Found(_, stored, _) => decode::<T>(stored).ok().map(|(value, _)| value),
-        Lookup::Bypass | Lookup::Missing(_) => None,
+        Lookup::Bypass | Lookup::Missing(_) | Lookup::Failed(_) => None,
     }
 }
 
 /// The flight key of a call and how long its followers wait, or `None` when the call does not
 /// coalesce (no key, or the cache is disabled).
-fn coalescing(spec: &'static CacheSpec, key: &KeyResult) -> Option<(FlightKey, Duration)> {
-    let user_key = key.as_ref().ok()?;
-    let bound = client::single_flight_wait()?;
-    Some((FlightKey::new(spec, user_key), bound))
+fn flight_of(
+    spec: &'static CacheSpec,
+    usable: &Result<Target, Bypass>,
+) -> Option<(FlightKey, Duration)> {
+    match usable {
+        Ok(target) => {
+            let bound = target.cache.config().single_flight_wait();
+            Some((FlightKey::of(spec, &target.key), bound))
+        }
+        // The cache is out of reach, but calls of one key still share one load.
+        Err(Bypass::Unusable(user_key)) => {
+            let flight_key = FlightKey::new(spec, user_key)?;
+            Some((flight_key, client::single_flight_wait()?))
+        }
+        Err(Bypass::Alone) => None,
+    }
 }
 
 /// Calls arriving from now on start a new flight: a refresh or an invalidation means the source
 /// changed, so a load in flight may be stale.
 pub(crate) fn detach_flight(spec: &'static CacheSpec, key: &KeyResult) {
-    if let Ok(user_key) = key {
-        flight::detach(&FlightKey::new(spec, user_key));
+    if let Some(flight_key) = key.as_ref().ok().and_then(|key| FlightKey::new(spec, key)) {
+        flight::detach(&flight_key);
     }
 }
 
@@ -574,7 +671,7 @@ pub(crate) async fn refresh_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
     kind: K,
     load: F,
 ) -> R {
-    let counters = stats::counters(spec.set);
+    let counters = set_counters(spec);
     detach_flight(spec, &key);
     let target = refresh_target(spec, key, counters).await;
     let returned = run_loader::<R, K, F>(load, counters).await;
@@ -605,14 +702,14 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    let counters = stats::counters(spec.set);
+    let counters = set_counters(spec);
     detach_flight(spec, &key);
-    let target = bridge::run(refresh_target(spec, key, counters)).flatten();
+    let target = bridge::block_on(refresh_target(spec, key, counters));
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
             let ttl = entry_ttl::<R, K>(spec, policy, &kind, &returned);
-            bridge::run(store_with_ttl(spec, target, bytes, ttl, counters));
+            bridge::block_on(store_with_ttl(spec, target, bytes, ttl, counters));
         }
     }
     returned
@@ -621,7 +718,7 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 /// `invalidate` for a sync function.
 pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     bridge::run(invalidate(spec, key)).unwrap_or_else(|| {
-        stats::counters(spec.set).count(Event::CacheError);
+        set_counters(spec).count(Event::CacheError);
         Err(Error::new(
             ErrorKind::Unavailable,
             "the cache's background runtime did not run the delete",
@@ -636,33 +733,35 @@ enum Lookup {
     Bypass,
     /// Bin `data` of the entry, still to decode, and what is left of its TTL.
     Found(Target, Value, Option<Duration>),
-    /// No entry: load, and write back if the read answered (`Some`), not after a timeout.
+    /// No entry: load, and write back to the target.
     Missing(Option<Target>),
+    /// The read failed: load, and write back if the failure allows it (`Some`), not after a
+    /// timeout.
+    Failed(Option<Target>),
 }
 
 /// What a call does after its lookup.
 enum Resolved<T> {
     /// A decoded cached value, its bytes, and the entry with its remaining TTL (for a
     /// refresh-ahead): the body does not run.
-    Hit(T, Arc<Vec<u8>>, Option<(Target, Option<Duration>)>),
+    Hit(T, Vec<u8>, (Target, Option<Duration>)),
     /// Run the body; write back to the target, if any.
     Load(Option<Target>),
     /// An entry in the stale window of `stale_if_error`, decoded: run the body; if it fails,
     /// return this value; if it succeeds, replace the entry.
-    Stale(T, Arc<Vec<u8>>, Target),
+    Stale(T, Vec<u8>, Target),
 }
 
-/// Reads the entry of `key`.
+/// Reads the entry of a usable cache.
 async fn lookup(
     spec: &'static CacheSpec,
-    key: KeyResult,
+    usable: Result<Target, Bypass>,
     counters: &'static SetCounters,
 ) -> Lookup {
-    let Some(target) = usable_cache(spec, key, counters).await else {
+    let Ok(mut target) = usable else {
         return Lookup::Bypass;
     };
-    let mut target = target;
-    match target.cache.read(target.key.clone()).await {
+    match target.cache.read(&target.key).await {
         Ok(Some(Stored {
             data,
             generation,
@@ -692,21 +791,30 @@ async fn lookup(
             // call. After another error the record's state is unknown, and a create-only write
             // cannot overwrite anything.
             let write_back_allowed = !breaker::is_failure(&error);
-            Lookup::Missing(write_back_allowed.then_some(target))
+            Lookup::Failed(write_back_allowed.then_some(target))
         }
     }
 }
 
-/// Decodes a found entry; counts the hit or the miss.
+/// Decodes a found entry; counts the hit or the miss and tells the call its outcome.
 fn resolve<T: serde::de::DeserializeOwned>(
     spec: &'static CacheSpec,
     policy: &CachePolicy,
     lookup: Lookup,
     counters: &SetCounters,
+    call: &mut Call,
 ) -> Resolved<T> {
+    call.outcome = Outcome::Miss;
     let write_target = match lookup {
-        Lookup::Bypass => None,
+        Lookup::Bypass => {
+            call.outcome = Outcome::Bypass;
+            None
+        }
         Lookup::Missing(target) => target,
+        Lookup::Failed(target) => {
+            call.outcome = Outcome::Error;
+            target
+        }
         Lookup::Found(target, stored, remaining) => match decode::<T>(stored) {
             Ok((value, bytes)) if is_stale(policy, remaining) => {
                 // The body runs: a miss, whatever it returns.
@@ -715,7 +823,8 @@ fn resolve<T: serde::de::DeserializeOwned>(
             }
             Ok((value, bytes)) => {
                 counters.count(Event::Hit);
-                return Resolved::Hit(value, bytes, Some((target, remaining)));
+                call.outcome = Outcome::Hit;
+                return Resolved::Hit(value, bytes, (target, remaining));
             }
             Err(why) => {
                 counters.count(Event::Undecodable);
@@ -740,7 +849,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
 /// is fine; an unreachable cache is an error, because the caller needs to know the entry may
 /// still be served.
 pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
-    let counters = stats::counters(spec.set);
+    let counters = set_counters(spec);
     detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
     let cache = match client::access(counters).await {
@@ -776,7 +885,7 @@ async fn refresh_target(
     key: KeyResult,
     counters: &'static SetCounters,
 ) -> Option<Target> {
-    let mut target = usable_cache(spec, key, counters).await?;
+    let mut target = prepare(spec, key, counters).await.ok()?;
     match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
         Ok(expected) => {
             target.expected = expected;
@@ -795,6 +904,14 @@ async fn refresh_target(
     }
 }
 
+/// Why a call bypasses the cache (counted and reported, except when the cache is disabled).
+enum Bypass {
+    /// The cache is disabled or the key cannot be built: the call does not coalesce either.
+    Alone,
+    /// The cache cannot be used now; calls of this key still share one load.
+    Unusable(UserKey),
+}
+
 /// The connected cache and the record's key, or `None` when this call must bypass the cache
 /// (counted and reported, except when the cache is disabled).
 pub(crate) async fn usable_cache(
@@ -802,6 +919,15 @@ pub(crate) async fn usable_cache(
     key: KeyResult,
     counters: &'static SetCounters,
 ) -> Option<Target> {
+    prepare(spec, key, counters).await.ok()
+}
+
+/// The connected cache and the record's key, or why this call must bypass the cache.
+async fn prepare(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    counters: &'static SetCounters,
+) -> Result<Target, Bypass> {
     let user_key = match key {
         Ok(user_key) => user_key,
         Err(error) => {
@@ -812,18 +938,18 @@ pub(crate) async fn usable_cache(
                     spec.set, spec.function
                 )
             });
-            return None;
+            return Err(Bypass::Alone);
         }
     };
     let cache = match client::access(counters).await {
         Access::Ready(cache) => cache,
-        Access::Disabled => return None,
+        Access::Disabled => return Err(Bypass::Alone),
         Access::Unavailable(error) => {
             counters.count(Event::CacheError);
             report::warn_once(Cause::Disconnected, spec.set, || {
                 format!("set {}: calls run without the cache: {error}", spec.set)
             });
-            return None;
+            return Err(Bypass::Unusable(user_key));
         }
     };
     match aerospike_key(spec, &cache, &user_key) {
@@ -831,9 +957,9 @@ pub(crate) async fn usable_cache(
             // Logged once by the check.
             NamespaceStatus::Missing => {
                 counters.count(Event::CacheError);
-                None
+                Err(Bypass::Unusable(user_key))
             }
-            namespace => Some(Target {
+            namespace => Ok(Target {
                 stored_key_cost: size::stored_key_cost(&user_key, cache.config().send_key()),
                 cache,
                 key,
@@ -849,7 +975,7 @@ pub(crate) async fn usable_cache(
                     spec.set, spec.function
                 )
             });
-            None
+            Err(Bypass::Alone)
         }
     }
 }
@@ -885,13 +1011,108 @@ fn run_loader_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 }
 
 /// Decodes bin `data`; returns the bytes as well, to share with the call's followers.
-fn decode<T: serde::de::DeserializeOwned>(stored: Value) -> Result<(T, Arc<Vec<u8>>), Undecodable> {
+fn decode<T: serde::de::DeserializeOwned>(stored: Value) -> Result<(T, Vec<u8>), Undecodable> {
     match stored {
         Value::Blob(bytes) => {
             let value = codec::decode(&bytes)?;
-            Ok((value, Arc::new(bytes)))
+            Ok((value, bytes))
         }
         _ => Err(Undecodable::Malformed("bin data is not a blob")),
+    }
+}
+
+/// The counters of `spec`'s set. Looked up by name once per spec and thread: a call finds them
+/// with a thread-local read instead of a lock and a hash of the set name.
+pub(crate) fn set_counters(spec: &'static CacheSpec) -> &'static SetCounters {
+    type Recent = [Cell<(usize, Option<&'static SetCounters>)>; 8];
+    thread_local! {
+        static RECENT: Recent = const { [const { Cell::new((0, None)) }; 8] };
+    }
+    // Specs are statics (or leaked): an address names one spec for the life of the process.
+    let address = core::ptr::from_ref(spec) as usize;
+    let slot = (address >> 4) % 8;
+    RECENT.with(|recent| match recent[slot].get() {
+        (cached, Some(counters)) if cached == address => counters,
+        _ => {
+            let counters = stats::counters(spec.set);
+            recent[slot].set((address, Some(counters)));
+            counters
+        }
+    })
+}
+
+/// Whether the `metrics` feature records call durations (then every call reads the clock).
+const METRICS: bool = cfg!(feature = "metrics");
+
+/// Polls `future` inside `span` (no wrapping at all when the span is disabled).
+async fn in_span<T>(span: tracing::Span, future: impl Future<Output = T>) -> T {
+    use tracing::Instrument as _;
+    if span.is_disabled() {
+        future.await
+    } else {
+        future.instrument(span).await
+    }
+}
+
+/// One cached call as it is observed: its tracing span (DEBUG, target `cacheaside`: set,
+/// function, outcome and, when the loader ran, its time in ms; never keys or values), and what
+/// it reports to [`observe::call_finished`] when it ends.
+pub(crate) struct Call {
+    span: tracing::Span,
+    /// When the call started, if anyone looks at its duration.
+    started: Option<Instant>,
+    outcome: Outcome,
+    load: Option<Duration>,
+}
+
+impl Call {
+    /// Starts observing a call of `spec`'s function. Without a subscriber for the span and
+    /// without the `metrics` feature, this reads no clock.
+    pub(crate) fn start(spec: &'static CacheSpec) -> Call {
+        let span = tracing::debug_span!(
+            target: "cacheaside",
+            "cached_call",
+            set = spec.set,
+            function = spec.function,
+            outcome = tracing::field::Empty,
+            load_ms = tracing::field::Empty,
+        );
+        let timed = METRICS || !span.is_disabled();
+        Call {
+            started: timed.then(Instant::now),
+            span,
+            outcome: Outcome::Bypass,
+            load: None,
+        }
+    }
+
+    /// The time now, if anyone looks at call durations (the `metrics` feature, or a subscriber
+    /// of the call spans); for a local-tier lookup, which starts its call only on a hit.
+    pub(crate) fn clock() -> Option<Instant> {
+        let timed = METRICS || tracing::enabled!(target: "cacheaside", tracing::Level::DEBUG);
+        timed.then(Instant::now)
+    }
+
+    /// Reports a hit of the local tier, whose lookup started at `started`.
+    pub(crate) fn local_hit(spec: &'static CacheSpec, started: Option<Instant>) {
+        let mut call = Call::start(spec);
+        call.started = started.or(call.started);
+        call.outcome = Outcome::LocalHit;
+        call.finish(spec);
+    }
+
+    /// Records the outcome in the span and reports the finished call.
+    pub(crate) fn finish(self, spec: &'static CacheSpec) {
+        let elapsed = self
+            .started
+            .map_or(Duration::ZERO, |started| started.elapsed());
+        if !self.span.is_disabled() {
+            self.span.record("outcome", self.outcome.as_str());
+            if let Some(load) = self.load {
+                self.span.record("load_ms", load.as_secs_f64() * 1000.0);
+            }
+        }
+        observe::call_finished(spec.set, self.outcome, elapsed, self.load);
     }
 }
 

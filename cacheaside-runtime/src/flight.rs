@@ -15,35 +15,77 @@
 //! on its own runtime, whose thread it would block.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use aerospike::Key;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
 use crate::__private::CacheSpec;
 use crate::{client, UserKey};
 
-/// Identifies one cached entry within the process.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Identifies one cached entry within the process: its namespace as the function names it and
+/// the record's digest (a hash of the set and the user key, Aerospike's own identity of a
+/// record). `Copy`, so that a call needs no copy of its user key to coalesce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FlightKey {
     /// `None`: the configured default namespace.
     namespace: Option<&'static str>,
-    set: &'static str,
-    user_key: UserKey,
+    digest: [u8; 20],
 }
 
 impl FlightKey {
-    pub(crate) fn new(spec: &'static CacheSpec, user_key: &UserKey) -> Self {
+    /// The flight key of a record whose Aerospike key is already built.
+    pub(crate) fn of(spec: &'static CacheSpec, key: &Key) -> Self {
         FlightKey {
             namespace: spec.namespace,
-            set: spec.set,
-            user_key: user_key.clone(),
+            digest: key.digest(),
         }
     }
+
+    /// The flight key of `user_key` in the set of `spec` (computes the digest); `None` for a key
+    /// Aerospike refuses.
+    pub(crate) fn new(spec: &'static CacheSpec, user_key: &UserKey) -> Option<Self> {
+        // The digest does not depend on the namespace.
+        let key = Key::new("", spec.set, user_key.to_value()).ok()?;
+        Some(FlightKey::of(spec, &key))
+    }
 }
+
+impl Hash for FlightKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The digest is already uniformly distributed: its first bytes are a good hash.
+        let mut prefix = [0; 8];
+        prefix.copy_from_slice(&self.digest[..8]);
+        state.write_u64(u64::from_le_bytes(prefix));
+    }
+}
+
+/// A hasher for [`FlightKey`]s, which hash as one `u64` taken from the digest.
+#[derive(Default)]
+pub(crate) struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 ^= value;
+    }
+}
+
+/// A map keyed by [`FlightKey`]s, hashed by their digest.
+pub(crate) type ByFlightKey<V> = HashMap<FlightKey, V, BuildHasherDefault<DigestHasher>>;
 
 /// How a flight ended, as its followers see it.
 #[derive(Debug, Clone)]
@@ -77,14 +119,31 @@ impl Caller {
 
 struct Flight {
     key: FlightKey,
+    /// The leader's token (see [`Slot`]).
+    token: u64,
     leader: Caller,
     landing: Mutex<Option<Landing>>,
     landed_blocking: Condvar,
     landed_async: Notify,
     watchdog_started: AtomicBool,
+    /// Whether its leader holds it (see [`Flights::orphans`]).
+    claimed: AtomicBool,
 }
 
 impl Flight {
+    fn new(key: FlightKey, token: u64, leader: Caller) -> Arc<Flight> {
+        Arc::new(Flight {
+            key,
+            token,
+            leader,
+            landing: Mutex::new(None),
+            landed_blocking: Condvar::new(),
+            landed_async: Notify::new(),
+            watchdog_started: AtomicBool::new(false),
+            claimed: AtomicBool::new(false),
+        })
+    }
+
     fn landing(&self) -> MutexGuard<'_, Option<Landing>> {
         self.landing
             .lock()
@@ -113,11 +172,10 @@ impl Flight {
     /// Removes this flight from its key, unless another flight took the key meanwhile.
     fn detach(self: &Arc<Self>) {
         let mut flights = flights();
-        if flights
-            .get(&self.key)
-            .is_some_and(|current| Arc::ptr_eq(current, self))
+        let slots = &mut flights.slots;
+        if matches!(slots.get(&self.key), Some(Slot::Flying(current)) if Arc::ptr_eq(current, self))
         {
-            flights.remove(&self.key);
+            slots.remove(&self.key);
         }
     }
 
@@ -151,7 +209,34 @@ impl Flight {
     }
 }
 
-type Flights = HashMap<FlightKey, Arc<Flight>>;
+/// What the map holds for a key.
+enum Slot {
+    /// A leader is reading the cache and nobody waits for it yet: no [`Flight`] is allocated,
+    /// so an uncontended hit costs two map operations. The token tells this leader's slot apart
+    /// from a later one of the same key.
+    Reading { token: u64, leader: Caller },
+    /// A flight with followers, or whose leader missed and loads.
+    Flying(Arc<Flight>),
+}
+
+/// Every key's slot, and the flights detached before their leader took them.
+#[derive(Default)]
+struct Flights {
+    slots: ByFlightKey<Slot>,
+    /// Flights made by followers and detached (an invalidation) while their leader was still
+    /// reading, by the leader's token: the leader takes it from here to land it.
+    orphans: HashMap<u64, Arc<Flight>>,
+}
+
+impl Flights {
+    /// Takes the flight of the leader with `token` out of the orphans, or finds it in its slot.
+    fn of_leader(&mut self, key: &FlightKey, token: u64) -> Option<Arc<Flight>> {
+        match self.slots.get(key) {
+            Some(Slot::Flying(flight)) if flight.token == token => Some(Arc::clone(flight)),
+            _ => self.orphans.remove(&token),
+        }
+    }
+}
 
 fn flights() -> MutexGuard<'static, Flights> {
     static FLIGHTS: OnceLock<Mutex<Flights>> = OnceLock::new();
@@ -159,6 +244,11 @@ fn flights() -> MutexGuard<'static, Flights> {
         .get_or_init(Mutex::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn next_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A caller's part in the flight of its key.
@@ -170,44 +260,110 @@ pub(crate) enum Role {
 /// Joins the flight of `key`, or starts one with `caller` as its leader.
 pub(crate) fn join(key: &FlightKey, caller: Caller) -> Role {
     let mut flights = flights();
-    if let Some(flight) = flights.get(key) {
-        return Role::Follower(Follower {
-            flight: Arc::clone(flight),
-        });
+    match flights.slots.get_mut(key) {
+        Some(slot) => {
+            let flight = match *slot {
+                Slot::Flying(ref flight) => Arc::clone(flight),
+                // The first follower of a reading leader makes the flight to wait on.
+                Slot::Reading { token, leader } => {
+                    let flight = Flight::new(*key, token, leader);
+                    *slot = Slot::Flying(Arc::clone(&flight));
+                    flight
+                }
+            };
+            Role::Follower(Follower { flight })
+        }
+        None => {
+            let token = next_token();
+            flights.slots.insert(
+                *key,
+                Slot::Reading {
+                    token,
+                    leader: caller,
+                },
+            );
+            Role::Leader(Leader {
+                key: *key,
+                token,
+                leader: caller,
+                flight: None,
+                finished: false,
+            })
+        }
     }
-    let flight = Arc::new(Flight {
-        key: key.clone(),
-        leader: caller,
-        landing: Mutex::new(None),
-        landed_blocking: Condvar::new(),
-        landed_async: Notify::new(),
-        watchdog_started: AtomicBool::new(false),
-    });
-    flights.insert(key.clone(), Arc::clone(&flight));
-    Role::Leader(Leader { flight })
 }
 
 /// Detaches the flight of `key`, if any: later callers start a new one. Its leader still lands
 /// for the followers it has. Invalidation calls this, so that no caller arriving after an
 /// invalidation is handed a value loaded before it.
 pub(crate) fn detach(key: &FlightKey) {
-    flights().remove(key);
+    let mut flights = flights();
+    if let Some(Slot::Flying(flight)) = flights.slots.remove(key) {
+        if !flight.claimed.load(Ordering::Acquire) {
+            flights.orphans.insert(flight.token, flight);
+        }
+    }
 }
 
 /// The leader's guard: dropping it without landing lands the flight as abandoned.
 pub(crate) struct Leader {
-    flight: Arc<Flight>,
+    key: FlightKey,
+    token: u64,
+    leader: Caller,
+    /// The flight, once there is one: followers came, or the leader missed.
+    flight: Option<Arc<Flight>>,
+    /// Finished without a flight: nothing left to do on drop.
+    finished: bool,
 }
 
 impl Leader {
+    /// The leader's flight, made now if nobody followed yet. A leader whose slot was detached
+    /// meanwhile (an invalidation) gets a flight of its own that nobody can join.
+    fn flight(&mut self) -> Arc<Flight> {
+        if let Some(flight) = &self.flight {
+            return Arc::clone(flight);
+        }
+        let mut flights = flights();
+        let flight = match flights.slots.get_mut(&self.key) {
+            Some(slot) if matches!(*slot, Slot::Reading { token, .. } if token == self.token) => {
+                let flight = Flight::new(self.key, self.token, self.leader);
+                *slot = Slot::Flying(Arc::clone(&flight));
+                flight
+            }
+            _ => flights
+                .of_leader(&self.key, self.token)
+                .unwrap_or_else(|| Flight::new(self.key, self.token, self.leader)),
+        };
+        // Taken by its leader: no longer an orphan if detached from now on.
+        flight.claimed.store(true, Ordering::Release);
+        drop(flights);
+        self.flight = Some(Arc::clone(&flight));
+        flight
+    }
+
+    /// Ends a flight whose leader found the value in the cache: its followers, if any, get
+    /// `bytes`. Without followers, nothing is allocated.
+    pub(crate) fn hit(mut self, bytes: impl FnOnce() -> Arc<Vec<u8>>) {
+        if self.flight.is_none() {
+            let mut flights = flights();
+            if let Some(Slot::Reading { token, .. }) = flights.slots.get(&self.key) {
+                if *token == self.token {
+                    flights.slots.remove(&self.key);
+                    self.finished = true;
+                    return;
+                }
+            }
+        }
+        drop(self.land(Landing::Value(bytes())));
+    }
+
     /// Shares the leader's outcome with its followers. With a value, the flight keeps answering
     /// callers that arrive until the returned guard is dropped: the leader holds it while it
     /// writes the value, so that nobody reads the cache in between and loads again.
-    pub(crate) fn land(self, landing: Landing) -> Landed {
-        self.flight.land(landing);
-        Landed {
-            flight: Arc::clone(&self.flight),
-        }
+    pub(crate) fn land(mut self, landing: Landing) -> Landed {
+        let flight = self.flight();
+        flight.land(landing);
+        Landed { flight }
     }
 }
 
@@ -224,9 +380,24 @@ impl Drop for Landed {
 
 impl Drop for Leader {
     fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
         // A no-op after `land` (the flight keeps its landing and its key until `Landed` is
         // dropped); otherwise the leader was cancelled or its loader panicked.
-        self.flight.land(Landing::Abandoned);
+        match &self.flight {
+            Some(flight) => flight.land(Landing::Abandoned),
+            None => {
+                let mut flights = flights();
+                if matches!(flights.slots.get(&self.key), Some(Slot::Reading { token, .. }) if *token == self.token)
+                {
+                    flights.slots.remove(&self.key);
+                } else if let Some(flight) = flights.of_leader(&self.key, self.token) {
+                    drop(flights);
+                    flight.land(Landing::Abandoned);
+                }
+            }
+        }
     }
 }
 
@@ -283,7 +454,7 @@ mod tests {
     };
 
     fn key(name: &str) -> FlightKey {
-        FlightKey::new(&SPEC, &UserKey::Str(name.to_owned()))
+        FlightKey::new(&SPEC, &UserKey::Str(name.to_owned())).expect("a valid key")
     }
 
     const LONG: Duration = Duration::from_secs(60);

@@ -3,7 +3,7 @@
 //! The default key format is documented on [`UserKey`]; [`write_args`] is the small serde
 //! serializer that writes the argument part.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use serde::ser::{self, Serialize};
 
@@ -141,12 +141,44 @@ impl ser::Error for KeyWriteError {
 
 type WriteResult = Result<(), KeyWriteError>;
 
-/// The serializer behind the default key.
-struct KeyWriter<'a> {
-    out: &'a mut String,
+/// Where the key form is written: a `String`, or (for the local tier) a hash or a comparison
+/// with a stored key, which need no allocation.
+pub(crate) trait KeySink: fmt::Write {
+    fn push(&mut self, c: char) {
+        let _ = self.write_char(c);
+    }
+    fn push_str(&mut self, s: &str) {
+        let _ = self.write_str(s);
+    }
+    fn reserve(&mut self, _additional: usize) {}
 }
 
-impl<'a> KeyWriter<'a> {
+impl KeySink for String {
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+    fn reserve(&mut self, additional: usize) {
+        String::reserve(self, additional);
+    }
+}
+
+/// Writes the key form of `value` into `sink` (see [`UserKey`] for the format).
+pub(crate) fn write_args_into<A: Serialize + ?Sized, S: KeySink>(
+    sink: &mut S,
+    value: &A,
+) -> Result<(), KeyWriteError> {
+    value.serialize(KeyWriter { out: sink })
+}
+
+/// The serializer behind the default key.
+struct KeyWriter<'a, S: KeySink> {
+    out: &'a mut S,
+}
+
+impl<'a, S: KeySink> KeyWriter<'a, S> {
     fn push_quoted(&mut self, quote: char, text: &str) {
         self.out.push(quote);
         for c in text.chars() {
@@ -169,7 +201,7 @@ impl<'a> KeyWriter<'a> {
         let _ = write!(self.out, "{value:?}");
     }
 
-    fn open(self, prefix: &str, open: char) -> Compound<'a> {
+    fn open(self, prefix: &str, open: char) -> Compound<'a, S> {
         self.out.push_str(prefix);
         self.out.push(open);
         Compound {
@@ -182,15 +214,15 @@ impl<'a> KeyWriter<'a> {
 }
 
 /// A sequence, tuple, struct or map being written.
-struct Compound<'a> {
-    out: &'a mut String,
+struct Compound<'a, S: KeySink> {
+    out: &'a mut S,
     first: bool,
     /// Map entries, written separately so that they can be sorted.
     entries: Vec<String>,
     pending_key: Option<String>,
 }
 
-impl Compound<'_> {
+impl<S: KeySink> Compound<'_, S> {
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
         if !self.first {
             self.out.push(',');
@@ -225,16 +257,16 @@ impl Compound<'_> {
     }
 }
 
-impl<'a> ser::Serializer for KeyWriter<'a> {
+impl<'a, S: KeySink> ser::Serializer for KeyWriter<'a, S> {
     type Ok = ();
     type Error = KeyWriteError;
-    type SerializeSeq = Compound<'a>;
-    type SerializeTuple = Compound<'a>;
-    type SerializeTupleStruct = Compound<'a>;
-    type SerializeTupleVariant = Compound<'a>;
-    type SerializeMap = Compound<'a>;
-    type SerializeStruct = Compound<'a>;
-    type SerializeStructVariant = Compound<'a>;
+    type SerializeSeq = Compound<'a, S>;
+    type SerializeTuple = Compound<'a, S>;
+    type SerializeTupleStruct = Compound<'a, S>;
+    type SerializeTupleVariant = Compound<'a, S>;
+    type SerializeMap = Compound<'a, S>;
+    type SerializeStruct = Compound<'a, S>;
+    type SerializeStructVariant = Compound<'a, S>;
 
     fn serialize_bool(mut self, v: bool) -> WriteResult {
         self.push_display(v);
@@ -352,17 +384,17 @@ impl<'a> ser::Serializer for KeyWriter<'a> {
         inner.element(value)?;
         inner.close(')')
     }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a>, KeyWriteError> {
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'a, S>, KeyWriteError> {
         Ok(self.open("", '['))
     }
-    fn serialize_tuple(self, _len: usize) -> Result<Compound<'a>, KeyWriteError> {
+    fn serialize_tuple(self, _len: usize) -> Result<Compound<'a, S>, KeyWriteError> {
         Ok(self.open("", '('))
     }
     fn serialize_tuple_struct(
         self,
         name: &'static str,
         _len: usize,
-    ) -> Result<Compound<'a>, KeyWriteError> {
+    ) -> Result<Compound<'a, S>, KeyWriteError> {
         Ok(self.open(name, '('))
     }
     fn serialize_tuple_variant(
@@ -371,17 +403,17 @@ impl<'a> ser::Serializer for KeyWriter<'a> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Compound<'a>, KeyWriteError> {
+    ) -> Result<Compound<'a, S>, KeyWriteError> {
         Ok(self.open(variant, '('))
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, KeyWriteError> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a, S>, KeyWriteError> {
         Ok(self.open("", '{'))
     }
     fn serialize_struct(
         self,
         name: &'static str,
         _len: usize,
-    ) -> Result<Compound<'a>, KeyWriteError> {
+    ) -> Result<Compound<'a, S>, KeyWriteError> {
         Ok(self.open(name, '{'))
     }
     fn serialize_struct_variant(
@@ -390,12 +422,12 @@ impl<'a> ser::Serializer for KeyWriter<'a> {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Compound<'a>, KeyWriteError> {
+    ) -> Result<Compound<'a, S>, KeyWriteError> {
         Ok(self.open(variant, '{'))
     }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
+impl<S: KeySink> ser::SerializeSeq for Compound<'_, S> {
     type Ok = ();
     type Error = KeyWriteError;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
@@ -406,7 +438,7 @@ impl ser::SerializeSeq for Compound<'_> {
     }
 }
 
-impl ser::SerializeTuple for Compound<'_> {
+impl<S: KeySink> ser::SerializeTuple for Compound<'_, S> {
     type Ok = ();
     type Error = KeyWriteError;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
@@ -417,7 +449,7 @@ impl ser::SerializeTuple for Compound<'_> {
     }
 }
 
-impl ser::SerializeTupleStruct for Compound<'_> {
+impl<S: KeySink> ser::SerializeTupleStruct for Compound<'_, S> {
     type Ok = ();
     type Error = KeyWriteError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
@@ -428,7 +460,7 @@ impl ser::SerializeTupleStruct for Compound<'_> {
     }
 }
 
-impl ser::SerializeTupleVariant for Compound<'_> {
+impl<S: KeySink> ser::SerializeTupleVariant for Compound<'_, S> {
     type Ok = ();
     type Error = KeyWriteError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> WriteResult {
@@ -439,7 +471,7 @@ impl ser::SerializeTupleVariant for Compound<'_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
+impl<S: KeySink> ser::SerializeStruct for Compound<'_, S> {
     type Ok = ();
     type Error = KeyWriteError;
     fn serialize_field<T: Serialize + ?Sized>(
@@ -454,7 +486,7 @@ impl ser::SerializeStruct for Compound<'_> {
     }
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
+impl<S: KeySink> ser::SerializeStructVariant for Compound<'_, S> {
     type Ok = ();
     type Error = KeyWriteError;
     fn serialize_field<T: Serialize + ?Sized>(
@@ -469,7 +501,7 @@ impl ser::SerializeStructVariant for Compound<'_> {
     }
 }
 
-impl ser::SerializeMap for Compound<'_> {
+impl<S: KeySink> ser::SerializeMap for Compound<'_, S> {
     type Ok = ();
     type Error = KeyWriteError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> WriteResult {

@@ -60,13 +60,13 @@ pub(crate) fn claim(purpose: Purpose, key: FlightKey, generation: u32) -> Option
     if table.len() >= MAX_TRACKED {
         table.retain(|_, state| *state == State::InProgress);
     }
-    table.insert(key.clone(), State::InProgress);
+    table.insert(key, State::InProgress);
     Some(Claim { key, generation })
 }
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        table().insert(self.key.clone(), State::Finished(self.generation));
+        table().insert(self.key, State::Finished(self.generation));
     }
 }
 
@@ -84,7 +84,7 @@ mod tests {
     };
 
     fn key(id: i64) -> FlightKey {
-        FlightKey::new(&SPEC, &UserKey::Int(id))
+        FlightKey::new(&SPEC, &UserKey::Int(id)).expect("a valid key")
     }
 
     #[test]
