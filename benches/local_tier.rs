@@ -74,16 +74,16 @@ fn bench(c: &mut Criterion) {
     raw.insert(ID, User::sample(ID));
 
     let mut group = c.benchmark_group("local_tier");
-    group.bench_function("cache_aside local hit (default key)", |b| {
+    group.bench_function("cache_aside_default_key", |b| {
         b.iter(|| ready(user_local(std::hint::black_box(ID))))
     });
-    group.bench_function("cache_aside local hit (key = id)", |b| {
+    group.bench_function("cache_aside_key_id", |b| {
         b.iter(|| ready(user_local_keyed(std::hint::black_box(ID))))
     });
-    group.bench_function("cache_aside local hit (sync fn)", |b| {
+    group.bench_function("cache_aside_sync_fn", |b| {
         b.iter(|| user_local_sync(std::hint::black_box(ID)))
     });
-    group.bench_function("raw moka get", |b| {
+    group.bench_function("raw_moka_get", |b| {
         b.iter(|| raw.get(&std::hint::black_box(ID)).expect("present"))
     });
     let erased: moka::sync::Cache<
@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
         std::sync::Arc::new(User::sample(ID)),
     );
     let erased_key = cacheaside::UserKey::Int(7);
-    group.bench_function("raw moka get, type-erased (diagnostic)", |b| {
+    group.bench_function("raw_moka_get_type_erased", |b| {
         b.iter(|| {
             let entry = erased
                 .get(std::hint::black_box(&erased_key))
