@@ -1,5 +1,5 @@
-//! The `metrics` feature end to end: a Prometheus recorder sees the counters of `stats()` after a
-//! miss and a hit, labelled by set only.
+//! The `metrics` feature end to end: a Prometheus recorder sees the counters of `stats()` and the
+//! call and load durations of a miss and a hit, labelled by set and outcome only.
 //!
 //! The facade's tests build with the feature (its dev-dependency on itself turns it on). This
 //! binary has one test, so the global recorder sees only its calls.
@@ -34,6 +34,9 @@ async fn a_miss_then_a_hit_are_counted_and_timed() {
         r#"cacheaside_hits_total{set="metrics_users"}"#,
         r#"cacheaside_loads_total{set="metrics_users"}"#,
         r#"cacheaside_writes_total{set="metrics_users"}"#,
+        r#"cacheaside_call_duration_seconds_count{set="metrics_users",outcome="miss"}"#,
+        r#"cacheaside_call_duration_seconds_count{set="metrics_users",outcome="hit"}"#,
+        r#"cacheaside_load_duration_seconds_count{set="metrics_users"}"#,
     ] {
         assert_eq!(value(series), Some(1.0), "{series} in\n{text}");
     }
@@ -46,6 +49,12 @@ async fn a_miss_then_a_hit_are_counted_and_timed() {
     for absent in ["cache_errors", "undecodable", "load_errors"] {
         let series = format!("cacheaside_{absent}_total{{set=\"metrics_users\"}}");
         assert_eq!(value(&series), None, "{series} never happened");
+    }
+    for outcome in ["local_hit", "stale", "bypass", "error"] {
+        let series = format!(
+            "cacheaside_call_duration_seconds_count{{set=\"metrics_users\",outcome=\"{outcome}\"}}"
+        );
+        assert_eq!(value(&series), None, "no call ended as {outcome}");
     }
 
     // The recorder was installed before the set's first call: it got descriptions and units.
