@@ -7,7 +7,6 @@ use std::time::Duration;
 
 /// How a cached call was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // Variants are reported as the engine learns to tell them apart.
 pub(crate) enum Outcome {
     /// Served from Aerospike.
     Hit,
@@ -36,7 +35,6 @@ impl Outcome {
     ];
 
     /// The outcome's name in spans and metric labels.
-    #[allow(dead_code)]
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Hit => "hit",
@@ -51,7 +49,6 @@ impl Outcome {
 
 /// Reports one finished call of a function caching into `set`: its outcome, its whole duration,
 /// and the loader's duration when the loader ran.
-#[allow(dead_code)]
 pub(crate) fn call_finished(
     set: &'static str,
     outcome: Outcome,
