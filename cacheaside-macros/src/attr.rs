@@ -26,6 +26,7 @@ pub const OPTIONS: &[&str] = &[
     "touch_on_read",
     "ttl_from",
     "local",
+    "batch",
     "companions",
     "crate",
 ];
@@ -56,6 +57,8 @@ pub struct Options {
     pub touch_on_read: Option<Spanned<u16>>,
     /// `ttl_from = path::to::fn`: each entry's TTL from its value.
     pub ttl_from: Option<Spanned<syn::Path>>,
+    /// `batch`: the function loads many ids at once (see the `batch` module).
+    pub batch: Option<Ident>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
 }
@@ -230,6 +233,15 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
                 value,
             };
             store(&mut options.local, value, &name, errors);
+        }
+        "batch" => {
+            if input.peek(Token![=]) || input.peek(syn::token::Paren) {
+                return Err(syn::Error::new(
+                    name.span(),
+                    "`batch` takes no value: write `batch` alone, e.g. `#[cache_aside(set = \"users\", ttl = 3600, batch)]`",
+                ));
+            }
+            store(&mut options.batch, name.clone(), &name, errors);
         }
         "returns" => {
             let value = parse_returns(input, &name)?;
@@ -709,6 +721,30 @@ mod tests {
             );
         }
         assert!(found[4].starts_with("invalid ttl \"1y\""));
+    }
+
+    #[test]
+    fn reads_batch_as_a_flag() {
+        let options = parse_ok(quote!(set = "s", batch, ttl = 5));
+        assert_eq!(options.batch.unwrap().to_string(), "batch");
+        assert_eq!(options.ttl, Some(TtlValue::Seconds(5)));
+        let found = messages(quote!(batch = true, batch(ids), batch, batch));
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(
+            found[0].starts_with("`batch` takes no value"),
+            "{}",
+            found[0]
+        );
+        assert!(
+            found[1].starts_with("`batch` takes no value"),
+            "{}",
+            found[1]
+        );
+        assert!(
+            found[2].starts_with("duplicate option `batch`"),
+            "{}",
+            found[2]
+        );
     }
 
     #[test]

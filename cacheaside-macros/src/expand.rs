@@ -25,6 +25,9 @@ pub struct Expansion {
 /// The wrapper and, unless `companions = false`, `<fn>_invalidate`, `<fn>_refresh` and the
 /// original body as a hidden loader function.
 pub fn expand_parts(plan: &Plan) -> Expansion {
+    if let Some(batch) = &plan.batch {
+        return crate::batch::expand(plan, batch);
+    }
     if plan.companions {
         with_companions(plan)
     } else {
@@ -120,7 +123,7 @@ fn variants(plan: &Plan) -> Vec<Variant> {
 }
 
 /// Brings the fallback traits of the compile-time checks into scope (see `private_support`).
-fn check_traits(krate: &syn::Path) -> TokenStream {
+pub(crate) fn check_traits(krate: &syn::Path) -> TokenStream {
     quote! {
         #[allow(unused_imports)]
         use #krate::__private::{
@@ -694,7 +697,7 @@ fn ttl_value(krate: &syn::Path, ttl: TtlValue) -> TokenStream {
 }
 
 /// `CacheSpec { namespace, set, ttl, function }`.
-fn spec_value(plan: &Plan) -> TokenStream {
+pub(crate) fn spec_value(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
     let namespace = match &plan.spec.namespace {
         Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
@@ -781,7 +784,7 @@ fn default_key_pieces(
 
 /// Calls the hidden loader with the wrapper's arguments: the original body, as a future that the
 /// runtime polls only when it needs to load.
-fn loader_call(plan: &Plan, loader: &Ident, present: &[bool]) -> TokenStream {
+pub(crate) fn loader_call(plan: &Plan, loader: &Ident, present: &[bool]) -> TokenStream {
     let bindings = (plan.inputs.params.iter().zip(present))
         .filter(|(_, present)| **present)
         .map(|(param, _)| &param.binding);
@@ -813,7 +816,12 @@ fn loader_call(plan: &Plan, loader: &Ident, present: &[bool]) -> TokenStream {
 
 /// The original signature with another name and output, the receiver, and only the arguments in
 /// `args`, each declared by its plain binding (patterns and `mut` stay in the loader).
-fn wrapper_sig(plan: &Plan, ident: &Ident, args: &[usize], output: ReturnType) -> Signature {
+pub(crate) fn wrapper_sig(
+    plan: &Plan,
+    ident: &Ident,
+    args: &[usize],
+    output: ReturnType,
+) -> Signature {
     let mut sig = plan.function.sig.clone();
     sig.ident = ident.clone();
     sig.output = output;
@@ -831,7 +839,7 @@ fn wrapper_sig(plan: &Plan, ident: &Ident, args: &[usize], output: ReturnType) -
 
 /// Keeps the generic parameters that the given inputs (or the key expression) use, directly or
 /// through bounds, so that callers of `<fn>_invalidate` never face a parameter they cannot infer.
-fn prune_generics(
+pub(crate) fn prune_generics(
     generics: &Generics,
     inputs: &Punctuated<FnArg, Token![,]>,
     key: &KeyPlan,
@@ -904,7 +912,7 @@ fn param_ident(param: &GenericParam) -> &Ident {
     }
 }
 
-fn attrs_named<'a>(attrs: &'a [Attribute], names: &[&str]) -> Vec<&'a Attribute> {
+pub(crate) fn attrs_named<'a>(attrs: &'a [Attribute], names: &[&str]) -> Vec<&'a Attribute> {
     attrs
         .iter()
         .filter(|attr| names.iter().any(|name| attr.path().is_ident(name)))

@@ -5,6 +5,7 @@
 //! the original function is emitted unchanged next to the errors (`fallback`).
 
 mod attr;
+mod batch;
 mod errors;
 mod expand;
 mod fallback;

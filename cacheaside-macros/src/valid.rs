@@ -29,6 +29,8 @@ pub struct Plan {
     /// Whether `<fn>_invalidate`, `<fn>_refresh`, `<fn>_uncached` and `<fn>_peek` are generated.
     pub companions: bool,
     pub policy: Policy,
+    /// `batch`: many ids per call (see the `batch` module).
+    pub batch: Option<crate::batch::BatchPlan>,
 }
 
 /// The values of the runtime's `CachePolicy`.
@@ -157,6 +159,9 @@ pub fn check(
             "`skip` has no effect together with `key = …`: the key is exactly the expression; remove `skip(…)`",
         );
     }
+    if options.batch.is_some() {
+        crate::batch::check_options(&options, errors);
+    }
     let key = match options.key {
         Some(explicit) => {
             let uses = (inputs.params.iter().enumerate())
@@ -187,6 +192,8 @@ pub fn check(
             KeyPlan::Default { args }
         }
     };
+    let batch = (options.batch.as_ref())
+        .and_then(|flag| crate::batch::plan(flag, &inputs, &key, &skipped, errors));
     let return_kind = ReturnKind::decide(&sig.output, options.returns.as_ref(), errors);
     let ttl = options.ttl.unwrap_or(TtlValue::NamespaceDefault);
     if let (Some(none_ttl), Some(kind)) = (&options.none_ttl, &return_kind) {
@@ -199,7 +206,8 @@ pub fn check(
             );
         }
     }
-    if options.refresh_ahead.is_some() {
+    // With `batch`, `refresh_ahead` is refused as a whole.
+    if options.refresh_ahead.is_some() && options.batch.is_none() {
         check_background_arguments(&inputs, errors);
     }
     if let Some(stale) = &options.stale_if_error {
@@ -296,6 +304,7 @@ pub fn check(
         return_kind: return_kind?,
         companions: options.companions.is_none_or(|value| value.value),
         policy,
+        batch,
     })
 }
 

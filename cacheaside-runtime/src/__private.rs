@@ -9,6 +9,11 @@ use core::marker::PhantomData;
 
 use serde::{de::DeserializeOwned, Serialize};
 
+pub use crate::batch::{
+    batch_lookup, batch_lookup_blocking, invalidate_batch, invalidate_batch_blocking, rebuild_ids,
+    BatchCall, BatchId, BatchIds, BatchIdsCheck, BatchIdsOf, BatchKind, BatchLookup, BatchMap,
+    BatchParts, BatchReturn, BatchReturnCheck, BatchReturnOf, IdsArg, KeysAre,
+};
 pub use crate::key::UserKey;
 pub use crate::local::{DefaultKeyParts, LocalProbe, LocalTier};
 pub use crate::write_through::{

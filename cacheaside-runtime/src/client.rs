@@ -42,6 +42,8 @@ use crate::report::{self, Cause};
 use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
 
+pub(crate) mod batch_read;
+
 /// Worker threads of the background runtime: operations are I/O bound and short.
 const BACKGROUND_WORKERS: usize = 2;
 /// The client refuses tend intervals below this.

@@ -78,6 +78,7 @@
 
 #[doc(hidden)]
 pub mod __private;
+mod batch;
 mod breaker;
 mod bridge;
 mod client;
