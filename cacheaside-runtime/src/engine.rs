@@ -1069,6 +1069,15 @@ impl Call {
     /// Starts observing a call of `spec`'s function. Without a subscriber for the span and
     /// without the `metrics` feature, this reads no clock.
     pub(crate) fn start(spec: &'static CacheSpec) -> Call {
+        let mut call = Call::new(spec, None);
+        if METRICS || !call.span.is_disabled() {
+            call.started = Some(Instant::now());
+        }
+        call
+    }
+
+    /// A call of `spec`'s function that started at `started`.
+    fn new(spec: &'static CacheSpec, started: Option<Instant>) -> Call {
         let span = tracing::debug_span!(
             target: "cacheaside",
             "cached_call",
@@ -1077,9 +1086,8 @@ impl Call {
             outcome = tracing::field::Empty,
             load_ms = tracing::field::Empty,
         );
-        let timed = METRICS || !span.is_disabled();
         Call {
-            started: timed.then(Instant::now),
+            started,
             span,
             outcome: Outcome::Bypass,
             load: None,
@@ -1095,8 +1103,7 @@ impl Call {
 
     /// Reports a hit of the local tier, whose lookup started at `started`.
     pub(crate) fn local_hit(spec: &'static CacheSpec, started: Option<Instant>) {
-        let mut call = Call::start(spec);
-        call.started = started.or(call.started);
+        let mut call = Call::new(spec, started);
         call.outcome = Outcome::LocalHit;
         call.finish(spec);
     }

@@ -190,6 +190,31 @@ impl<'a, S: KeySink> KeyWriter<'a, S> {
         self.out.push(quote);
     }
 
+    /// An integer in decimal, without going through `fmt` (a default key is built, or hashed by
+    /// the local tier, on every call).
+    fn push_integer(&mut self, value: impl Into<i128>) {
+        let value: i128 = value.into();
+        let mut digits = [0u8; 40];
+        let mut start = digits.len();
+        let mut rest = value.unsigned_abs();
+        loop {
+            start -= 1;
+            // A digit: below 10.
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        if value < 0 {
+            start -= 1;
+            digits[start] = b'-';
+        }
+        if let Ok(text) = core::str::from_utf8(&digits[start..]) {
+            self.out.push_str(text);
+        }
+    }
+
     fn push_display(&mut self, value: impl fmt::Display) {
         // Writing into a String cannot fail.
         let _ = write!(self.out, "{value}");
@@ -273,19 +298,19 @@ impl<'a, S: KeySink> ser::Serializer for KeyWriter<'a, S> {
         Ok(())
     }
     fn serialize_i8(mut self, v: i8) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_i16(mut self, v: i16) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_i32(mut self, v: i32) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_i64(mut self, v: i64) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_i128(mut self, v: i128) -> WriteResult {
@@ -293,19 +318,19 @@ impl<'a, S: KeySink> ser::Serializer for KeyWriter<'a, S> {
         Ok(())
     }
     fn serialize_u8(mut self, v: u8) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_u16(mut self, v: u16) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_u32(mut self, v: u32) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_u64(mut self, v: u64) -> WriteResult {
-        self.push_display(v);
+        self.push_integer(v);
         Ok(())
     }
     fn serialize_u128(mut self, v: u128) -> WriteResult {
