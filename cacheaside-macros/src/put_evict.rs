@@ -86,7 +86,8 @@ fn check(
             format!("missing `set`: name the set of the entries this function changes, the reader's `set`, e.g. `{example}`"),
         );
     }
-    let all = options.all.as_ref().is_some_and(|all| all.value.value);
+    // On a put, `all` is reported as an option of `#[cache_evict]` (see `reject_foreign`).
+    let all = which == Which::Evict && options.all.as_ref().is_some_and(|all| all.value.value);
     if let (true, Some(key)) = (all, &options.key) {
         errors.at(
             &key.name,
@@ -246,7 +247,7 @@ fn emit(plan: &Plan) -> TokenStream {
                     quote_spanned!(ret_span=> #krate::__private::put_returned(#kind, &#returned))
                 }
                 Some(_) => quote_spanned!(ret_span=>
-                    #krate::__private::put_value_if(#kind, #value, &#returned)
+                    #krate::__private::put_value_if::<#return_type, _>(#kind, #value, &#returned)
                 ),
             };
             let put = call("cache_put", quote!(#key, #entry));
@@ -263,8 +264,7 @@ fn emit(plan: &Plan) -> TokenStream {
                 // and the source write may have cached the old value.
                 quote!(#evict;)
             } else {
-                let succeeded =
-                    quote_spanned!(ret_span=> #krate::__private::succeeded(#kind, &#returned));
+                let succeeded = quote_spanned!(ret_span=> #krate::__private::succeeded::<#return_type, _>(#kind, &#returned));
                 quote!(if #succeeded { #evict; })
             }
         }
@@ -360,7 +360,7 @@ mod tests {
             .expect("value, unreferenced");
         let body = output.find("db . save (user)").expect("body");
         assert!(value < body, "{output}");
-        assert!(output.contains("put_value_if ("), "{output}");
+        assert!(output.contains("put_value_if :: <"), "{output}");
         assert!(output.contains("cache_put_blocking ("), "{output}");
         assert!(!output.contains(". await"), "{output}");
         assert!(!output.contains("result_kind"), "unchecked kind: {output}");

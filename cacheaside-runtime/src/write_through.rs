@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use crate::__private::{
-    CacheSpec, CacheValue, IntoUserKey, KeyResult, OptionKind, PlainKind, ResultKind, ReturnKind,
+    CacheSpec, IntoUserKey, KeyResult, OptionKind, PlainKind, ResultKind, ReturnKind,
 };
 use crate::client::{self, Access};
 use crate::engine;
@@ -37,9 +37,9 @@ const MAX_NAMESPACE_NAME: usize = 31;
 /// Whether a returned value means the call succeeded: `Ok` of a `Result`, `Some` of an `Option`,
 /// any other value. Only then do `#[cache_put(value = …)]` and `#[cache_evict]` touch the cache.
 #[diagnostic::on_unimplemented(
-    message = "`{R}` does not match the return kind the attribute read from the return type",
+    message = "`{R}` is not the kind of return value the attribute expects (from `returns = …` or the return type)",
     label = "the declared return type",
-    note = "write `returns = result`, `returns = option` or `returns = value` to say which values mean success"
+    note = "write `returns = result` for a `Result`, `returns = option` for an `Option`, or `returns = value` when every returned value is a success"
 )]
 pub trait Outcome<R> {
     /// Whether `returned` is a success.
@@ -80,8 +80,17 @@ pub fn put_returned<R, K: ReturnKind<R>>(_kind: K, returned: &R) -> PutEntry {
     PutEntry(K::cacheable(returned).map(codec::encode))
 }
 
+/// A value `value = <expr>` can write: the reader decodes it as its own cached type.
+#[diagnostic::on_unimplemented(
+    message = "the value `{Self}` of `value = …` must implement `serde::Serialize`",
+    label = "this value is written to the cache",
+    note = "derive `serde::Serialize` for it (the reader of the entry decodes it as its own cached type)"
+)]
+pub trait WritableValue: serde::Serialize {}
+impl<T: serde::Serialize + ?Sized> WritableValue for T {}
+
 /// `value = <expr>`: encodes the value now.
-pub fn put_value<T: CacheValue>(value: &T) -> PutValue {
+pub fn put_value<T: WritableValue + ?Sized>(value: &T) -> PutValue {
     PutValue(codec::encode(value))
 }
 
