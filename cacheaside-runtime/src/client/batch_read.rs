@@ -33,10 +33,13 @@ impl Clone for Cache {
 
 impl Cache {
     /// Reads bin `data` of every key in one batch command (the client sends one request per
-    /// node), bounded by the operation timeout as a whole. One row per key, in order.
+    /// node), bounded by the operation timeout of the keys' set as a whole. One row per key, in
+    /// order.
     pub(crate) async fn read_batch(&self, keys: Vec<Key>) -> Result<Vec<Row>, Error> {
         let client = Arc::clone(&self.client);
-        let read = &self.installation.policies.read;
+        // The keys of one batch call share their set, and so its policies.
+        let set = keys.first().map_or("", Key::set_name);
+        let read = &self.installation.policies_for(set).read;
         let mut policy = BatchPolicy::default();
         policy.base_policy.total_timeout = read.base_policy.total_timeout;
         policy.base_policy.socket_timeout = read.base_policy.socket_timeout;
