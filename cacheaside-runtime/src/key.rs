@@ -190,13 +190,12 @@ impl<'a, S: KeySink> KeyWriter<'a, S> {
         self.out.push(quote);
     }
 
-    /// An integer in decimal, without going through `fmt` (a default key is built, or hashed by
-    /// the local tier, on every call).
-    fn push_integer(&mut self, value: impl Into<i128>) {
-        let value: i128 = value.into();
-        let mut digits = [0u8; 40];
+    /// An integer in decimal (`negative` and its magnitude), without going through `fmt`: a
+    /// default key is built, or hashed by the local tier, on every call.
+    fn push_integer(&mut self, negative: bool, magnitude: u64) {
+        let mut digits = [0u8; 21];
         let mut start = digits.len();
-        let mut rest = value.unsigned_abs();
+        let mut rest = magnitude;
         loop {
             start -= 1;
             // A digit: below 10.
@@ -206,7 +205,7 @@ impl<'a, S: KeySink> KeyWriter<'a, S> {
                 break;
             }
         }
-        if value < 0 {
+        if negative {
             start -= 1;
             digits[start] = b'-';
         }
@@ -298,19 +297,19 @@ impl<'a, S: KeySink> ser::Serializer for KeyWriter<'a, S> {
         Ok(())
     }
     fn serialize_i8(mut self, v: i8) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(v < 0, u64::from(v.unsigned_abs()));
         Ok(())
     }
     fn serialize_i16(mut self, v: i16) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(v < 0, u64::from(v.unsigned_abs()));
         Ok(())
     }
     fn serialize_i32(mut self, v: i32) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(v < 0, u64::from(v.unsigned_abs()));
         Ok(())
     }
     fn serialize_i64(mut self, v: i64) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(v < 0, v.unsigned_abs());
         Ok(())
     }
     fn serialize_i128(mut self, v: i128) -> WriteResult {
@@ -318,19 +317,19 @@ impl<'a, S: KeySink> ser::Serializer for KeyWriter<'a, S> {
         Ok(())
     }
     fn serialize_u8(mut self, v: u8) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(false, u64::from(v));
         Ok(())
     }
     fn serialize_u16(mut self, v: u16) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(false, u64::from(v));
         Ok(())
     }
     fn serialize_u32(mut self, v: u32) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(false, u64::from(v));
         Ok(())
     }
     fn serialize_u64(mut self, v: u64) -> WriteResult {
-        self.push_integer(v);
+        self.push_integer(false, v);
         Ok(())
     }
     fn serialize_u128(mut self, v: u128) -> WriteResult {
