@@ -362,3 +362,29 @@ async fn string_ids_are_keyed_like_a_string_key() {
     assert_eq!(found[&names[1]], format!("hello {}", names[1]));
     assert_eq!(*CALLS.lock().unwrap(), [vec![names[1].clone()]]);
 }
+
+#[tokio::test]
+async fn an_id_that_is_no_aerospike_key_bypasses_the_cache_alone() {
+    let _turn = serial().lock().await;
+    common::init().await;
+    let db = Db::default();
+    let [id] = fresh_ids(1)[..] else {
+        unreachable!()
+    };
+    // Aerospike integer keys are i64: this id has no key, so it is never cached.
+    let too_big = u64::MAX;
+    let before = cacheaside::stats().set("batch_users");
+    assert_eq!(
+        get_users(&db, &[too_big, id]).await,
+        Ok(users(&[too_big, id]))
+    );
+    assert_eq!(db.take_calls(), [vec![too_big, id]]);
+    assert_eq!(
+        get_users(&db, &[too_big, id]).await,
+        Ok(users(&[too_big, id]))
+    );
+    assert_eq!(db.take_calls(), [vec![too_big]], "the other id is cached");
+    let stats = cacheaside::stats().set("batch_users");
+    assert_eq!(stats.cache_errors - before.cache_errors, 2, "one per call");
+    assert_eq!(stats.hits - before.hits, 1);
+}
