@@ -286,8 +286,9 @@ fn summary(out: &mut String, results: &Results) {
          client, same codec, default client policies) for 1–3 and 5; for 6, the first column is \
          MessagePack with named fields (the codec `cacheaside` uses) and the baseline positional \
          MessagePack; raw client gets without decoding for 7. The diagnostic rows put the runtime hop \
-         `cacheaside`'s client makes (every operation is spawned on its background runtime) into \
-         the hand-written recipe, in the `#[cache_aside]` column.\n",
+         `cacheaside`'s client used to make (every operation spawned on its background runtime; \
+         calls now poll operations in place) into the hand-written recipe, in the `#[cache_aside]` \
+         column. For 4, the baseline is a `moka::sync::Cache<u64, User>` get of the same value.\n",
     );
 }
 
