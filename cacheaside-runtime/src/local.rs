@@ -117,7 +117,8 @@ impl LocalTier {
 /// A call's key as the local tier looks it up: a built [`UserKey`] (explicit keys), or the parts
 /// of a default key, which the tier hashes and compares without building the string.
 pub trait LocalProbe {
-    /// The hash of the key's [`key_hash`], or `None` when there is no key (it cannot be built).
+    /// The key's hash in the local tier (of the bytes of its string form, for a string key), or
+    /// `None` when there is no key (it cannot be built).
     fn local_hash(&self) -> Option<u64>;
     /// Whether `key` is this key.
     fn is(&self, key: &UserKey) -> bool;
@@ -237,7 +238,7 @@ impl fmt::Write for Matcher<'_> {
 impl KeySink for Matcher<'_> {}
 
 /// The parts of a default key `<scope>::<function>(<args>)`, before it is built; `args` is the
-/// tuple of the key arguments, whose form starts with `(` (see [`key::default_key`]).
+/// tuple of the key arguments, whose form starts with `(` (as the built default key has it).
 pub struct DefaultKeyParts<'a, A: ?Sized> {
     pub(crate) scope: &'a str,
     pub(crate) function: &'static str,
