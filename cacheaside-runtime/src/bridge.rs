@@ -40,21 +40,23 @@ pub(crate) fn block_on<F: Future>(operation: F) -> F::Output {
     let handle = client::background()
         .ok()
         .map(tokio::runtime::Runtime::handle);
+    // A thread whose locals are being destroyed gets a waker of its own.
+    let waker = WAKER
+        .try_with(Waker::clone)
+        .unwrap_or_else(|_| Waker::from(Arc::new(Unpark(thread::current()))));
+    let mut context = Context::from_waker(&waker);
     let mut operation = pin!(operation);
-    WAKER.with(|waker| {
-        let mut context = Context::from_waker(waker);
-        loop {
-            let polled = {
-                let _inside = handle.map(tokio::runtime::Handle::enter);
-                operation.as_mut().poll(&mut context)
-            };
-            match polled {
-                Poll::Ready(output) => return output,
-                // A wake-up before the park makes it return at once; a spurious one polls again.
-                Poll::Pending => thread::park(),
-            }
+    loop {
+        let polled = {
+            let _inside = handle.map(tokio::runtime::Handle::enter);
+            operation.as_mut().poll(&mut context)
+        };
+        match polled {
+            Poll::Ready(output) => return output,
+            // A wake-up before the park makes it return at once; a spurious one polls again.
+            Poll::Pending => thread::park(),
         }
-    })
+    }
 }
 
 /// Runs `operation` on the background runtime and blocks the calling thread until it finishes.
