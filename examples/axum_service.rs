@@ -1,8 +1,8 @@
 //! An axum HTTP service whose repository function over SQLite is cached with `#[cache_aside]`.
 //!
-//! Run with `cargo run --example axum_service`: it starts the service on a free port, sends it a
-//! few requests itself (a plain HTTP/1.1 client over a TCP stream, no curl needed), prints each
-//! response and exits. With `-- --serve [ADDR]` it keeps serving on ADDR (default
+//! Run with `cargo run --example axum_service --features metrics`: it starts the service on a free
+//! port, sends it a few requests itself (a plain HTTP/1.1 client over a TCP stream, no curl needed),
+//! prints each response and exits. With `-- --serve [ADDR]` it keeps serving on ADDR (default
 //! `127.0.0.1:8080`) for `curl`. Without `AEROSPIKE_HOSTS` it starts the in-process Aerospike test
 //! server from `cacheaside-testkit`.
 //!

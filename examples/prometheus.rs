@@ -1,7 +1,7 @@
 //! The `metrics` feature: cached calls counted and timed, rendered as Prometheus text.
 //!
-//! Run with `cargo run --example prometheus` (the feature is on for the examples). Without
-//! `AEROSPIKE_HOSTS` it starts the in-process Aerospike test server from `cacheaside-testkit`.
+//! Run with `cargo run --example prometheus --features metrics`. Without `AEROSPIKE_HOSTS` it
+//! starts the in-process Aerospike test server from `cacheaside-testkit`.
 //!
 //! The Prometheus recorder (`metrics-exporter-prometheus` without its HTTP listener) is installed
 //! before the first cached call; a service would return `prometheus.render()` from its
