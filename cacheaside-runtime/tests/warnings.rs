@@ -59,10 +59,16 @@ async fn each_cause_is_reported_once() {
     assert_eq!(count("Connect"), 1, "{:?}", warnings());
     assert_eq!(count("Disconnected"), 1, "{:?}", warnings());
 
-    // The testkit has no authentication, so a login fails: the warning must not show the password.
+    // A server that knows the user under another password refuses the login: the warning must
+    // not show the password.
     server.start_again().await.unwrap();
+    let secured = TestServer::builder()
+        .user("app", "the-right-password")
+        .start()
+        .await
+        .unwrap();
     let with_credentials = cacheaside_runtime::Config::builder()
-        .hosts(server.hosts())
+        .hosts(secured.hosts())
         .credentials("app", SECRET_PASSWORD)
         .build()
         .unwrap();
