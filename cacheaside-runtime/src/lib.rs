@@ -104,6 +104,7 @@ mod write_back;
 pub mod write_behind;
 mod write_through;
 
+pub use __private::IntoUserKey;
 pub use client::init;
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
@@ -111,7 +112,6 @@ pub use key::UserKey;
 #[cfg(feature = "metrics")]
 pub use observe::metrics;
 pub use set_policy::SetPolicy;
-pub use __private::IntoUserKey;
 pub use stats::{stats, SetStats, Stats};
 pub use write_through::{invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking};
 
