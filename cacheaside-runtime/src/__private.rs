@@ -15,7 +15,7 @@ pub use crate::batch::{
     BatchParts, BatchReturn, BatchReturnCheck, BatchReturnOf, IdsArg, KeysAre,
 };
 pub use crate::key::UserKey;
-pub use crate::local::{DefaultKeyParts, LocalProbe, LocalTier};
+pub use crate::local::{DefaultKeyParts, LocalEntry, LocalProbe, LocalTier};
 pub use crate::write_through::{
     cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
     cache_put_blocking, put_returned, put_value, put_value_if, succeeded, Outcome, PutEntry,
@@ -502,7 +502,8 @@ impl<T: Clone + Send + Sync + 'static> LocalValue for T {}
 /// The local tier's operations for one value type, obtained through [`LocalCheck::local_ops`]:
 /// the only place that requires [`LocalValue`], so a value that is not `Clone` is reported once.
 pub struct LocalOps<V> {
-    get: fn(&LocalTier, &dyn LocalProbe) -> Option<V>,
+    /// A clone of a stored value, if it is a `V`.
+    value: fn(&(dyn core::any::Any + Send + Sync)) -> Option<V>,
     insert: fn(&LocalTier, UserKey, &V),
 }
 
@@ -530,7 +531,7 @@ impl<R, K: ReturnKind<R>> LocalCheck<R, K> {
         K::Value: LocalValue,
     {
         LocalOps {
-            get: |tier, key| tier.get::<K::Value, _>(key),
+            value: |value| value.downcast_ref::<K::Value>().cloned(),
             insert: |tier, key, value| tier.insert(key, value.clone()),
         }
     }
@@ -548,10 +549,8 @@ pub fn local_get<R, K: ReturnKind<R>>(
     _kind: K,
 ) -> Option<R> {
     let started = crate::engine::Call::clock();
-    let value = (ops.get)(tier, key)?;
-    let counters = tier.counters(spec.set);
-    counters.count(crate::stats::Event::Hit);
-    counters.count(crate::stats::Event::LocalHit);
+    let value = (ops.value)(key.find(tier)?.value())?;
+    tier.counters(spec.set).count_local_hit();
     crate::engine::Call::local_hit(spec, started);
     Some(K::from_cached(value))
 }
@@ -561,7 +560,7 @@ pub fn local_get<R, K: ReturnKind<R>>(
 #[inline]
 pub fn default_key_parts<'a, A: Serialize + ?Sized>(
     spec: &'static CacheSpec,
-    scope: &'a str,
+    scope: &'static str,
     args: &'a A,
 ) -> DefaultKeyParts<'a, A> {
     DefaultKeyParts {

@@ -25,9 +25,19 @@ use crate::UserKey;
 
 /// One entry: its full key (a hit checks it, so two keys with one hash never share a value) and
 /// the value.
-struct Entry {
+pub(crate) struct Entry {
     key: UserKey,
     value: Box<dyn Any + Send + Sync>,
+}
+
+/// An entry found by [`LocalProbe::find`].
+pub struct LocalEntry(Arc<Entry>);
+
+impl LocalEntry {
+    /// The value, type-erased.
+    pub(crate) fn value(&self) -> &(dyn Any + Send + Sync) {
+        &*self.0.value
+    }
 }
 
 /// Entries by the [`key_hash`] of their key: a default key is looked up without being built.
@@ -51,6 +61,16 @@ pub struct LocalTier {
     /// The function's set counters, looked up once: a local hit is cheap enough that finding them
     /// by name on every hit would be a good part of its cost.
     counters: OnceLock<&'static SetCounters>,
+    /// The hash state after the constant `scope::function` of the default key, for the first
+    /// scope seen (a method of a generic type may see several, which then hash in full).
+    prefix: OnceLock<Prefix>,
+}
+
+/// A default key's constant start and its hash state.
+struct Prefix {
+    scope: &'static str,
+    function: &'static str,
+    state: StrHasher,
 }
 
 impl core::fmt::Debug for LocalTier {
@@ -71,6 +91,30 @@ impl LocalTier {
             capacity,
             entries: OnceLock::new(),
             counters: OnceLock::new(),
+            prefix: OnceLock::new(),
+        }
+    }
+
+    /// The hash state after `scope::function`, computed once per tier.
+    #[inline]
+    fn prefix_state(&self, scope: &'static str, function: &'static str) -> StrHasher {
+        let hash = || {
+            let mut hasher = StrHasher::default();
+            hasher.bytes(scope.as_bytes());
+            hasher.bytes(b"::");
+            hasher.bytes(function.as_bytes());
+            hasher
+        };
+        let prefix = self.prefix.get_or_init(|| Prefix {
+            scope,
+            function,
+            state: hash(),
+        });
+        // The same address and length: the same (immutable, 'static) text.
+        if core::ptr::eq(prefix.scope, scope) && core::ptr::eq(prefix.function, function) {
+            prefix.state
+        } else {
+            hash()
         }
     }
 
@@ -89,14 +133,18 @@ impl LocalTier {
         })
     }
 
-    /// A clone of the value stored under the key `probe` stands for, if it is a `T`.
-    pub(crate) fn get<T: Clone + 'static, P: LocalProbe + ?Sized>(&self, probe: &P) -> Option<T> {
-        let hash = probe.local_hash()?;
+    /// The entry stored under `hash` if its key `is` the one looked up (a hit compares the key
+    /// in full, never the hash alone).
+    #[inline]
+    fn find_by(&self, hash: u64, is: impl FnOnce(&UserKey) -> bool) -> Option<LocalEntry> {
         let entry = self.entries.get()?.get(&hash)?;
-        if !probe.is(&entry.key) {
-            return None;
-        }
-        entry.value.downcast_ref::<T>().cloned()
+        is(&entry.key).then_some(LocalEntry(entry))
+    }
+
+    /// A clone of the value stored under the key `probe` stands for, if it is a `T`.
+    #[cfg(test)]
+    pub(crate) fn get<T: Clone + 'static, P: LocalProbe + ?Sized>(&self, probe: &P) -> Option<T> {
+        probe.find(self)?.value().downcast_ref::<T>().cloned()
     }
 
     pub(crate) fn insert<T: Send + Sync + 'static>(&self, key: UserKey, value: T) {
@@ -117,11 +165,8 @@ impl LocalTier {
 /// A call's key as the local tier looks it up: a built [`UserKey`] (explicit keys), or the parts
 /// of a default key, which the tier hashes and compares without building the string.
 pub trait LocalProbe {
-    /// The key's hash in the local tier (of the bytes of its string form, for a string key), or
-    /// `None` when there is no key (it cannot be built).
-    fn local_hash(&self) -> Option<u64>;
-    /// Whether `key` is this key.
-    fn is(&self, key: &UserKey) -> bool;
+    /// The entry of this key in `tier`, if there is one (and if the key can be built).
+    fn find(&self, tier: &LocalTier) -> Option<LocalEntry>;
     /// The key, built.
     fn into_key(self) -> Result<UserKey, crate::Error>
     where
@@ -129,11 +174,10 @@ pub trait LocalProbe {
 }
 
 impl LocalProbe for Result<UserKey, crate::Error> {
-    fn local_hash(&self) -> Option<u64> {
-        self.as_ref().ok().map(key_hash)
-    }
-    fn is(&self, key: &UserKey) -> bool {
-        self.as_ref().is_ok_and(|own| own == key)
+    #[inline]
+    fn find(&self, tier: &LocalTier) -> Option<LocalEntry> {
+        let own = self.as_ref().ok()?;
+        tier.find_by(key_hash(own), |stored| stored == own)
     }
     fn into_key(self) -> Result<UserKey, crate::Error> {
         self
@@ -166,7 +210,7 @@ fn mix(hash: u64, word: u64) -> u64 {
 }
 
 /// Hashes a byte stream eight bytes at a time, whatever pieces it is written in.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 pub(crate) struct StrHasher {
     hash: u64,
     pending: u64,
@@ -210,37 +254,82 @@ impl StrHasher {
     }
 }
 
-impl fmt::Write for StrHasher {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        self.bytes(text.as_bytes());
-        Ok(())
-    }
+/// A key form written on the stack: the arguments of a default key are written once, then hashed
+/// and compared from here. A longer form does not fit ([`overflowed`](Self::overflowed)).
+struct FormBuffer {
+    bytes: [u8; FormBuffer::CAPACITY],
+    len: usize,
+    overflowed: bool,
 }
 
-impl KeySink for StrHasher {}
+impl FormBuffer {
+    const CAPACITY: usize = 96;
 
-/// Compares a key form, as it is written, with a stored string.
-struct Matcher<'k> {
-    rest: &'k str,
-    equal: bool,
-}
-
-impl fmt::Write for Matcher<'_> {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        match self.rest.strip_prefix(text) {
-            Some(rest) if self.equal => self.rest = rest,
-            _ => self.equal = false,
+    fn new() -> FormBuffer {
+        FormBuffer {
+            bytes: [0; FormBuffer::CAPACITY],
+            len: 0,
+            overflowed: false,
         }
+    }
+
+    #[inline]
+    fn extend(&mut self, piece: &[u8]) {
+        let end = self.len + piece.len();
+        match self.bytes.get_mut(self.len..end) {
+            Some(slot) => {
+                slot.copy_from_slice(piece);
+                self.len = end;
+            }
+            None => self.overflowed = true,
+        }
+    }
+
+    fn written(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl fmt::Write for FormBuffer {
+    #[inline]
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.extend(text.as_bytes());
         Ok(())
     }
 }
 
-impl KeySink for Matcher<'_> {}
+impl KeySink for FormBuffer {
+    #[inline]
+    fn push(&mut self, c: char) {
+        match self.bytes.get_mut(self.len) {
+            Some(slot) if c.is_ascii() => {
+                *slot = c as u8;
+                self.len += 1;
+            }
+            _ => self.extend(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+}
+
+/// A default key written for a lookup, with its hash: the arguments' form after the constant
+/// `scope::function`, or (too long for that) the whole key, built.
+enum Written {
+    Args(u64, FormBuffer),
+    Built(u64, UserKey),
+}
+
+impl Written {
+    fn hash(&self) -> u64 {
+        match self {
+            Written::Args(hash, _) | Written::Built(hash, _) => *hash,
+        }
+    }
+}
 
 /// The parts of a default key `<scope>::<function>(<args>)`, before it is built; `args` is the
 /// tuple of the key arguments, whose form starts with `(` (as the built default key has it).
 pub struct DefaultKeyParts<'a, A: ?Sized> {
-    pub(crate) scope: &'a str,
+    pub(crate) scope: &'static str,
     pub(crate) function: &'static str,
     pub(crate) args: &'a A,
 }
@@ -251,30 +340,48 @@ impl<A: serde::Serialize + ?Sized> DefaultKeyParts<'_, A> {
         key::default_key(self.scope, self.function, self.args)
     }
 
-    fn write_into<S: KeySink>(&self, sink: &mut S) -> bool {
-        sink.push_str(self.scope);
-        sink.push_str("::");
-        sink.push_str(self.function);
-        key::write_args_into(sink, self.args).is_ok()
+    /// The key, written as the tier looks it up: hashed like the built key (see [`key_hash`]).
+    #[inline]
+    fn written(&self, tier: &LocalTier) -> Option<Written> {
+        // Argument tuples are written with their parentheses: what `default_key` stores.
+        let mut args = FormBuffer::new();
+        key::write_args_into(&mut args, self.args).ok()?;
+        if args.overflowed {
+            // A long key: built, as on a miss.
+            let key = self.build().ok()?;
+            return Some(Written::Built(key_hash(&key), key));
+        }
+        // The hash of `scope::function` is the same on every call: the tier keeps it.
+        let mut hasher = tier.prefix_state(self.scope, self.function);
+        hasher.bytes(args.written());
+        Some(Written::Args(hasher.finish(), args))
+    }
+
+    /// Whether `stored` is the key `written` stands for, compared in full.
+    #[inline]
+    fn is(&self, written: &Written, stored: &UserKey) -> bool {
+        let args = match written {
+            Written::Args(_, args) => args.written(),
+            Written::Built(_, key) => return key == stored,
+        };
+        let UserKey::Str(stored) = stored else {
+            return false;
+        };
+        let (scope, function) = (self.scope.as_bytes(), self.function.as_bytes());
+        let stored = stored.as_bytes();
+        stored.len() == scope.len() + 2 + function.len() + args.len()
+            && stored.ends_with(args)
+            && stored.starts_with(scope)
+            && stored[scope.len()..].starts_with(b"::")
+            && stored[scope.len() + 2..].starts_with(function)
     }
 }
 
 impl<A: serde::Serialize + ?Sized> LocalProbe for DefaultKeyParts<'_, A> {
-    fn local_hash(&self) -> Option<u64> {
-        let mut hasher = StrHasher::default();
-        self.write_into(&mut hasher).then(|| hasher.finish())
-    }
-
-    fn is(&self, key: &UserKey) -> bool {
-        let UserKey::Str(stored) = key else {
-            return false;
-        };
-        let mut matcher = Matcher {
-            rest: stored,
-            equal: true,
-        };
-        // Argument tuples are written with their parentheses: what `default_key` stores.
-        self.write_into(&mut matcher) && matcher.equal && matcher.rest.is_empty()
+    #[inline]
+    fn find(&self, tier: &LocalTier) -> Option<LocalEntry> {
+        let written = self.written(tier)?;
+        tier.find_by(written.hash(), |stored| self.is(&written, stored))
     }
 
     fn into_key(self) -> Result<UserKey, crate::Error> {
@@ -286,7 +393,7 @@ impl<A: serde::Serialize + ?Sized> LocalProbe for DefaultKeyParts<'_, A> {
 mod tests {
     use super::*;
 
-    fn parts<'a, A: serde::Serialize + ?Sized>(args: &'a A) -> DefaultKeyParts<'a, A> {
+    fn parts<A: serde::Serialize + ?Sized>(args: &A) -> DefaultKeyParts<'_, A> {
         DefaultKeyParts {
             scope: "app::repo",
             function: "get_user",
@@ -294,12 +401,25 @@ mod tests {
         }
     }
 
-    /// The parts of `args` hash like the key they build, and match it.
+    /// Whether the key `probe` stands for is `stored`, as a hit compares them.
+    fn is<A: serde::Serialize + ?Sized>(probe: &DefaultKeyParts<'_, A>, stored: &UserKey) -> bool {
+        let tier = LocalTier::new(60, 10);
+        probe.is(&probe.written(&tier).unwrap(), stored)
+    }
+
+    /// The parts of `args` hash like the key they build, match it, and find its entry.
     fn hashes_like_the_built_key<A: serde::Serialize + ?Sized>(args: &A) {
+        let tier = LocalTier::new(60, 10);
         let probe = parts(args);
         let built = probe.build().unwrap();
-        assert_eq!(probe.local_hash(), Some(key_hash(&built)), "{built}");
-        assert!(probe.is(&built), "{built}");
+        for _ in 0..2 {
+            // The first call computes the prefix's hash state, the second reuses it.
+            let written = probe.written(&tier).unwrap();
+            assert_eq!(written.hash(), key_hash(&built), "{built}");
+            assert!(probe.is(&written, &built), "{built}");
+        }
+        tier.insert(built.clone(), 5_u8);
+        assert_eq!(tier.get::<u8, _>(&probe), Some(5), "{built}");
     }
 
     #[test]
@@ -309,15 +429,47 @@ mod tests {
         hashes_like_the_built_key(&(&"x".repeat(100), &-7_i32, &Some(1.5_f64)));
         hashes_like_the_built_key(&(&std::collections::BTreeMap::from([("b", 2), ("a", 1)]),));
         hashes_like_the_built_key(&(&"é\"\\", &'q', &vec![1_u8, 2]));
-        let probe = parts(&(&42_u64, &"alice"));
-        assert!(probe.is(&probe.build().unwrap()));
-        assert!(!probe.is(&parts(&(&42_u64, &"alicf")).build().unwrap()));
-        assert!(!probe.is(&parts(&(&42_u64,)).build().unwrap()), "a prefix");
-        assert!(
-            !probe.is(&parts(&(&42_u64, &"alice", &1)).build().unwrap()),
-            "longer"
-        );
-        assert!(!probe.is(&UserKey::Int(42)));
+        let long = "y".repeat(FormBuffer::CAPACITY);
+        for probe in [
+            parts(&(&42_u64, &"alice")),
+            parts(&(&42_u64, &long.as_str())),
+        ] {
+            let other = |args: &(&u64, &str)| parts(args).build().unwrap();
+            assert!(is(&probe, &probe.build().unwrap()));
+            let UserKey::Str(own) = probe.build().unwrap() else {
+                panic!("a default key is a string")
+            };
+            let changed = own.replacen("::get_user(", "::get_usex(", 1);
+            assert!(!is(&probe, &UserKey::Str(changed)), "another function");
+            let changed = own.replacen("app::repo", "app::rep0", 1);
+            assert!(!is(&probe, &UserKey::Str(changed)), "another scope");
+            assert!(
+                !is(&probe, &UserKey::Str(own[..own.len() - 1].to_owned())),
+                "a prefix"
+            );
+            assert!(!is(&probe, &UserKey::Str(format!("{own})"))), "longer");
+            assert!(!is(&probe, &other(&(&42, "alicf"))));
+            assert!(!is(&probe, &parts(&(&42_u64,)).build().unwrap()), "fewer");
+            assert!(!is(&probe, &UserKey::Int(42)));
+        }
+    }
+
+    #[test]
+    fn a_tier_seeing_several_scopes_hashes_each_as_its_own() {
+        // A method of a generic type: one tier, one scope per type argument.
+        let tier = LocalTier::new(60, 10);
+        for scope in ["app::Repo<u8>", "app::Repo<u16>", "app::Repo<u8>"] {
+            let probe = DefaultKeyParts {
+                scope,
+                function: "get",
+                args: &(&1_u8,),
+            };
+            let built = probe.build().unwrap();
+            assert_eq!(built.to_string(), format!("{scope}::get(1)"));
+            let written = probe.written(&tier).unwrap();
+            assert_eq!(written.hash(), key_hash(&built), "{built}");
+            assert!(probe.is(&written, &built));
+        }
     }
 
     #[test]
@@ -328,7 +480,7 @@ mod tests {
         // Another key whose lookup lands on the same entry (as a colliding hash would).
         let other = parts(&(&2_u32,));
         let entry = TIER.entries().get(&key_hash(&stored)).unwrap();
-        assert!(!other.is(&entry.key));
+        assert!(!is(&other, &entry.key));
         assert_eq!(TIER.get::<u32, _>(&parts(&(&1_u32,))), Some(1));
         assert_eq!(TIER.get::<u32, _>(&other), None);
     }

@@ -160,6 +160,9 @@ pub(crate) struct SetCounters {
     stale_served: AtomicU64,
     local_hits: AtomicU64,
     touches: AtomicU64,
+    /// Hits of the local tier counted by [`count_local_hit`](Self::count_local_hit): each is a
+    /// hit and a local hit, counted by one increment.
+    local_tier_hits: AtomicU64,
 }
 
 /// One event to count; the declaration order is the order of [`SetStats`]'s fields.
@@ -179,6 +182,9 @@ pub(crate) enum Event {
     Oversize,
     RefreshAhead,
     StaleServed,
+    /// Counted with [`Hit`](Event::Hit) by [`SetCounters::count_local_hit`], which builds it
+    /// only for exported metrics.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     LocalHit,
     Touch,
 }
@@ -251,6 +257,7 @@ impl SetCounters {
             stale_served: AtomicU64::new(0),
             local_hits: AtomicU64::new(0),
             touches: AtomicU64::new(0),
+            local_tier_hits: AtomicU64::new(0),
         }
     }
 
@@ -284,9 +291,22 @@ impl SetCounters {
         self.exported.count(event);
     }
 
+    /// A hit of the local tier: counts a [`Hit`](Event::Hit) and a [`LocalHit`](Event::LocalHit)
+    /// (in [`stats`] and in exported metrics) with one atomic increment.
+    #[inline]
+    pub(crate) fn count_local_hit(&self) {
+        self.local_tier_hits.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        {
+            self.exported.count(Event::Hit);
+            self.exported.count(Event::LocalHit);
+        }
+    }
+
     fn snapshot(&self) -> SetStats {
+        let local_tier_hits = self.local_tier_hits.load(Ordering::Relaxed);
         SetStats {
-            hits: self.hits.load(Ordering::Relaxed),
+            hits: self.hits.load(Ordering::Relaxed) + local_tier_hits,
             misses: self.misses.load(Ordering::Relaxed),
             loads: self.loads.load(Ordering::Relaxed),
             load_errors: self.load_errors.load(Ordering::Relaxed),
@@ -300,7 +320,7 @@ impl SetCounters {
             oversize: self.oversize.load(Ordering::Relaxed),
             refreshes_ahead: self.refreshes_ahead.load(Ordering::Relaxed),
             stale_served: self.stale_served.load(Ordering::Relaxed),
-            local_hits: self.local_hits.load(Ordering::Relaxed),
+            local_hits: self.local_hits.load(Ordering::Relaxed) + local_tier_hits,
             touches: self.touches.load(Ordering::Relaxed),
         }
     }
@@ -353,6 +373,20 @@ mod tests {
         assert_eq!(snapshot.set("stats_test_orders").load_errors, 1);
         assert_eq!(snapshot.set("stats_test_never_used"), SetStats::default());
         assert!(snapshot.total().misses >= 2);
+    }
+
+    #[test]
+    fn a_local_tier_hit_is_a_hit_and_a_local_hit() {
+        let set = "stats_test_local_tier_hit";
+        counters(set).count_local_hit();
+        counters(set).count_local_hit();
+        counters(set).count(Event::Hit);
+        counters(set).count(Event::Miss);
+        let stats = stats().set(set);
+        assert_eq!((stats.hits, stats.local_hits, stats.misses), (3, 2, 1));
+        let mut expected = [0; 16];
+        (expected[0], expected[1], expected[14]) = (3, 1, 2);
+        assert_eq!(fields(&stats), expected, "no other counter moves");
     }
 
     const EVERY_EVENT: [Event; 16] = Event::ALL;
