@@ -114,6 +114,39 @@
 /// }
 /// ```
 ///
+/// ## `cache = "analytics"`
+///
+/// The cluster that [`init_named`] installed under this name, for a program that caches in
+/// several Aerospike clusters at once; default: the cluster of [`init`] (configured from the
+/// environment when `init` is not called). The name is checked at compile time (1 to 63 ASCII
+/// letters, digits, `_`, `-` or `.`). The function's companions, and `#[cache_put]` /
+/// `#[cache_evict]` with the same `cache`, address the same cluster; [`named`] gives event
+/// consumers the [`invalidate`] of a named cluster.
+///
+/// A call made before `init_named` installed the name runs its body without the cache (fail
+/// open) and logs one warning naming the cluster and the fix. Statistics are kept per set name:
+/// two clusters with functions of the same set share their counters in [`stats`].
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "reports", ttl = "1h", cache = "analytics")]
+/// async fn monthly_report(month: u32) -> String {
+///     format!("report {month}")
+/// }
+///
+/// # async fn run() -> Result<(), cacheaside::Error> {
+/// // At startup, next to `cacheaside::init(...)` for the default cluster:
+/// let analytics = cacheaside::Config::builder()
+///     .hosts("analytics-1:3000")
+///     .namespace("reports")
+///     .build()?;
+/// cacheaside::init_named("analytics", analytics).await?;
+/// let report = monthly_report(7).await; // cached in the "analytics" cluster
+/// cacheaside::named("analytics").invalidate("reports", "…").await?;
+/// # let _ = report;
+/// # Ok(()) }
+/// ```
+///
 /// ## `skip(a, b)`
 ///
 /// Arguments left out of the key, such as a connection pool or a logger. Every other argument
@@ -571,6 +604,7 @@ pub use cacheaside_macros::cache_aside;
 /// | `ttl = …` | the entry's TTL, in the forms of [`cache_aside`]'s `ttl`; default: the namespace's `default-ttl`. Give it the reader's `ttl` |
 /// | `value = <expr>` | write this instead of the returned value; for updates that return `()` or a report |
 /// | `namespace = "cache"` | the reader's `namespace`, if it has one |
+/// | `cache = "analytics"` | the reader's `cache` (a cluster of [`init_named`]), if it has one |
 /// | `returns = result \| option \| value` | which returned values are a success, as for [`cache_aside`] |
 /// | `crate = path` | where the facade is, as for [`cache_aside`] |
 ///
@@ -648,6 +682,7 @@ pub use cacheaside_macros::cache_put;
 /// | `before = true` | remove the entry before the call too |
 /// | `all = true` | empty the whole set instead of one entry (Aerospike truncate) |
 /// | `namespace = "cache"` | the reader's `namespace`, if it has one |
+/// | `cache = "analytics"` | the reader's `cache` (a cluster of [`init_named`]), if it has one |
 /// | `returns = result \| option \| value` | which returned values are a success, as for [`cache_aside`] |
 /// | `crate = path` | where the facade is, as for [`cache_aside`] |
 ///
@@ -668,8 +703,9 @@ pub use cacheaside_macros::cache_put;
 pub use cacheaside_macros::cache_evict;
 
 pub use cacheaside_runtime::{
-    init, invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking, stats, Config,
-    ConfigBuilder, Error, ErrorKind, IntoUserKey, SetStats, Stats, Ttl, UserKey,
+    init, init_named, invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking,
+    named, stats, Config, ConfigBuilder, Error, ErrorKind, IntoUserKey, NamedCache, SetStats,
+    Stats, Ttl, UserKey,
 };
 
 /// Write-behind: update the cache at once, write the source later in batches, losing nothing.

@@ -17,6 +17,7 @@ pub const OPTIONS: &[&str] = &[
     "set",
     "ttl",
     "namespace",
+    "cache",
     "skip",
     "key",
     "returns",
@@ -34,12 +35,16 @@ pub const OPTIONS: &[&str] = &[
 /// Aerospike's limits on set and namespace names, in bytes.
 pub(crate) const MAX_SET_NAME: usize = 63;
 pub(crate) const MAX_NAMESPACE_NAME: usize = 31;
+/// The runtime's limit on the name of a named cluster (`init_named`), in bytes.
+pub(crate) const MAX_CLUSTER_NAME: usize = 63;
 
 /// The options as written; `None` where an option was omitted or invalid.
 #[derive(Default)]
 pub struct Options {
     pub set: Option<LitStr>,
     pub namespace: Option<LitStr>,
+    /// `cache = "analytics"`: the cluster installed by `init_named` under this name.
+    pub cache: Option<LitStr>,
     pub ttl: Option<TtlValue>,
     pub skip: Option<Skip>,
     pub key: Option<ExplicitKey>,
@@ -153,6 +158,10 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
         "namespace" => {
             let value = parse_name(input, &name, MAX_NAMESPACE_NAME, errors)?;
             store(&mut options.namespace, value, &name, errors);
+        }
+        "cache" => {
+            let value = parse_cluster_name(input, &name, errors)?;
+            store(&mut options.cache, value, &name, errors);
         }
         "ttl" => {
             let value = parse_ttl(input, &name)?;
@@ -312,6 +321,49 @@ pub(crate) fn parse_name(
             format!(
                 "an Aerospike {name} name has at most {max_len} bytes; this one has {}",
                 text.len()
+            ),
+        );
+    }
+    Ok(value)
+}
+
+/// `cache = "analytics"`: the name of a cluster installed by `init_named`, checked as the runtime
+/// checks it (1 to 63 ASCII letters, digits, `_`, `-` or `.`).
+pub(crate) fn parse_cluster_name(
+    input: ParseStream,
+    name: &Ident,
+    errors: &mut Errors,
+) -> syn::Result<LitStr> {
+    let example = "cache = \"analytics\"";
+    expect_eq(input, name, example)?;
+    let value: LitStr = input.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!(
+                "`cache` takes a string literal, the name given to `cacheaside::init_named`: `{example}`"
+            ),
+        )
+    })?;
+    let text = value.value();
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if text.is_empty() {
+        errors.at(
+            &value,
+            format!("`cache` must not be empty; name the cluster given to `cacheaside::init_named`, e.g. `{example}`, or leave `cache` out for the default cluster"),
+        );
+    } else if text.len() > MAX_CLUSTER_NAME {
+        errors.at(
+            &value,
+            format!(
+                "a cache cluster name has at most {MAX_CLUSTER_NAME} bytes; this one has {}",
+                text.len()
+            ),
+        );
+    } else if let Some(bad) = text.chars().find(|&c| !allowed(c)) {
+        errors.at(
+            &value,
+            format!(
+                "`cache` names a cluster with ASCII letters, digits, `_`, `-` or `.` only; {bad:?} is not allowed, e.g. `{example}`"
             ),
         );
     }
@@ -548,8 +600,10 @@ mod tests {
             ttl = "15m",
             namespace = "cache",
             skip(db, pool),
-            companions = false
+            companions = false,
+            cache = "analytics"
         ));
+        assert_eq!(options.cache.unwrap().value(), "analytics");
         assert_eq!(options.set.unwrap().value(), "users");
         assert_eq!(options.namespace.unwrap().value(), "cache");
         assert_eq!(options.ttl, Some(TtlValue::Seconds(900)));
@@ -617,6 +671,24 @@ mod tests {
         assert!(found[0].contains("must not be empty"));
         assert!(found[1].contains("at most 31 bytes"));
         assert!(found[2].contains("takes a string literal"));
+    }
+
+    #[test]
+    fn rejects_bad_cluster_names() {
+        let long = "c".repeat(64);
+        let cases = [
+            (quote!(cache = ""), "`cache` must not be empty"),
+            (quote!(cache = "two words"), "' ' is not allowed"),
+            (quote!(cache = #long), "at most 63 bytes"),
+            (quote!(cache = analytics), "`cache` takes a string literal"),
+            (quote!(cache), "`cache` needs a value"),
+        ];
+        for (args, expected) in cases {
+            let found = messages(args);
+            assert_eq!(found.len(), 1, "{found:#?}");
+            assert!(found[0].contains(expected), "{}", found[0]);
+        }
+        assert!(messages(quote!(cache = "analytics-eu.2")).is_empty());
     }
 
     #[test]

@@ -696,18 +696,24 @@ fn ttl_value(krate: &syn::Path, ttl: TtlValue) -> TokenStream {
     }
 }
 
-/// `CacheSpec { namespace, set, ttl, function }`.
+/// `CacheSpec { cache, namespace, set, ttl, function }`.
 pub(crate) fn spec_value(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
-    let namespace = match &plan.spec.namespace {
-        Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
-        None => quote!(::core::option::Option::None),
-    };
+    let cache = optional_str(plan.spec.cache.as_ref());
+    let namespace = optional_str(plan.spec.namespace.as_ref());
     let set = &plan.spec.set;
     let ttl = ttl_value(krate, plan.spec.ttl);
     let function = &plan.spec.function;
     quote! {
-        #krate::__private::CacheSpec { namespace: #namespace, set: #set, ttl: #ttl, function: #function }
+        #krate::__private::CacheSpec { cache: #cache, namespace: #namespace, set: #set, ttl: #ttl, function: #function }
+    }
+}
+
+/// `Some("…")` or `None`, for an optional name of a `CacheSpec`.
+pub(crate) fn optional_str(value: Option<&syn::LitStr>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
     }
 }
 

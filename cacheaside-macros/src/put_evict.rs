@@ -11,6 +11,7 @@ use syn::spanned::Spanned;
 use syn::{Expr, GenericArgument, PathArguments, ReturnType, Type};
 
 use crate::errors::Errors;
+use crate::expand::optional_str;
 use crate::flavor::Flavor;
 use crate::item::CachedFn;
 use crate::return_kind::{Kind, ReturnKind};
@@ -23,6 +24,7 @@ struct Plan {
     krate: syn::Path,
     function: CachedFn,
     flavor: Flavor,
+    cache: Option<syn::LitStr>,
     namespace: Option<syn::LitStr>,
     set: syn::LitStr,
     ttl: TtlValue,
@@ -127,6 +129,7 @@ fn check(
             .unwrap_or_else(|| syn::parse_quote!(::cacheaside)),
         flavor: Flavor::of(&function.sig),
         function,
+        cache: options.cache,
         namespace: options.namespace,
         set: options.set?,
         ttl,
@@ -181,10 +184,8 @@ fn emit(plan: &Plan) -> TokenStream {
         local("__cacheaside_kind"),
         local("__cacheaside_returned"),
     );
-    let namespace = match &plan.namespace {
-        Some(namespace) => quote!(::core::option::Option::Some(#namespace)),
-        None => quote!(::core::option::Option::None),
-    };
+    let cache = optional_str(plan.cache.as_ref());
+    let namespace = optional_str(plan.namespace.as_ref());
     let set = &plan.set;
     let ttl = match plan.ttl {
         TtlValue::Seconds(seconds) => quote!(#krate::__private::Ttl::Seconds(#seconds)),
@@ -292,6 +293,7 @@ fn emit(plan: &Plan) -> TokenStream {
                 AliasedKindCheck as _, CachedReturnFallback as _, KindProbeFallback as _,
             };
             static #spec: #krate::__private::CacheSpec = #krate::__private::CacheSpec {
+                cache: #cache,
                 namespace: #namespace,
                 set: #set,
                 ttl: #ttl,

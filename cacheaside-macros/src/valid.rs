@@ -78,6 +78,8 @@ impl Context {
 
 /// The values of the runtime's `CacheSpec`.
 pub struct Spec {
+    /// `cache = "…"`: a named cluster.
+    pub cache: Option<LitStr>,
     pub namespace: Option<LitStr>,
     pub set: LitStr,
     pub ttl: TtlValue,
@@ -286,6 +288,7 @@ pub fn check(
         ttl_from: options.ttl_from.map(|ttl_from| ttl_from.value),
     };
     let spec = Spec {
+        cache: options.cache,
         namespace: options.namespace,
         set: options.set?,
         ttl,

@@ -41,6 +41,7 @@ impl Which {
                 "ttl",
                 "value",
                 "namespace",
+                "cache",
                 "returns",
                 "crate",
             ],
@@ -50,6 +51,7 @@ impl Which {
                 "before",
                 "all",
                 "namespace",
+                "cache",
                 "returns",
                 "crate",
             ],
@@ -75,6 +77,8 @@ pub struct Named<T> {
 pub struct WriteOptions {
     pub set: Option<LitStr>,
     pub namespace: Option<LitStr>,
+    /// `cache = "analytics"`: the cluster installed by `init_named` under this name.
+    pub cache: Option<LitStr>,
     pub key: Option<Named<Expr>>,
     pub ttl: Option<Named<TtlValue>>,
     /// `value = <expr>` (put): what to write instead of the returned value.
@@ -132,6 +136,10 @@ fn parse_option(
         "namespace" => {
             let value = attr::parse_name(input, &name, attr::MAX_NAMESPACE_NAME, errors)?;
             attr::store(&mut options.namespace, value, &name, errors);
+        }
+        "cache" => {
+            let value = attr::parse_cluster_name(input, &name, errors)?;
+            attr::store(&mut options.cache, value, &name, errors);
         }
         "key" => {
             attr::expect_eq(input, &name, "key = user.id")?;

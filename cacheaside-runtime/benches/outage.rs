@@ -13,6 +13,7 @@ use cacheaside_runtime::Ttl;
 use cacheaside_testkit::TestServer;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "bench_outage",
     ttl: Ttl::Seconds(600),

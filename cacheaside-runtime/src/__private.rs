@@ -26,6 +26,9 @@ pub use crate::Ttl;
 /// What the attribute said about one annotated function, built once in a `static`.
 #[derive(Debug)]
 pub struct CacheSpec {
+    /// `cache = "…"`: the cluster installed by `init_named` under this name, or `None` for the
+    /// default cluster.
+    pub cache: Option<&'static str>,
     /// `namespace = "…"`, or `None` for the configured default namespace.
     pub namespace: Option<&'static str>,
     /// `set = "…"`.

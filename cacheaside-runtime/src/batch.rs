@@ -679,7 +679,7 @@ async fn read_entries(
     counters: &'static SetCounters,
 ) -> Vec<Entry> {
     let count = keys.len();
-    let cache = match client::access(counters).await {
+    let cache = match client::access(spec.cache, counters).await {
         Access::Ready(cache) => cache,
         Access::Disabled => return all_missing(count),
         Access::Unavailable(error) => {
@@ -867,6 +867,7 @@ mod tests {
     }
 
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "batch_unit",
         ttl: crate::Ttl::Seconds(60),

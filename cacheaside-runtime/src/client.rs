@@ -78,10 +78,54 @@ pub async fn init(config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// How long a call waits for a concurrent call of the same key; `None` when the cache is
-/// disabled, where calls do not coalesce either.
-pub(crate) fn single_flight_wait() -> Option<Duration> {
-    let installation = current();
+/// Installs `config` as the cluster named `name`, next to the default one of [`init`]: every
+/// annotated function with `cache = "<name>"` uses it. Calling it again with the same name
+/// replaces that configuration and its client (the old client is closed), as [`init`] does for
+/// the default cluster. Functions without `cache` keep using the default cluster.
+///
+/// A call of a function whose named cluster was never installed runs its body without the cache
+/// and logs one warning naming the cluster and this function. Named clusters never install
+/// themselves from the environment: `AEROSPIKE_*` variables configure the default cluster only
+/// (build the named one's configuration with [`Config::builder`], or from other variables).
+///
+/// Statistics ([`stats`](crate::stats)) are kept per set name: functions of two clusters that
+/// use the same set name share their counters.
+///
+/// Waits for the first connection attempt like [`init`].
+///
+/// ```no_run
+/// # async fn start() -> Result<(), cacheaside_runtime::Error> {
+/// use cacheaside_runtime::Config;
+///
+/// cacheaside_runtime::init(Config::from_env()?).await?;
+/// let analytics = Config::builder()
+///     .hosts("analytics-1:3000,analytics-2:3000")
+///     .namespace("reports")
+///     .build()?;
+/// cacheaside_runtime::init_named("analytics", analytics).await?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// [`ErrorKind::Config`] if `name` is not a valid cluster name (1 to 63 ASCII letters, digits,
+/// `_`, `-` or `.`); [`ErrorKind::Unavailable`] as for [`init`].
+pub async fn init_named(name: &str, config: Config) -> Result<(), Error> {
+    let installation = install_named(name, config)?;
+    if let Some(state) = installation.state_receiver() {
+        wait_for_first_attempt(state, installation.config.connect_timeout()).await;
+    }
+    Ok(())
+}
+
+/// How long a call of the cluster `cache` (`None`: the default one) waits for a concurrent call
+/// of the same key; `None` when that cluster is disabled or not installed, where calls do not
+/// coalesce either.
+pub(crate) fn single_flight_wait(cache: Option<&'static str>) -> Option<Duration> {
+    let installation = match cache {
+        None => current(),
+        Some(name) => named(name)?,
+    };
     let disabled = installation.state.is_none() && installation.unusable.is_none();
     (!disabled).then(|| installation.config.single_flight_wait())
 }
@@ -102,11 +146,19 @@ pub(crate) enum Access {
     Ready(Cache),
 }
 
-/// The current cache, installing the configuration from the environment on first use.
+/// The current cache of the cluster `cache` (`None`: the default cluster, installing its
+/// configuration from the environment on first use; `Some(name)`: the cluster of
+/// [`init_named`], unavailable until it is installed).
 /// Waits for a connection in progress at most the operation timeout.
 /// Operations run by the returned cache count breaker openings on `counters`.
-pub(crate) async fn access(counters: &'static SetCounters) -> Access {
-    let installation = current();
+pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCounters) -> Access {
+    let installation = match cache {
+        None => current(),
+        Some(name) => match named(name) {
+            Some(installation) => installation,
+            None => return Access::Unavailable(not_installed(name)),
+        },
+    };
     if let Some(error) = &installation.unusable {
         return Access::Unavailable(error.clone());
     }
@@ -636,6 +688,89 @@ fn current() -> Arc<Installation> {
     }
     *slot = Some(Arc::clone(&installation));
     installation
+}
+
+/// The installations of [`init_named`], by name. A program has a handful at most, so a call
+/// finds its cluster by comparing names in a short list, under a read lock that is only
+/// contended while a cluster is being installed.
+fn named_installations() -> &'static RwLock<Vec<(Box<str>, Arc<Installation>)>> {
+    static NAMED: RwLock<Vec<(Box<str>, Arc<Installation>)>> = RwLock::new(Vec::new());
+    &NAMED
+}
+
+/// The installation of the cluster `name`, if [`init_named`] installed one.
+fn named(name: &str) -> Option<Arc<Installation>> {
+    let installations = named_installations()
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    installations
+        .iter()
+        .find(|(installed, _)| **installed == *name)
+        .map(|(_, installation)| Arc::clone(installation))
+}
+
+/// Why a call of the cluster `name` runs without the cache before [`init_named`] installed it.
+fn not_installed(name: &str) -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        format!(
+            "the cache cluster \"{name}\" is not initialised; call \
+             `cacheaside::init_named(\"{name}\", config)` at startup"
+        ),
+    )
+}
+
+/// Checks the name of a named cluster: the rule the attribute's `cache = "…"` applies at
+/// compile time.
+pub(crate) fn check_cluster_name(name: &str) -> Result<(), Error> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_CLUSTER_NAME
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "invalid cache cluster name {name:?}: use 1 to {MAX_CLUSTER_NAME} ASCII letters, \
+                 digits, `_`, `-` or `.`, e.g. \"analytics\""
+            ),
+        ))
+    }
+}
+
+/// The longest name of a named cluster, in bytes.
+const MAX_CLUSTER_NAME: usize = 63;
+
+/// Replaces (or adds) the installation of the cluster `name` with one for `config`.
+fn install_named(name: &str, config: Config) -> Result<Arc<Installation>, Error> {
+    check_cluster_name(name)?;
+    report::reset();
+    let installation = start(config);
+    let previous = {
+        let mut installations = named_installations()
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match installations
+            .iter_mut()
+            .find(|(installed, _)| **installed == *name)
+        {
+            Some((_, slot)) => Some(core::mem::replace(slot, Arc::clone(&installation))),
+            None => {
+                installations.push((name.into(), Arc::clone(&installation)));
+                None
+            }
+        }
+    };
+    if let Some(previous) = previous {
+        retire(&previous);
+    }
+    match &installation.unusable {
+        Some(error) => Err(error.clone()),
+        None => Ok(installation),
+    }
 }
 
 /// Replaces the installation with one for `config`.

@@ -599,7 +599,7 @@ fn flight_of(
         // The cache is out of reach, but calls of one key still share one load.
         Err(Bypass::Unusable(user_key)) => {
             let flight_key = FlightKey::new(spec, user_key)?;
-            Some((flight_key, client::single_flight_wait()?))
+            Some((flight_key, client::single_flight_wait(spec.cache)?))
         }
         Err(Bypass::Alone) => None,
     }
@@ -852,7 +852,7 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
     let counters = set_counters(spec);
     detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
-    let cache = match client::access(counters).await {
+    let cache = match client::access(spec.cache, counters).await {
         Access::Disabled => return Ok(()),
         Access::Unavailable(error) => {
             counters.count(Event::CacheError);
@@ -941,7 +941,7 @@ async fn prepare(
             return Err(Bypass::Alone);
         }
     };
-    let cache = match client::access(counters).await {
+    let cache = match client::access(spec.cache, counters).await {
         Access::Ready(cache) => cache,
         Access::Disabled => return Err(Bypass::Alone),
         Access::Unavailable(error) => {
@@ -1136,6 +1136,7 @@ mod tests {
     use super::*;
 
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "engine_unit",
         ttl: Ttl::Seconds(100),

@@ -33,6 +33,8 @@ use crate::{client, UserKey};
 /// record). `Copy`, so that a call needs no copy of its user key to coalesce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FlightKey {
+    /// The cluster (`cache = "…"`); `None`: the default one.
+    cache: Option<&'static str>,
     /// `None`: the configured default namespace.
     namespace: Option<&'static str>,
     digest: [u8; 20],
@@ -42,6 +44,7 @@ impl FlightKey {
     /// The flight key of a record whose Aerospike key is already built.
     pub(crate) fn of(spec: &'static CacheSpec, key: &Key) -> Self {
         FlightKey {
+            cache: spec.cache,
             namespace: spec.namespace,
             digest: key.digest(),
         }
@@ -447,6 +450,7 @@ mod tests {
     use crate::Ttl;
 
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "flight_unit",
         ttl: Ttl::Never,

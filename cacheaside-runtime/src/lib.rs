@@ -105,7 +105,7 @@ pub mod write_behind;
 mod write_through;
 
 pub use __private::IntoUserKey;
-pub use client::init;
+pub use client::{init, init_named};
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
 pub use key::UserKey;
@@ -113,7 +113,9 @@ pub use key::UserKey;
 pub use observe::metrics;
 pub use set_policy::SetPolicy;
 pub use stats::{stats, SetStats, Stats};
-pub use write_through::{invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking};
+pub use write_through::{
+    invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking, named, NamedCache,
+};
 
 /// How long a cached entry lives, as Aerospike's record TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

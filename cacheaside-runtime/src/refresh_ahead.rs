@@ -77,6 +77,7 @@ mod tests {
     use crate::{Ttl, UserKey};
 
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "refresh_ahead_unit",
         ttl: Ttl::Seconds(60),

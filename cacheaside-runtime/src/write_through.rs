@@ -205,7 +205,7 @@ pub fn cache_evict_all_blocking(spec: &'static CacheSpec) {
 /// ([`ErrorKind::Unavailable`], [`ErrorKind::Timeout`], [`ErrorKind::Server`]), or the set name or
 /// key is invalid ([`ErrorKind::Key`]). A disabled cache is not an error.
 pub async fn invalidate<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
-    invalidate_spec(spec_for(None, set)?, key.into_user_key()).await
+    invalidate_spec(spec_for(None, None, set)?, key.into_user_key()).await
 }
 
 /// [`invalidate`] in another namespace than the configured one (an attribute's `namespace`).
@@ -217,7 +217,7 @@ pub async fn invalidate_in<K: IntoUserKey>(
     set: &'static str,
     key: K,
 ) -> Result<(), Error> {
-    invalidate_spec(spec_for(Some(namespace), set)?, key.into_user_key()).await
+    invalidate_spec(spec_for(None, Some(namespace), set)?, key.into_user_key()).await
 }
 
 /// [`invalidate`] for sync code: blocks this thread while the cache's background runtime does
@@ -233,7 +233,7 @@ pub async fn invalidate_in<K: IntoUserKey>(
 /// # Errors
 /// As [`invalidate`].
 pub fn invalidate_blocking<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
-    let spec = spec_for(None, set)?;
+    let spec = spec_for(None, None, set)?;
     let key = key.into_user_key();
     bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
 }
@@ -247,9 +247,102 @@ pub fn invalidate_in_blocking<K: IntoUserKey>(
     set: &'static str,
     key: K,
 ) -> Result<(), Error> {
-    let spec = spec_for(Some(namespace), set)?;
+    let spec = spec_for(None, Some(namespace), set)?;
     let key = key.into_user_key();
     bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+}
+
+/// A cluster installed by [`init_named`](crate::init_named), to remove entries from: what
+/// [`invalidate`] and its variants do for the default cluster, for functions with
+/// `cache = "<name>"`. From [`named`]; cheap to copy.
+///
+/// ```no_run
+/// # use cacheaside_runtime as cacheaside;
+/// // Readers: #[cache_aside(set = "reports", cache = "analytics", key = id)]
+/// async fn on_report_changed(id: u64) -> Result<(), cacheaside::Error> {
+///     let analytics = cacheaside::named("analytics");
+///     analytics.invalidate("reports", id).await?;
+///     analytics.invalidate_in("archive", "reports", id).await
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedCache {
+    name: &'static str,
+}
+
+/// The cluster installed by [`init_named`](crate::init_named) under `name`. It need not be
+/// installed yet: operations check the name, and find the cluster, when they run.
+pub fn named(name: &'static str) -> NamedCache {
+    NamedCache { name }
+}
+
+impl NamedCache {
+    /// The cluster's name, as given to [`init_named`](crate::init_named).
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// [`invalidate`] in this cluster.
+    ///
+    /// # Errors
+    /// As [`invalidate`]; [`ErrorKind::Config`] for an invalid cluster name, and
+    /// [`ErrorKind::Unavailable`] while no cluster is installed under this name.
+    pub async fn invalidate<K: IntoUserKey>(self, set: &'static str, key: K) -> Result<(), Error> {
+        let spec = self.spec(None, set)?;
+        invalidate_spec(spec, key.into_user_key()).await
+    }
+
+    /// [`invalidate_in`] in this cluster.
+    ///
+    /// # Errors
+    /// As [`NamedCache::invalidate`]; also an invalid namespace name.
+    pub async fn invalidate_in<K: IntoUserKey>(
+        self,
+        namespace: &'static str,
+        set: &'static str,
+        key: K,
+    ) -> Result<(), Error> {
+        let spec = self.spec(Some(namespace), set)?;
+        invalidate_spec(spec, key.into_user_key()).await
+    }
+
+    /// [`invalidate_blocking`] in this cluster.
+    ///
+    /// # Errors
+    /// As [`NamedCache::invalidate`].
+    pub fn invalidate_blocking<K: IntoUserKey>(
+        self,
+        set: &'static str,
+        key: K,
+    ) -> Result<(), Error> {
+        let spec = self.spec(None, set)?;
+        let key = key.into_user_key();
+        bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+    }
+
+    /// [`invalidate_in_blocking`] in this cluster.
+    ///
+    /// # Errors
+    /// As [`NamedCache::invalidate_in`].
+    pub fn invalidate_in_blocking<K: IntoUserKey>(
+        self,
+        namespace: &'static str,
+        set: &'static str,
+        key: K,
+    ) -> Result<(), Error> {
+        let spec = self.spec(Some(namespace), set)?;
+        let key = key.into_user_key();
+        bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+    }
+
+    fn spec(
+        self,
+        namespace: Option<&'static str>,
+        set: &'static str,
+    ) -> Result<&'static CacheSpec, Error> {
+        client::check_cluster_name(self.name)?;
+        spec_for(Some(self.name), namespace, set)
+    }
 }
 
 async fn invalidate_spec(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
@@ -314,7 +407,7 @@ async fn remove(spec: &'static CacheSpec, key: KeyResult) {
 
 async fn truncate(spec: &'static CacheSpec) -> Result<(), Error> {
     let counters = stats::counters(spec.set);
-    let cache = match client::access(counters).await {
+    let cache = match client::access(spec.cache, counters).await {
         Access::Disabled => return Ok(()),
         Access::Unavailable(error) => {
             counters.count(Event::CacheError);
@@ -338,9 +431,10 @@ fn unavailable(spec: &'static CacheSpec) -> Error {
     )
 }
 
-/// The spec of [`invalidate`] for a set and namespace, made once per pair: the names are
-/// `'static`, so there are as many specs as pairs named in the program.
+/// The spec of [`invalidate`] for a cluster, set and namespace, made once per combination: the
+/// names are `'static`, so there are as many specs as combinations named in the program.
 fn spec_for(
+    cache: Option<&'static str>,
     namespace: Option<&'static str>,
     set: &'static str,
 ) -> Result<&'static CacheSpec, Error> {
@@ -348,14 +442,16 @@ fn spec_for(
     if let Some(namespace) = namespace {
         check_name("namespace", namespace, MAX_NAMESPACE_NAME)?;
     }
-    type Specs = Mutex<HashMap<(Option<&'static str>, &'static str), &'static CacheSpec>>;
+    type Names = (Option<&'static str>, Option<&'static str>, &'static str);
+    type Specs = Mutex<HashMap<Names, &'static CacheSpec>>;
     static SPECS: OnceLock<Specs> = OnceLock::new();
     let mut specs = SPECS
         .get_or_init(Specs::default)
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let spec = specs.entry((namespace, set)).or_insert_with(|| {
+    let spec = specs.entry((cache, namespace, set)).or_insert_with(|| {
         Box::leak(Box::new(CacheSpec {
+            cache,
             namespace,
             set,
             ttl: Ttl::NamespaceDefault,
@@ -383,22 +479,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_spec_per_namespace_and_set() {
-        let users = spec_for(None, "wt_users").unwrap();
-        assert!(core::ptr::eq(users, spec_for(None, "wt_users").unwrap()));
-        let elsewhere = spec_for(Some("cache"), "wt_users").unwrap();
+    fn one_spec_per_cluster_namespace_and_set() {
+        let users = spec_for(None, None, "wt_users").unwrap();
+        assert!(core::ptr::eq(
+            users,
+            spec_for(None, None, "wt_users").unwrap()
+        ));
+        let elsewhere = spec_for(None, Some("cache"), "wt_users").unwrap();
         assert!(!core::ptr::eq(users, elsewhere));
         assert_eq!(elsewhere.namespace, Some("cache"));
         assert_eq!(elsewhere.set, "wt_users");
+        let analytics = named("analytics").spec(None, "wt_users").unwrap();
+        assert!(!core::ptr::eq(users, analytics));
+        assert_eq!(analytics.cache, Some("analytics"));
+        assert_eq!(analytics.namespace, None);
+    }
+
+    #[test]
+    fn rejects_invalid_cluster_names() {
+        for name in ["", "has space", "sl/ash"] {
+            let error = named(name).spec(None, "wt_users").unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Config);
+            assert!(error.to_string().contains("cache cluster name"), "{error}");
+        }
     }
 
     #[test]
     fn rejects_invalid_names() {
         let long_set: &'static str = Box::leak("s".repeat(64).into_boxed_str());
         for error in [
-            spec_for(None, "").unwrap_err(),
-            spec_for(None, long_set).unwrap_err(),
-            spec_for(Some("a_namespace_name_longer_than_31_bytes"), "s").unwrap_err(),
+            spec_for(None, None, "").unwrap_err(),
+            spec_for(None, None, long_set).unwrap_err(),
+            spec_for(None, Some("a_namespace_name_longer_than_31_bytes"), "s").unwrap_err(),
         ] {
             assert_eq!(error.kind(), ErrorKind::Key);
             assert!(error.to_string().contains("name has 1 to"), "{error}");

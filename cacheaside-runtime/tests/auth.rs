@@ -12,6 +12,7 @@ use cacheaside_runtime::{stats, Config, ConfigBuilder, Ttl};
 use cacheaside_testkit::TestServer;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_auth",
     ttl: Ttl::Seconds(3600),

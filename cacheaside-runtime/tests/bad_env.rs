@@ -5,6 +5,7 @@ use cacheaside_runtime::__private::{default_key, get_or_load, invalidate, CacheS
 use cacheaside_runtime::{ErrorKind, Ttl};
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_bad_env",
     ttl: Ttl::Seconds(60),

@@ -10,6 +10,7 @@ use cacheaside_runtime::Ttl;
 use cacheaside_testkit::TestServer;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_sync_stall",
     ttl: Ttl::Seconds(60),

@@ -9,6 +9,7 @@ use cacheaside_runtime::Ttl;
 use cacheaside_testkit::TestServer;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_breaker",
     ttl: Ttl::Seconds(60),

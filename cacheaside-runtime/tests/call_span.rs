@@ -92,6 +92,7 @@ const SECRET: &str = "secret-argument";
 #[tokio::test]
 async fn a_miss_then_a_hit_are_two_spans_with_their_outcomes() {
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "rt_span_async",
         ttl: Ttl::Seconds(60),
@@ -126,6 +127,7 @@ async fn a_miss_then_a_hit_are_two_spans_with_their_outcomes() {
 #[tokio::test]
 async fn a_sync_call_has_its_span_too() {
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "rt_span_sync",
         ttl: Ttl::Seconds(60),

@@ -35,6 +35,7 @@ async fn backend() -> &'static Backend {
 }
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_cancel",
     ttl: Ttl::Seconds(3600),

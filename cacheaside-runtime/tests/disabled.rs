@@ -10,6 +10,7 @@ use cacheaside_runtime::Ttl;
 use common::Backend;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_disabled",
     ttl: Ttl::Seconds(3600),

@@ -47,6 +47,7 @@ fn user(id: u64, name: &str) -> User {
 
 const fn spec(set: &'static str, ttl: Ttl) -> CacheSpec {
     CacheSpec {
+        cache: None,
         namespace: None,
         set,
         ttl,

@@ -74,6 +74,7 @@ async fn eventually_cached(spec: &'static CacheSpec, arg: &str) -> bool {
 #[tokio::test]
 async fn server_errors_return_the_loaded_value() {
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "ft_errors",
         ttl: Ttl::Seconds(60),
@@ -106,6 +107,7 @@ async fn server_errors_return_the_loaded_value() {
 #[tokio::test]
 async fn a_stalled_server_costs_at_most_the_timeout() {
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "ft_stall",
         ttl: Ttl::Seconds(60),
@@ -143,6 +145,7 @@ async fn a_stalled_server_costs_at_most_the_timeout() {
 #[tokio::test]
 async fn corrupt_replies_are_a_miss() {
     static SPEC: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "ft_corrupt",
         ttl: Ttl::Seconds(60),
@@ -167,12 +170,14 @@ async fn corrupt_replies_are_a_miss() {
 #[tokio::test]
 async fn a_namespace_refusing_ttls_fails_open() {
     static WITH_TTL: CacheSpec = CacheSpec {
+        cache: None,
         namespace: Some("nottl"),
         set: "ft_forbidden",
         ttl: Ttl::Seconds(60),
         function: "f",
     };
     static NEVER: CacheSpec = CacheSpec {
+        cache: None,
         namespace: Some("nottl"),
         set: "ft_forbidden_never",
         ttl: Ttl::Never,

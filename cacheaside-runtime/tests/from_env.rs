@@ -9,6 +9,7 @@ use cacheaside_runtime::Ttl;
 use common::Backend;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_env",
     ttl: Ttl::Seconds(3600),

@@ -11,6 +11,7 @@ use common::{logs, Backend};
 const MISSING: &str = "cacheaside_no_such_ns";
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_ns_missing",
     ttl: Ttl::Seconds(60),

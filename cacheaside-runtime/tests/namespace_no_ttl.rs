@@ -13,6 +13,7 @@ use cacheaside_testkit::{NamespaceConfig, TestServer};
 use common::logs;
 
 static WITH_TTL: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_nottl_ttl",
     ttl: Ttl::Seconds(60),
@@ -20,6 +21,7 @@ static WITH_TTL: CacheSpec = CacheSpec {
 };
 
 static NEVER: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_nottl_never",
     ttl: Ttl::Never,

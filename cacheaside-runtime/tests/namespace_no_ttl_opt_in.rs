@@ -11,6 +11,7 @@ use cacheaside_runtime::Ttl;
 use cacheaside_testkit::{NamespaceConfig, TestServer};
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_nottl_opt_in",
     ttl: Ttl::Seconds(60),

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 const PAUSE: Duration = Duration::from_millis(500);
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_outages",
     ttl: Ttl::Seconds(600),

@@ -9,6 +9,7 @@ use cacheaside_runtime::Ttl;
 use cacheaside_testkit::{TestServer, UserKey};
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_send_key",
     ttl: Ttl::Seconds(60),

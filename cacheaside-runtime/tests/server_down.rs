@@ -10,6 +10,7 @@ use cacheaside_runtime::{ErrorKind, Ttl};
 use cacheaside_testkit::TestServer;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_down",
     ttl: Ttl::Seconds(3600),

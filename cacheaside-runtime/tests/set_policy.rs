@@ -9,36 +9,42 @@ use cacheaside_runtime::{stats, Config, SetPolicy, Ttl};
 use cacheaside_testkit::{CommandKind, TestServer};
 
 static FAST: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_sp_fast",
     ttl: Ttl::Seconds(3600),
     function: "fast",
 };
 static PATIENT: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_sp_patient",
     ttl: Ttl::Seconds(3600),
     function: "patient",
 };
 static CAPPED_HOUR: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_sp_capped",
     ttl: Ttl::Seconds(3600),
     function: "hour",
 };
 static CAPPED_SHORT: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_sp_capped",
     ttl: Ttl::Seconds(30),
     function: "short",
 };
 static CAPPED_NEVER: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_sp_capped",
     ttl: Ttl::Never,
     function: "never",
 };
 static UNCAPPED_NEVER: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_sp_uncapped",
     ttl: Ttl::Never,

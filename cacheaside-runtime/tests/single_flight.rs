@@ -35,6 +35,7 @@ async fn backend() -> &'static Backend {
 
 const fn spec(set: &'static str) -> CacheSpec {
     CacheSpec {
+        cache: None,
         namespace: None,
         set,
         ttl: Ttl::Seconds(3600),

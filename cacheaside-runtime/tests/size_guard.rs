@@ -10,6 +10,7 @@ use common::{logs, read_data, Backend};
 const LIMIT: usize = 2_000;
 
 static BLOBS: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_size",
     ttl: Ttl::Seconds(600),
@@ -17,6 +18,7 @@ static BLOBS: CacheSpec = CacheSpec {
 };
 
 static OTHER: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_size",
     ttl: Ttl::Seconds(600),

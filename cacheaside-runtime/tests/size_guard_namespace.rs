@@ -8,6 +8,7 @@ use cacheaside_runtime::Ttl;
 use cacheaside_testkit::{NamespaceConfig, TestServer};
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_size_ns",
     ttl: Ttl::Seconds(600),

@@ -13,6 +13,7 @@ use cacheaside_runtime::{Config, ConfigBuilder, Ttl};
 use cacheaside_testkit::TestServer;
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_tls",
     ttl: Ttl::Seconds(3600),

@@ -16,6 +16,7 @@ fn warnings() -> Vec<String> {
 }
 
 static SPEC: CacheSpec = CacheSpec {
+    cache: None,
     namespace: None,
     set: "rt_warnings",
     ttl: Ttl::Seconds(60),

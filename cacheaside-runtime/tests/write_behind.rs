@@ -118,6 +118,7 @@ async fn read_through(
 
 const fn spec(set: &'static str) -> CacheSpec {
     CacheSpec {
+        cache: None,
         namespace: None,
         set,
         ttl: Ttl::Seconds(3600),

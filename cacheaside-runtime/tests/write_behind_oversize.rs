@@ -17,6 +17,7 @@ const LIMIT: usize = 4096;
 #[tokio::test]
 async fn an_oversize_value_invalidates_the_entry_and_still_reaches_the_source() {
     static READER: CacheSpec = CacheSpec {
+        cache: None,
         namespace: None,
         set: "wb_oversize",
         ttl: Ttl::Seconds(3600),

@@ -133,7 +133,7 @@ impl CacheEntries {
                 return None;
             }
         };
-        let cache = match client::access(counters).await {
+        let cache = match client::access(spec.cache, counters).await {
             Access::Ready(cache) => cache,
             Access::Disabled => return None,
             Access::Unavailable(error) => {

@@ -41,6 +41,8 @@ struct Cursor {
 /// Where a journal lives.
 pub(super) struct Journal {
     name: String,
+    /// The cluster of [`init_named`](crate::init_named); `None`: the default one.
+    cache: Option<&'static str>,
     namespace: Option<&'static str>,
     set: &'static str,
     counters: &'static SetCounters,
@@ -64,12 +66,14 @@ pub(super) struct Recovered {
 impl Journal {
     pub(super) fn new(
         name: String,
+        cache: Option<&'static str>,
         namespace: Option<&'static str>,
         set: &'static str,
         counters: &'static SetCounters,
     ) -> Journal {
         Journal {
             name,
+            cache,
             namespace,
             set,
             counters,
@@ -237,7 +241,7 @@ impl Journal {
     }
 
     async fn cache(&self) -> Result<Cache, Error> {
-        match client::access(self.counters).await {
+        match client::access(self.cache, self.counters).await {
             Access::Ready(cache) => Ok(cache),
             Access::Unavailable(error) => Err(error),
             Access::Disabled => Err(Error::new(

@@ -218,6 +218,7 @@ struct Settings {
 #[must_use]
 pub struct WriteBehindBuilder<K, V> {
     set: &'static str,
+    cache: Option<&'static str>,
     namespace: Option<&'static str>,
     ttl: Ttl,
     capacity: usize,
@@ -231,6 +232,14 @@ where
     K: CacheKey + Eq + Hash + Clone + Send + Sync + 'static,
     V: Serialize + Clone + Send + Sync + 'static,
 {
+    /// The cluster of the cache entries (and of the journal): the one
+    /// [`init_named`](crate::init_named) installed under `name`, as for annotated functions with
+    /// `cache = "<name>"`. By default the default cluster of [`init`](crate::init).
+    pub fn cache(mut self, name: &'static str) -> Self {
+        self.cache = Some(name);
+        self
+    }
+
     /// The namespace of the cache entries; by default the configured one
     /// ([`Config::namespace`](crate::Config::namespace)), as for annotated functions.
     pub fn namespace(mut self, namespace: &'static str) -> Self {
@@ -278,8 +287,8 @@ where
     /// `Err` or a panic.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] when called outside a tokio runtime or with `max_batch` or
-    /// `capacity` 0.
+    /// [`ErrorKind::Config`] when called outside a tokio runtime, with `max_batch` or
+    /// `capacity` 0, or with an invalid [`cache`](Self::cache) name.
     pub fn start<F, Fut, E>(self, flush: F) -> Result<WriteBehind<K, V>, Error>
     where
         F: Fn(Vec<(K, V)>) -> Fut + Send + Sync + 'static,
@@ -329,6 +338,7 @@ where
         let name = name.into();
         let journal = Journal::new(
             name.clone(),
+            self.cache,
             self.namespace,
             self.journal_set,
             stats::counters(self.journal_set),
@@ -364,6 +374,9 @@ where
                 "WriteBehindBuilder: max_batch and capacity must be at least 1",
             ));
         }
+        if let Some(name) = self.cache {
+            crate::client::check_cluster_name(name)?;
+        }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::new(
                 ErrorKind::Config,
@@ -373,6 +386,7 @@ where
         // One small allocation per write-behind for its lifetime: the invalidation path of the
         // cache takes a `'static` description, like the one an annotated function has.
         let spec: &'static CacheSpec = Box::leak(Box::new(CacheSpec {
+            cache: self.cache,
             namespace: self.namespace,
             set: self.set,
             ttl: self.ttl,
@@ -448,6 +462,7 @@ where
     pub fn builder(set: &'static str) -> WriteBehindBuilder<K, V> {
         WriteBehindBuilder {
             set,
+            cache: None,
             namespace: None,
             ttl: Ttl::NamespaceDefault,
             capacity: 10_000,
