@@ -22,6 +22,11 @@
 //! get_user_invalidate(42).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! New here? Read the [guide]: every option with an example, the failure model, the record
+//! format, configuration, and testing without a cluster.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Caches a function or a `&self` method in Aerospike (cache-aside): `async fn` and plain `fn`.
 ///
@@ -353,6 +358,87 @@
 ///     # let _ = tenant;
 ///     Flags { beta: true }
 /// }
+/// ```
+///
+/// ## `batch`
+///
+/// A batch loader: the function takes a collection of ids and returns its values in a map by id,
+/// and a call reads the entries of all its ids with **one Aerospike batch read**, then calls the
+/// body **once, with only the ids that were not cached**, writes back what the body returned and
+/// returns the body's map with the hits added.
+///
+/// - **Arguments.** Exactly one argument is not skipped: the ids, as `&[Id]`, `Vec<Id>`,
+///   `&Vec<Id>`, `HashSet<Id>` / `&HashSet<Id>` or `BTreeSet<Id>` / `&BTreeSet<Id>`. The body
+///   gets the missing ids in that same type (a `Vec` behind the `&` of a slice), in the order
+///   first given, each once: repeated ids are read and loaded once. Other arguments (a pool, a
+///   client) go in `skip(…)`.
+/// - **Ids are keys.** `Id` is an integer, `String` or `Vec<u8>`, and each id is its own entry
+///   whose user key is the id itself: exactly what `key = id` gives a single-id reader of the
+///   same set, so a batch loader and a single-id reader **share their entries** (each warms the
+///   other, and either's `_invalidate` invalidates for both).
+/// - **Return type.** `Result<HashMap<Id, V>, E>`, `Option<HashMap<Id, V>>` or a plain
+///   `HashMap<Id, V>` (`BTreeMap` works too); the map's key type is the ids' type. Each `V` is
+///   stored like a single value (same envelope and codec). An `Err` or a `None` of the body is
+///   returned as it is and nothing is cached; an id the body does not return is absent from the
+///   result and is not cached (the next call asks the source again).
+/// - **Fail open.** When the batch read fails or times out, the breaker is open or the cache is
+///   disabled, every id is a miss and the body gets them all; write-backs that fail are counted,
+///   never returned. An entry that does not decode is a miss and is overwritten. No ids: neither
+///   Aerospike nor the body is asked, and the result is an empty map.
+/// - **Writes** are the single path's conditional writes, per id (create-only after a miss, at
+///   the read generation otherwise), so an invalidation during the load wins. They run
+///   concurrently and the call waits for them, each bounded by the operation timeout.
+/// - **Counters** are per id: each id counts a hit or a miss in the set's [`SetStats`], each id
+///   the body is asked for a load, and a load error when the body fails or leaves it out.
+/// - **No single-flight across batch calls**: two concurrent calls that miss the same ids both
+///   ask the source for them (the later write-back of an id is refused as stale, harmlessly).
+///   Single-id functions keep their stampede protection.
+/// - **Companions:** `<fn>_uncached(<all arguments>)` runs the body with all the ids;
+///   `<fn>_invalidate(ids)` invalidates the entry of every id (the first error is returned,
+///   after every id was tried). There is no `_refresh` or `_peek` for a batch function.
+/// - **Not with** `key = …` (the ids are the keys), `none_ttl`, `refresh_ahead`,
+///   `stale_if_error`, `touch_on_read`, `ttl_from`, `local(…)` or `companions = false`: each is
+///   a compile error that says so. Sync functions work too (the batch read and the writes run on
+///   the cache's background runtime while the thread waits).
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// # use std::collections::HashMap;
+/// # pub struct Pool;
+/// # #[derive(Debug)] pub struct DbError;
+/// # impl std::fmt::Display for DbError {
+/// #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("db") }
+/// # }
+/// # impl std::error::Error for DbError {}
+/// # impl Pool {
+/// #     fn users(&self, ids: &[u64]) -> Result<HashMap<u64, User>, DbError> {
+/// #         Ok(ids.iter().map(|&id| (id, User { id })).collect())
+/// #     }
+/// # }
+/// #[derive(Clone, serde::Serialize, serde::Deserialize)]
+/// pub struct User {
+///     id: u64,
+/// }
+///
+/// /// `SELECT … WHERE id IN (…)` for the ids that were not cached.
+/// #[cache_aside(set = "users", ttl = "1h", batch, skip(db))]
+/// async fn get_users(db: &Pool, ids: &[u64]) -> Result<HashMap<u64, User>, DbError> {
+///     db.users(ids)
+/// }
+///
+/// /// The same entries, one at a time.
+/// #[cache_aside(set = "users", ttl = "1h", key = id)]
+/// async fn get_user(db: &Pool, id: u64) -> Result<User, DbError> {
+///     db.users(&[id])?.remove(&id).ok_or(DbError)
+/// }
+///
+/// # async fn run(db: Pool) -> Result<(), Box<dyn std::error::Error>> {
+/// let ids: Vec<u64> = (1..=100).collect();
+/// let users = get_users(&db, &ids).await?; // one batch read; the body gets the missing ids
+/// get_users_invalidate(&[7, 8]).await?; // the next call loads 7 and 8 again
+/// let first = get_user(&db, 1).await?; // a hit: the batch wrote entry 1
+/// # let _ = (users, first);
+/// # Ok(()) }
 /// ```
 ///
 /// ## `companions = false`
@@ -704,9 +790,18 @@ pub use cacheaside_macros::cache_evict;
 
 pub use cacheaside_runtime::{
     init, init_named, invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking,
-    named, stats, Config, ConfigBuilder, Error, ErrorKind, IntoUserKey, NamedCache, SetStats,
-    Stats, Ttl, UserKey,
+    named, stats, Config, ConfigBuilder, Error, ErrorKind, IntoUserKey, NamedCache, SetPolicy,
+    SetStats, Stats, Ttl, UserKey,
 };
+
+/// Metrics through the `metrics` facade crate: what is exported, with which labels.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use cacheaside_runtime::metrics;
+
+/// A guide: quickstart, every option, freshness, the failure model, keys and records,
+/// configuration, and testing with the in-process test server.
+pub mod guide;
 
 /// Write-behind: update the cache at once, write the source later in batches, losing nothing.
 pub use cacheaside_runtime::write_behind;
