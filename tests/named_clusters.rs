@@ -39,6 +39,9 @@ fn config(server: &TestServer) -> Config {
     Config::builder()
         .hosts(server.hosts())
         .namespace(NAMESPACE)
+        // Longer than `meet`'s safety net: a call that wrongly followed another cluster's load
+        // would get that load's value rather than load for itself.
+        .single_flight_wait(Duration::from_secs(120))
         .build()
         .expect("valid test configuration")
 }
@@ -148,6 +151,45 @@ async fn a_named_function_uses_its_cluster_and_a_default_one_the_default() {
     assert!(!holds_record(&servers.a, "nc_sync", id));
 }
 
+/// Both bodies of `concurrent_default` and `concurrent_analytics` wait here for each other: they
+/// only get past it if both run, i.e. if the two calls did not share one load.
+fn both_loading() -> &'static tokio::sync::Barrier {
+    static BARRIER: OnceLock<tokio::sync::Barrier> = OnceLock::new();
+    BARRIER.get_or_init(|| tokio::sync::Barrier::new(2))
+}
+
+async fn meet() -> bool {
+    // A safety net against a hang, not a timing assertion: without the other body it never passes.
+    tokio::time::timeout(Duration::from_secs(30), both_loading().wait())
+        .await
+        .is_ok()
+}
+
+#[cache_aside(set = "nc_concurrent", ttl = 600, key = id)]
+async fn concurrent_default(id: u64) -> String {
+    format!("default {id} met {}", meet().await)
+}
+
+#[cache_aside(set = "nc_concurrent", ttl = 600, key = id, cache = "analytics")]
+async fn concurrent_analytics(id: u64) -> String {
+    format!("analytics {id} met {}", meet().await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_of_one_key_in_two_clusters_load_separately() {
+    if skipped("concurrent_calls_of_one_key_in_two_clusters_load_separately") {
+        return;
+    }
+    let servers = servers().await;
+    let _turn = serial().await;
+    let id = unique();
+    let (default, analytics) = tokio::join!(concurrent_default(id), concurrent_analytics(id));
+    assert_eq!(default, format!("default {id} met true"));
+    assert_eq!(analytics, format!("analytics {id} met true"));
+    assert!(holds_value(&servers.a, "nc_concurrent", id));
+    assert!(holds_value(&servers.b, "nc_concurrent", id));
+}
+
 #[cache_aside(set = "nc_batch", ttl = 600, batch, cache = "analytics")]
 async fn analytics_batch(ids: &[u64]) -> HashMap<u64, String> {
     LOADS.fetch_add(ids.len(), Ordering::SeqCst);
@@ -250,6 +292,14 @@ async fn a_named_cache_handle_invalidates_in_its_cluster() {
         .await
         .expect("invalidated");
     assert!(!holds_value(&servers.a, "nc_users", id));
+
+    // The companions of a named function address its cluster.
+    assert_eq!(analytics_user(id).await, format!("analytics {id}"));
+    assert_eq!(default_user(id).await, format!("default {id}"));
+    assert!(holds_value(&servers.b, "nc_users", id));
+    analytics_user_invalidate(id).await.expect("invalidated");
+    assert!(!holds_value(&servers.b, "nc_users", id));
+    assert!(holds_value(&servers.a, "nc_users", id));
 
     let error = cacheaside::named("no such name")
         .invalidate("nc_users", id)
