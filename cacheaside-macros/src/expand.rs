@@ -750,7 +750,16 @@ fn key_probe(
             quote!(#cfg let #key = #key_expr;)
         }
         KeyPlan::Default { args } => {
-            let (scope, parts) = default_key_pieces(plan, args, &variant.present);
+            let (mut scope, parts) = default_key_pieces(plan, args, &variant.present);
+            if plan.inputs.receiver.is_none() {
+                // Read from one static, the scope has one address: the local tier recognises
+                // it by that address (copies of a literal may have several).
+                let scope_static = Ident::new("__CACHEASIDE_SCOPE", Span::mixed_site());
+                scope = quote!({
+                    static #scope_static: &::core::primitive::str = #scope;
+                    #scope_static
+                });
+            }
             quote! {
                 #cfg let #key_args = (#(#parts,)*);
                 #cfg let #key = #krate::__private::default_key_parts(#spec, #scope, &#key_args);

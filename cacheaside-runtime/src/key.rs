@@ -151,6 +151,12 @@ pub(crate) trait KeySink: fmt::Write {
         let _ = self.write_str(s);
     }
     fn reserve(&mut self, _additional: usize) {}
+    /// Appends ASCII text (the digits of an integer).
+    fn push_ascii(&mut self, ascii: &[u8]) {
+        if let Ok(text) = core::str::from_utf8(ascii) {
+            self.push_str(text);
+        }
+    }
 }
 
 impl KeySink for String {
@@ -209,9 +215,7 @@ impl<'a, S: KeySink> KeyWriter<'a, S> {
             start -= 1;
             digits[start] = b'-';
         }
-        if let Ok(text) = core::str::from_utf8(&digits[start..]) {
-            self.out.push_str(text);
-        }
+        self.out.push_ascii(&digits[start..]);
     }
 
     fn push_display(&mut self, value: impl fmt::Display) {

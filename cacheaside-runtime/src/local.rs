@@ -70,6 +70,8 @@ pub struct LocalTier {
 struct Prefix {
     scope: &'static str,
     function: &'static str,
+    /// `scope::function`.
+    text: Box<str>,
     state: StrHasher,
 }
 
@@ -97,7 +99,11 @@ impl LocalTier {
 
     /// The hash state after `scope::function`, computed once per tier.
     #[inline]
-    fn prefix_state(&self, scope: &'static str, function: &'static str) -> StrHasher {
+    fn prefix_state(
+        &self,
+        scope: &'static str,
+        function: &'static str,
+    ) -> (StrHasher, Option<&str>) {
         let hash = || {
             let mut hasher = StrHasher::default();
             hasher.bytes(scope.as_bytes());
@@ -108,13 +114,17 @@ impl LocalTier {
         let prefix = self.prefix.get_or_init(|| Prefix {
             scope,
             function,
+            text: format!("{scope}::{function}").into_boxed_str(),
             state: hash(),
         });
-        // The same address and length: the same (immutable, 'static) text.
-        if core::ptr::eq(prefix.scope, scope) && core::ptr::eq(prefix.function, function) {
-            prefix.state
+        // Usually the same text at the same address; copies of one literal may have other
+        // addresses (one per codegen unit), so the text is compared when the addresses differ.
+        let same =
+            |kept: &'static str, given: &'static str| core::ptr::eq(kept, given) || kept == given;
+        if same(prefix.scope, scope) && same(prefix.function, function) {
+            (prefix.state, Some(&prefix.text))
         } else {
-            hash()
+            (hash(), None)
         }
     }
 
@@ -309,19 +319,38 @@ impl KeySink for FormBuffer {
             _ => self.extend(c.encode_utf8(&mut [0; 4]).as_bytes()),
         }
     }
+
+    #[inline]
+    fn push_ascii(&mut self, ascii: &[u8]) {
+        self.extend(ascii);
+    }
+}
+
+/// Byte equality; short pieces (most of a key) are compared in place rather than by a call to
+/// `memcmp`.
+#[inline]
+fn same_bytes(left: &[u8], right: &[u8]) -> bool {
+    if left.len() != right.len() {
+        return false;
+    }
+    if left.len() > 16 {
+        return left == right;
+    }
+    left.iter().zip(right).all(|(l, r)| l == r)
 }
 
 /// A default key written for a lookup, with its hash: the arguments' form after the constant
 /// `scope::function`, or (too long for that) the whole key, built.
-enum Written {
-    Args(u64, FormBuffer),
+enum Written<'t> {
+    /// The hash, the arguments' form and, when the tier keeps it, `scope::function`.
+    Args(u64, FormBuffer, Option<&'t str>),
     Built(u64, UserKey),
 }
 
-impl Written {
+impl Written<'_> {
     fn hash(&self) -> u64 {
         match self {
-            Written::Args(hash, _) | Written::Built(hash, _) => *hash,
+            Written::Args(hash, ..) | Written::Built(hash, _) => *hash,
         }
     }
 }
@@ -342,7 +371,7 @@ impl<A: serde::Serialize + ?Sized> DefaultKeyParts<'_, A> {
 
     /// The key, written as the tier looks it up: hashed like the built key (see [`key_hash`]).
     #[inline]
-    fn written(&self, tier: &LocalTier) -> Option<Written> {
+    fn written<'t>(&self, tier: &'t LocalTier) -> Option<Written<'t>> {
         // Argument tuples are written with their parentheses: what `default_key` stores.
         let mut args = FormBuffer::new();
         key::write_args_into(&mut args, self.args).ok()?;
@@ -352,28 +381,40 @@ impl<A: serde::Serialize + ?Sized> DefaultKeyParts<'_, A> {
             return Some(Written::Built(key_hash(&key), key));
         }
         // The hash of `scope::function` is the same on every call: the tier keeps it.
-        let mut hasher = tier.prefix_state(self.scope, self.function);
+        let (mut hasher, prefix) = tier.prefix_state(self.scope, self.function);
         hasher.bytes(args.written());
-        Some(Written::Args(hasher.finish(), args))
+        Some(Written::Args(hasher.finish(), args, prefix))
     }
 
     /// Whether `stored` is the key `written` stands for, compared in full.
     #[inline]
     fn is(&self, written: &Written, stored: &UserKey) -> bool {
-        let args = match written {
-            Written::Args(_, args) => args.written(),
+        let (args, prefix) = match written {
+            Written::Args(_, args, prefix) => (args.written(), *prefix),
             Written::Built(_, key) => return key == stored,
         };
         let UserKey::Str(stored) = stored else {
             return false;
         };
-        let (scope, function) = (self.scope.as_bytes(), self.function.as_bytes());
         let stored = stored.as_bytes();
-        stored.len() == scope.len() + 2 + function.len() + args.len()
-            && stored.ends_with(args)
-            && stored.starts_with(scope)
-            && stored[scope.len()..].starts_with(b"::")
-            && stored[scope.len() + 2..].starts_with(function)
+        let Some(tail) = stored.len().checked_sub(args.len()) else {
+            return false;
+        };
+        let (head, tail) = stored.split_at(tail);
+        if !same_bytes(tail, args) {
+            return false;
+        }
+        match prefix {
+            // `scope::function` in one piece.
+            Some(prefix) => head == prefix.as_bytes(),
+            None => {
+                let (scope, function) = (self.scope.as_bytes(), self.function.as_bytes());
+                head.len() == scope.len() + 2 + function.len()
+                    && head.starts_with(scope)
+                    && head[scope.len()..].starts_with(b"::")
+                    && head.ends_with(function)
+            }
+        }
     }
 }
 
