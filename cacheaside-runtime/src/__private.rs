@@ -534,10 +534,16 @@ impl<R, K: ReturnKind<R>> LocalCheck<R, K> {
         K::Value: LocalValue,
     {
         LocalOps {
-            value: |value| value.downcast_ref::<K::Value>().cloned(),
+            value: local_value::<K::Value>,
             insert: |tier, key, value| tier.insert(key, value.clone()),
         }
     }
+}
+
+/// A clone of a value of the local tier, if it is a `V`.
+#[inline(always)]
+fn local_value<V: Clone + 'static>(value: &(dyn core::any::Any + Send + Sync)) -> Option<V> {
+    value.downcast_ref::<V>().cloned()
 }
 
 /// A local-tier hit: the cached part of the return value, cloned, rebuilt into a return value and
