@@ -129,6 +129,7 @@ impl LocalTier {
     }
 
     /// The counters of `set`, the set of the one function this tier belongs to.
+    #[inline]
     pub(crate) fn counters(&self, set: &'static str) -> &'static SetCounters {
         self.counters.get_or_init(|| stats::counters(set))
     }
@@ -215,6 +216,14 @@ pub(crate) fn key_hash(key: &UserKey) -> u64 {
     }
 }
 
+/// Up to eight bytes as a little-endian integer.
+#[inline]
+fn little_endian(bytes: &[u8]) -> u64 {
+    let mut array = [0; 8];
+    array[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(array)
+}
+
 fn mix(hash: u64, word: u64) -> u64 {
     (hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
 }
@@ -229,33 +238,29 @@ pub(crate) struct StrHasher {
 }
 
 impl StrHasher {
+    #[inline]
     fn bytes(&mut self, mut bytes: &[u8]) {
         self.total += bytes.len() as u64;
-        while self.pending_len != 0 {
-            let Some((&first, rest)) = bytes.split_first() else {
+        if self.pending_len != 0 {
+            // Completes the pending word first (pending_len is below 8).
+            let free = 8 - self.pending_len as usize;
+            let (head, rest) = bytes.split_at(free.min(bytes.len()));
+            self.pending |= little_endian(head) << (8 * self.pending_len);
+            self.pending_len += head.len() as u32;
+            if self.pending_len < 8 {
                 return;
-            };
-            self.push_byte(first);
+            }
+            self.hash = mix(self.hash, self.pending);
+            (self.pending, self.pending_len) = (0, 0);
             bytes = rest;
         }
         let mut words = bytes.chunks_exact(8);
         for word in &mut words {
-            let mut array = [0; 8];
-            array.copy_from_slice(word);
-            self.hash = mix(self.hash, u64::from_le_bytes(array));
+            self.hash = mix(self.hash, little_endian(word));
         }
-        for &byte in words.remainder() {
-            self.push_byte(byte);
-        }
-    }
-
-    fn push_byte(&mut self, byte: u8) {
-        self.pending |= u64::from(byte) << (8 * self.pending_len);
-        self.pending_len += 1;
-        if self.pending_len == 8 {
-            self.hash = mix(self.hash, self.pending);
-            (self.pending, self.pending_len) = (0, 0);
-        }
+        let rest = words.remainder();
+        self.pending = little_endian(rest);
+        self.pending_len = rest.len() as u32;
     }
 
     pub(crate) fn finish(&self) -> u64 {
@@ -295,6 +300,7 @@ impl FormBuffer {
         }
     }
 
+    #[inline]
     fn written(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
@@ -493,6 +499,29 @@ mod tests {
             assert!(!is(&probe, &parts(&(&42_u64,)).build().unwrap()), "fewer");
             assert!(!is(&probe, &UserKey::Int(42)));
         }
+    }
+
+    #[test]
+    fn a_string_hashes_alike_whatever_pieces_it_is_written_in() {
+        let text = b"app::repo::get_user(42,\"alice\",[1,2,3])";
+        let mut whole = StrHasher::default();
+        whole.bytes(text);
+        for first in 0..=text.len() {
+            for second in first..=text.len() {
+                let mut pieces = StrHasher::default();
+                pieces.bytes(&text[..first]);
+                pieces.bytes(&text[first..second]);
+                pieces.bytes(&text[second..]);
+                assert_eq!(
+                    pieces.finish(),
+                    whole.finish(),
+                    "split at {first} and {second}"
+                );
+            }
+        }
+        let mut other = StrHasher::default();
+        other.bytes(b"app::repo::get_user(42,\"alicf\",[1,2,3])");
+        assert_ne!(other.finish(), whole.finish());
     }
 
     #[test]
