@@ -10,6 +10,9 @@
 //! SQLite, then invalidates the entry), `GET /stats` (JSON of `cacheaside::stats()`) and
 //! `GET /metrics` (Prometheus text, through the `metrics` feature).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -208,20 +211,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let prometheus = PrometheusBuilder::new().install_recorder()?;
-    let (_server, config) = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) => {
-            println!("Using the Aerospike cluster at {hosts} (AEROSPIKE_HOSTS).");
-            (None, cacheaside::Config::from_env()?)
-        }
-        Err(_) => {
-            let server = cacheaside_testkit::TestServer::start().await?;
-            println!("No AEROSPIKE_HOSTS set: started the in-process Aerospike test server.");
-            let config = cacheaside::Config::builder()
-                .hosts(server.hosts())
-                .build()?;
-            (Some(server), config)
-        }
-    };
+    let (_server, config) = support::cluster().await?;
     cacheaside::init(config).await?;
     // A fresh run: nothing of an earlier run against the same cluster is cached.
     for id in 1..=3 {

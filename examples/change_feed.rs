@@ -11,6 +11,9 @@
 //! Run with `cargo run --example change_feed`. Without `AEROSPIKE_HOSTS` it starts the in-process
 //! Aerospike test server from `cacheaside-testkit`; with it, it uses that cluster.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Mutex;
 
 use cacheaside::cache_aside;
@@ -120,20 +123,7 @@ fn show(step: &str, read: Option<User>) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the server alive for the whole run; `None` when a real cluster is configured.
-    let (_server, config) = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) => {
-            println!("Using the Aerospike cluster at {hosts} (AEROSPIKE_HOSTS).");
-            (None, cacheaside::Config::from_env()?)
-        }
-        Err(_) => {
-            let server = cacheaside_testkit::TestServer::start().await?;
-            println!("No AEROSPIKE_HOSTS set: started the in-process Aerospike test server.");
-            let config = cacheaside::Config::builder()
-                .hosts(server.hosts())
-                .build()?;
-            (Some(server), config)
-        }
-    };
+    let (_server, config) = support::cluster().await?;
     cacheaside::init(config).await?;
     // A fresh start on a real cluster that holds an entry of an earlier run.
     cacheaside::invalidate("cf_users", 7).await?;

@@ -7,6 +7,9 @@
 //! before the first cached call; a service would return `prometheus.render()` from its
 //! `GET /metrics` handler (see the `axum_service` example).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use cacheaside::cache_aside;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
@@ -36,20 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?
         .install_recorder()?;
 
-    let (_server, config) = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) => {
-            println!("Using the Aerospike cluster at {hosts} (AEROSPIKE_HOSTS).");
-            (None, cacheaside::Config::from_env()?)
-        }
-        Err(_) => {
-            let server = cacheaside_testkit::TestServer::start().await?;
-            println!("No AEROSPIKE_HOSTS set: started the in-process Aerospike test server.");
-            let config = cacheaside::Config::builder()
-                .hosts(server.hosts())
-                .build()?;
-            (Some(server), config)
-        }
-    };
+    let (_server, config) = support::cluster().await?;
     cacheaside::init(config).await?;
 
     // A fresh run: nothing of an earlier run against the same cluster is cached.

@@ -5,6 +5,9 @@
 //! Run with `cargo run --example write_through`. Without `AEROSPIKE_HOSTS` it starts the
 //! in-process Aerospike test server from `cacheaside-testkit`; with it, it uses that cluster.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Mutex;
 
 use cacheaside::{cache_aside, cache_evict, cache_put};
@@ -103,20 +106,7 @@ fn show(step: &str, read: &Result<User, DbError>) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the server alive for the whole run; `None` when a real cluster is configured.
-    let (_server, config) = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) => {
-            println!("Using the Aerospike cluster at {hosts} (AEROSPIKE_HOSTS).");
-            (None, cacheaside::Config::from_env()?)
-        }
-        Err(_) => {
-            let server = cacheaside_testkit::TestServer::start().await?;
-            println!("No AEROSPIKE_HOSTS set: started the in-process Aerospike test server.");
-            let config = cacheaside::Config::builder()
-                .hosts(server.hosts())
-                .build()?;
-            (Some(server), config)
-        }
-    };
+    let (_server, config) = support::cluster().await?;
     cacheaside::init(config).await?;
     let db = Db::open()?;
     // A fresh start on a real cluster that holds entries of an earlier run.

@@ -6,18 +6,18 @@
 //! skipped when `AEROSPIKE_HOSTS` names a real cluster. The tests take turns (`serial`): one
 //! re-installs a cluster, which resets the once-per-cause warnings another test counts.
 
+/// The warnings capture of the runtime's tests: the same subscriber, not a copy.
+#[path = "../cacheaside-runtime/tests/common/logs.rs"]
+mod logs;
+
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use cacheaside::write_behind::WriteBehind;
 use cacheaside::{cache_aside, cache_evict, cache_put, Config, ErrorKind};
 use cacheaside_testkit::TestServer;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Metadata, Subscriber};
 
 const NAMESPACE: &str = "test";
 
@@ -360,7 +360,7 @@ async fn a_cluster_never_installed_fails_open_with_one_warning() {
     if skipped("a_cluster_never_installed_fails_open_with_one_warning") {
         return;
     }
-    capture_logs();
+    logs::capture();
     let servers = servers().await;
     let _turn = serial().await;
     let before = loads();
@@ -372,8 +372,8 @@ async fn a_cluster_never_installed_fails_open_with_one_warning() {
     assert!(!holds_record(&servers.a, "nc_missing", 1));
     assert!(!holds_record(&servers.b, "nc_missing", 1));
 
-    let warnings = logged(&["level=WARN", "init_named(\"nowhere\", config)"]);
-    assert_eq!(warnings.len(), 1, "{:#?}", logged(&["level=WARN"]));
+    let warnings = logs::matching(&["level=WARN", "init_named(\"nowhere\", config)"]);
+    assert_eq!(warnings.len(), 1, "{:#?}", logs::matching(&["level=WARN"]));
     assert!(
         warnings[0].contains("is not initialised"),
         "{}",
@@ -430,58 +430,4 @@ async fn an_invalid_cluster_name_is_refused() {
         assert_eq!(error.kind(), ErrorKind::Config);
         assert!(error.to_string().contains("cache cluster name"), "{error}");
     }
-}
-
-// --- captured warnings (target `cacheaside`) ---
-
-struct Recorder;
-
-fn lines() -> &'static Mutex<Vec<String>> {
-    static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
-    LINES.get_or_init(Mutex::default)
-}
-
-struct Fields(String);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        *metadata.level() <= Level::WARN
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Id::from_u64(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        if event.metadata().target() == "cacheaside" {
-            let mut fields = Fields(format!("level={} ", event.metadata().level()));
-            event.record(&mut fields);
-            lines().lock().unwrap().push(fields.0);
-        }
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
-fn capture_logs() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| tracing::subscriber::set_global_default(Recorder).unwrap());
-}
-
-/// The captured lines that contain every one of `needles`.
-fn logged(needles: &[&str]) -> Vec<String> {
-    lines()
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|line| needles.iter().all(|needle| line.contains(needle)))
-        .cloned()
-        .collect()
 }
