@@ -381,6 +381,32 @@ async fn a_cluster_never_installed_fails_open_with_one_warning() {
     );
 }
 
+#[cache_aside(
+    set = "nc_missing_local",
+    ttl = 600,
+    cache = "nowhere_local",
+    local(ttl = "10m")
+)]
+async fn uninstalled_with_local_tier(id: u64) -> u64 {
+    LOADS.fetch_add(1, Ordering::SeqCst);
+    id * 3
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_tier_of_a_cluster_never_installed_keeps_nothing() {
+    if skipped("the_local_tier_of_a_cluster_never_installed_keeps_nothing") {
+        return;
+    }
+    // The default cluster is installed and enabled; the function's own cluster is not.
+    let _servers = servers().await;
+    let _turn = serial().await;
+    let before = loads();
+    for _ in 0..3 {
+        assert_eq!(uninstalled_with_local_tier(5).await, 15);
+    }
+    assert_eq!(loads() - before, 3, "no call is answered by the local tier");
+}
+
 #[cache_aside(set = "nc_swap", ttl = 600, key = id, cache = "swap")]
 async fn swapped(id: u64) -> String {
     LOADS.fetch_add(1, Ordering::SeqCst);

@@ -215,7 +215,7 @@ fn with_companions(plan: &Plan) -> Expansion {
             .map(|variant| key_probe(plan, &quote!(#spec), variant, key, &names.key_args))
             .collect();
         let local_hit = local_lookup(plan, &names, &local_ref, &quote!(#spec));
-        let local_miss = local_store(plan, &names, get_or_load);
+        let local_miss = local_store(plan, &names, &quote!(#spec), get_or_load);
         quote! {
             #(#probes)*
             let #kind = #checked_kind;
@@ -556,7 +556,7 @@ fn through_local_with_spec(
         };
     }
     let lookup = local_lookup(plan, names, local_ref, spec);
-    let store = local_miss(plan, names, call);
+    let store = local_miss(plan, names, spec, call);
     quote!(#lookup #store)
 }
 
@@ -592,7 +592,7 @@ fn local_lookup(
 }
 
 /// After a local miss (`key` built): the runtime call, whose returned value is kept locally.
-fn local_miss(plan: &Plan, names: &Names, call: TokenStream) -> TokenStream {
+fn local_miss(plan: &Plan, names: &Names, spec: &TokenStream, call: TokenStream) -> TokenStream {
     let krate = &plan.krate;
     let Names {
         key,
@@ -606,14 +606,14 @@ fn local_miss(plan: &Plan, names: &Names, call: TokenStream) -> TokenStream {
     quote! {
         let #local_key = #krate::__private::local_key(&#key);
         let #returned = #call;
-        #krate::__private::local_store(#ops, #local, #local_key, #kind, &#returned);
+        #krate::__private::local_store(#ops, #local, #spec, #local_key, #kind, &#returned);
         #returned
     }
 }
 
 /// [`local_miss`] with the call boxed (see [`boxed_call`]).
-fn local_store(plan: &Plan, names: &Names, call: TokenStream) -> TokenStream {
-    local_miss(plan, names, boxed_call(plan, call))
+fn local_store(plan: &Plan, names: &Names, spec: &TokenStream, call: TokenStream) -> TokenStream {
+    local_miss(plan, names, spec, boxed_call(plan, call))
 }
 
 /// The runtime call of a function with a local tier, awaited. Its future goes on the heap (on a

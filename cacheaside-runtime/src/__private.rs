@@ -585,17 +585,18 @@ pub fn local_key(key: &KeyResult) -> Option<UserKey> {
     key.as_ref().ok().cloned()
 }
 
-/// Keeps the cacheable part of a returned value in the local tier (not when the cache is
-/// disabled).
+/// Keeps the cacheable part of a returned value in the local tier (not when the function's
+/// cluster is disabled or not installed).
 pub fn local_store<R, K: ReturnKind<R>>(
     ops: LocalOps<K::Value>,
     tier: &'static LocalTier,
+    spec: &'static CacheSpec,
     key: Option<UserKey>,
     _kind: K,
     returned: &R,
 ) {
     if let (Some(key), Some(value)) = (key, K::cacheable(returned)) {
-        if !crate::client::disabled() {
+        if !crate::client::disabled(spec.cache) {
             (ops.insert)(tier, key, value);
         }
     }

@@ -130,9 +130,15 @@ pub(crate) fn single_flight_wait(cache: Option<&'static str>) -> Option<Duration
     (!disabled).then(|| installation.config.single_flight_wait())
 }
 
-/// Whether the configuration disables the cache (then nothing is cached in the local tier either).
-pub(crate) fn disabled() -> bool {
-    let installation = current();
+/// Whether the configuration of the cluster `cache` (`None`: the default one) disables the cache,
+/// or that named cluster is not installed: then nothing is cached in the local tier either.
+pub(crate) fn disabled(cache: Option<&'static str>) -> bool {
+    let Some(installation) = (match cache {
+        None => Some(current()),
+        Some(name) => named(name),
+    }) else {
+        return true;
+    };
     installation.state.is_none() && installation.unusable.is_none()
 }
 
