@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cacheaside_runtime::__private::{default_key, get_or_load, CacheSpec, PlainKind};
+use cacheaside_runtime::__private::CacheSpec;
 use cacheaside_runtime::{stats, Config, ConfigBuilder, Ttl};
 use cacheaside_testkit::TestServer;
 
@@ -18,27 +17,6 @@ static SPEC: CacheSpec = CacheSpec {
     ttl: Ttl::Seconds(3600),
     function: "f",
 };
-
-static LOADS: AtomicU32 = AtomicU32::new(0);
-
-/// Calls twice and returns how many of the calls ran the body.
-async fn loads_of_two_calls(key: &str) -> u32 {
-    let before = LOADS.load(Ordering::SeqCst);
-    for _ in 0..2 {
-        let value = get_or_load(
-            &SPEC,
-            default_key(&SPEC, "app", &(&key,)),
-            PlainKind,
-            async {
-                LOADS.fetch_add(1, Ordering::SeqCst);
-                7
-            },
-        )
-        .await;
-        assert_eq!(value, 7);
-    }
-    LOADS.load(Ordering::SeqCst) - before
-}
 
 fn config(server: &TestServer) -> ConfigBuilder {
     Config::builder()
@@ -65,7 +43,11 @@ async fn credentials_log_in_and_wrong_ones_fail_open() {
     cacheaside_runtime::init(good.build().unwrap())
         .await
         .unwrap();
-    assert_eq!(loads_of_two_calls("a").await, 1, "a miss, then a hit");
+    assert_eq!(
+        common::loads_of_two_calls(&SPEC, "a").await,
+        1,
+        "a miss, then a hit"
+    );
     assert_eq!(server.keys("test", "rt_auth").len(), 1);
 
     let wrong = config(&server).credentials("cache-app", "wrong-pass");
@@ -73,7 +55,7 @@ async fn credentials_log_in_and_wrong_ones_fail_open() {
         .await
         .unwrap();
     assert_eq!(
-        loads_of_two_calls("b").await,
+        common::loads_of_two_calls(&SPEC, "b").await,
         2,
         "fail open: both calls load"
     );
@@ -95,7 +77,7 @@ async fn credentials_log_in_and_wrong_ones_fail_open() {
         .await
         .unwrap();
     assert_eq!(
-        loads_of_two_calls("c").await,
+        common::loads_of_two_calls(&SPEC, "c").await,
         2,
         "fail open: both calls load"
     );

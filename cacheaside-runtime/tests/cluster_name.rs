@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cacheaside_runtime::__private::{default_key, get_or_load, CacheSpec, PlainKind};
+use cacheaside_runtime::__private::CacheSpec;
 use cacheaside_runtime::{Config, Ttl};
 use cacheaside_testkit::TestServer;
 
@@ -18,27 +17,6 @@ static SPEC: CacheSpec = CacheSpec {
     ttl: Ttl::Seconds(3600),
     function: "f",
 };
-
-static LOADS: AtomicU32 = AtomicU32::new(0);
-
-/// Calls twice and returns how many of the calls ran the body.
-async fn loads_of_two_calls(key: &str) -> u32 {
-    let before = LOADS.load(Ordering::SeqCst);
-    for _ in 0..2 {
-        let value = get_or_load(
-            &SPEC,
-            default_key(&SPEC, "app", &(&key,)),
-            PlainKind,
-            async {
-                LOADS.fetch_add(1, Ordering::SeqCst);
-                7
-            },
-        )
-        .await;
-        assert_eq!(value, 7);
-    }
-    LOADS.load(Ordering::SeqCst) - before
-}
 
 async fn init(server: &TestServer, cluster_name: &str) {
     let config = Config::builder()
@@ -67,12 +45,16 @@ async fn only_the_named_cluster_is_used() {
     let unnamed = TestServer::start().await.unwrap();
 
     init(&named, "cache-a").await;
-    assert_eq!(loads_of_two_calls("a").await, 1, "a miss, then a hit");
+    assert_eq!(
+        common::loads_of_two_calls(&SPEC, "a").await,
+        1,
+        "a miss, then a hit"
+    );
     assert_eq!(named.keys("test", "rt_cluster").len(), 1);
 
     init(&named, "cache-b").await;
     assert_eq!(
-        loads_of_two_calls("b").await,
+        common::loads_of_two_calls(&SPEC, "b").await,
         2,
         "fail open: both calls load"
     );
@@ -86,7 +68,7 @@ async fn only_the_named_cluster_is_used() {
     // A node that reports no cluster name is not the named cluster either.
     init(&unnamed, "cache-a").await;
     assert_eq!(
-        loads_of_two_calls("c").await,
+        common::loads_of_two_calls(&SPEC, "c").await,
         2,
         "fail open: both calls load"
     );

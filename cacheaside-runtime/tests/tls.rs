@@ -5,10 +5,9 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use cacheaside_runtime::__private::{default_key, get_or_load, CacheSpec, PlainKind};
+use cacheaside_runtime::__private::CacheSpec;
 use cacheaside_runtime::{Config, ConfigBuilder, Ttl};
 use cacheaside_testkit::TestServer;
 
@@ -19,21 +18,6 @@ static SPEC: CacheSpec = CacheSpec {
     ttl: Ttl::Seconds(3600),
     function: "f",
 };
-
-static LOADS: AtomicU32 = AtomicU32::new(0);
-
-async fn call(key: &str, value: u32) -> u32 {
-    get_or_load(
-        &SPEC,
-        default_key(&SPEC, "app", &(&key,)),
-        PlainKind,
-        async move {
-            LOADS.fetch_add(1, Ordering::SeqCst);
-            value
-        },
-    )
-    .await
-}
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -48,14 +32,6 @@ fn config(server: &TestServer) -> ConfigBuilder {
         .connect_timeout(Duration::from_millis(2_000))
         // One attempt per configuration: the failing ones must not be retried during the test.
         .reconnect_interval(Duration::from_secs(60))
-}
-
-/// Calls `key` twice and returns how many of the calls ran the body.
-async fn loads_of_two_calls(key: &str) -> u32 {
-    let before = LOADS.load(Ordering::SeqCst);
-    assert_eq!(call(key, 7).await, 7);
-    assert_eq!(call(key, 7).await, 7);
-    LOADS.load(Ordering::SeqCst) - before
 }
 
 #[tokio::test]
@@ -76,7 +52,11 @@ async fn cached_calls_work_over_tls_and_untrusted_servers_fail_open() {
         .build()
         .unwrap();
     cacheaside_runtime::init(trusted).await.unwrap();
-    assert_eq!(loads_of_two_calls("a").await, 1, "a miss, then a hit");
+    assert_eq!(
+        common::loads_of_two_calls(&SPEC, "a").await,
+        1,
+        "a miss, then a hit"
+    );
     assert_eq!(server.keys("test", "rt_tls").len(), 1);
     assert_eq!(server.counters().writes, 1);
 
@@ -86,7 +66,11 @@ async fn cached_calls_work_over_tls_and_untrusted_servers_fail_open() {
         .build()
         .unwrap();
     cacheaside_runtime::init(by_address).await.unwrap();
-    assert_eq!(loads_of_two_calls("a").await, 0, "hits of the entry above");
+    assert_eq!(
+        common::loads_of_two_calls(&SPEC, "a").await,
+        0,
+        "hits of the entry above"
+    );
 
     server.reset_counters();
     // A CA that did not sign the server's certificate: no connection, the body answers.
@@ -97,7 +81,7 @@ async fn cached_calls_work_over_tls_and_untrusted_servers_fail_open() {
         .unwrap();
     cacheaside_runtime::init(wrong_ca).await.unwrap();
     assert_eq!(
-        loads_of_two_calls("b").await,
+        common::loads_of_two_calls(&SPEC, "b").await,
         2,
         "fail open: both calls load"
     );
@@ -121,7 +105,7 @@ async fn cached_calls_work_over_tls_and_untrusted_servers_fail_open() {
         .unwrap();
     cacheaside_runtime::init(wrong_name).await.unwrap();
     assert_eq!(
-        loads_of_two_calls("b").await,
+        common::loads_of_two_calls(&SPEC, "b").await,
         2,
         "fail open: both calls load"
     );
@@ -141,7 +125,7 @@ async fn cached_calls_work_over_tls_and_untrusted_servers_fail_open() {
         .await
         .unwrap();
     assert_eq!(
-        loads_of_two_calls("b").await,
+        common::loads_of_two_calls(&SPEC, "b").await,
         2,
         "fail open: both calls load"
     );

@@ -7,9 +7,11 @@
 
 pub mod logs;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aerospike::{Bins, Client, ClientPolicy, Key, ReadPolicy, Value, WritePolicy};
+use cacheaside_runtime::__private::{default_key, get_or_load, CacheSpec, PlainKind};
 use cacheaside_testkit::TestServer;
 
 /// The namespace every test uses.
@@ -137,4 +139,20 @@ pub fn run_id() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{nanos:x}")
+}
+
+/// Calls the function of `spec` twice with the default key of `key` (the body returns 7) and
+/// returns how many of the two calls ran the body: 1 when the first call cached, 2 when the cache
+/// was not used.
+pub async fn loads_of_two_calls(spec: &'static CacheSpec, key: &str) -> u32 {
+    let loads = AtomicU32::new(0);
+    for _ in 0..2 {
+        let value = get_or_load(spec, default_key(spec, "app", &(&key,)), PlainKind, async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            7
+        })
+        .await;
+        assert_eq!(value, 7);
+    }
+    loads.load(Ordering::SeqCst)
 }
