@@ -1,6 +1,7 @@
 //! TLS through the facade (`cacheaside/tls`): an annotated function cached over a TLS-terminating
 //! test server with a self-signed certificate; with a CA that did not sign it the function still
-//! answers, from its body. Testkit only. Its own test process.
+//! answers, from its body; with `tls(true)` and no CA file, the platform's root certificates
+//! (here `SSL_CERT_FILE`) are trusted. Testkit only. Its own test process (it sets `SSL_CERT_FILE`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,16 +24,17 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn config(server: &TestServer, ca: &str) -> cacheaside::Config {
+fn builder(server: &TestServer) -> cacheaside::ConfigBuilder {
     cacheaside::Config::builder()
         .hosts(server.hosts())
-        .tls_ca_file(fixture(ca))
         .tls_name("cacheaside-testkit")
         .operation_timeout(Duration::from_secs(1))
         .connect_timeout(Duration::from_secs(2))
         .reconnect_interval(Duration::from_secs(60))
-        .build()
-        .unwrap()
+}
+
+fn config(server: &TestServer, ca: &str) -> cacheaside::Config {
+    builder(server).tls_ca_file(fixture(ca)).build().unwrap()
 }
 
 #[tokio::test]
@@ -62,4 +64,20 @@ async fn annotated_functions_are_cached_over_tls() {
         "untrusted: both calls load"
     );
     assert!(server.record("test", "facade_tls", 5i64).is_none());
+
+    // No CA file: the platform's roots, which `SSL_CERT_FILE` replaces. The only test of this
+    // process: nothing else reads the environment concurrently.
+    std::env::remove_var("SSL_CERT_DIR");
+    std::env::set_var("SSL_CERT_FILE", fixture("ca.pem"));
+    cacheaside::init(builder(&server).tls(true).build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(load(6).await, Ok(60));
+    assert_eq!(load(6).await, Ok(60));
+    assert_eq!(
+        LOADS.load(Ordering::SeqCst),
+        4,
+        "system roots: a miss, then a hit"
+    );
+    assert!(server.record("test", "facade_tls", 6i64).is_some());
 }

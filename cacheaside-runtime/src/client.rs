@@ -893,12 +893,8 @@ fn seed_hosts(config: &Config) -> Vec<aerospike::Host> {
 /// The settings a failed connection may be due to, for the warning: never credentials.
 fn connection_settings(config: &Config) -> String {
     let mut settings = String::new();
-    if let Some(ca_file) = config.tls_ca_file() {
-        settings.push_str(&format!(
-            " over TLS (trusting the CA file {}, expecting the name {} in the certificate)",
-            ca_file.display(),
-            config.tls_name().unwrap_or("of each host")
-        ));
+    if let Some(tls) = crate::tls::describe(config.tls()) {
+        settings.push_str(&tls);
     }
     if let Some(cluster_name) = config.cluster_name() {
         settings.push_str(&format!(" (cluster-name {cluster_name})"));

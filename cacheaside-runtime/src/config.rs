@@ -74,6 +74,10 @@ const MAX_RECORD_SIZE: Setting = Setting {
     env: "CACHEASIDE_MAX_RECORD_SIZE",
     builder: "max_record_size",
 };
+const TLS: Setting = Setting {
+    env: "AEROSPIKE_TLS",
+    builder: "tls",
+};
 const TLS_CA_FILE: Setting = Setting {
     env: "AEROSPIKE_TLS_CA_FILE",
     builder: "tls_ca_file",
@@ -125,7 +129,8 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `CACHEASIDE_INVALIDATION_WINDOW_MS` | [`invalidation_window`](ConfigBuilder::invalidation_window) | `60000` | how long an invalidation refuses the write-back of loads that began before it (whole seconds); make it longer than the slowest load |
 /// | (none) | [`write_without_ttl_when_forbidden`](ConfigBuilder::write_without_ttl_when_forbidden) | `false` | in a namespace that forbids TTLs (`nsup-period 0`), write entries that never expire instead of not caching |
 /// | `CACHEASIDE_MAX_RECORD_SIZE` | [`max_record_size`](ConfigBuilder::max_record_size) | `1048576` | the largest record written, in bytes (the namespace's smaller `max-record-size` applies too): larger values are returned but not cached |
-/// | `AEROSPIKE_TLS_CA_FILE` | [`tls_ca_file`](ConfigBuilder::tls_ca_file) | none | connect over TLS, trusting the CA certificates in this PEM file (`tls` feature) |
+/// | `AEROSPIKE_TLS` | [`tls`](ConfigBuilder::tls) | `false` (`true` with a CA file) | `1`/`true`: connect over TLS, trusting the platform's root certificates unless a CA file is given (`tls` feature) |
+/// | `AEROSPIKE_TLS_CA_FILE` | [`tls_ca_file`](ConfigBuilder::tls_ca_file) | none | connect over TLS, trusting the CA certificates in this PEM file (and not the platform's) (`tls` feature) |
 /// | `AEROSPIKE_TLS_NAME` | [`tls_name`](ConfigBuilder::tls_name) | each host's name | the name in the servers' certificates, for hosts that give none (`host:tls-name:port`) |
 /// | `AEROSPIKE_CLUSTER_NAME` | [`cluster_name`](ConfigBuilder::cluster_name) | none | connect only to nodes of the cluster with this name |
 /// | `CACHEASIDE_SET_<SET>_TIMEOUT_MS` | [`set_policy`](ConfigBuilder::set_policy) | none | the operation timeout of one set's functions |
@@ -185,6 +190,7 @@ impl fmt::Debug for Config {
                 &self.write_without_ttl_when_forbidden,
             )
             .field("max_record_size", &self.max_record_size)
+            .field("tls", &self.tls.requested())
             .field("tls_ca_file", &self.tls.ca_file)
             .field("tls_name", &self.tls.name)
             .field("cluster_name", &self.cluster_name)
@@ -304,6 +310,22 @@ impl Config {
                 .map_err(|_| invalid(MAX_RECORD_SIZE, source, "expected a number of bytes"))?;
         }
         let non_empty = |setting: Setting| lookup(setting.env).filter(|v| !v.trim().is_empty());
+        if let Some(tls) = non_empty(TLS) {
+            config.tls.enabled = Some(match tls.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => {
+                    return Err(invalid(
+                        TLS,
+                        source,
+                        format_args!(
+                            "expected 1/true (connect over TLS) or 0/false, not {:?}",
+                            tls.trim()
+                        ),
+                    ))
+                }
+            });
+        }
         config.tls.ca_file = non_empty(TLS_CA_FILE).map(PathBuf::from);
         config.tls.name = non_empty(TLS_NAME).map(|name| name.trim().to_owned());
         config.cluster_name = non_empty(CLUSTER_NAME).map(|name| name.trim().to_owned());
@@ -376,14 +398,15 @@ impl Config {
             }
         }
         let mut config = self;
-        if config.tls.requested() {
-            let given = if config.tls.ca_file.is_some() {
-                TLS_CA_FILE
-            } else {
-                TLS_NAME
-            };
-            tls::load(&mut config.tls).map_err(|problem| tls_error(problem, given, source))?;
-        }
+        // The setting that asked for TLS, for a build without the feature.
+        let given = if config.tls.ca_file.is_some() {
+            TLS_CA_FILE
+        } else if config.tls.enabled.is_some() {
+            TLS
+        } else {
+            TLS_NAME
+        };
+        tls::prepare(&mut config.tls).map_err(|problem| tls_error(problem, given, source))?;
         Ok(config)
     }
 
@@ -453,7 +476,13 @@ impl Config {
         self.max_record_size
     }
 
-    /// The CA file trusted for TLS; `None` when connections are plain TCP.
+    /// Whether connections use TLS (`AEROSPIKE_TLS=true`, or a CA file).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.requested()
+    }
+
+    /// The CA file trusted for TLS; `None` when connections are plain TCP or trust the
+    /// platform's root certificates.
     pub fn tls_ca_file(&self) -> Option<&Path> {
         self.tls.ca_file.as_deref()
     }
@@ -556,8 +585,24 @@ fn set_policy_error(name: &SetName, part: Part, problem: &str) -> Error {
 }
 
 /// The error of unusable TLS settings, naming the setting as it was given (`given`: the CA file
-/// when set, else the name).
+/// when set, else `AEROSPIKE_TLS` when set, else the name).
 fn tls_error(problem: TlsProblem, given: Setting, source: Source) -> Error {
+    let flag = |on: bool| match source {
+        Source::Env => format!("{}={on}", TLS.env),
+        Source::Builder => format!("{}({on})", TLS.builder),
+    };
+    let off_with = |other: Setting| {
+        Error::new(
+            ErrorKind::Config,
+            format!(
+                "{} turns TLS off, but {} is set: drop {1} to connect without TLS, or use {} to \
+                 connect over TLS",
+                flag(false),
+                other.name(source),
+                flag(true)
+            ),
+        )
+    };
     match problem {
         TlsProblem::NoFeature => Error::new(
             ErrorKind::Config,
@@ -567,16 +612,30 @@ fn tls_error(problem: TlsProblem, given: Setting, source: Source) -> Error {
                 given.name(source)
             ),
         ),
-        TlsProblem::NameWithoutCa => invalid(
+        TlsProblem::OffWithCaFile => off_with(TLS_CA_FILE),
+        TlsProblem::OffWithName => off_with(TLS_NAME),
+        TlsProblem::NameWithoutTls => invalid(
             TLS_NAME,
             source,
             format_args!(
-                "set without {}, the PEM file of the CA certificates that signed the \
+                "set, but TLS is not turned on: use {} to trust the platform's root \
+                 certificates, or set {}, the PEM file of the CA certificates that signed the \
                  cluster's certificates",
+                flag(true),
                 TLS_CA_FILE.name(source)
             ),
         ),
         TlsProblem::CaFile(problem) => invalid(TLS_CA_FILE, source, problem),
+        TlsProblem::SystemRoots(problem) => invalid(
+            TLS,
+            source,
+            format_args!(
+                "{problem}: install the system's CA certificates (the ca-certificates \
+                 package), point SSL_CERT_FILE at a PEM bundle, or set {} to the CA file of \
+                 the cluster",
+                TLS_CA_FILE.name(source)
+            ),
+        ),
         TlsProblem::Name => invalid(
             TLS_NAME,
             source,
@@ -677,8 +736,34 @@ impl ConfigBuilder {
         self
     }
 
-    /// Connect over TLS, trusting the CA certificates in this PEM file (needs the `tls` feature;
-    /// without it [`build`](Self::build) fails and says so). The file is read by `build`.
+    /// `true`: connect over TLS (needs the `tls` feature; without it [`build`](Self::build)
+    /// fails and says so), trusting the platform's root certificates, as for a managed cluster
+    /// whose certificates come from a public CA. With a [`tls_ca_file`](Self::tls_ca_file), only
+    /// that file's CAs are trusted instead.
+    ///
+    /// The roots are read by `build`: the system's certificate store, or `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR` when set (and then only those). None found is an error naming this setting.
+    /// `false`: plain TCP; with a CA file or TLS name also given, `build` fails naming both.
+    /// Not called: TLS is on exactly when a CA file is given.
+    ///
+    /// ```no_run
+    /// use cacheaside_runtime::Config;
+    ///
+    /// let config = Config::builder()
+    ///     .hosts("db.cloud.example:4000")
+    ///     .tls(true)
+    ///     .build()?;
+    /// assert!(config.tls_enabled());
+    /// # Ok::<(), cacheaside_runtime::Error>(())
+    /// ```
+    pub fn tls(mut self, enabled: bool) -> Self {
+        self.config.tls.enabled = Some(enabled);
+        self
+    }
+
+    /// Connect over TLS, trusting the CA certificates in this PEM file, and not the platform's
+    /// root certificates (needs the `tls` feature; without it [`build`](Self::build) fails and
+    /// says so). The file is read by `build`.
     pub fn tls_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.tls.ca_file = Some(path.into());
         self
@@ -921,6 +1006,87 @@ mod tests {
         );
     }
 
+    #[test]
+    fn tls_flag_values() {
+        for value in ["1", "true", "TRUE", " yes ", "on"] {
+            // With the feature, a CA file too: the platform's roots are read by the tests of
+            // their own process (tests/tls_system_roots.rs), which control SSL_CERT_FILE.
+            #[cfg(feature = "tls")]
+            {
+                let ca = format!(
+                    "{}/../cacheaside-testkit/tests/fixtures/ca.pem",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                let config = from(&[("AEROSPIKE_TLS", value), ("AEROSPIKE_TLS_CA_FILE", &ca)]);
+                assert_eq!(config.unwrap().tls().enabled, Some(true), "{value}");
+            }
+            #[cfg(not(feature = "tls"))]
+            let config = from(&[("AEROSPIKE_TLS", value)]);
+            #[cfg(not(feature = "tls"))]
+            assert!(
+                config
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("AEROSPIKE_TLS is set but cacheaside was built without"),
+                "{value}"
+            );
+        }
+        for value in ["0", "false", "No", "off"] {
+            let config = from(&[("AEROSPIKE_TLS", value)]).unwrap();
+            assert!(!config.tls_enabled(), "{value}");
+            assert_eq!(config.tls().enabled, Some(false));
+        }
+        let config = from(&[("AEROSPIKE_TLS", " ")]).unwrap();
+        assert!(!config.tls_enabled());
+        assert_eq!(config.tls().enabled, None, "empty is not given");
+        assert!(!from(&[]).unwrap().tls_enabled());
+        assert!(!Config::builder().tls(false).build().unwrap().tls_enabled());
+    }
+
+    #[test]
+    fn tls_flag_errors_name_the_variable() {
+        let error = from(&[("AEROSPIKE_TLS", "maybe")]).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert_eq!(
+            error.to_string(),
+            "invalid AEROSPIKE_TLS: expected 1/true (connect over TLS) or 0/false, not \"maybe\""
+        );
+    }
+
+    #[test]
+    fn tls_off_with_a_ca_file_or_name_names_both() {
+        let error = from(&[
+            ("AEROSPIKE_TLS", "false"),
+            ("AEROSPIKE_TLS_CA_FILE", "ca.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert_eq!(
+            error.to_string(),
+            "AEROSPIKE_TLS=false turns TLS off, but AEROSPIKE_TLS_CA_FILE is set: drop \
+             AEROSPIKE_TLS_CA_FILE to connect without TLS, or use AEROSPIKE_TLS=true to connect \
+             over TLS"
+        );
+        let error = from(&[("AEROSPIKE_TLS", "0"), ("AEROSPIKE_TLS_NAME", "db.example")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("AEROSPIKE_TLS=false turns TLS off, but AEROSPIKE_TLS_NAME is set"),
+            "{error}"
+        );
+        let error = Config::builder()
+            .tls(false)
+            .tls_ca_file("ca.pem")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("tls(false) turns TLS off, but tls_ca_file is set: drop tls_ca_file")
+                && error.ends_with("or use tls(true) to connect over TLS"),
+            "{error}"
+        );
+    }
+
     #[cfg(not(feature = "tls"))]
     #[test]
     fn tls_without_the_feature_says_how_to_enable_it() {
@@ -933,6 +1099,13 @@ mod tests {
         let error = Config::builder().tls_ca_file("ca.pem").build().unwrap_err();
         assert!(
             error.to_string().starts_with("tls_ca_file is set"),
+            "{error}"
+        );
+        let error = Config::builder().tls(true).build().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("tls is set but cacheaside was built without its `tls` feature"),
             "{error}"
         );
     }
@@ -965,7 +1138,58 @@ mod tests {
             .unwrap();
             assert_eq!(config.tls_ca_file(), Some(Path::new(&ca)));
             assert_eq!(config.tls_name(), Some("cacheaside-testkit"));
+            assert!(config.tls_enabled());
             assert!(config.tls().client_config.is_some());
+        }
+
+        #[test]
+        fn with_tls_on_a_ca_file_replaces_the_platform_roots() {
+            let ca = fixture("ca.pem");
+            for config in [
+                from(&[
+                    ("AEROSPIKE_TLS", "true"),
+                    ("AEROSPIKE_TLS_CA_FILE", ca.as_str()),
+                ])
+                .unwrap(),
+                Config::builder()
+                    .tls(true)
+                    .tls_ca_file(&ca)
+                    .build()
+                    .unwrap(),
+            ] {
+                assert!(config.tls_enabled());
+                assert_eq!(config.tls_ca_file(), Some(Path::new(&ca)));
+                assert_eq!(
+                    crate::tls::describe(config.tls()),
+                    Some(format!(
+                        " over TLS (trusting the CA file {ca}, expecting the name of each host \
+                         in the certificate)"
+                    ))
+                );
+            }
+        }
+
+        #[test]
+        fn a_tls_name_alone_does_not_turn_tls_on() {
+            let error = from(&[("AEROSPIKE_TLS_NAME", "db.example")])
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                error,
+                "invalid AEROSPIKE_TLS_NAME: set, but TLS is not turned on: use \
+                 AEROSPIKE_TLS=true to trust the platform's root certificates, or set \
+                 AEROSPIKE_TLS_CA_FILE, the PEM file of the CA certificates that signed the \
+                 cluster's certificates"
+            );
+            let error = Config::builder()
+                .tls_name("db.example")
+                .build()
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("use tls(true) to trust") && error.contains("or set tls_ca_file"),
+                "{error}"
+            );
         }
 
         #[test]
@@ -1004,6 +1228,15 @@ mod tests {
                 .unwrap_err();
             assert!(
                 error.to_string().starts_with("invalid tls_name: "),
+                "{error}"
+            );
+            // Checked before any root certificate is read.
+            let error =
+                from(&[("AEROSPIKE_TLS", "1"), ("AEROSPIKE_TLS_NAME", "not a name")]).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("invalid AEROSPIKE_TLS_NAME: "),
                 "{error}"
             );
         }
