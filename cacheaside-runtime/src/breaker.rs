@@ -63,18 +63,8 @@ pub(crate) struct Breaker {
 impl Breaker {
     /// Whether a call may use the cache now. Half-open, only one call at a time is admitted, as
     /// a probe; a probe that never reports (its call ended before any operation) is replaced
-    /// after `probe_expiry`.
-    pub(crate) fn admits(&self, probe_expiry: Duration) -> bool {
-        self.admits_at(now_millis(), millis(probe_expiry))
-    }
-
-    /// Records an operation's outcome (`failed`: see [`is_failure`]); a failure that completes a
-    /// run, or a failed probe, opens the breaker for `pause`.
-    pub(crate) fn record(&self, failed: bool, pause: Duration) -> Option<Transition> {
-        self.record_at(now_millis(), failed, millis(pause))
-    }
-
-    fn admits_at(&self, now: u64, probe_expiry: u64) -> bool {
+    /// after `probe_expiry` (in milliseconds). `now` comes from [`now_millis`].
+    pub(crate) fn admits_at(&self, now: u64, probe_expiry: u64) -> bool {
         let open_until = self.open_until.load(Ordering::Relaxed);
         if open_until == 0 {
             return true;
@@ -91,14 +81,34 @@ impl Breaker {
             .is_ok()
     }
 
+    /// Records an operation's outcome (`failed`: see [`is_failure`]); a failure that completes a
+    /// run, or a failed probe, opens the breaker for `pause`.
+    pub(crate) fn record(&self, failed: bool, pause: Duration) -> Option<Transition> {
+        if failed {
+            self.record_at(now_millis(), true, millis(pause))
+        } else {
+            // An answer needs no clock, and a healthy breaker no write.
+            self.record_answer()
+        }
+    }
+
+    /// An answer: ends a run of failures and closes an open breaker.
+    fn record_answer(&self) -> Option<Transition> {
+        if self.failures_in_a_row.load(Ordering::Relaxed) != 0 {
+            self.failures_in_a_row.store(0, Ordering::Relaxed);
+        }
+        if self.open_until.load(Ordering::Relaxed) != 0
+            && self.open_until.swap(0, Ordering::Relaxed) != 0
+        {
+            self.probe_since.store(0, Ordering::Relaxed);
+            return Some(Transition::Closed);
+        }
+        None
+    }
+
     fn record_at(&self, now: u64, failed: bool, pause: u64) -> Option<Transition> {
         if !failed {
-            self.failures_in_a_row.store(0, Ordering::Relaxed);
-            if self.open_until.swap(0, Ordering::Relaxed) != 0 {
-                self.probe_since.store(0, Ordering::Relaxed);
-                return Some(Transition::Closed);
-            }
-            return None;
+            return self.record_answer();
         }
         let run = self
             .failures_in_a_row
@@ -116,12 +126,13 @@ impl Breaker {
     }
 }
 
-fn millis(duration: Duration) -> u64 {
+/// `duration` in whole milliseconds, saturating.
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Monotonic milliseconds since the first use, at least 1 so that 0 can mean "none".
-fn now_millis() -> u64 {
+pub(crate) fn now_millis() -> u64 {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     millis(EPOCH.get_or_init(Instant::now).elapsed()).saturating_add(1)
 }

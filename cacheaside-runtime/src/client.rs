@@ -23,7 +23,7 @@ use core::pin::Pin;
 use core::task::{ready, Context, Poll};
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -168,40 +168,69 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
     if let Some(error) = &installation.unusable {
         return Access::Unavailable(error.clone());
     }
-    let Some(mut state) = installation.state_receiver() else {
+    if installation.state.is_none() {
         return Access::Disabled;
+    }
+    // Once connected, an installation stays connected until it is replaced: the snapshot spares
+    // a call the `watch` subscription (and its wake-up bookkeeping) on every call.
+    let client = match installation.connected_client() {
+        Some(client) => Arc::clone(client),
+        None => match settled_connection(&installation).await {
+            Some(client) => client,
+            None => {
+                return Access::Unavailable(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "not connected to Aerospike at {}",
+                        installation.config.hosts()
+                    ),
+                ))
+            }
+        },
     };
+    let now = breaker::now_millis();
+    if !installation
+        .breaker
+        .admits_at(now, breaker::millis(installation.probe_expiry()))
+    {
+        return Access::Unavailable(Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "Aerospike at {} failed {} operations in a row; the cache is paused for {:?} at \
+                 a time until it answers",
+                installation.config.hosts(),
+                crate::breaker::FAILURES_TO_OPEN,
+                installation.config.reconnect_interval()
+            ),
+        ));
+    }
+    if !installation.has_nodes(&client, now) {
+        return Access::Unavailable(Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "not connected to Aerospike at {}",
+                installation.config.hosts()
+            ),
+        ));
+    }
+    Access::Ready(Cache {
+        client,
+        installation,
+        counters,
+    })
+}
+
+/// The client of an installation that has no connected snapshot: waits for a first connection
+/// attempt in progress (at most the operation timeout), then reads the state it settled in.
+async fn settled_connection(installation: &Installation) -> Option<Arc<Client>> {
+    let mut state = installation.state_receiver()?;
     if matches!(*state.borrow(), ConnState::Connecting) {
         state = wait_for_first_attempt(state, installation.config.operation_timeout()).await;
     }
     let connection = state.borrow().clone();
     match connection {
-        ConnState::Connected(_) if !installation.breaker.admits(installation.probe_expiry()) => {
-            Access::Unavailable(Error::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "Aerospike at {} failed {} operations in a row; the cache is paused for {:?} \
-                     at a time until it answers",
-                    installation.config.hosts(),
-                    crate::breaker::FAILURES_TO_OPEN,
-                    installation.config.reconnect_interval()
-                ),
-            ))
-        }
-        ConnState::Connected(client) if client.is_connected() => Access::Ready(Cache {
-            client,
-            installation,
-            counters,
-        }),
-        ConnState::Connected(_) | ConnState::Connecting | ConnState::Disconnected => {
-            Access::Unavailable(Error::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "not connected to Aerospike at {}",
-                    installation.config.hosts()
-                ),
-            ))
-        }
+        ConnState::Connected(client) => Some(client),
+        ConnState::Connecting | ConnState::Disconnected => None,
     }
 }
 
@@ -231,11 +260,20 @@ impl Cache {
         let (client, policy) = (&self.client, &policies.read);
         self.run(async move {
             match client.get(policy, key.borrow(), [DATA_BIN]).await {
-                Ok(mut record) => Ok(Some(Stored {
-                    data: record.bins.swap_remove(DATA_BIN),
-                    generation: record.generation,
-                    time_to_live: record.time_to_live(),
-                })),
+                Ok(record) => {
+                    let (generation, time_to_live) = (record.generation, record.time_to_live());
+                    // The read asked for one bin: taking it from the entries as they are
+                    // dropped costs less than removing it from the map's index.
+                    let data = record
+                        .bins
+                        .into_iter()
+                        .find_map(|(name, value)| (name == DATA_BIN).then_some(value));
+                    Ok(Some(Stored {
+                        data,
+                        generation,
+                        time_to_live,
+                    }))
+                }
                 Err(e) if e.matches(&[ResultCode::KeyNotFoundError]) => Ok(None),
                 Err(e) => Err(e),
             }
@@ -476,6 +514,15 @@ struct Installation {
     set_policies: Box<[Policies]>,
     /// `None` when the cache is disabled.
     state: Option<watch::Sender<ConnState>>,
+    /// The client, set when the state first becomes `Connected` (before it is published there).
+    /// Together with `replaced`, which a replacement sets before its state leaves `Connected`,
+    /// it tells a call the state without subscribing to it.
+    client: OnceLock<Arc<Client>>,
+    /// The last answer of `Client::is_connected` (bit 0) and when it was asked (the other bits,
+    /// [`breaker::now_millis`]); 0 before the first. The client copies its node list to answer,
+    /// and changes that list only in its tend loop: calls ask at most once per
+    /// [`NODES_CHECK_MILLIS`].
+    nodes_checked: AtomicU64,
     /// Set when a newer `init` replaced this installation: its connect loop stops.
     replaced: AtomicBool,
     /// Why the cache cannot be used at all (an invalid environment, no background runtime).
@@ -484,7 +531,14 @@ struct Installation {
     breaker: Breaker,
     /// What the cluster said about each namespace used so far.
     namespaces: Mutex<HashMap<String, NamespaceCheck>>,
+    /// The final status of the configured namespace (a copy of its `Done` check in
+    /// `namespaces`): most calls use it, and find it with one atomic load.
+    default_namespace: OnceLock<NamespaceStatus>,
 }
+
+/// How long a call trusts the last answer of `Client::is_connected`, in milliseconds: far below
+/// the client's tend interval (at least 250 ms), the only time its node list changes.
+const NODES_CHECK_MILLIS: u64 = 10;
 
 /// The check of one namespace.
 enum NamespaceCheck {
@@ -517,11 +571,34 @@ impl Installation {
                 .collect(),
             config,
             state,
+            client: OnceLock::new(),
+            nodes_checked: AtomicU64::new(0),
             replaced: AtomicBool::new(false),
             unusable: None,
             breaker: Breaker::default(),
             namespaces: Mutex::default(),
+            default_namespace: OnceLock::new(),
         }
+    }
+
+    /// The client while the state is `Connected`; `None` while connecting, disconnected or
+    /// replaced.
+    fn connected_client(&self) -> Option<&Arc<Client>> {
+        let client = self.client.get()?;
+        (!self.replaced.load(Ordering::SeqCst)).then_some(client)
+    }
+
+    /// Whether `client` knows nodes of the cluster (`Client::is_connected`), asked again only
+    /// when the last answer is older than [`NODES_CHECK_MILLIS`] at `now`.
+    fn has_nodes(&self, client: &Client, now: u64) -> bool {
+        let checked = self.nodes_checked.load(Ordering::Relaxed);
+        if checked != 0 && now.saturating_sub(checked >> 1) < NODES_CHECK_MILLIS {
+            return checked & 1 == 1;
+        }
+        let connected = client.is_connected();
+        self.nodes_checked
+            .store((now << 1) | u64::from(connected), Ordering::Relaxed);
+        connected
     }
 
     fn namespace_checks(&self) -> MutexGuard<'_, HashMap<String, NamespaceCheck>> {
@@ -566,6 +643,12 @@ impl Installation {
             }
             Ok(Err(_)) | Err(_) => NamespaceCheck::Failed(Instant::now()),
         };
+        if let NamespaceCheck::Done(status) = check {
+            if namespace == config.namespace() {
+                // Final: a check that is done is never repeated for this installation.
+                let _ = self.default_namespace.set(status);
+            }
+        }
         self.namespace_checks().insert(namespace.to_owned(), check);
     }
 }
@@ -575,6 +658,11 @@ impl Cache {
     /// call does not wait for it).
     pub(crate) fn namespace_status(&self, namespace: &str) -> NamespaceStatus {
         let installation = &self.installation;
+        if let Some(status) = installation.default_namespace.get() {
+            if namespace == installation.config.namespace() {
+                return *status;
+            }
+        }
         let mut checks = installation.namespace_checks();
         match checks.get(namespace) {
             Some(NamespaceCheck::Done(status)) => return *status,
@@ -851,6 +939,8 @@ async fn connect_loop(installation: Arc<Installation>) {
                     .check_namespace(&client, config.namespace())
                     .await;
                 let client = Arc::new(client);
+                // The snapshot first: a call that sees `Connected` finds the client there.
+                let _ = installation.client.set(Arc::clone(&client));
                 state.send_replace(ConnState::Connected(Arc::clone(&client)));
                 // Checked after publishing: a concurrent `retire` either sees this client and
                 // closes it, or set the flag before this check and the client is closed here.
