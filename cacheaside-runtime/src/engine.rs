@@ -952,22 +952,26 @@ async fn prepare(
             return Err(Bypass::Unusable(user_key));
         }
     };
-    match aerospike_key(spec, &cache, &user_key) {
-        Ok(key) => match cache.namespace_status(key.namespace()) {
-            // Logged once by the check.
-            NamespaceStatus::Missing => {
-                counters.count(Event::CacheError);
-                Err(Bypass::Unusable(user_key))
-            }
-            namespace => Ok(Target {
-                stored_key_cost: size::stored_key_cost(&user_key, cache.config().send_key()),
-                cache,
-                key,
-                expected: Expected::Absent,
-                namespace,
-            }),
-        },
+    let namespace = match cache.namespace_status(key_namespace(spec, &cache)) {
+        // Logged once by the check.
+        NamespaceStatus::Missing => {
+            counters.count(Event::CacheError);
+            return Err(Bypass::Unusable(user_key));
+        }
+        namespace => namespace,
+    };
+    let stored_key_cost = size::stored_key_cost(&user_key, cache.config().send_key());
+    // The user key moves into the record's key: a hit does not copy it.
+    match Key::new(key_namespace(spec, &cache), spec.set, user_key.into_value()) {
+        Ok(key) => Ok(Target {
+            stored_key_cost,
+            cache,
+            key,
+            expected: Expected::Absent,
+            namespace,
+        }),
         Err(error) => {
+            let error = Error::new(ErrorKind::Key, format!("invalid key: {error}"));
             counters.count(Event::CacheError);
             report::warn_once(Cause::Key, spec.set, || {
                 format!(
@@ -980,9 +984,13 @@ async fn prepare(
     }
 }
 
+/// The namespace of `spec`'s records: the attribute's, or the configured one.
+fn key_namespace<'a>(spec: &CacheSpec, cache: &'a Cache) -> &'a str {
+    spec.namespace.unwrap_or_else(|| cache.default_namespace())
+}
+
 fn aerospike_key(spec: &CacheSpec, cache: &Cache, user_key: &UserKey) -> Result<Key, Error> {
-    let namespace = spec.namespace.unwrap_or_else(|| cache.default_namespace());
-    Key::new(namespace, spec.set, user_key.to_value())
+    Key::new(key_namespace(spec, cache), spec.set, user_key.to_value())
         .map_err(|e| Error::new(ErrorKind::Key, format!("invalid key: {e}")))
 }
 

@@ -89,6 +89,15 @@ impl UserKey {
             UserKey::Bytes(b) => aerospike::Value::Blob(b.clone()),
         }
     }
+
+    /// The key as an Aerospike value, without copying it.
+    pub(crate) fn into_value(self) -> aerospike::Value {
+        match self {
+            UserKey::Str(s) => aerospike::Value::String(s),
+            UserKey::Int(i) => aerospike::Value::Int(i),
+            UserKey::Bytes(b) => aerospike::Value::Blob(b),
+        }
+    }
 }
 
 /// Builds the default key `<scope>::<function>(<args>)`; `args` is a tuple of the key arguments.
