@@ -306,12 +306,18 @@ pub fn encode_entry<T: CacheValue>(value: &T) -> Option<Vec<u8>> {
 
 /// The whole cache-aside call: read, and on a miss await `load` and write back its cacheable part.
 /// `load` is only polled on a miss (or when the cache is bypassed).
-pub async fn get_or_load<R, K, F>(spec: &'static CacheSpec, key: KeyResult, kind: K, load: F) -> R
+pub fn get_or_load<R, K, F>(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+    kind: K,
+    load: F,
+) -> impl Future<Output = R>
 where
     K: ReturnKind<R>,
     F: Future<Output = R>,
 {
-    crate::engine::get_or_load(spec, key, kind, load).await
+    // The engine's future itself, not one more layer around it that would copy it.
+    crate::engine::get_or_load(spec, key, kind, load)
 }
 
 /// `<fn>_refresh`: always await `load`, write its cacheable part, return it.
@@ -370,36 +376,36 @@ pub fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(
 
 /// [`get_or_load`] with the function's [`CachePolicy`]. A hit near expiry is not refreshed here
 /// (that needs a loader that can move to the background: see [`get_or_load_refreshing`]).
-pub async fn get_or_load_with<R, K, F>(
+pub fn get_or_load_with<R, K, F>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
     kind: K,
     load: F,
-) -> R
+) -> impl Future<Output = R>
 where
     K: ReturnKind<R>,
     F: Future<Output = R>,
 {
-    crate::engine::get_or_load_with(spec, policy, key, kind, load).await
+    crate::engine::get_or_load_with(spec, policy, key, kind, load)
 }
 
 /// [`get_or_load_with`] for `refresh_ahead`: a hit whose remaining TTL is below the policy's
 /// fraction returns the cached value at once and hands `load` to the cache's background runtime,
 /// which runs it and writes its value, once per entry per process.
-pub async fn get_or_load_refreshing<R, K, F>(
+pub fn get_or_load_refreshing<R, K, F>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
     kind: K,
     load: F,
-) -> R
+) -> impl Future<Output = R>
 where
     R: Send + 'static,
     K: ReturnKind<R> + Send + 'static,
     F: BackgroundLoad<R>,
 {
-    crate::engine::get_or_load_refreshing(spec, policy, key, kind, load).await
+    crate::engine::get_or_load_refreshing(spec, policy, key, kind, load)
 }
 
 /// A loader future that `refresh_ahead` can run in the background.

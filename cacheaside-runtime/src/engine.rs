@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aerospike::{Key, ResultCode, Value};
+use tracing::Instrument as _;
 
 use crate::__private::{CachePolicy, CacheSpec, KeyResult, ReturnKind};
 use crate::breaker;
@@ -56,7 +57,14 @@ pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>
     let mut call = Call::start(spec);
     let span = call.span.clone();
     let served = serve::<R, K, F>(spec, policy, key, &kind, load, false, &mut call);
-    let returned = match in_span(span, served).await {
+    // Awaited here rather than through a helper: each layer of futures copies the call's state
+    // as it is created.
+    let served = if span.is_disabled() {
+        served.await
+    } else {
+        served.instrument(span).await
+    };
+    let returned = match served {
         Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
     };
     call.finish(spec);
@@ -79,7 +87,11 @@ where
     let mut call = Call::start(spec);
     let span = call.span.clone();
     let served = serve::<R, K, F>(spec, policy, key, &kind, load, true, &mut call);
-    let served = in_span(span, served).await;
+    let served = if span.is_disabled() {
+        served.await
+    } else {
+        served.instrument(span).await
+    };
     call.finish(spec);
     match served {
         Served::Done(returned) => returned,
@@ -1051,16 +1063,6 @@ pub(crate) fn set_counters(spec: &'static CacheSpec) -> &'static SetCounters {
 
 /// Whether the `metrics` feature records call durations (then every call reads the clock).
 const METRICS: bool = cfg!(feature = "metrics");
-
-/// Polls `future` inside `span` (no wrapping at all when the span is disabled).
-async fn in_span<T>(span: tracing::Span, future: impl Future<Output = T>) -> T {
-    use tracing::Instrument as _;
-    if span.is_disabled() {
-        future.await
-    } else {
-        future.instrument(span).await
-    }
-}
 
 /// One cached call as it is observed: its tracing span (DEBUG, target `cacheaside`: set,
 /// function, outcome and, when the loader ran, its time in ms; never keys or values), and what
