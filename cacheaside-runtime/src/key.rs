@@ -100,13 +100,17 @@ impl UserKey {
     }
 }
 
+/// Bytes reserved for `::`, the arguments and their parentheses when a default key is built: a
+/// 20-digit integer or a short string fits, so the common keys are written without growing it.
+const ARGS_CAPACITY: usize = 40;
+
 /// Builds the default key `<scope>::<function>(<args>)`; `args` is a tuple of the key arguments.
 pub(crate) fn default_key<A: Serialize + ?Sized>(
     scope: &str,
     function: &str,
     args: &A,
 ) -> Result<UserKey, Error> {
-    let mut key = String::with_capacity(scope.len() + function.len() + 16);
+    let mut key = String::with_capacity(scope.len() + function.len() + ARGS_CAPACITY);
     key.push_str(scope);
     key.push_str("::");
     key.push_str(function);
@@ -177,6 +181,10 @@ impl KeySink for String {
     }
     fn reserve(&mut self, additional: usize) {
         String::reserve(self, additional);
+    }
+    fn push_ascii(&mut self, ascii: &[u8]) {
+        // ASCII needs no UTF-8 check: each byte is its own char.
+        self.extend(ascii.iter().copied().map(char::from));
     }
 }
 
