@@ -780,8 +780,20 @@ pub use cacheaside_macros::cache_put;
 /// `all = true` sends Aerospike's `truncate` info command for the set (in the reader's namespace)
 /// and empties this process's local tiers. On a real cluster truncation is expensive and
 /// asynchronous: the server answers at once and removes the records in the background, every node
-/// scanning its part of the set; records written after the request stay. It gives no stale-set
-/// protection to loads that found no entry before it. Use it for bulk reloads, not per request.
+/// scanning its part of the set; records written after the request stay. Use it for bulk
+/// reloads, not per request.
+///
+/// A truncate leaves no invalidation marker behind, unlike a single-key evict, so loads running
+/// while it is sent need their own protection. Loads of this process get it: a load of the set
+/// that started before the truncate (a miss, a batch load, `<fn>_refresh`, a refresh-ahead, a
+/// `stale_if_error` load) skips its write-back, counted in [`stats`] as a stale write prevented
+/// (one that the truncate overtook on the wire is replaced by a marker right after), and the
+/// local tiers do not keep its value. Loads running in other processes are not protected: one
+/// that found no entry before the truncate still creates its entry afterwards (its write is
+/// create-only, and nothing is there to refuse it), holding what it read from the source before
+/// the change, until its `ttl` ends. Where other processes load the set during a bulk reload,
+/// keep its `ttl` short, or evict the changed keys one by one (their markers refuse such writes
+/// in every process).
 ///
 /// Failures never fail the call (the source changed already): they are counted in [`stats`] and
 /// logged once per cause, and the entry then lives at most its TTL. Sync and async functions,

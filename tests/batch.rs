@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use cacheaside::cache_aside;
+use cacheaside::{cache_aside, cache_evict};
 use cacheaside_testkit::CommandKind;
 use serde::{Deserialize, Serialize};
 
@@ -361,6 +361,123 @@ async fn string_ids_are_keyed_like_a_string_key() {
     assert_eq!(found.len(), 2);
     assert_eq!(found[&names[1]], format!("hello {}", names[1]));
     assert_eq!(*CALLS.lock().unwrap(), [vec![names[1].clone()]]);
+}
+
+/// `&str` ids borrowed from the caller, returned in a map by `String`.
+#[cache_aside(set = "batch_names", ttl = 60, batch)]
+async fn greetings_of(names: &[&str]) -> HashMap<String, String> {
+    CALLS
+        .lock()
+        .unwrap()
+        .push(names.iter().map(|name| (*name).to_owned()).collect());
+    names
+        .iter()
+        .map(|name| ((*name).to_owned(), format!("hello {name}")))
+        .collect()
+}
+
+/// `&str` ids in a `Vec`, for a sync function.
+#[cache_aside(set = "batch_names", ttl = 60, batch)]
+fn greetings_sync(names: Vec<&str>) -> BTreeMap<String, String> {
+    CALLS
+        .lock()
+        .unwrap()
+        .push(names.iter().map(|name| (*name).to_owned()).collect());
+    names
+        .into_iter()
+        .map(|name| (name.to_owned(), format!("hello {name}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn borrowed_str_ids_share_the_entries_of_string_ids() {
+    let _turn = serial().lock().await;
+    common::init().await;
+    let unique = common::unique();
+    let [ada, bob, cy] = [
+        format!("ada-{unique}"),
+        format!("bob-{unique}"),
+        format!("cy-{unique}"),
+    ];
+    assert_eq!(greeting(ada.clone()).await, format!("hello {ada}"));
+    CALLS.lock().unwrap().clear();
+    let found = greetings_of(&[&ada, &bob, &ada]).await;
+    assert_eq!(
+        found,
+        HashMap::from([
+            (ada.clone(), format!("hello {ada}")),
+            (bob.clone(), format!("hello {bob}")),
+        ])
+    );
+    assert_eq!(
+        *CALLS.lock().unwrap(),
+        [vec![bob.clone()]],
+        "only the missing id, once"
+    );
+    CALLS.lock().unwrap().clear();
+    let names = [ada.as_str(), bob.as_str(), cy.as_str()];
+    let found = greetings_sync(names.to_vec());
+    assert_eq!(found.keys().collect::<Vec<_>>(), names);
+    assert_eq!(found[cy.as_str()], format!("hello {cy}"));
+    assert_eq!(*CALLS.lock().unwrap(), [vec![cy.clone()]]);
+    CALLS.lock().unwrap().clear();
+    // And the entries are those of the `String` ids.
+    assert_eq!(greetings(std::slice::from_ref(&cy)).await.len(), 1);
+    greetings_of_invalidate(&[&ada]).await.unwrap();
+    assert_eq!(greetings(&[ada.clone(), cy]).await.len(), 2);
+    assert_eq!(*CALLS.lock().unwrap(), [vec![ada]]);
+}
+
+type Gate = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::sync::oneshot::Receiver<()>,
+);
+
+/// Where the next load of `held_users` waits, once it has read the source.
+static GATE: Mutex<Option<Gate>> = Mutex::new(None);
+
+#[cache_aside(set = "batch_truncated", ttl = 3600, batch)]
+async fn held_users(ids: &[u64]) -> HashMap<u64, User> {
+    let loaded = users(ids);
+    let gate = GATE.lock().unwrap().take();
+    if let Some((started, go)) = gate {
+        let _ = started.send(());
+        let _ = go.await;
+    }
+    loaded
+}
+
+#[cache_evict(set = "batch_truncated", all = true)]
+async fn reload_all_users() {}
+
+#[tokio::test]
+async fn a_batch_load_that_started_before_all_true_does_not_write_back() {
+    let _turn = serial().lock().await;
+    common::init().await;
+    let ids = fresh_ids(2);
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel();
+    *GATE.lock().unwrap() = Some((started_tx, go_rx));
+    let load = tokio::spawn({
+        let ids = ids.clone();
+        async move { held_users(&ids).await }
+    });
+    started_rx.await.expect("the load started");
+    let before = cacheaside::stats().set("batch_truncated");
+    reload_all_users().await;
+    go_tx.send(()).expect("the load waits");
+    assert_eq!(load.await.expect("no panic"), users(&ids));
+    let stats = cacheaside::stats().set("batch_truncated");
+    assert_eq!(stats.writes - before.writes, 0, "nothing written back");
+    assert_eq!(
+        stats.stale_writes_prevented - before.stale_writes_prevented,
+        2,
+        "one per id"
+    );
+    assert_eq!(held_users(&ids).await, users(&ids));
+    let after = cacheaside::stats().set("batch_truncated");
+    assert_eq!(after.loads - stats.loads, 2, "both ids load again");
+    assert_eq!(after.writes - stats.writes, 2, "and are written now");
 }
 
 #[tokio::test]

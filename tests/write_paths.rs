@@ -328,9 +328,8 @@ fn gates() -> &'static Mutex<HashMap<i64, Gate>> {
     GATES.get_or_init(Mutex::default)
 }
 
-#[cache_aside(set = "wp_race", key = id, ttl = 3600)]
-async fn get_slowly(id: i64) -> Option<User> {
-    let loaded = query(id);
+/// Where a load of an id with a gate waits, once it has read the source.
+async fn pass_gate(id: i64) {
     let gate = gates()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -339,6 +338,12 @@ async fn get_slowly(id: i64) -> Option<User> {
         let _ = started.send(());
         let _ = go.await;
     }
+}
+
+#[cache_aside(set = "wp_race", key = id, ttl = 3600)]
+async fn get_slowly(id: i64) -> Option<User> {
+    let loaded = query(id);
+    pass_gate(id).await;
     loaded
 }
 
@@ -360,13 +365,21 @@ async fn load_in_flight(
     tokio::task::JoinHandle<Option<User>>,
     tokio::sync::oneshot::Sender<()>,
 ) {
+    hold_load(id, get_slowly(id)).await
+}
+
+/// Runs `load`, a call of `id` that passes its gate, until it has read the source and waits.
+async fn hold_load<T: Send + 'static>(
+    id: i64,
+    load: impl core::future::Future<Output = T> + Send + 'static,
+) -> (tokio::task::JoinHandle<T>, tokio::sync::oneshot::Sender<()>) {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (go_tx, go_rx) = tokio::sync::oneshot::channel();
     gates()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id, (started_tx, go_rx));
-    let load = tokio::spawn(get_slowly(id));
+    let load = tokio::spawn(load);
     started_rx.await.expect("the load started");
     (load, go_tx)
 }
@@ -583,6 +596,159 @@ async fn all_true_empties_the_set() {
         assert_eq!(reimport_all_sync(), Ok(0));
         assert!(server.keys("test", "wp_all").is_empty());
     }
+}
+
+#[cache_aside(set = "wp_all", key = id, ttl = 3600)]
+async fn get_in_all_slowly(id: i64) -> Option<User> {
+    let loaded = query(id);
+    pass_gate(id).await;
+    loaded
+}
+
+#[cache_aside(set = "wp_all", key = id, ttl = 3600)]
+fn get_in_all_slowly_sync(id: i64) -> Option<User> {
+    let loaded = query(id);
+    let gate = gates()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
+    if let Some((started, go)) = gate {
+        let _ = started.send(());
+        let _ = go.blocking_recv();
+    }
+    loaded
+}
+
+/// A truncate leaves no marker, so the create-only write of a load that found no entry before it
+/// would succeed: the load's start is remembered instead.
+#[tokio::test]
+async fn a_load_that_found_no_entry_does_not_write_after_all_true() {
+    let _serial = serial().await;
+    let prevented = || cacheaside::stats().set("wp_all").stale_writes_prevented;
+    let before = prevented();
+    let user = insert("old");
+    let (load, go) = hold_load(user.id, get_in_all_slowly(user.id)).await;
+    rename_in_source(user.id, "new");
+    assert_eq!(reimport_all().await, Ok(0));
+    go.send(()).expect("the load waits");
+    assert_eq!(
+        load.await.expect("no panic"),
+        Some(user.clone()),
+        "it returns what it read"
+    );
+    assert_eq!(
+        get_in_all_peek(user.id).await,
+        None,
+        "the old value was not written back"
+    );
+    assert_eq!(prevented(), before + 1, "counted");
+    assert_eq!(
+        get_in_all(user.id).await.map(|u| u.name).as_deref(),
+        Some("new")
+    );
+    assert_eq!(loads(user.id), 2);
+    // Loads that start after the truncate write as before.
+    assert_eq!(
+        get_in_all_peek(user.id).await.map(|u| u.name).as_deref(),
+        Some("new")
+    );
+}
+
+#[cache_aside(set = "wp_all", key = id, ttl = 3600, local(ttl = "1h"))]
+async fn get_in_all_locally(id: i64) -> Option<User> {
+    let loaded = query(id);
+    pass_gate(id).await;
+    loaded
+}
+
+#[tokio::test]
+async fn a_load_that_started_before_all_true_is_not_kept_in_the_local_tier() {
+    let _serial = serial().await;
+    let user = insert("old");
+    let (load, go) = hold_load(user.id, get_in_all_locally(user.id)).await;
+    rename_in_source(user.id, "new");
+    assert_eq!(reimport_all().await, Ok(0));
+    go.send(()).expect("the load waits");
+    assert_eq!(load.await.expect("no panic"), Some(user.clone()));
+    assert_eq!(
+        get_in_all_locally(user.id).await.map(|u| u.name).as_deref(),
+        Some("new"),
+        "neither this process nor the cache kept the old value"
+    );
+    assert_eq!(loads(user.id), 2);
+    assert_eq!(
+        get_in_all_locally(user.id).await.map(|u| u.name).as_deref(),
+        Some("new")
+    );
+    assert_eq!(loads(user.id), 2, "a later load is kept as before");
+}
+
+#[cache_aside(set = "wp_all_ahead", key = id, ttl = 100, refresh_ahead = 0.2)]
+async fn get_ahead(id: i64) -> Option<User> {
+    let loaded = query(id);
+    pass_gate(id).await;
+    loaded
+}
+
+#[cache_evict(set = "wp_all_ahead", all = true)]
+async fn reimport_ahead() {}
+
+/// A refresh-ahead expects the generation it read; after a truncate a new entry may have that
+/// generation again, so the generation alone would let the older refresh overwrite it.
+#[tokio::test]
+async fn a_refresh_ahead_that_started_before_all_true_does_not_write() {
+    let _serial = serial().await;
+    let Some(server) = common::testkit_only("a_refresh_ahead_that_started_before_all_true") else {
+        return;
+    };
+    let counted = || {
+        let stats = cacheaside::stats().set("wp_all_ahead");
+        (stats.writes, stats.stale_writes_prevented)
+    };
+    let user = insert("old");
+    assert_eq!(get_ahead(user.id).await, Some(user.clone()));
+    server.clock().advance(std::time::Duration::from_secs(90));
+    // A hit near expiry: the refresh reads the source in the background and waits at the gate.
+    let (hit, go) = hold_load(user.id, get_ahead(user.id)).await;
+    assert_eq!(hit.await.expect("no panic"), Some(user.clone()));
+    rename_in_source(user.id, "new");
+    reimport_ahead().await;
+    // A new entry, with the generation of a new record.
+    let new = get_ahead(user.id).await;
+    assert_eq!(new.as_ref().map(|u| u.name.as_str()), Some("new"));
+    let (writes, prevented) = counted();
+    go.send(()).expect("the refresh waits");
+    let mut done = false;
+    for _ in 0..500 {
+        if counted() != (writes, prevented) {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(done, "the refresh finished");
+    assert_eq!(counted(), (writes, prevented + 1), "its write was skipped");
+    assert_eq!(get_ahead_peek(user.id).await, new, "the new entry stays");
+}
+
+#[tokio::test]
+async fn a_sync_load_that_found_no_entry_does_not_write_after_all_true() {
+    let _serial = serial().await;
+    let user = insert("old");
+    let id = user.id;
+    let (load, go) = hold_load(id, async move {
+        tokio::task::spawn_blocking(move || get_in_all_slowly_sync(id))
+            .await
+            .expect("no panic")
+    })
+    .await;
+    rename_in_source(id, "new");
+    assert_eq!(reimport_all_sync(), Ok(0));
+    go.send(()).expect("the load waits");
+    assert_eq!(load.await.expect("no panic"), Some(user));
+    assert_eq!(get_in_all_peek(id).await, None, "not written back");
+    assert_eq!(get_in_all(id).await.map(|u| u.name).as_deref(), Some("new"));
+    assert_eq!(loads(id), 2);
 }
 
 // --- a failing cache -----------------------------------------------------------------------------

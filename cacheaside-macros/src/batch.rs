@@ -7,7 +7,7 @@
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
-use syn::{ReturnType, Type};
+use syn::{GenericArgument, PathArguments, ReturnType, Type};
 
 use crate::attr::Options;
 use crate::errors::Errors;
@@ -16,6 +16,7 @@ use crate::expand::{
 };
 use crate::flavor::Flavor;
 use crate::item::Inputs;
+use crate::return_kind::{Kind, ReturnKind};
 use crate::valid::{Context, KeyPlan, Plan};
 
 /// Where the ids are.
@@ -167,6 +168,46 @@ pub fn plan(
         _ => false,
     };
     Some(BatchPlan { ids, by_ref })
+}
+
+/// A map keyed by references (`HashMap<&str, V>`): the whole return type must be readable back
+/// from the cache, which a borrowed key is not. Found from the return type's syntax; behind an
+/// alias, the compiler reports the missing `DeserializeOwned` instead.
+pub fn check_return(output: &ReturnType, return_kind: Option<&ReturnKind>, errors: &mut Errors) {
+    let (ReturnType::Type(_, ty), Some(return_kind)) = (output, return_kind) else {
+        return;
+    };
+    let map = match return_kind.kind {
+        Kind::Plain => Some(&**ty),
+        Kind::Result | Kind::Option => first_type_argument(ty),
+    };
+    if let Some(Type::Reference(key)) = map.and_then(first_type_argument) {
+        let owned = match &*key.elem {
+            Type::Path(path) if path.path.is_ident("str") => "`String`".to_owned(),
+            elem => format!("`{}`", elem.to_token_stream()).replace(" ", ""),
+        };
+        errors.at(
+            key,
+            format!(
+                "the map of a `batch` function owns its keys, since entries read from the cache are returned in it: key it by {owned} (e.g. `HashMap<String, V>` for `&[&str]` ids)"
+            ),
+        );
+    }
+}
+
+/// The first type argument of a path type's last segment: `T` of `Result<T, E>`, `K` of
+/// `HashMap<K, V>`.
+fn first_type_argument(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let PathArguments::AngleBracketed(arguments) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    arguments.args.iter().find_map(|argument| match argument {
+        GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
 }
 
 /// Whether a type is written as one of the collections of ids (`&[T]`, `Vec<T>`, `HashSet<T>`,
@@ -394,6 +435,25 @@ mod tests {
                     .to_owned()
             })
             .collect()
+    }
+
+    #[test]
+    fn a_map_keyed_by_references_is_refused_at_its_key() {
+        let item = quote!(
+            async fn f<'a>(names: &[&'a str]) -> Result<HashMap<&'a str, u8>, E> {}
+        );
+        let found = errors(quote!(set = "s", batch), item);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("key it by `String`"), "{found:?}");
+        let item = quote!(
+            fn f(ids: &[u64]) -> BTreeMap<&'static u64, u8> {}
+        );
+        let found = errors(quote!(set = "s", batch), item);
+        assert!(found[0].contains("key it by `u64`"), "{found:?}");
+        let owned = quote!(
+            async fn f(names: &[&str]) -> Option<HashMap<String, u8>> {}
+        );
+        assert!(errors(quote!(set = "s", batch), owned).is_empty());
     }
 
     #[test]

@@ -197,6 +197,9 @@ pub fn check(
     let batch = (options.batch.as_ref())
         .and_then(|flag| crate::batch::plan(flag, &inputs, &key, &skipped, errors));
     let return_kind = ReturnKind::decide(&sig.output, options.returns.as_ref(), errors);
+    if options.batch.is_some() {
+        crate::batch::check_return(&sig.output, return_kind.as_ref(), errors);
+    }
     let ttl = options.ttl.unwrap_or(TtlValue::NamespaceDefault);
     if let (Some(none_ttl), Some(kind)) = (&options.none_ttl, &return_kind) {
         if kind.kind != Kind::Option {

@@ -15,7 +15,7 @@ pub use crate::batch::{
     BatchParts, BatchReturn, BatchReturnCheck, BatchReturnOf, IdsArg, KeysAre,
 };
 pub use crate::key::UserKey;
-pub use crate::local::{DefaultKeyParts, LocalEntry, LocalProbe, LocalTier};
+pub use crate::local::{DefaultKeyParts, LocalEntry, LocalKey, LocalProbe, LocalTier};
 pub use crate::write_through::{
     cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
     cache_put_blocking, put_returned, put_value, put_value_if, succeeded, Outcome, PutEntry,
@@ -513,7 +513,7 @@ impl<T: Clone + Send + Sync + 'static> LocalValue for T {}
 pub struct LocalOps<V> {
     /// A clone of a stored value, if it is a `V`.
     value: fn(&(dyn core::any::Any + Send + Sync)) -> Option<V>,
-    insert: fn(&LocalTier, UserKey, &V),
+    insert: fn(&LocalTier, LocalKey, &V),
 }
 
 impl<V> Clone for LocalOps<V> {
@@ -541,7 +541,7 @@ impl<R, K: ReturnKind<R>> LocalCheck<R, K> {
     {
         LocalOps {
             value: local_value::<K::Value>,
-            insert: |tier, key, value| tier.insert(key, value.clone()),
+            insert: |tier, key, value| tier.insert_loaded(key, value.clone()),
         }
     }
 }
@@ -585,10 +585,11 @@ pub fn default_key_parts<'a, A: Serialize + ?Sized>(
     }
 }
 
-/// The key a call stores its value under in the local tier, taken before the call consumes it.
+/// The key a call stores its value under in the local tier, taken before the call consumes it
+/// (when its load may start).
 #[inline]
-pub fn local_key(key: &KeyResult) -> Option<UserKey> {
-    key.as_ref().ok().cloned()
+pub fn local_key(key: &KeyResult) -> Option<LocalKey> {
+    key.as_ref().ok().cloned().map(LocalKey::starting)
 }
 
 /// Keeps the cacheable part of a returned value in the local tier (not when the function's
@@ -597,7 +598,7 @@ pub fn local_store<R, K: ReturnKind<R>>(
     ops: LocalOps<K::Value>,
     tier: &'static LocalTier,
     spec: &'static CacheSpec,
-    key: Option<UserKey>,
+    key: Option<LocalKey>,
     _kind: K,
     returned: &R,
 ) {

@@ -19,6 +19,7 @@
 //! the body is asked for counts a load (and a load error when the body fails or does not return
 //! it). Concurrent batch calls do not coalesce (no single-flight across batches).
 
+use core::borrow::Borrow;
 use core::future::Future;
 use core::hash::{BuildHasher, Hash};
 use core::marker::PhantomData;
@@ -38,7 +39,7 @@ use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
 use crate::stats::{self, Event, SetCounters};
-use crate::write_back::{store_with_ttl, Target};
+use crate::write_back::{store_with_ttl, LoadStart, Target};
 use crate::{Error, ErrorKind, UserKey};
 
 /// Write-backs of one batch call in flight at a time: enough to hide round trips, few enough to
@@ -140,6 +141,10 @@ pub trait BatchMap: Default {
     type Value;
     /// The value of `id`, if the map has one.
     fn value_of(&self, id: &Self::Id) -> Option<&Self::Value>;
+    /// The value of a string id, for a map keyed by `String` whose ids are `&str`.
+    fn value_of_str(&self, id: &str) -> Option<&Self::Value>
+    where
+        Self::Id: Borrow<str>;
     /// Adds a cached value, unless the body returned one for this id as well (it is newer).
     fn add_cached(&mut self, id: Self::Id, value: Self::Value);
 }
@@ -148,6 +153,12 @@ impl<K: Eq + Hash, V, S: BuildHasher + Default> BatchMap for HashMap<K, V, S> {
     type Id = K;
     type Value = V;
     fn value_of(&self, id: &K) -> Option<&V> {
+        self.get(id)
+    }
+    fn value_of_str(&self, id: &str) -> Option<&V>
+    where
+        K: Borrow<str>,
+    {
         self.get(id)
     }
     fn add_cached(&mut self, id: K, value: V) {
@@ -159,6 +170,12 @@ impl<K: Ord, V> BatchMap for BTreeMap<K, V> {
     type Id = K;
     type Value = V;
     fn value_of(&self, id: &K) -> Option<&V> {
+        self.get(id)
+    }
+    fn value_of_str(&self, id: &str) -> Option<&V>
+    where
+        K: Borrow<str>,
+    {
         self.get(id)
     }
     fn add_cached(&mut self, id: K, value: V) {
@@ -358,22 +375,47 @@ impl<A: ?Sized, I, B> BatchIdsOf<'_, A, I, B> {
 /// The checked kind and ids of one call, before [`BatchParts::join`] checks that they fit.
 pub struct BatchParts<K, D>(pub K, pub D);
 
-/// The ids of a batch function are the keys of the map it returns.
+/// The ids of a batch function are the keys of the map it returns: the same type, or `String`
+/// keys for `&str` ids (borrowed from the caller; the map owns copies).
 #[diagnostic::on_unimplemented(
     message = "the map of a `batch` function must be keyed by the ids: its keys are `{Self}`, the ids `{I}`",
     label = "the ids and the keys of the returned map differ",
-    note = "take the ids in a collection of the map's key type, or key the map by the ids' type"
+    note = "take the ids in a collection of the map's key type, or key the map by the ids' type (`&str` ids may also key a map by `String`)"
 )]
-pub trait KeysAre<I> {
+pub trait KeysAre<I, M, V> {
     /// The kind, with the map's key type named as the ids' type.
-    fn keyed<R, M, V>(kind: BatchKind<R, M, Self, V>) -> BatchKind<R, M, I, V>
+    fn keyed<R>(kind: BatchKind<R, M, Self, V>) -> BatchKind<R, M, I, V>
     where
         Self: Sized;
 }
 
-impl<I> KeysAre<I> for I {
-    fn keyed<R, M, V>(kind: BatchKind<R, M, I, V>) -> BatchKind<R, M, I, V> {
+impl<I, M, V> KeysAre<I, M, V> for I {
+    fn keyed<R>(kind: BatchKind<R, M, I, V>) -> BatchKind<R, M, I, V> {
         kind
+    }
+}
+
+/// `&str` ids, a map `M` by `String`: a hit's id is copied into the map, the body's values are
+/// found by the borrowed id.
+impl<'s, M: BatchMap<Id = String, Value = V>, V> KeysAre<&'s str, M, V> for String {
+    fn keyed<R>(kind: BatchKind<R, M, String, V>) -> BatchKind<R, M, &'s str, V> {
+        BatchKind {
+            into_map: kind.into_map,
+            from_map: kind.from_map,
+            new_map: kind.new_map,
+            value_of: |map, id| map.value_of_str(id),
+            add_cached: |map, id, value| map.add_cached(id.to_owned(), value),
+            encode: kind.encode,
+            decode: kind.decode,
+        }
+    }
+}
+
+/// An id of a `&[&str]` (or `Vec<&str>`, a set of `&str`) is reached through one more reference
+/// than a `key = name` of type `&str`.
+impl IntoUserKey for &&str {
+    fn into_user_key(self) -> KeyResult {
+        IntoUserKey::into_user_key(*self)
     }
 }
 
@@ -385,7 +427,7 @@ impl<'a, R, M, J, V, A: ?Sized, I, B>
     #[inline(always)]
     pub fn join(self) -> BatchCall<'a, R, M, I, V, A, B>
     where
-        J: KeysAre<I>,
+        J: KeysAre<I, M, V>,
     {
         BatchCall {
             kind: J::keyed(self.0),
@@ -513,6 +555,17 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
             .collect();
         for _ in &self.missing {
             self.counters.count(Event::Load);
+        }
+        // The load starts: a truncate of the set from now on refuses its write-backs.
+        let mut start = None;
+        for target in self
+            .missing
+            .iter_mut()
+            .filter_map(|(_, target)| target.as_mut())
+        {
+            let start =
+                *start.get_or_insert_with(|| LoadStart::now(self.spec, target.key.namespace()));
+            target.load_start = Some(start);
         }
         Some(ids)
     }
@@ -713,6 +766,7 @@ async fn read_entries(
                 expected: Expected::Absent,
                 namespace,
                 stored_key_cost,
+                load_start: None,
             })),
             Err(error) => {
                 counters.count(Event::CacheError);

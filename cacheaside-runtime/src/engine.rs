@@ -264,7 +264,7 @@ fn after_hit(
 ) -> Option<(Target, Claim)> {
     if refreshing {
         if let Some(claim) = claim_refresh(spec, policy, &target, remaining) {
-            return Some((target, claim));
+            return Some((target.loading(spec), claim));
         }
     }
     // A cached `None` keeps its own short life: reading it does not extend it.
@@ -365,6 +365,7 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
+    let write_target = write_target.map(|target| target.loading(spec));
     let started = Instant::now();
     let returned = run_loader::<R, K, F>(load, counters).await;
     call.load = Some(started.elapsed());
@@ -528,6 +529,7 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
+    let write_target = write_target.map(|target| target.loading(spec));
     let started = Instant::now();
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     call.load = Some(started.elapsed());
@@ -897,7 +899,7 @@ async fn refresh_target(
     key: KeyResult,
     counters: &'static SetCounters,
 ) -> Option<Target> {
-    let mut target = prepare(spec, key, counters).await.ok()?;
+    let mut target = prepare(spec, key, counters).await.ok()?.loading(spec);
     match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
         Ok(expected) => {
             target.expected = expected;
@@ -981,6 +983,7 @@ async fn prepare(
             key,
             expected: Expected::Absent,
             namespace,
+            load_start: None,
         }),
         Err(error) => {
             let error = Error::new(ErrorKind::Key, format!("invalid key: {error}"));

@@ -8,10 +8,13 @@
 //! Consistency: `<fn>_invalidate` and `<fn>_refresh` clear the entry in this process. Other
 //! processes do not see them, so another process may serve a value up to the tier's TTL after it
 //! was invalidated or replaced: the staleness across processes is bounded by that TTL.
+//! `#[cache_evict(all = true)]` empties every tier of this process, and a load that started
+//! before it does not keep its value here afterwards ([`LocalKey`]).
 
 use core::fmt;
 use core::hash::BuildHasherDefault;
 use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -22,6 +25,38 @@ use crate::key::{self, KeySink};
 use crate::local_registry::Forget;
 use crate::stats::{self, SetCounters};
 use crate::UserKey;
+
+/// How many times this process emptied every local tier (`#[cache_evict(all = true)]`).
+static EMPTIED: AtomicU64 = AtomicU64::new(0);
+
+/// Notes that every local tier is about to be emptied: values of loads that started before are
+/// not kept. Call before emptying them.
+pub(crate) fn note_emptied() {
+    EMPTIED.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The key a call that missed the local tier keeps its value under, and when its load started:
+/// a value loaded before the tiers were emptied (it may predate the change that emptied them) is
+/// not kept.
+#[derive(Debug)]
+pub struct LocalKey {
+    key: UserKey,
+    emptied: u64,
+}
+
+impl LocalKey {
+    /// The key of a load that starts now.
+    pub(crate) fn starting(key: UserKey) -> LocalKey {
+        LocalKey {
+            key,
+            emptied: EMPTIED.load(Ordering::SeqCst),
+        }
+    }
+
+    fn emptied_since(&self) -> bool {
+        EMPTIED.load(Ordering::SeqCst) != self.emptied
+    }
+}
 
 /// One entry: its full key (a hit checks it, so two keys with one hash never share a value) and
 /// the value.
@@ -158,10 +193,33 @@ impl LocalTier {
         probe.find(self)?.value().downcast_ref::<T>().cloned()
     }
 
+    #[cfg(test)]
     pub(crate) fn insert<T: Send + Sync + 'static>(&self, key: UserKey, value: T) {
         let hash = key_hash(&key);
         let value = Box::new(value);
         self.entries().insert(hash, Arc::new(Entry { key, value }));
+    }
+
+    /// Keeps the value of a load, unless every tier was emptied since the load started. Checked
+    /// again after the insert: an emptying that came between the check and the insert may have
+    /// missed the entry, which is then removed.
+    pub(crate) fn insert_loaded<T: Send + Sync + 'static>(&self, key: LocalKey, value: T) {
+        if key.emptied_since() {
+            return;
+        }
+        let LocalKey { key, emptied } = key;
+        let hash = key_hash(&key);
+        let entries = self.entries();
+        entries.insert(
+            hash,
+            Arc::new(Entry {
+                key,
+                value: Box::new(value),
+            }),
+        );
+        if EMPTIED.load(Ordering::SeqCst) != emptied {
+            entries.invalidate(&hash);
+        }
     }
 
     /// Removes the entry of `key` (and, should another key share its hash, that key's entry: it
@@ -439,6 +497,19 @@ impl<A: serde::Serialize + ?Sized> LocalProbe for DefaultKeyParts<'_, A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_loaded_before_the_tiers_were_emptied_is_not_kept() {
+        static TIER: LocalTier = LocalTier::new(60, 10);
+        let (before, after) = (UserKey::Int(-7001), UserKey::Int(-7002));
+        let started_before = LocalKey::starting(before.clone());
+        note_emptied();
+        let started_after = LocalKey::starting(after.clone());
+        TIER.insert_loaded(started_before, 1_u32);
+        TIER.insert_loaded(started_after, 2_u32);
+        assert_eq!(TIER.get::<u32, _>(&Ok(before)), None);
+        assert_eq!(TIER.get::<u32, _>(&Ok(after)), Some(2));
+    }
 
     fn parts<A: serde::Serialize + ?Sized>(args: &A) -> DefaultKeyParts<'_, A> {
         DefaultKeyParts {

@@ -6,8 +6,15 @@
 //! replace the entry with a marker, which changes the generation (or creates the record), so a
 //! load that read before them cannot write its value over them. Aerospike checks the condition
 //! in the same operation: no extra round trip.
+//!
+//! A truncate (`#[cache_evict(all = true)]`) removes records without leaving markers, so a load
+//! that found no entry before it would still create its older entry afterwards. Truncates of this
+//! process are therefore counted per cluster, namespace and set ([`LoadStart`]): a load notes the
+//! count when it starts (a hit never does), and its write-back is skipped when the count moved.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use aerospike::{Expiration, Key, ResultCode};
 
@@ -36,6 +43,85 @@ pub(crate) struct Target {
     pub(crate) namespace: NamespaceStatus,
     /// Bytes the stored user key adds to the record (0 without `send_key`).
     pub(crate) stored_key_cost: usize,
+    /// The set's truncates when the load whose value goes here started (`None` until it starts).
+    pub(crate) load_start: Option<LoadStart>,
+}
+
+impl Target {
+    /// The target of a load that starts now: its write-back is skipped if this process truncates
+    /// the set before the write (see [`LoadStart`]). Called once the read missed, so a hit never
+    /// pays for it.
+    pub(crate) fn loading(mut self, spec: &'static CacheSpec) -> Target {
+        self.load_start = Some(LoadStart::now(spec, self.key.namespace()));
+        self
+    }
+}
+
+/// Who truncates: one counter per cluster (`None` is the default one), namespace and set.
+type Sets = HashMap<(Option<&'static str>, &'static str, &'static str), &'static AtomicU64>;
+
+/// The truncate counter of a set, created on first use. There are as many as sets named in the
+/// program (the namespace is leaked once per combination, as the specs of `invalidate` are).
+fn truncates(
+    cluster: Option<&'static str>,
+    namespace: &str,
+    set: &'static str,
+) -> &'static AtomicU64 {
+    static SETS: OnceLock<RwLock<Sets>> = OnceLock::new();
+    let sets = SETS.get_or_init(RwLock::default);
+    {
+        let read = sets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The map is covariant in its key: looked up with a borrowed namespace, no allocation.
+        let map: &HashMap<(Option<&str>, &str, &str), &'static AtomicU64> = &read;
+        if let Some(counter) = map.get(&(cluster, namespace, set)) {
+            return counter;
+        }
+    }
+    let mut write = sets
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(counter) = write.get(&(cluster, namespace, set)).copied() {
+        return counter;
+    }
+    let namespace: &'static str = Box::leak(namespace.to_owned().into_boxed_str());
+    let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+    write.insert((cluster, namespace, set), counter);
+    counter
+}
+
+/// Notes that this process truncates `spec`'s set in `namespace`: loads of it that started before
+/// do not write their values back. Called before the truncate is sent, so that a write-back
+/// racing with it is either refused or undone (see [`store_with_ttl`]).
+pub(crate) fn note_truncate(spec: &'static CacheSpec, namespace: &str) {
+    truncates(spec.cache, namespace, spec.set).fetch_add(1, Ordering::SeqCst);
+}
+
+/// How many times this process had truncated a set when a load of it started: the load's value
+/// may predate a truncate that came after, which left no marker to refuse its write (a create-only
+/// write after a miss succeeds on a truncated set), so the write-back checks the count instead.
+///
+/// Only truncates of this process are seen; one sent by another process leaves that gap open
+/// until the written entry's TTL ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoadStart {
+    truncates: &'static AtomicU64,
+    seen: u64,
+}
+
+impl LoadStart {
+    /// The count for `spec`'s set in `namespace`, now.
+    pub(crate) fn now(spec: &'static CacheSpec, namespace: &str) -> LoadStart {
+        let truncates = truncates(spec.cache, namespace, spec.set);
+        LoadStart {
+            truncates,
+            seen: truncates.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Whether the set was truncated by this process since the load started.
+    fn truncated_since(self) -> bool {
+        self.truncates.load(Ordering::SeqCst) != self.seen
+    }
 }
 
 /// Replaces the entry with an invalidation marker that lives for the invalidation window, so that
@@ -83,6 +169,40 @@ fn entry_expiration(ttl: Ttl, config: &Config, namespace: NamespaceInfo) -> Opti
     config
         .write_without_ttl_when_forbidden()
         .then_some(Expiration::Never)
+}
+
+/// Counts and notes a write-back skipped because the set was truncated since its load started.
+fn refused_after_truncate(spec: &'static CacheSpec, counters: &SetCounters) {
+    counters.count(Event::StaleWritePrevented);
+    tracing::debug!(
+        target: "cacheaside",
+        set = spec.set,
+        "the set was truncated while {} loaded; its value is returned but not written",
+        spec.function
+    );
+}
+
+/// A write-back whose set was truncated while it was being written: the truncate may have
+/// reached the server first, which would keep the older value. It is replaced by a marker (which
+/// at worst costs a newer entry one load).
+async fn undo_write(
+    spec: &'static CacheSpec,
+    cache: &Cache,
+    key: Key,
+    namespace: NamespaceStatus,
+    counters: &SetCounters,
+) {
+    refused_after_truncate(spec, counters);
+    if let Err(error) = mark_invalidated(spec, cache, key, namespace).await {
+        counters.count(Event::CacheError);
+        report::warn_once(Cause::Delete, spec.set, || {
+            format!(
+                "set {}: a value of {} written while the set was truncated could not be removed: \
+                 {error}; it may be served until its ttl ends",
+                spec.set, spec.function
+            )
+        });
+    }
 }
 
 /// Whether a conditional write was refused because the record changed since the read: created
@@ -135,7 +255,12 @@ pub(crate) async fn store_with_ttl(
         expected,
         namespace,
         stored_key_cost,
+        load_start,
     } = target;
+    if load_start.is_some_and(LoadStart::truncated_since) {
+        refused_after_truncate(spec, counters);
+        return;
+    }
     let ttl = cache.config().cap_ttl(spec.set, ttl);
     let limit = size::limit(cache.config(), namespace);
     if !size::fits(bytes.len(), stored_key_cost, limit) {
@@ -179,8 +304,17 @@ pub(crate) async fn store_with_ttl(
         },
         NamespaceStatus::Unknown | NamespaceStatus::Missing => ttl.expiration(),
     };
+    // Kept to undo the write, should a truncate overtake it.
+    let undo_key = load_start.map(|_| key.clone());
     match cache.write(key, bytes, expiration, expected).await {
-        Ok(()) => counters.count(Event::Write),
+        Ok(()) => {
+            counters.count(Event::Write);
+            if let (Some(load_start), Some(key)) = (load_start, undo_key) {
+                if load_start.truncated_since() {
+                    undo_write(spec, &cache, key, namespace, counters).await;
+                }
+            }
+        }
         Err(error) if is_stale_write(&error) => {
             counters.count(Event::StaleWritePrevented);
             tracing::debug!(
@@ -208,5 +342,57 @@ pub(crate) async fn store_with_ttl(
                 format!("set {}: cache write failed: {error}; {advice}", spec.set)
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static USERS: CacheSpec = CacheSpec {
+        cache: None,
+        namespace: None,
+        set: "write_back_unit_users",
+        ttl: Ttl::Seconds(60),
+        function: "f",
+    };
+
+    static ORDERS: CacheSpec = CacheSpec {
+        set: "write_back_unit_orders",
+        ..USERS
+    };
+
+    static ELSEWHERE: CacheSpec = CacheSpec {
+        cache: Some("elsewhere"),
+        ..USERS
+    };
+
+    #[test]
+    fn a_truncate_stales_the_loads_of_its_set_only() {
+        let users = LoadStart::now(&USERS, "test");
+        let (orders, other_namespace) = (
+            LoadStart::now(&ORDERS, "test"),
+            LoadStart::now(&USERS, "cache"),
+        );
+        let other_cluster = LoadStart::now(&ELSEWHERE, "test");
+        assert!(!users.truncated_since());
+        note_truncate(&USERS, "test");
+        assert!(users.truncated_since());
+        assert!(
+            !LoadStart::now(&USERS, "test").truncated_since(),
+            "a later load"
+        );
+        for unaffected in [orders, other_namespace, other_cluster] {
+            assert!(!unaffected.truncated_since());
+        }
+        // The spec's own namespace does not matter, only the one its records are in.
+        let named = CacheSpec {
+            namespace: Some("test"),
+            ..USERS
+        };
+        let named: &'static CacheSpec = Box::leak(Box::new(named));
+        let users = LoadStart::now(&USERS, "test");
+        note_truncate(named, "test");
+        assert!(users.truncated_since());
     }
 }

@@ -8,7 +8,8 @@
 //! replaces the entry with an invalidation marker (a new generation), then writes its value only
 //! if the marker is still there; an evict writes the marker and leaves it. A load that read the
 //! entry before either one cannot write its older value afterwards (its write is create-only or
-//! expects the old generation). Two writers of one key that race may leave the cache holding the
+//! expects the old generation); a load of this process that started before a truncate (`all =
+//! true`) does not write either. Two writers of one key that race may leave the cache holding the
 //! value of the one whose cache write came last, which need not be the last source write: where
 //! writers race, evict rather than put.
 //!
@@ -27,8 +28,8 @@ use crate::client::{self, Access};
 use crate::engine;
 use crate::report::{self, Cause};
 use crate::stats::{self, Event, SetCounters};
-use crate::write_back::{mark_invalidated, store_with_ttl};
-use crate::{bridge, codec, local_registry, Error, ErrorKind, Ttl, UserKey};
+use crate::write_back::{mark_invalidated, note_truncate, store_with_ttl};
+use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl, UserKey};
 
 /// Aerospike's limits on set and namespace names, in bytes.
 const MAX_SET_NAME: usize = 63;
@@ -160,7 +161,12 @@ pub fn cache_evict_blocking(spec: &'static CacheSpec, key: KeyResult) {
 
 /// `#[cache_evict(all = true)]`: truncates the spec's set in its namespace and empties this
 /// process's local tiers. Never fails: problems are counted and logged once.
+///
+/// A truncate leaves no marker, so loads of this process that started before it are told apart
+/// by a count of truncates (see `write_back::LoadStart`): they neither write back nor keep their
+/// values locally. Loads of other processes are not told.
 pub async fn cache_evict_all(spec: &'static CacheSpec) {
+    local::note_emptied();
     local_registry::forget_all();
     if let Err(error) = truncate(spec).await {
         report::warn_once(Cause::Delete, spec.set, || {
@@ -416,6 +422,8 @@ async fn truncate(spec: &'static CacheSpec) -> Result<(), Error> {
         Access::Ready(cache) => cache,
     };
     let namespace = spec.namespace.unwrap_or_else(|| cache.default_namespace());
+    // Before the request: a load of this process that started earlier must not write after it.
+    note_truncate(spec, namespace);
     cache
         .truncate(namespace, spec.set)
         .await
