@@ -182,10 +182,6 @@ impl KeySink for String {
     fn reserve(&mut self, additional: usize) {
         String::reserve(self, additional);
     }
-    fn push_ascii(&mut self, ascii: &[u8]) {
-        // ASCII needs no UTF-8 check: each byte is its own char.
-        self.extend(ascii.iter().copied().map(char::from));
-    }
 }
 
 /// Writes the key form of `value` into `sink` (see [`UserKey`] for the format).
