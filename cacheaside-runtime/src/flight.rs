@@ -14,6 +14,7 @@
 //! configured bound, then loads for itself; a blocking follower never waits for an async leader
 //! on its own runtime, whose thread it would block.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::pin::pin;
@@ -263,8 +264,10 @@ pub(crate) enum Role {
 /// Joins the flight of `key`, or starts one with `caller` as its leader.
 pub(crate) fn join(key: &FlightKey, caller: Caller) -> Role {
     let mut flights = flights();
-    match flights.slots.get_mut(key) {
-        Some(slot) => {
+    // One lookup of the key, whether it has a slot or gets one.
+    match flights.slots.entry(*key) {
+        Entry::Occupied(mut occupied) => {
+            let slot = occupied.get_mut();
             let flight = match *slot {
                 Slot::Flying(ref flight) => Arc::clone(flight),
                 // The first follower of a reading leader makes the flight to wait on.
@@ -276,15 +279,12 @@ pub(crate) fn join(key: &FlightKey, caller: Caller) -> Role {
             };
             Role::Follower(Follower { flight })
         }
-        None => {
+        Entry::Vacant(vacant) => {
             let token = next_token();
-            flights.slots.insert(
-                *key,
-                Slot::Reading {
-                    token,
-                    leader: caller,
-                },
-            );
+            vacant.insert(Slot::Reading {
+                token,
+                leader: caller,
+            });
             Role::Leader(Leader {
                 key: *key,
                 token,
@@ -349,9 +349,9 @@ impl Leader {
     pub(crate) fn hit(mut self, bytes: impl FnOnce() -> Arc<Vec<u8>>) {
         if self.flight.is_none() {
             let mut flights = flights();
-            if let Some(Slot::Reading { token, .. }) = flights.slots.get(&self.key) {
-                if *token == self.token {
-                    flights.slots.remove(&self.key);
+            if let Entry::Occupied(slot) = flights.slots.entry(self.key) {
+                if matches!(slot.get(), Slot::Reading { token, .. } if *token == self.token) {
+                    slot.remove();
                     self.finished = true;
                     return;
                 }
