@@ -285,13 +285,17 @@ impl Cache {
     /// record is still as `expected` (Aerospike checks it in the same operation).
     pub(crate) async fn write(
         &self,
-        key: Key,
+        key: impl Borrow<Key> + Send,
         bytes: Vec<u8>,
         expiration: Expiration,
         expected: Expected,
     ) -> Result<(), Error> {
         let client = Arc::clone(&self.client);
-        let mut policy = self.installation.policies_for(key.set_name()).write.clone();
+        let mut policy = self
+            .installation
+            .policies_for(key.borrow().set_name())
+            .write
+            .clone();
         policy.expiration = expiration;
         match expected {
             Expected::Absent => policy.record_exists_action = RecordExistsAction::CreateOnly,
@@ -303,7 +307,11 @@ impl Cache {
         }
         self.run(async move {
             client
-                .put(&policy, &key, &[Bin::new(DATA_BIN, Value::Blob(bytes))])
+                .put(
+                    &policy,
+                    key.borrow(),
+                    &[Bin::new(DATA_BIN, Value::Blob(bytes))],
+                )
                 .await
         })
         .await

@@ -304,15 +304,13 @@ pub(crate) async fn store_with_ttl(
         },
         NamespaceStatus::Unknown | NamespaceStatus::Missing => ttl.expiration(),
     };
-    // Kept to undo the write, should a truncate overtake it.
-    let undo_key = load_start.map(|_| key.clone());
-    match cache.write(key, bytes, expiration, expected).await {
+    // The write borrows the key: it is still at hand to undo the write, should a truncate
+    // overtake it, without a copy on every miss.
+    match cache.write(&key, bytes, expiration, expected).await {
         Ok(()) => {
             counters.count(Event::Write);
-            if let (Some(load_start), Some(key)) = (load_start, undo_key) {
-                if load_start.truncated_since() {
-                    undo_write(spec, &cache, key, namespace, counters).await;
-                }
+            if load_start.is_some_and(LoadStart::truncated_since) {
+                undo_write(spec, &cache, key, namespace, counters).await;
             }
         }
         Err(error) if is_stale_write(&error) => {
