@@ -340,7 +340,11 @@
 /// default 10,000) bounds the memory, evicting the least valuable entries first. Local hits are
 /// counted as hits and in [`SetStats::local_hits`].
 ///
-/// `<fn>_invalidate` and `<fn>_refresh` clear this process's entry. Other processes do not see
+/// `<fn>_invalidate`, `<fn>_refresh`, `#[cache_put]`, `#[cache_evict]` and [`invalidate`] clear
+/// this process's entry, and a call of this process that was loading the key (or reading it from
+/// Aerospike) meanwhile does not keep its older value in the tier. That check uses 256 counters
+/// shared by all keys, so a call whose key shares a counter with a key removed meanwhile does not
+/// keep its value either: its next call reads Aerospike again. Other processes do not see
 /// that: each keeps serving its local copy until the local `ttl` ends, so **staleness across
 /// processes is bounded by the local `ttl`** (choose it as the staleness you accept after a
 /// change). `<fn>_peek` reads Aerospike, not the local tier. A background `refresh_ahead` updates

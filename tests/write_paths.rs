@@ -1,7 +1,7 @@
 //! The write paths end to end, with SQLite as the source of truth: `#[cache_put]` and
 //! `#[cache_evict]` (sync and async, functions and methods, `value`, `before`, `all`),
-//! `cacheaside::invalidate` for event consumers, local tiers, the stale-set race, and a cache that
-//! fails during a write.
+//! `cacheaside::invalidate` for event consumers, local tiers (also against loads that were running
+//! when an entry changed), the stale-set race, and a cache that fails during a write.
 //!
 //! The tests of this file run one at a time (they share the source, and fault injection and
 //! `all = true` reach every test of the process).
@@ -552,6 +552,161 @@ async fn this_process_s_local_tier_drops_what_it_put_or_evicted() {
         Some("Fran Allen")
     );
     assert_eq!(loads(user.id), 3);
+}
+
+#[cache_aside(set = "wp_local_race", key = id, ttl = 3600, local(ttl = "1h"))]
+async fn get_local_slowly(id: i64) -> Option<User> {
+    let loaded = query(id);
+    pass_gate(id).await;
+    loaded
+}
+
+#[cache_aside(set = "wp_local_race", key = id, ttl = 3600, local(ttl = "1h"))]
+fn get_local_slowly_sync(id: i64) -> Option<User> {
+    let loaded = query(id);
+    let gate = gates()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
+    if let Some((started, go)) = gate {
+        let _ = started.send(());
+        let _ = go.blocking_recv();
+    }
+    loaded
+}
+
+#[cache_put(set = "wp_local_race", key = user.id, ttl = 3600)]
+async fn put_local_racing(user: User) -> Option<User> {
+    rename_in_source(user.id, &user.name);
+    Some(user)
+}
+
+#[cache_evict(set = "wp_local_race", key = id)]
+async fn evict_local_racing(id: i64, name: &str) {
+    rename_in_source(id, name);
+}
+
+/// How the source's change reaches the cache while a load of the old row waits.
+#[derive(Debug, Clone, Copy)]
+enum Removal {
+    Companion,
+    CompanionSync,
+    Invalidate,
+    Evict,
+}
+
+impl Removal {
+    async fn run(self, id: i64) {
+        match self {
+            Removal::Companion => {
+                rename_in_source(id, "new");
+                get_local_slowly_invalidate(id).await.expect("invalidated");
+            }
+            Removal::CompanionSync => {
+                rename_in_source(id, "new");
+                tokio::task::spawn_blocking(move || get_local_slowly_sync_invalidate(id))
+                    .await
+                    .expect("no panic")
+                    .expect("invalidated");
+            }
+            Removal::Invalidate => {
+                rename_in_source(id, "new");
+                cacheaside::invalidate("wp_local_race", id)
+                    .await
+                    .expect("invalidated");
+            }
+            Removal::Evict => evict_local_racing(id, "new").await,
+        }
+    }
+}
+
+/// A load that read the old row before an invalidation returns it, but neither Aerospike (the
+/// marker refuses its write) nor this process's local tier keeps it: the next call loads the new
+/// row instead of answering the old one from the local tier.
+#[tokio::test]
+async fn a_load_that_started_before_an_invalidation_is_not_kept_in_the_local_tier() {
+    let _serial = serial().await;
+    for removal in [
+        Removal::Companion,
+        Removal::CompanionSync,
+        Removal::Invalidate,
+        Removal::Evict,
+    ] {
+        let user = insert("old");
+        let (load, go) = hold_load(user.id, get_local_slowly(user.id)).await;
+        removal.run(user.id).await;
+        go.send(()).expect("the load waits");
+        assert_eq!(
+            load.await.expect("no panic"),
+            Some(user.clone()),
+            "{removal:?}: it returns what it read"
+        );
+        assert_eq!(
+            get_local_slowly(user.id).await.map(|u| u.name).as_deref(),
+            Some("new"),
+            "{removal:?}: not the old value from the local tier"
+        );
+        assert_eq!(loads(user.id), 2, "{removal:?}: loaded again");
+        let local_hits = || cacheaside::stats().set("wp_local_race").local_hits;
+        let before = local_hits();
+        assert_eq!(
+            get_local_slowly(user.id).await.map(|u| u.name).as_deref(),
+            Some("new")
+        );
+        assert_eq!(
+            local_hits(),
+            before + 1,
+            "{removal:?}: a later load is kept"
+        );
+    }
+}
+
+/// The same for a sync function: its load runs on a blocking thread.
+#[tokio::test]
+async fn a_sync_load_that_started_before_an_invalidation_is_not_kept_in_the_local_tier() {
+    let _serial = serial().await;
+    let user = insert("old");
+    let id = user.id;
+    let (load, go) = hold_load(id, async move {
+        tokio::task::spawn_blocking(move || get_local_slowly_sync(id))
+            .await
+            .expect("no panic")
+    })
+    .await;
+    Removal::CompanionSync.run(id).await;
+    go.send(()).expect("the load waits");
+    assert_eq!(load.await.expect("no panic"), Some(user));
+    let again = tokio::task::spawn_blocking(move || get_local_slowly_sync(id))
+        .await
+        .expect("no panic");
+    assert_eq!(again.map(|u| u.name).as_deref(), Some("new"));
+    assert_eq!(loads(id), 2);
+}
+
+/// A load that read the old row before a put returns it, but the next call reads the put value
+/// from Aerospike, not the old one from the local tier.
+#[tokio::test]
+async fn a_load_that_started_before_a_put_is_not_kept_in_the_local_tier() {
+    let _serial = serial().await;
+    let user = insert("old");
+    let (load, go) = hold_load(user.id, get_local_slowly(user.id)).await;
+    let new = User {
+        name: "new".to_owned(),
+        ..user.clone()
+    };
+    assert_eq!(put_local_racing(new.clone()).await, Some(new.clone()));
+    go.send(()).expect("the load waits");
+    assert_eq!(load.await.expect("no panic"), Some(user.clone()));
+    assert_eq!(
+        get_local_slowly(user.id).await,
+        Some(new.clone()),
+        "the put value, not the old one from the local tier"
+    );
+    assert_eq!(
+        loads(user.id),
+        1,
+        "read from Aerospike, where the put wrote it"
+    );
 }
 
 // --- all = true --------------------------------------------------------------------------------

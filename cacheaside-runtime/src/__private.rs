@@ -337,9 +337,18 @@ where
 ///
 /// The entry is replaced by a marker without bin `data` that lives for the
 /// [invalidation window](crate::ConfigBuilder::invalidation_window): a load that read the entry
-/// before the invalidation cannot write its possibly stale value over it.
+/// before the invalidation cannot write its possibly stale value over it. Then every local tier of
+/// this process drops the key (the generated code already removed it from the function's own tier
+/// before, with [`local_remove`]), so that a call of this process that missed its local tier
+/// before the marker was written (and may have read the old entry, or be loading) does not keep
+/// its value there.
 pub async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), crate::Error> {
-    crate::engine::invalidate(spec, key).await
+    let local_key = key.as_ref().ok().cloned();
+    let removed = crate::engine::invalidate(spec, key).await;
+    if let Some(local_key) = local_key {
+        crate::local::forget(&local_key);
+    }
+    removed
 }
 
 /// [`get_or_load`] for a sync function: read, and on a miss call `load` on this thread and write
@@ -371,7 +380,12 @@ pub fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 
 /// [`invalidate`] for a sync function. Blocks like [`get_or_load_blocking`].
 pub fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), crate::Error> {
-    crate::engine::invalidate_blocking(spec, key)
+    let local_key = key.as_ref().ok().cloned();
+    let removed = crate::engine::invalidate_blocking(spec, key);
+    if let Some(local_key) = local_key {
+        crate::local::forget(&local_key);
+    }
+    removed
 }
 
 /// [`get_or_load`] with the function's [`CachePolicy`]. A hit near expiry is not refreshed here
@@ -609,7 +623,8 @@ pub fn local_store<R, K: ReturnKind<R>>(
     }
 }
 
-/// Removes this process's local entry (`<fn>_invalidate`, `<fn>_refresh`).
+/// Removes this process's local entry (`<fn>_invalidate`, `<fn>_refresh`); a call that missed
+/// the tier before does not keep its value there (see [`LocalKey`]).
 pub fn local_remove(tier: &'static LocalTier, key: &KeyResult) {
     if let Ok(key) = key {
         tier.remove(key);

@@ -5,11 +5,17 @@
 //! no network. Entries are type-erased (`Arc<dyn Any>`) so that one tier serves a generic function
 //! whatever its type arguments; a value of another type under the same key is a miss.
 //!
-//! Consistency: `<fn>_invalidate` and `<fn>_refresh` clear the entry in this process. Other
-//! processes do not see them, so another process may serve a value up to the tier's TTL after it
-//! was invalidated or replaced: the staleness across processes is bounded by that TTL.
-//! `#[cache_evict(all = true)]` empties every tier of this process, and a load that started
-//! before it does not keep its value here afterwards ([`LocalKey`]).
+//! Consistency: `<fn>_invalidate`, `<fn>_refresh`, `#[cache_put]`, `#[cache_evict]` and
+//! [`invalidate`](crate::invalidate) clear the entry in this process, and a call of this process
+//! that missed the tier before one of them (its load, or its Aerospike read, may predate the
+//! change) does not keep its value here afterwards ([`LocalKey`]). Other processes do not see
+//! them, so another process may serve a value up to the tier's TTL after it was invalidated or
+//! replaced: the staleness across processes is bounded by that TTL. `#[cache_evict(all = true)]`
+//! empties every tier of this process, with the same protection for calls that were running.
+//!
+//! The single-key protection is a fixed array of counters indexed by a hash of the key, not one
+//! per key: a call whose key shares a counter with a key removed meanwhile does not keep its value
+//! either, which costs its next call one Aerospike read, never a wrong value.
 
 use core::fmt;
 use core::hash::BuildHasherDefault;
@@ -35,26 +41,74 @@ pub(crate) fn note_emptied() {
     EMPTIED.fetch_add(1, Ordering::SeqCst);
 }
 
-/// The key a call that missed the local tier keeps its value under, and when its load started:
-/// a value loaded before the tiers were emptied (it may predate the change that emptied them) is
-/// not kept.
+/// How many counters [`FORGOTTEN`] has, as a power of two: 256 counters, 2 KiB.
+const FORGOTTEN_BITS: u32 = 8;
+
+/// How many times this process removed a key from the local tiers, one counter per group of keys
+/// (by [`key_hash`]): a call that missed the tier notes its key's counter, and does not keep its
+/// value if the counter moved meanwhile. A fixed array rather than one counter per key: nothing to
+/// allocate, to clean up or to look up under a lock, at the price of a skipped insert when another
+/// key of the same group was removed (the next call reads Aerospike again).
+static FORGOTTEN: [AtomicU64; 1 << FORGOTTEN_BITS] =
+    [const { AtomicU64::new(0) }; 1 << FORGOTTEN_BITS];
+
+/// The counter of the keys whose [`key_hash`] is `hash` (its top bits, the best mixed).
+fn forgotten(hash: u64) -> &'static AtomicU64 {
+    &FORGOTTEN[(hash >> (u64::BITS - FORGOTTEN_BITS)) as usize]
+}
+
+/// Notes that the key hashing to `hash` is about to be removed from the local tiers: values of
+/// calls that missed the tier before are not kept. Call before removing it.
+///
+/// Why before: an insert checks the counter, inserts, then checks again. If the removal came
+/// first and the count after it, an insert could check (unchanged), the removal find nothing, the
+/// insert land and check again (still unchanged), and the count move too late: the value would
+/// stay. With the count first, either the insert's second check sees it (and the insert removes
+/// its entry), or that check came before the count, so the insert landed before the removal,
+/// which removes it.
+fn note_forgotten(hash: u64) {
+    forgotten(hash).fetch_add(1, Ordering::SeqCst);
+}
+
+/// Removes `key` from every local tier of this process, after noting it: a call that missed a
+/// tier before does not keep its value (see [`LocalKey`]).
+///
+/// A write path calls it before its Aerospike write (so that local hits stop serving the old
+/// value at once) and again after it: that second call is the one that protects. A call noted
+/// after it reads Aerospike after the write (the marker or the new value), while a call that could
+/// have read the old entry was noted before it, so its value is not kept. A count before the write
+/// alone would not do: a call that misses between it and the write may still read the old entry.
+pub(crate) fn forget(key: &UserKey) {
+    note_forgotten(key_hash(key));
+    crate::local_registry::forget(key);
+}
+
+/// The counts that tell whether a value may predate a change, for the key hashing to `hash`: the
+/// emptyings of every tier plus the removals of the key's group. Both only grow, so their sum
+/// moves when either does; one number keeps [`LocalKey`] (held across the call's await) as small
+/// as it was with the emptyings alone.
+fn changes(hash: u64) -> u64 {
+    EMPTIED
+        .load(Ordering::SeqCst)
+        .wrapping_add(forgotten(hash).load(Ordering::SeqCst))
+}
+
+/// The key a call that missed the local tier keeps its value under, and when it missed (taken
+/// before its Aerospike read and its load): a value that may predate a change made since in this
+/// process is not kept. Such changes are an emptying of every tier (`#[cache_evict(all =
+/// true)]`) and a removal of the key (`forget`, `LocalTier::remove`); a removal of another key
+/// that shares its counter counts too (see `FORGOTTEN`).
 #[derive(Debug)]
 pub struct LocalKey {
     key: UserKey,
-    emptied: u64,
+    changes: u64,
 }
 
 impl LocalKey {
-    /// The key of a load that starts now.
+    /// The key of a call that missed the tier now.
     pub(crate) fn starting(key: UserKey) -> LocalKey {
-        LocalKey {
-            key,
-            emptied: EMPTIED.load(Ordering::SeqCst),
-        }
-    }
-
-    fn emptied_since(&self) -> bool {
-        EMPTIED.load(Ordering::SeqCst) != self.emptied
+        let changes = changes(key_hash(&key));
+        LocalKey { key, changes }
     }
 }
 
@@ -200,15 +254,16 @@ impl LocalTier {
         self.entries().insert(hash, Arc::new(Entry { key, value }));
     }
 
-    /// Keeps the value of a load, unless every tier was emptied since the load started. Checked
-    /// again after the insert: an emptying that came between the check and the insert may have
-    /// missed the entry, which is then removed.
+    /// Keeps the value of a call that missed the tier, unless every tier was emptied, or its key
+    /// removed, since it missed ([`LocalKey`]). Checked again after the insert: an emptying or a
+    /// removal that came between the check and the insert may have missed the entry, which is
+    /// then removed.
     pub(crate) fn insert_loaded<T: Send + Sync + 'static>(&self, key: LocalKey, value: T) {
-        if key.emptied_since() {
+        let LocalKey { key, changes: seen } = key;
+        let hash = key_hash(&key);
+        if changes(hash) != seen {
             return;
         }
-        let LocalKey { key, emptied } = key;
-        let hash = key_hash(&key);
         let entries = self.entries();
         entries.insert(
             hash,
@@ -217,16 +272,19 @@ impl LocalTier {
                 value: Box::new(value),
             }),
         );
-        if EMPTIED.load(Ordering::SeqCst) != emptied {
+        if changes(hash) != seen {
             entries.invalidate(&hash);
         }
     }
 
     /// Removes the entry of `key` (and, should another key share its hash, that key's entry: it
-    /// costs that key one read of Aerospike, never a wrong value).
+    /// costs that key one read of Aerospike, never a wrong value), after noting the removal, as
+    /// [`forget`] does: a call that missed before does not keep its value.
     pub(crate) fn remove(&self, key: &UserKey) {
+        let hash = key_hash(key);
+        note_forgotten(hash);
         if let Some(entries) = self.entries.get() {
-            entries.forget(key);
+            entries.invalidate(&hash);
         }
     }
 }
@@ -498,8 +556,18 @@ impl<A: serde::Serialize + ?Sized> LocalProbe for DefaultKeyParts<'_, A> {
 mod tests {
     use super::*;
 
+    /// The tests that move the counts every tier shares ([`EMPTIED`], [`FORGOTTEN`]) or expect
+    /// a loaded value kept run one at a time: tests run on several threads.
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        static COUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        COUNTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     #[test]
     fn a_value_loaded_before_the_tiers_were_emptied_is_not_kept() {
+        let _counts = one_at_a_time();
         static TIER: LocalTier = LocalTier::new(60, 10);
         let (before, after) = (UserKey::Int(-7001), UserKey::Int(-7002));
         let started_before = LocalKey::starting(before.clone());
@@ -509,6 +577,114 @@ mod tests {
         TIER.insert_loaded(started_after, 2_u32);
         assert_eq!(TIER.get::<u32, _>(&Ok(before)), None);
         assert_eq!(TIER.get::<u32, _>(&Ok(after)), Some(2));
+    }
+
+    /// The counter of `key` in [`FORGOTTEN`].
+    fn counter_of(key: &UserKey) -> usize {
+        (key_hash(key) >> (u64::BITS - FORGOTTEN_BITS)) as usize
+    }
+
+    /// Keys for the tests of removals: `removed`, `other` and `shared` with counters of their
+    /// own, `sharing` with the counter of `shared`.
+    struct RemovalKeys {
+        removed: UserKey,
+        other: UserKey,
+        shared: UserKey,
+        sharing: UserKey,
+    }
+
+    fn removal_keys() -> RemovalKeys {
+        let mut taken = Vec::new();
+        let mut own = (-8_000..0).rev().map(UserKey::Int).filter(|key| {
+            let counter = counter_of(key);
+            let free = !taken.contains(&counter);
+            taken.push(counter);
+            free
+        });
+        let (removed, other, shared) = (
+            own.next().unwrap(),
+            own.next().unwrap(),
+            own.next().unwrap(),
+        );
+        let sharing = (-9_000..-8_000)
+            .rev()
+            .map(UserKey::Int)
+            .find(|key| *key != shared && counter_of(key) == counter_of(&shared))
+            .unwrap();
+        RemovalKeys {
+            removed,
+            other,
+            shared,
+            sharing,
+        }
+    }
+
+    #[test]
+    fn a_value_of_a_call_that_missed_before_its_key_was_removed_is_not_kept() {
+        let _counts = one_at_a_time();
+        static TIER: LocalTier = LocalTier::new(60, 10);
+        let RemovalKeys { removed, other, .. } = removal_keys();
+        let (removed_probe, other_probe) = (Ok(removed.clone()), Ok(other.clone()));
+        let missed_before = LocalKey::starting(removed.clone());
+        let other_missed_before = LocalKey::starting(other.clone());
+        forget(&removed);
+        let missed_after = LocalKey::starting(removed.clone());
+        TIER.insert_loaded(missed_before, 1_u32);
+        assert_eq!(
+            TIER.get::<u32, _>(&removed_probe),
+            None,
+            "may predate the change"
+        );
+        TIER.insert_loaded(other_missed_before, 2_u32);
+        assert_eq!(
+            TIER.get::<u32, _>(&other_probe),
+            Some(2),
+            "another key is kept"
+        );
+        TIER.insert_loaded(missed_after, 3_u32);
+        assert_eq!(
+            TIER.get::<u32, _>(&removed_probe),
+            Some(3),
+            "a later call is kept"
+        );
+
+        // `forget` removes the key from every tier; `LocalTier::remove` (`<fn>_invalidate`,
+        // `<fn>_refresh`) counts like it.
+        forget(&removed);
+        assert_eq!(TIER.get::<u32, _>(&removed_probe), None, "forgotten");
+        let missed_before = LocalKey::starting(removed.clone());
+        TIER.remove(&removed);
+        TIER.insert_loaded(missed_before, 4_u32);
+        assert_eq!(TIER.get::<u32, _>(&removed_probe), None);
+        assert_eq!(TIER.get::<u32, _>(&other_probe), Some(2), "still kept");
+
+        // Counted even before the tier holds anything: the call that missed may be its first
+        // insert.
+        static UNUSED: LocalTier = LocalTier::new(60, 10);
+        let missed_before = LocalKey::starting(removed.clone());
+        UNUSED.remove(&removed);
+        UNUSED.insert_loaded(missed_before, 5_u32);
+        assert_eq!(UNUSED.get::<u32, _>(&removed_probe), None);
+    }
+
+    #[test]
+    fn a_removal_skips_the_inserts_of_the_keys_sharing_its_counter() {
+        let _counts = one_at_a_time();
+        static TIER: LocalTier = LocalTier::new(60, 10);
+        let RemovalKeys {
+            shared, sharing, ..
+        } = removal_keys();
+        let probe = Ok(sharing.clone());
+        let missed_before = LocalKey::starting(sharing.clone());
+        forget(&shared);
+        TIER.insert_loaded(missed_before, 1_u32);
+        assert_eq!(
+            TIER.get::<u32, _>(&probe),
+            None,
+            "skipped: its next call reads again"
+        );
+        TIER.insert_loaded(LocalKey::starting(sharing.clone()), 2_u32);
+        assert_eq!(TIER.get::<u32, _>(&probe), Some(2), "the next call is kept");
     }
 
     fn parts<A: serde::Serialize + ?Sized>(args: &A) -> DefaultKeyParts<'_, A> {
@@ -628,6 +804,7 @@ mod tests {
 
     #[test]
     fn stores_clones_and_removes_values() {
+        let _counts = one_at_a_time();
         static TIER: LocalTier = LocalTier::new(60, 100);
         let key = UserKey::Int(1);
         let probe = Ok(key.clone());

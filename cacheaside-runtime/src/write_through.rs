@@ -128,9 +128,10 @@ pub async fn cache_put(spec: &'static CacheSpec, key: KeyResult, entry: PutEntry
             remove(spec, key).await;
         }
     }
-    // Again: a call of this process may have kept the old value meanwhile.
+    // Again, now that Aerospike holds the new value: a call of this process that missed its
+    // local tier before (and may have read the old entry) does not keep its value.
     if let Some(user_key) = user_key {
-        local_registry::forget(&user_key);
+        local::forget(&user_key);
     }
 }
 
@@ -148,7 +149,7 @@ pub async fn cache_evict(spec: &'static CacheSpec, key: KeyResult) {
     let user_key = forget_locally(&key);
     remove(spec, key).await;
     if let Some(user_key) = user_key {
-        local_registry::forget(&user_key);
+        local::forget(&user_key);
     }
 }
 
@@ -163,8 +164,9 @@ pub fn cache_evict_blocking(spec: &'static CacheSpec, key: KeyResult) {
 /// process's local tiers. Never fails: problems are counted and logged once.
 ///
 /// A truncate leaves no marker, so loads of this process that started before it are told apart
-/// by a count of truncates (see `write_back::LoadStart`): they neither write back nor keep their
-/// values locally. Loads of other processes are not told.
+/// by a count of truncates (see `write_back::LoadStart`): they do not write back; nor do they, or
+/// calls that read an entry before the truncate, keep their values locally. Loads of other
+/// processes are not told.
 pub async fn cache_evict_all(spec: &'static CacheSpec) {
     local::note_emptied();
     local_registry::forget_all();
@@ -177,6 +179,9 @@ pub async fn cache_evict_all(spec: &'static CacheSpec) {
             )
         });
     }
+    // Noted again after the truncate: a call that missed its local tier between the first note
+    // and the truncate may have read an entry the truncate removed.
+    local::note_emptied();
     local_registry::forget_all();
 }
 
@@ -193,8 +198,9 @@ pub fn cache_evict_all_blocking(spec: &'static CacheSpec) {
 /// `set` is the attribute's `set`; the namespace is the configured one
 /// ([`Config::namespace`](crate::Config::namespace)). `key` is what the reader's `key = <expr>`
 /// gives: a string, an integer or bytes. For an event consumer, such as a change feed of the
-/// source. Local tiers (`local(…)`) of this process drop their copy; in other processes a copy
-/// lives at most its local TTL.
+/// source. Local tiers (`local(…)`) of this process drop their copy, and a call of this process
+/// that was loading the key (or reading it from Aerospike) meanwhile does not keep its older value
+/// there; in other processes a copy lives at most its local TTL.
 ///
 /// ```no_run
 /// # use cacheaside_runtime as cacheaside;
@@ -355,16 +361,18 @@ async fn invalidate_spec(spec: &'static CacheSpec, key: KeyResult) -> Result<(),
     let user_key = forget_locally(&key);
     let removed = engine::invalidate(spec, key).await;
     if let Some(user_key) = user_key {
-        local_registry::forget(&user_key);
+        local::forget(&user_key);
     }
     removed
 }
 
-/// Drops this process's local copies of `key`; returns the key to drop them again after the
-/// cache write.
+/// Drops this process's local copies of `key`, so that local hits stop serving them at once;
+/// returns the key to drop them again after the cache write. That second drop is the one that
+/// keeps calls of this process that missed their local tier before the write (and may have read
+/// the old entry) from keeping their values (see `local::forget`).
 fn forget_locally(key: &KeyResult) -> Option<UserKey> {
     let user_key = key.as_ref().ok()?;
-    local_registry::forget(user_key);
+    local::forget(user_key);
     Some(user_key.clone())
 }
 
