@@ -151,3 +151,39 @@ fn sync_methods_use_the_local_tier() {
         "loads again after the invalidation"
     );
 }
+
+#[cache_aside(
+    set = "local_written_behind",
+    key = id,
+    ttl = 3600,
+    local(ttl = "1h", capacity = 1_000)
+)]
+async fn written_profile(id: u64) -> Result<Profile, String> {
+    Ok(load(id))
+}
+
+#[tokio::test]
+async fn a_write_behind_write_replaces_this_process_s_local_copy() {
+    use cacheaside::write_behind::WriteBehind;
+
+    common::init().await;
+    let id = common::unique();
+    let first = written_profile(id).await.expect("loads");
+    assert_eq!(written_profile(id).await, Ok(first.clone()), "a local hit");
+
+    let writer = WriteBehind::<u64, Profile>::builder("local_written_behind")
+        .ttl(cacheaside::Ttl::Seconds(3600))
+        .start(|_batch: Vec<(u64, Profile)>| async { Ok::<(), String>(()) })
+        .expect("starts");
+    let newer = Profile {
+        id,
+        version: first.version + 1_000,
+    };
+    writer.write(id, newer.clone()).await.expect("queued");
+    assert_eq!(
+        written_profile(id).await,
+        Ok(newer),
+        "the local tier no longer answers with the value the write replaced"
+    );
+    writer.shutdown().await;
+}

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::__private::CacheSpec;
 use crate::client::{self, Access, Cache, Expected, Stored};
 use crate::codec;
+use crate::local;
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
@@ -32,7 +33,23 @@ pub(super) struct CacheEntries {
 impl CacheEntries {
     /// Puts `value` into the entry of `user_key`. Never fails: problems are counted in the set's
     /// [`SetStats`](crate::SetStats) and logged once, and the source write goes ahead regardless.
+    ///
+    /// This process's local tiers (`local(…)`) drop the key before and after the write, as for
+    /// `#[cache_put]`: their next call reads the new entry, and a call that was reading or loading
+    /// the key meanwhile does not keep its older value (see `local::forget`).
     pub(super) async fn put<V: Serialize>(&self, user_key: Result<UserKey, Error>, value: &V) {
+        let forget = user_key.as_ref().ok().cloned();
+        if let Some(key) = &forget {
+            local::forget(key);
+        }
+        self.write_entry(user_key, value).await;
+        if let Some(key) = &forget {
+            local::forget(key);
+        }
+    }
+
+    /// [`put`](Self::put) without the local tiers.
+    async fn write_entry<V: Serialize>(&self, user_key: Result<UserKey, Error>, value: &V) {
         let (spec, counters) = (self.spec, self.counters);
         let Some((cache, key, namespace, user_key)) = self.locate(user_key).await else {
             return;
