@@ -39,7 +39,7 @@ use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
 use crate::stats::{self, Event, SetCounters};
-use crate::write_back::{store_with_ttl, LoadStart, Target};
+use crate::write_back::{encode_failed, store_with_ttl, LoadStart, Target};
 use crate::{Error, ErrorKind, UserKey};
 
 /// Write-backs of one batch call in flight at a time: enough to hide round trips, few enough to
@@ -635,15 +635,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
             };
             match (kind.encode)(value) {
                 Ok(bytes) => writes.push((target, bytes)),
-                Err(error) => {
-                    counters.count(Event::CacheError);
-                    report::warn_once(Cause::Encode, spec.set, || {
-                        format!(
-                            "set {}: a value of {} is not cached: {error}",
-                            spec.set, spec.function
-                        )
-                    });
-                }
+                Err(error) => encode_failed(spec, counters, &error),
             }
         }
         for (id, value) in hits {

@@ -83,6 +83,23 @@ pub(crate) fn forget(key: &UserKey) {
     crate::local_registry::forget(key);
 }
 
+/// Runs `write`, a change of `key`'s entry in Aerospike, between two [`forget`]s of the key: the
+/// first stops local hits serving the old value at once, the second is the one that protects.
+/// Without a key (it could not be built) `write` runs alone.
+pub(crate) async fn forgetting_around<T>(
+    key: Option<UserKey>,
+    write: impl core::future::Future<Output = T>,
+) -> T {
+    if let Some(key) = &key {
+        forget(key);
+    }
+    let written = write.await;
+    if let Some(key) = &key {
+        forget(key);
+    }
+    written
+}
+
 /// The counts that tell whether a value may predate a change, for the key hashing to `hash`: the
 /// emptyings of every tier plus the removals of the key's group. Both only grow, so their sum
 /// moves when either does; one number keeps [`LocalKey`] (held across the call's await) as small

@@ -225,19 +225,20 @@ pub(crate) fn bytes_to_store<R, K: ReturnKind<R>>(
     counters: &SetCounters,
 ) -> Option<Vec<u8>> {
     let value = K::cacheable(returned).filter(|_| wanted)?;
-    match codec::encode(value) {
-        Ok(bytes) => Some(bytes),
-        Err(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Encode, spec.set, || {
-                format!(
-                    "set {}: a value of {} is not cached: {error}",
-                    spec.set, spec.function
-                )
-            });
-            None
-        }
-    }
+    codec::encode(value)
+        .map_err(|error| encode_failed(spec, counters, &error))
+        .ok()
+}
+
+/// Counts and reports a loaded value that could not be encoded: it is returned, not cached.
+pub(crate) fn encode_failed(spec: &'static CacheSpec, counters: &SetCounters, error: &Error) {
+    counters.count(Event::CacheError);
+    report::warn_once(Cause::Encode, spec.set, || {
+        format!(
+            "set {}: a value of {} is not cached: {error}",
+            spec.set, spec.function
+        )
+    });
 }
 
 /// Writes encoded bytes with the entry's TTL (the function's, or `none_ttl` for a cached `None`);

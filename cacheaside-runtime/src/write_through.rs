@@ -29,7 +29,7 @@ use crate::engine;
 use crate::report::{self, Cause};
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{mark_invalidated, note_truncate, store_with_ttl};
-use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl, UserKey};
+use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl};
 
 /// Aerospike's limits on set and namespace names, in bytes.
 const MAX_SET_NAME: usize = 63;
@@ -113,26 +113,24 @@ pub async fn cache_put(spec: &'static CacheSpec, key: KeyResult, entry: PutEntry
         return;
     };
     let counters = stats::counters(spec.set);
-    let user_key = forget_locally(&key);
-    match encoded {
-        Ok(bytes) => write_replacing(spec, key, bytes, counters).await,
-        Err(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Encode, spec.set, || {
-                format!(
-                    "set {}: the value of {} cannot be encoded ({error}); its entry is removed \
-                     instead",
-                    spec.set, spec.function
-                )
-            });
-            remove(spec, key).await;
+    let user_key = key.as_ref().ok().cloned();
+    local::forgetting_around(user_key, async move {
+        match encoded {
+            Ok(bytes) => write_replacing(spec, key, bytes, counters).await,
+            Err(error) => {
+                counters.count(Event::CacheError);
+                report::warn_once(Cause::Encode, spec.set, || {
+                    format!(
+                        "set {}: the value of {} cannot be encoded ({error}); its entry is \
+                         removed instead",
+                        spec.set, spec.function
+                    )
+                });
+                remove(spec, key).await;
+            }
         }
-    }
-    // Again, now that Aerospike holds the new value: a call of this process that missed its
-    // local tier before (and may have read the old entry) does not keep its value.
-    if let Some(user_key) = user_key {
-        local::forget(&user_key);
-    }
+    })
+    .await;
 }
 
 /// [`cache_put`] for a sync function: the cache operations run on the cache's background runtime
@@ -146,11 +144,7 @@ pub fn cache_put_blocking(spec: &'static CacheSpec, key: KeyResult, entry: PutEn
 /// `#[cache_evict]`: replaces the entry of `key` with an invalidation marker, as
 /// `<fn>_invalidate` does. Never fails: problems are counted and logged once.
 pub async fn cache_evict(spec: &'static CacheSpec, key: KeyResult) {
-    let user_key = forget_locally(&key);
-    remove(spec, key).await;
-    if let Some(user_key) = user_key {
-        local::forget(&user_key);
-    }
+    local::forgetting_around(key.as_ref().ok().cloned(), remove(spec, key)).await;
 }
 
 /// [`cache_evict`] for a sync function.
@@ -358,22 +352,7 @@ impl NamedCache {
 }
 
 async fn invalidate_spec(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
-    let user_key = forget_locally(&key);
-    let removed = engine::invalidate(spec, key).await;
-    if let Some(user_key) = user_key {
-        local::forget(&user_key);
-    }
-    removed
-}
-
-/// Drops this process's local copies of `key`, so that local hits stop serving them at once;
-/// returns the key to drop them again after the cache write. That second drop is the one that
-/// keeps calls of this process that missed their local tier before the write (and may have read
-/// the old entry) from keeping their values (see `local::forget`).
-fn forget_locally(key: &KeyResult) -> Option<UserKey> {
-    let user_key = key.as_ref().ok()?;
-    local::forget(user_key);
-    Some(user_key.clone())
+    local::forgetting_around(key.as_ref().ok().cloned(), engine::invalidate(spec, key)).await
 }
 
 /// Writes `bytes` over whatever the entry holds: an invalidation marker first (so older loads

@@ -38,14 +38,8 @@ impl CacheEntries {
     /// `#[cache_put]`: their next call reads the new entry, and a call that was reading or loading
     /// the key meanwhile does not keep its older value (see `local::forget`).
     pub(super) async fn put<V: Serialize>(&self, user_key: Result<UserKey, Error>, value: &V) {
-        let forget = user_key.as_ref().ok().cloned();
-        if let Some(key) = &forget {
-            local::forget(key);
-        }
-        self.write_entry(user_key, value).await;
-        if let Some(key) = &forget {
-            local::forget(key);
-        }
+        let local_key = user_key.as_ref().ok().cloned();
+        local::forgetting_around(local_key, self.write_entry(user_key, value)).await;
     }
 
     /// [`put`](Self::put) without the local tiers.
