@@ -365,7 +365,6 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
-    let write_target = write_target.map(|target| target.loading(spec));
     let started = Instant::now();
     let returned = run_loader::<R, K, F>(load, counters).await;
     call.load = Some(started.elapsed());
@@ -529,7 +528,6 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
-    let write_target = write_target.map(|target| target.loading(spec));
     let started = Instant::now();
     let returned = run_loader_blocking::<R, K, L>(load, counters);
     call.load = Some(started.elapsed());
@@ -810,7 +808,8 @@ async fn lookup(
     }
 }
 
-/// Decodes a found entry; counts the hit or the miss and tells the call its outcome.
+/// Decodes a found entry; counts the hit or the miss and tells the call its outcome. A load's
+/// target notes when the load starts (see `Target::loading`); a hit's does not.
 fn resolve<T: serde::de::DeserializeOwned>(
     spec: &'static CacheSpec,
     policy: &CachePolicy,
@@ -833,7 +832,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
             Ok((value, bytes)) if is_stale(policy, remaining) => {
                 // The body runs: a miss, whatever it returns.
                 counters.count(Event::Miss);
-                return Resolved::Stale(value, bytes, target);
+                return Resolved::Stale(value, bytes, target.loading(spec));
             }
             Ok((value, bytes)) => {
                 counters.count(Event::Hit);
@@ -856,7 +855,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
         },
     };
     counters.count(Event::Miss);
-    Resolved::Load(write_target)
+    Resolved::Load(write_target.map(|target| target.loading(spec)))
 }
 
 /// `invalidate`: replaces the entry with an invalidation marker (see [`mark_invalidated`]). Absent
