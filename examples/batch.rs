@@ -5,6 +5,9 @@
 //! Run with `cargo run --example batch`. Without `AEROSPIKE_HOSTS` it starts the in-process
 //! Aerospike test server from `cacheaside-testkit`; with it, it uses that cluster.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -79,23 +82,7 @@ fn names(users: &HashMap<u64, User>) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (server, config) = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) if !hosts.is_empty() => {
-            println!("Using the Aerospike cluster at {hosts}.");
-            (None, cacheaside::Config::from_env()?)
-        }
-        _ => {
-            let server = cacheaside_testkit::TestServer::start().await?;
-            println!(
-                "No AEROSPIKE_HOSTS set: started the in-process Aerospike test server at {}.",
-                server.hosts()
-            );
-            let config = cacheaside::Config::builder()
-                .hosts(server.hosts())
-                .build()?;
-            (Some(server), config)
-        }
-    };
+    let (server, config) = support::cluster().await?;
     cacheaside::init(config).await?;
     let all: Vec<u64> = (1..=10).collect();
     // A cluster may hold entries of an earlier run: start from none.

@@ -4,6 +4,9 @@
 //! Run with `cargo run --example write_behind`. Without `AEROSPIKE_HOSTS` it starts the in-process
 //! Aerospike test server from `cacheaside-testkit`; with it, it uses that cluster.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -91,23 +94,7 @@ async fn save_users(batch: Vec<(u64, User)>) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, config) = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) if !hosts.is_empty() => {
-            println!("Using the Aerospike cluster at {hosts}.");
-            (None, cacheaside::Config::from_env()?)
-        }
-        _ => {
-            let server = cacheaside_testkit::TestServer::start().await?;
-            println!(
-                "No AEROSPIKE_HOSTS set: started the in-process Aerospike test server at {}.",
-                server.hosts()
-            );
-            let config = cacheaside::Config::builder()
-                .hosts(server.hosts())
-                .build()?;
-            (Some(server), config)
-        }
-    };
+    let (_server, config) = support::cluster().await?;
     cacheaside::init(config).await?;
 
     let users = WriteBehind::<u64, User>::builder("wb_users")

@@ -7,13 +7,16 @@ use cacheaside_testkit::TestServer;
 /// stdout. Keep the returned server alive for the whole run (`None` for a real cluster).
 pub async fn cluster() -> Result<(Option<TestServer>, Config), Box<dyn std::error::Error>> {
     match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) => {
+        Ok(hosts) if !hosts.is_empty() => {
             println!("Using the Aerospike cluster at {hosts} (AEROSPIKE_HOSTS).");
             Ok((None, Config::from_env()?))
         }
-        Err(_) => {
+        _ => {
             let server = TestServer::start().await?;
-            println!("No AEROSPIKE_HOSTS set: started the in-process Aerospike test server.");
+            println!(
+                "No AEROSPIKE_HOSTS set: started the in-process Aerospike test server at {}.",
+                server.hosts()
+            );
             let config = Config::builder().hosts(server.hosts()).build()?;
             Ok((Some(server), config))
         }
