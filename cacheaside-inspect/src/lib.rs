@@ -43,7 +43,11 @@ mod report;
 
 use std::io::Write;
 
-use aerospike::{AuthMode, Bins, Client, ClientPolicy, Key, ReadPolicy, Record, ResultCode};
+use aerospike::expressions::{bin_type, bool_val, eq, int_val, ne, or, Expression};
+use aerospike::{
+    AuthMode, Bins, Client, ClientPolicy, Key, ParticleType, ReadPolicy, Record, ResultCode, Value,
+};
+use cacheaside_runtime::inspect::{DATA_BIN, INVALIDATED_BIN};
 
 pub use args::{Command, Request, USAGE};
 pub use report::{render, Rendered};
@@ -107,6 +111,81 @@ pub async fn run(
     }
 }
 
+/// Reads the record without letting the client parse a value this tool does not expect.
+///
+/// The client parses lists and maps recursively, without a depth limit: a record whose bin `data`
+/// holds a list nested 100,000 deep would crash the tool. So the server is asked for bin `data`
+/// only when it holds bytes or nothing (a filter expression); otherwise the bin's type is found
+/// with header-only reads filtered by type, and the report says what the bin holds without
+/// reading it. Of bin `invalidated` only its presence is asked, and other bins are not read.
+async fn read_safely(client: &Client, key: &Key, millis: u32) -> aerospike::Result<Record> {
+    let read = |filter: Expression| {
+        let mut read = ReadPolicy::default();
+        read.base_policy.total_timeout = millis;
+        read.base_policy.socket_timeout = millis;
+        read.base_policy.filter_expression = Some(filter);
+        read
+    };
+    let data_is = |particle: ParticleType| eq(bin_type(DATA_BIN), int_val(particle as i64));
+    let bytes_or_nothing = or(vec![
+        data_is(ParticleType::Null),
+        data_is(ParticleType::Blob),
+    ]);
+    let filtered_out = |e: &aerospike::Error| e.matches(&[ResultCode::FilteredOut]);
+    match client
+        .get(&read(bytes_or_nothing), key, Bins::from([DATA_BIN]))
+        .await
+    {
+        Ok(mut record) => {
+            if !record.bins.contains_key(DATA_BIN) {
+                let marker = ne(
+                    bin_type(INVALIDATED_BIN),
+                    int_val(ParticleType::Null as i64),
+                );
+                match client.get(&read(marker), key, Bins::None).await {
+                    // Only its presence matters: the report never shows a marker's value.
+                    Ok(_) => {
+                        record
+                            .bins
+                            .insert(INVALIDATED_BIN.to_owned(), Value::Int(1));
+                    }
+                    Err(e) if filtered_out(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(record)
+        }
+        Err(e) if filtered_out(&e) => {
+            // An empty value of the bin's type stands for it: the report names the type only.
+            let kinds = [
+                (ParticleType::List, Value::List(Vec::new())),
+                (ParticleType::Map, Value::HashMap(Default::default())),
+                (ParticleType::String, Value::String(String::new())),
+                (ParticleType::Integer, Value::Int(0)),
+                (ParticleType::Float, Value::from(0.0)),
+                (ParticleType::Bool, Value::Bool(false)),
+                (ParticleType::GeoJson, Value::GeoJson(String::new())),
+                (ParticleType::Hll, Value::Hll(Vec::new())),
+            ];
+            for (particle, stand_in) in kinds {
+                match client.get(&read(data_is(particle)), key, Bins::None).await {
+                    Ok(mut header) => {
+                        header.bins.insert(DATA_BIN.to_owned(), stand_in);
+                        return Ok(header);
+                    }
+                    Err(e) if filtered_out(&e) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let mut header = client.get(&read(bool_val(true)), key, Bins::None).await?;
+            // A type without a stand-in: the report says "another type".
+            header.bins.insert(DATA_BIN.to_owned(), Value::Wildcard);
+            Ok(header)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn print(out: &mut dyn Write, err: &mut dyn Write, text: &str, status: Status) -> Status {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => status,
@@ -143,18 +222,13 @@ pub async fn read(request: &Request) -> Result<Option<Record>, String> {
         request.key.clone(),
     );
     let result = match key {
-        Ok(key) => {
-            let mut read = ReadPolicy::default();
-            read.base_policy.total_timeout = millis;
-            read.base_policy.socket_timeout = millis;
-            client.get(&read, &key, Bins::All).await.map_err(|e| {
-                if e.matches(&[ResultCode::KeyNotFoundError]) {
-                    None
-                } else {
-                    Some(format!("reading the record failed: {e}"))
-                }
-            })
-        }
+        Ok(key) => read_safely(&client, &key, millis).await.map_err(|e| {
+            if e.matches(&[ResultCode::KeyNotFoundError]) {
+                None
+            } else {
+                Some(format!("reading the record failed: {e}"))
+            }
+        }),
         Err(e) => Err(Some(format!("the key is not usable: {e}"))),
     };
     // Closing only stops the client's tasks; the read's answer is what matters.

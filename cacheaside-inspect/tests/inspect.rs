@@ -387,3 +387,53 @@ async fn the_binary_reads_the_environment_and_exits_with_the_status() {
     assert!(stderr.contains("unknown option `--bogus`"), "{stderr}");
     assert!(stderr.contains("Usage: cacheaside-inspect"), "{stderr}");
 }
+
+/// Values the client would parse recursively (a list 100,000 deep overflows any thread's stack),
+/// or could not parse at all (a string that is not UTF-8), are named by their type and never
+/// read; the tool lives and says what the bin holds.
+#[tokio::test]
+async fn hostile_values_are_named_not_parsed() {
+    use cacheaside_testkit::raw::{self, particle, RawBin};
+
+    let cluster = init().await;
+    let set = "inspect_hostile";
+    let deep_list = [vec![0x91; 100_000], vec![0xc0]].concat();
+    let deep_map = [[0x81, 0x00].repeat(50_000), vec![0xc0]].concat();
+    let cases = [
+        (particle::LIST, deep_list, "a list"),
+        (particle::MAP, deep_map, "a map"),
+        (particle::STRING, vec![0xff, 0xfe], "a string"),
+    ];
+    for (particle_type, bytes, kind) in cases {
+        let key = format!("hostile-{}", unique());
+        let bins = [RawBin::new("data", particle_type, bytes)];
+        let namespace = cluster.namespace();
+        let user_key = cacheaside_testkit::UserKey::from(key.as_str());
+        let code = raw::put(&cluster.hosts(), namespace, set, &user_key, &bins)
+            .await
+            .expect("raw write");
+        assert_eq!(code, 0);
+        let output = inspect(cluster, &[set, &key]).await;
+        assert_eq!(output.status, Status::NoValue, "{}", output.err);
+        let expected = format!("entry       bin `data` holds {kind}, not an envelope\n");
+        assert!(output.out.contains(&expected), "{}", output.out);
+    }
+    // An invalidation marker whose bin `invalidated` is a deep list: shown as a marker.
+    let key = format!("hostile-marker-{}", unique());
+    let bins = [RawBin::new(
+        "invalidated",
+        particle::LIST,
+        [vec![0x91; 100_000], vec![0xc0]].concat(),
+    )];
+    let user_key = cacheaside_testkit::UserKey::from(key.as_str());
+    let code = raw::put(&cluster.hosts(), cluster.namespace(), set, &user_key, &bins)
+        .await
+        .expect("raw write");
+    assert_eq!(code, 0);
+    let report = json(&inspect(cluster, &["--json", set, &key]).await);
+    assert_eq!(
+        report["bins"],
+        serde_json::json!(["invalidated"]),
+        "{report}"
+    );
+}

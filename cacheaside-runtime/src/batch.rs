@@ -33,7 +33,7 @@ use crate::__private::{
 use crate::breaker;
 use crate::bridge;
 use crate::client::batch_read::Row;
-use crate::client::{self, Access, Expected, Stored};
+use crate::client::{self, Access, Data, Expected};
 use crate::codec;
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
@@ -805,14 +805,15 @@ async fn read_entries(
                 return Entry::Missing(None);
             };
             match rows.next() {
-                Some(Row::Found(Stored {
-                    data, generation, ..
-                })) => {
-                    target.expected = Expected::Generation(generation);
-                    match data {
-                        Some(stored) => Entry::Found(target, stored),
+                Some(Row::Found(stored)) => {
+                    target.expected = stored.expected();
+                    match stored.data {
+                        Data::Bin(value) => Entry::Found(target, value),
                         // An invalidation marker, or a record without our bin.
-                        None => Entry::Missing(Some(target)),
+                        Data::Absent => Entry::Missing(Some(target)),
+                        // Not bytes: a nil value does not decode either, so the entry counts as
+                        // undecodable and is replaced.
+                        Data::Unusable => Entry::Found(target, Value::Nil),
                     }
                 }
                 Some(Row::Absent) => Entry::Missing(Some(target)),

@@ -43,6 +43,7 @@ use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
 
 pub(crate) mod batch_read;
+mod data_filter;
 
 /// Worker threads of the background runtime: operations are I/O bound and short.
 const BACKGROUND_WORKERS: usize = 2;
@@ -255,6 +256,8 @@ impl Cache {
     }
 
     /// Reads bin `data` and the record's generation: `Ok(None)` when the record does not exist.
+    /// The server answers only when bin `data` is bytes or absent (see `data_filter`); for any
+    /// other record the read finds [`Data::Unusable`].
     pub(crate) async fn read(&self, key: impl Borrow<Key> + Send) -> Result<Option<Stored>, Error> {
         let policies = self.installation.policies_for(key.borrow().set_name());
         let (client, policy) = (&self.client, &policies.read);
@@ -269,12 +272,13 @@ impl Cache {
                         .into_iter()
                         .find_map(|(name, value)| (name == DATA_BIN).then_some(value));
                     Ok(Some(Stored {
-                        data,
+                        data: data.map_or(Data::Absent, Data::Bin),
                         generation,
                         time_to_live,
                     }))
                 }
                 Err(e) if e.matches(&[ResultCode::KeyNotFoundError]) => Ok(None),
+                Err(e) if e.matches(&[ResultCode::FilteredOut]) => Ok(Some(Stored::UNUSABLE)),
                 Err(e) => Err(e),
             }
         })
@@ -303,6 +307,10 @@ impl Cache {
                 policy.record_exists_action = RecordExistsAction::ReplaceOnly;
                 policy.generation_policy = GenerationPolicy::ExpectGenEqual;
                 policy.generation = generation;
+            }
+            Expected::Unusable => {
+                policy.record_exists_action = RecordExistsAction::ReplaceOnly;
+                policy.base_policy.filter_expression = Some(data_filter::unusable().clone());
             }
         }
         self.run(async move {
@@ -498,11 +506,39 @@ impl<F> Drop for InBackground<'_, F> {
 
 /// What a read found in an existing record.
 pub(crate) struct Stored {
-    /// Bin `data`; `None` for an invalidation marker or a record written by something else.
-    pub(crate) data: Option<Value>,
+    pub(crate) data: Data,
+    /// The record's generation (0 when the record is [`Data::Unusable`]: the server does not say).
     pub(crate) generation: u32,
     /// What is left of the record's TTL, from its void-time; `None` when it never expires.
     pub(crate) time_to_live: Option<Duration>,
+}
+
+impl Stored {
+    /// A record whose bin `data` is not bytes: the server sent nothing of it.
+    const UNUSABLE: Stored = Stored {
+        data: Data::Unusable,
+        generation: 0,
+        time_to_live: None,
+    };
+
+    /// What a write must find to replace this record.
+    pub(crate) fn expected(&self) -> Expected {
+        match self.data {
+            Data::Unusable => Expected::Unusable,
+            Data::Bin(_) | Data::Absent => Expected::Generation(self.generation),
+        }
+    }
+}
+
+/// Bin `data` of an existing record.
+pub(crate) enum Data {
+    /// Bytes, as this library writes them (any other value is [`Data::Unusable`]).
+    Bin(Value),
+    /// No bin `data`: an invalidation marker, or a record written by something else.
+    Absent,
+    /// A value of another type (a list, a map, a string...), which this library never writes and
+    /// does not let the client parse (see `data_filter`).
+    Unusable,
 }
 
 /// The state of the record a write-back may replace: what the read before the load saw.
@@ -512,6 +548,8 @@ pub(crate) enum Expected {
     Absent,
     /// This generation: replace only if it still has it.
     Generation(u32),
+    /// A record whose bin `data` is unusable: replace it only while that is still so.
+    Unusable,
 }
 
 /// One installed configuration and its connection.
@@ -737,6 +775,7 @@ impl Policies {
         // The configured timeouts were checked to fit in u32 milliseconds.
         let millis = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
         let mut read = ReadPolicy::default();
+        read.base_policy.filter_expression = Some(data_filter::usable().clone());
         read.base_policy.total_timeout = millis;
         read.base_policy.socket_timeout = millis;
         // One retry covers a pooled connection the server closed (e.g. after a restart).

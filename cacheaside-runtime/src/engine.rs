@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 use crate::__private::{CachePolicy, CacheSpec, KeyResult, ReturnKind};
 use crate::breaker;
 use crate::bridge;
-use crate::client::{self, Access, Cache, Expected, Stored};
+use crate::client::{self, Access, Cache, Data, Expected};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
 use crate::namespace::NamespaceStatus;
@@ -774,18 +774,17 @@ async fn lookup(
         return Lookup::Bypass;
     };
     match target.cache.read(&target.key).await {
-        Ok(Some(Stored {
-            data,
-            generation,
-            time_to_live,
-        })) => {
+        Ok(Some(stored)) => {
             // The write-back replaces this record only if nothing (an invalidation, a refresh,
             // another writer) changed it in the meantime.
-            target.expected = Expected::Generation(generation);
-            match data {
-                Some(stored) => Lookup::Found(target, stored, time_to_live),
+            target.expected = stored.expected();
+            match stored.data {
+                Data::Bin(value) => Lookup::Found(target, value, stored.time_to_live),
                 // An invalidation marker, or a record without our bin.
-                None => Lookup::Missing(Some(target)),
+                Data::Absent => Lookup::Missing(Some(target)),
+                // Not bytes: a nil value does not decode either, so the call counts the entry as
+                // undecodable and replaces it.
+                Data::Unusable => Lookup::Found(target, Value::Nil, None),
             }
         }
         // Created only if still absent: an invalidation meanwhile leaves a marker that blocks it.

@@ -206,12 +206,16 @@ async fn undo_write(
 }
 
 /// Whether a conditional write was refused because the record changed since the read: created
-/// meanwhile (5), another generation (3), or deleted (2, for replace-only).
-fn is_stale_write(error: &Error) -> bool {
+/// meanwhile (5), another generation (3), deleted (2, for replace-only), or no longer unusable
+/// (27, for the replacement of a record whose bin `data` was not bytes).
+pub(crate) fn is_stale_write(error: &Error) -> bool {
     matches!(
         error.server_code(),
         Some(
-            ResultCode::KeyExistsError | ResultCode::GenerationError | ResultCode::KeyNotFoundError
+            ResultCode::KeyExistsError
+                | ResultCode::GenerationError
+                | ResultCode::KeyNotFoundError
+                | ResultCode::FilteredOut
         )
     )
 }

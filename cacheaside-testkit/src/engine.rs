@@ -2,6 +2,7 @@
 
 use crate::clock::Clock;
 use crate::counters::CommandKind;
+use crate::expression::Expression;
 use crate::key::UserKey;
 use crate::store::{NamespaceStore, Store, StoredRecord};
 use crate::value::BinValue;
@@ -19,6 +20,7 @@ pub(crate) mod code {
     pub(crate) const UNSUPPORTED_FEATURE: u8 = 16;
     pub(crate) const INVALID_NAMESPACE: u8 = 20;
     pub(crate) const FORBIDDEN: u8 = 22;
+    pub(crate) const FILTERED_OUT: u8 = 27;
 }
 
 /// Expiration values with a special meaning in write requests.
@@ -74,6 +76,9 @@ pub(crate) fn execute(store: &Store, clock: &Clock, message: &Message<'_>) -> Ve
         shard.remove(&digest);
     }
     let existing = shard.get(&digest);
+    if let Some(rc) = filter_violation(message.field(field::FILTER_EXPRESSION), existing) {
+        return Reply::code(rc);
+    }
 
     if message.info2 & info2::WRITE == 0 {
         return match existing {
@@ -125,6 +130,18 @@ pub(crate) fn execute(store: &Store, clock: &Clock, message: &Message<'_>) -> Ve
         }
     }
     reply
+}
+
+/// FILTERED_OUT when the message's filter expression rejects the live record it applies to,
+/// PARAMETER when the expression cannot be evaluated. No record, no filter: a write that creates
+/// the record is not filtered, as on the real server.
+fn filter_violation(filter: Option<&[u8]>, record: Option<&StoredRecord>) -> Option<u8> {
+    let (filter, record) = (filter?, record?);
+    match Expression::parse(filter).and_then(|expression| expression.matches(record)) {
+        Ok(true) => None,
+        Ok(false) => Some(code::FILTERED_OUT),
+        Err(_) => Some(code::PARAMETER),
+    }
 }
 
 /// The reply to a read-only message on a live record.
@@ -356,7 +373,14 @@ fn execute_batch(store: &Store, clock: &Clock, message: &Message<'_>) -> Vec<u8>
             continue;
         }
         let shard = ns.shard(&row.digest);
-        match shard.get(&row.digest).filter(|r| !r.is_expired(now)) {
+        let record = shard.get(&row.digest).filter(|r| !r.is_expired(now));
+        let filter = row.filter.or(message.field(field::FILTER_EXPRESSION));
+        if let Some(rc) = filter_violation(filter, record) {
+            header.result_code = rc;
+            Reply::message(&mut out, header, std::iter::empty());
+            continue;
+        }
+        match record {
             None => {
                 header.result_code = code::KEY_NOT_FOUND;
                 Reply::message(&mut out, header, std::iter::empty());

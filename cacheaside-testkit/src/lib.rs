@@ -32,10 +32,12 @@ mod clock;
 mod cluster;
 mod counters;
 mod engine;
+mod expression;
 mod faults;
 mod info;
 mod key;
 mod namespace;
+pub mod raw;
 mod server;
 mod store;
 #[cfg(feature = "tls")]

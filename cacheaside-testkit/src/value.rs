@@ -30,7 +30,7 @@ pub enum BinValue {
     List(Vec<u8>),
     /// A map, as msgpack bytes.
     Map(Vec<u8>),
-    /// Any other particle type, with its raw bytes.
+    /// Any other particle type, or a string that is not UTF-8, with its raw bytes.
     Other {
         /// The wire particle type.
         particle_type: u8,
@@ -51,9 +51,14 @@ impl BinValue {
             particle::NULL => return Ok(None),
             particle::INTEGER => BinValue::Int(i64::from_be_bytes(eight()?)),
             particle::FLOAT => BinValue::Float(f64::from_be_bytes(eight()?)),
-            particle::STRING => {
-                BinValue::Str(String::from_utf8(bytes.to_vec()).map_err(|_| BadValue)?)
-            }
+            // The real server stores any bytes as a string; only valid UTF-8 is a `Str`.
+            particle::STRING => match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => BinValue::Str(text),
+                Err(not_utf8) => BinValue::Other {
+                    particle_type: particle::STRING,
+                    bytes: not_utf8.into_bytes(),
+                },
+            },
             particle::BLOB => BinValue::Blob(bytes.to_vec()),
             particle::BOOL => match bytes {
                 [b] => BinValue::Bool(*b != 0),
@@ -146,7 +151,10 @@ mod tests {
         );
         assert_eq!(
             BinValue::from_wire(particle::STRING, &[0xff]),
-            Err(BadValue)
+            Ok(Some(BinValue::Other {
+                particle_type: particle::STRING,
+                bytes: vec![0xff]
+            }))
         );
         assert_eq!(BinValue::from_wire(particle::NULL, &[]), Ok(None));
     }

@@ -45,6 +45,7 @@ pub(crate) mod field {
     pub(crate) const KEY: u8 = 2;
     pub(crate) const DIGEST: u8 = 4;
     pub(crate) const BATCH_INDEX: u8 = 41;
+    pub(crate) const FILTER_EXPRESSION: u8 = 43;
 }
 
 pub(crate) mod op {
@@ -315,6 +316,8 @@ pub struct BatchRow<'a> {
     pub info2: u8,
     /// Operations (named bin reads).
     pub ops: Vec<Op<'a>>,
+    /// The row's own filter expression (field 43), packed; the message's applies otherwise.
+    pub filter: Option<&'a [u8]>,
 }
 
 /// Parses the batch-index field (type 41) of a batch request.
@@ -369,6 +372,10 @@ pub fn parse_batch(data: &[u8]) -> Result<Vec<BatchRow<'_>>, WireError> {
             .find(|f| f.kind == field::NAMESPACE)
             .map(|f| f.data)
             .ok_or(WireError::Malformed("batch row without namespace"))?;
+        let filter = fields
+            .iter()
+            .find(|f| f.kind == field::FILTER_EXPRESSION)
+            .map(|f| f.data);
         rows.push(BatchRow {
             index,
             digest,
@@ -376,6 +383,7 @@ pub fn parse_batch(data: &[u8]) -> Result<Vec<BatchRow<'_>>, WireError> {
             info1,
             info2,
             ops,
+            filter,
         });
     }
     Ok(rows)

@@ -487,3 +487,86 @@ async fn info_answers_known_and_unknown_names() {
         "{info:?}"
     );
 }
+
+/// Filter expressions on `bin_type`, as a cache sends them: a live record the filter rejects
+/// answers FILTERED_OUT to reads, batch rows and writes; a write that creates the record is not
+/// filtered; an expression the server cannot evaluate is a parameter error.
+#[tokio::test]
+async fn filter_expressions_on_bin_types() {
+    use aerospike::expressions::{bin_type, eq, int_val, not, or};
+    use aerospike::ParticleType;
+
+    let t = any_server().await;
+    let set = unique_set("filter");
+    let blob_or_nothing = || {
+        or(vec![
+            eq(bin_type("data"), int_val(ParticleType::Null as i64)),
+            eq(bin_type("data"), int_val(ParticleType::Blob as i64)),
+        ])
+    };
+    let mut read = ReadPolicy::default();
+    read.base_policy.filter_expression = Some(blob_or_nothing());
+    let blob = as_key!(t.namespace.as_str(), set.as_str(), "blob");
+    let list = as_key!(t.namespace.as_str(), set.as_str(), "list");
+    let marker = as_key!(t.namespace.as_str(), set.as_str(), "marker");
+    let absent = as_key!(t.namespace.as_str(), set.as_str(), "absent");
+    let records = [
+        (&blob, as_bin!("data", vec![1u8, 2])),
+        (&list, Bin::new("data", Value::List(vec![Value::Int(1)]))),
+        (&marker, as_bin!("invalidated", 1)),
+    ];
+    for (key, bin) in records {
+        t.client
+            .put(&WritePolicy::default(), key, &[bin])
+            .await
+            .unwrap();
+    }
+
+    let found = t.client.get(&read, &blob, ["data"]).await.unwrap();
+    assert_eq!(found.bins["data"], Value::Blob(vec![1, 2]));
+    let found = t.client.get(&read, &marker, ["data"]).await.unwrap();
+    assert!(found.bins.is_empty());
+    let err = t.client.get(&read, &list, ["data"]).await.unwrap_err();
+    assert_eq!(code(&err), Some(ResultCode::FilteredOut));
+    let err = t.client.get(&read, &absent, ["data"]).await.unwrap_err();
+    assert_eq!(code(&err), Some(ResultCode::KeyNotFoundError));
+
+    let mut batch = BatchPolicy::default();
+    batch.base_policy.filter_expression = Some(blob_or_nothing());
+    let row_policy = BatchReadPolicy::default();
+    let mut ops: Vec<BatchOperation> = [&blob, &list, &absent]
+        .into_iter()
+        .map(|key| BatchOperation::read(&row_policy, key.clone(), Bins::from(["data"])))
+        .collect();
+    t.client.batch(&batch, &mut ops).await.unwrap();
+    let codes: Vec<_> = ops.iter().map(BatchOperation::result_code).collect();
+    assert_eq!(
+        codes,
+        [
+            Some(ResultCode::Ok),
+            Some(ResultCode::FilteredOut),
+            Some(ResultCode::KeyNotFoundError)
+        ]
+    );
+
+    // Replacing only while the bin is not bytes: refused on the blob, done on the list.
+    let replace = write_policy(|p| {
+        p.record_exists_action = RecordExistsAction::ReplaceOnly;
+        p.base_policy.filter_expression = Some(not(blob_or_nothing()));
+    });
+    let bytes = [as_bin!("data", vec![9u8])];
+    let err = t.client.put(&replace, &blob, &bytes).await.unwrap_err();
+    assert_eq!(code(&err), Some(ResultCode::FilteredOut));
+    t.client.put(&replace, &list, &bytes).await.unwrap();
+    let found = t.client.get(&read, &list, ["data"]).await.unwrap();
+    assert_eq!(found.bins["data"], Value::Blob(vec![9]));
+    // A write that creates the record ignores the filter.
+    let create = write_policy(|p| p.base_policy.filter_expression = Some(not(blob_or_nothing())));
+    t.client.put(&create, &absent, &bytes).await.unwrap();
+
+    // An expression that is not a boolean cannot filter.
+    let mut bad = ReadPolicy::default();
+    bad.base_policy.filter_expression = Some(int_val(7));
+    let err = t.client.get(&bad, &blob, ["data"]).await.unwrap_err();
+    assert_eq!(code(&err), Some(ResultCode::ParameterError));
+}

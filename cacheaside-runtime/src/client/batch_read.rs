@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use aerospike::{BatchOperation, BatchPolicy, BatchReadPolicy, Bins, Key, ResultCode};
 
-use super::{Cache, Stored};
+use super::{data_filter, Cache, Data, Stored};
 use crate::envelope::DATA_BIN;
 use crate::Error;
 
@@ -45,6 +45,8 @@ impl Cache {
         policy.base_policy.socket_timeout = read.base_policy.socket_timeout;
         policy.base_policy.max_retries = read.base_policy.max_retries;
         policy.base_policy.sleep_between_retries = 0;
+        // Rows whose bin `data` is not bytes answer FILTERED_OUT (see `data_filter`).
+        policy.base_policy.filter_expression = Some(data_filter::usable().clone());
         self.run(async move {
             let row_policy = BatchReadPolicy::default();
             let mut ops: Vec<BatchOperation> = keys
@@ -62,13 +64,17 @@ fn row(op: &mut BatchOperation) -> Row {
     match op.result_code() {
         Some(ResultCode::Ok) => match op.take_record() {
             Some(mut record) => Row::Found(Stored {
-                data: record.bins.swap_remove(DATA_BIN),
+                data: record
+                    .bins
+                    .swap_remove(DATA_BIN)
+                    .map_or(Data::Absent, Data::Bin),
                 generation: record.generation,
                 time_to_live: record.time_to_live(),
             }),
             None => Row::Absent,
         },
         Some(ResultCode::KeyNotFoundError) => Row::Absent,
+        Some(ResultCode::FilteredOut) => Row::Found(Stored::UNUSABLE),
         Some(code) => Row::Failed(format!("{code:?}")),
         None => Row::Failed(
             op.error()

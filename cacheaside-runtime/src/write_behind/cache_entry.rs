@@ -7,18 +7,18 @@
 //! new value cannot be written (too large, refused by the namespace, an error answer), the entry
 //! is invalidated instead, so readers load from the source rather than keep serving the old value.
 
-use aerospike::{Expiration, Key, ResultCode};
+use aerospike::{Expiration, Key};
 use serde::Serialize;
 
 use crate::__private::CacheSpec;
-use crate::client::{self, Access, Cache, Expected, Stored};
+use crate::client::{self, Access, Cache, Expected};
 use crate::codec;
 use crate::local;
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
 use crate::stats::{Event, SetCounters};
-use crate::write_back::mark_invalidated;
+use crate::write_back::{is_stale_write, mark_invalidated};
 use crate::{Error, Ttl, UserKey};
 
 /// Attempts at replacing an entry that other writers keep changing between our read and write.
@@ -99,7 +99,7 @@ impl CacheEntries {
         };
         for _ in 0..REPLACE_ATTEMPTS {
             let expected = match cache.read(key.clone()).await {
-                Ok(Some(Stored { generation, .. })) => Expected::Generation(generation),
+                Ok(Some(stored)) => stored.expected(),
                 Ok(None) => Expected::Absent,
                 Err(error) => return self.failed(error),
             };
@@ -112,7 +112,7 @@ impl CacheEntries {
                     return;
                 }
                 // Changed between the read and the write: read the new generation and replace it.
-                Err(error) if is_changed_meanwhile(&error) => continue,
+                Err(error) if is_stale_write(&error) => continue,
                 Err(error) => {
                     self.failed(error);
                     self.invalidate(&cache, key, namespace).await;
@@ -211,15 +211,4 @@ fn expiration(ttl: Ttl, cache: &Cache, namespace: NamespaceStatus) -> Option<Exp
             .then_some(Expiration::Never),
         _ => Some(ttl.expiration()),
     }
-}
-
-/// Whether a conditional write was refused because the record changed after the read: created
-/// (5), rewritten (3) or deleted (2).
-fn is_changed_meanwhile(error: &Error) -> bool {
-    matches!(
-        error.server_code(),
-        Some(
-            ResultCode::KeyExistsError | ResultCode::GenerationError | ResultCode::KeyNotFoundError
-        )
-    )
 }

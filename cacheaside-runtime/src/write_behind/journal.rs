@@ -20,7 +20,7 @@ use std::sync::Mutex;
 use aerospike::{Expiration, Key, Value};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::client::{self, Access, Cache, Expected, Stored};
+use crate::client::{self, Access, Cache, Data, Expected, Stored};
 use crate::codec;
 use crate::report::{self, Cause};
 use crate::stats::{Event, SetCounters};
@@ -94,7 +94,7 @@ impl Journal {
         for seq in cursor.head..cursor.next {
             // A missing record is a gap: reserved and never used, or already deleted.
             if let Some(Stored {
-                data: Some(Value::Blob(bytes)),
+                data: Data::Bin(Value::Blob(bytes)),
                 ..
             }) = cache.read(self.entry_key(&cache, seq)?).await?
             {
@@ -229,7 +229,7 @@ impl Journal {
         match cache.read(self.cursor_key(cache)?).await? {
             None => Ok((Cursor::default(), Expected::Absent)),
             Some(Stored {
-                data: Some(Value::Blob(bytes)),
+                data: Data::Bin(Value::Blob(bytes)),
                 generation,
                 ..
             }) => decode::<Cursor>(&bytes).map(|c| (c, Expected::Generation(generation))),

@@ -1,0 +1,60 @@
+//! The main thread reading a record whose bin `data` is a list nested 100,000 deep (which, parsed
+//! recursively, overflows even the main thread's stack): a sync call, and an async call driven by
+//! a current-thread runtime on the main thread, both return their body's value. A plain `main`
+//! (no test harness), so that the calls really run on the main thread.
+
+mod common;
+
+use cacheaside::cache_aside;
+use cacheaside_testkit::raw::{self, particle, RawBin};
+use cacheaside_testkit::UserKey;
+
+#[cache_aside(set = "hostile_main", ttl = 3600, key = id)]
+fn label_sync(id: u64) -> String {
+    format!("label-{id}")
+}
+
+#[cache_aside(set = "hostile_main", ttl = 3600, key = id)]
+async fn label_async(id: u64) -> String {
+    format!("label-{id}")
+}
+
+async fn plant_deep_list(id: u64) {
+    let cluster = common::cluster();
+    let mut nested = vec![0x91; 100_000];
+    nested.push(0xc0);
+    let bin = RawBin::new("data", particle::LIST, nested);
+    let key = UserKey::Int(i64::try_from(id).expect("ids fit in i64"));
+    let code = raw::put(
+        &cluster.hosts(),
+        cluster.namespace(),
+        "hostile_main",
+        &key,
+        &[bin],
+    )
+    .await
+    .expect("the raw write reaches the server");
+    assert_eq!(code, 0, "the server stores the hostile record");
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (sync_id, async_id) = (common::unique(), common::unique());
+    runtime.block_on(async {
+        common::init().await;
+        plant_deep_list(sync_id).await;
+        plant_deep_list(async_id).await;
+    });
+    assert_eq!(label_sync(sync_id), format!("label-{sync_id}"));
+    assert_eq!(
+        runtime.block_on(label_async(async_id)),
+        format!("label-{async_id}")
+    );
+    let stats = cacheaside::stats().set("hostile_main");
+    assert_eq!(stats.undecodable, 2);
+    assert_eq!(stats.cache_errors, 0);
+    println!("hostile_main_thread: both calls on the main thread returned their body's value");
+}
