@@ -3,9 +3,11 @@
 //! `cargo run -p xtask -- bench-report` runs the benchmarks of `benches/` and writes
 //! `BENCHMARKS.md` and the plots in `docs/benchmarks/`; `--skip-run` rebuilds the report from the
 //! last run's output. `hit-instructions` counts instructions per hit under callgrind, for the
-//! next report.
+//! next report. `layers` prints which top-level modules of the runtime and macro crates import
+//! which, and the import cycles among them.
 
 mod instructions;
+mod layers;
 mod machine;
 mod plot;
 mod report;
@@ -15,10 +17,11 @@ mod run;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo run -p xtask -- bench-report [--skip-run] | hit-instructions\n\
+const USAGE: &str = "usage: cargo run -p xtask -- bench-report [--skip-run] | hit-instructions | layers\n\
   bench-report      run the benches (about 5 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
   --skip-run        write the report from the output of the last run instead\n\
-  hit-instructions  count instructions per hit under valgrind's callgrind (needs valgrind), for the report";
+  hit-instructions  count instructions per hit under valgrind's callgrind (needs valgrind), for the report\n\
+  layers            print the import graph of the runtime and macro crates and its cycles";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
         ["bench-report"] => bench_report(&root, &output, false),
         ["bench-report", "--skip-run"] => bench_report(&root, &output, true),
         ["hit-instructions"] => instructions::count(&root, &output),
+        ["layers"] => layers::report(&root),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
