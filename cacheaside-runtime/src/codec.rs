@@ -10,7 +10,7 @@
 //!   serde as size hints, and serde preallocates from them) and any nesting deeper than
 //!   [`MAX_DEPTH`], so that decoding, which recurses once per level, stays within a small stack
 //!   even in a debug build;
-//! - the cached type decodes through a [guard](guard) that limits the memory its sequences and
+//! - the cached type decodes through a [guard] that limits the memory its sequences and
 //!   maps take to [`guard::BUDGET_PER_BYTE`] times the payload's size plus
 //!   [`guard::BUDGET_BASE`], and that gives the type's `Deserialize` impl an error type which keeps
 //!   the decoded data out of error messages ([`error`]).
