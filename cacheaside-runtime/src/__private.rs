@@ -298,6 +298,21 @@ pub fn decode_entry<T: CacheValue>(bytes: &[u8]) -> Option<T> {
     crate::codec::decode(bytes).ok()
 }
 
+/// Decodes bin `data` as the client hands it over (a blob, or any other value another writer
+/// left there) as a `T`, exactly as a cache hit does; `None` when it is not a `T`. For fuzzing
+/// the whole read path.
+#[doc(hidden)]
+pub fn decode_stored<T: CacheValue>(stored: aerospike::Value) -> Option<T> {
+    crate::engine::decode(stored)
+        .ok()
+        .map(|(value, _bytes)| value)
+}
+
+/// The deepest nesting of arrays and maps a cached value may have; deeper records are
+/// undecodable. For tests of the decoder.
+#[doc(hidden)]
+pub const DECODE_MAX_DEPTH: usize = crate::codec::MAX_DEPTH;
+
 /// Encodes a value into the bytes of bin `data`, exactly as a write-back does.
 #[doc(hidden)]
 pub fn encode_entry<T: CacheValue>(value: &T) -> Option<Vec<u8>> {

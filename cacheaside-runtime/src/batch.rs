@@ -302,7 +302,7 @@ impl<R, K> BatchReturnCheck<R, K> for BatchReturnOf<R, K> {
             value_of: BatchMap::value_of,
             add_cached: BatchMap::add_cached,
             encode: |value| codec::encode(value),
-            decode: |bytes| codec::decode(bytes).map_err(|why| format!("{why:?}")),
+            decode: |bytes| codec::decode(bytes).map_err(|why| why.to_string()),
         }
     }
 }

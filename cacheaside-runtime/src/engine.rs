@@ -645,11 +645,9 @@ fn follow<T: serde::de::DeserializeOwned>(
             counters.count(Event::Undecodable);
             report::warn_once(Cause::Undecodable, spec.set, || {
                 format!(
-                    "set {}: a concurrent call's value does not decode as a value of {} ({}); \
+                    "set {}: a concurrent call's value does not decode as a value of {} ({why}); \
                      it loads for itself",
-                    spec.set,
-                    spec.function,
-                    describe(&why)
+                    spec.set, spec.function,
                 )
             });
             None
@@ -842,11 +840,9 @@ fn resolve<T: serde::de::DeserializeOwned>(
                 counters.count(Event::Undecodable);
                 report::warn_once(Cause::Undecodable, spec.set, || {
                     format!(
-                        "set {}: a cached entry of {} does not decode ({}); it is treated as a \
-                         miss and overwritten",
-                        spec.set,
-                        spec.function,
-                        describe(&why)
+                        "set {}: a cached entry of {} does not decode ({why}); it is treated as \
+                         a miss and overwritten",
+                        spec.set, spec.function,
                     )
                 });
                 Some(target)
@@ -1032,7 +1028,9 @@ fn run_loader_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 }
 
 /// Decodes bin `data`; returns the bytes as well, to share with the call's followers.
-fn decode<T: serde::de::DeserializeOwned>(stored: Value) -> Result<(T, Vec<u8>), Undecodable> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    stored: Value,
+) -> Result<(T, Vec<u8>), Undecodable> {
     match stored {
         Value::Blob(bytes) => {
             let value = codec::decode(&bytes)?;
@@ -1131,14 +1129,6 @@ impl Call {
             }
         }
         observe::call_finished(spec.set, self.outcome, elapsed, self.load);
-    }
-}
-
-fn describe(why: &Undecodable) -> String {
-    match why {
-        Undecodable::Envelope(mismatch) => format!("envelope mismatch: {mismatch:?}"),
-        Undecodable::Malformed(reason) => format!("malformed payload: {reason}"),
-        Undecodable::Shape(reason) => format!("another shape: {reason}"),
     }
 }
 

@@ -1,12 +1,13 @@
 //! Hostile bytes in the cache: random and mutated envelopes never panic the decoder, never make
 //! it allocate more than a small multiple of their size, and bytes written for one type never
-//! decode as a different value of another type. 120,000 cases in all.
+//! decode as a different value of another type (120,000 cases in all). Deep records decode
+//! within a thread's stack, and records of cheap elements (nils) do not become large values.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use cacheaside_runtime::__private::{decode_entry, encode_entry, CacheValue};
+use cacheaside_runtime::__private::{decode_entry, encode_entry, CacheValue, DECODE_MAX_DEPTH};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -256,4 +257,131 @@ proptest! {
             prop_assert_eq!(u64::from(narrow), value.id, "never truncated");
         }
     }
+}
+
+/// The decoder's element budget for a payload of `len` bytes: 16 bytes per byte plus 64 KiB.
+fn budget(len: usize) -> usize {
+    16 * len + 64 * 1024
+}
+
+/// The most a decode may allocate: the budget for its collections, half of it again while a
+/// growing vector moves (old and new buffer), and the payload's strings and bytes copied out.
+fn bound(len: usize) -> usize {
+    budget(len) * 3 / 2 + len
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct User {
+    id: u64,
+    name: String,
+    email: String,
+}
+
+fn user() -> User {
+    User {
+        id: 7,
+        name: "alice".into(),
+        email: "alice@example.com".into(),
+    }
+}
+
+/// An envelope holding one MessagePack array of `count` nils.
+fn nils(count: usize) -> Vec<u8> {
+    let mut bytes = vec![1, 1, 0, 0xdd];
+    bytes.extend_from_slice(&u32::try_from(count).unwrap().to_be_bytes());
+    bytes.resize(bytes.len() + count, 0xc0);
+    bytes
+}
+
+#[test]
+fn a_megabyte_of_nils_does_not_become_a_large_vector() {
+    let bytes = nils(1 << 20);
+    // Each nil would be a `None` of the size of a `User`: far more than the budget.
+    let (decoded, peak) = decode_measured::<Vec<Option<User>>>(&bytes);
+    assert!(decoded.is_none(), "refused");
+    assert!(
+        peak <= bound(bytes.len()),
+        "decoding {} bytes allocated {peak} bytes (bound {})",
+        bytes.len(),
+        bound(bytes.len())
+    );
+    // The same nils as small options (2 bytes each) are within the budget, and decode.
+    let (decoded, peak) = decode_measured::<Vec<Option<u8>>>(&bytes);
+    assert_eq!(decoded.map(|nils| nils.len()), Some(1 << 20));
+    assert!(peak <= bound(bytes.len()), "allocated {peak} bytes");
+}
+
+#[test]
+fn values_within_the_budget_decode() {
+    // A million small integers: 8 bytes each once decoded, half the budget.
+    let numbers: Vec<u64> = (0..1 << 20).map(|i| i % 100).collect();
+    let bytes = encode_entry(&numbers).unwrap();
+    let (decoded, peak) = decode_measured::<Vec<u64>>(&bytes);
+    assert_eq!(decoded.as_ref(), Some(&numbers));
+    assert!(peak <= bound(bytes.len()), "allocated {peak} bytes");
+    // Small records of large elements decode whatever the multiple: the budget has a floor.
+    let few = vec![None::<User>; 100];
+    assert_eq!(
+        decode_entry::<Vec<Option<User>>>(&encode_entry(&few).unwrap()),
+        Some(few)
+    );
+    // Maps are charged too: many one-entry maps of large entries are refused.
+    let maps: Vec<BTreeMap<u8, Option<[u64; 8]>>> = vec![BTreeMap::from([(0, None)]); 100_000];
+    let bytes = encode_entry(&maps).unwrap();
+    let (decoded, peak) = decode_measured::<Vec<BTreeMap<u8, Option<[u64; 8]>>>>(&bytes);
+    assert!(decoded.is_none(), "refused");
+    assert!(peak <= bound(bytes.len()), "allocated {peak} bytes");
+}
+
+/// The bytes of `user()` with one more field, `extra`, holding `depth` nested arrays around a
+/// nil (the record itself is one level: the deepest value is `depth + 1` levels down).
+fn with_deep_unknown_field(depth: usize) -> Vec<u8> {
+    let mut bytes = encode_entry(&user()).unwrap();
+    assert_eq!(bytes[3], 0x83, "a map of three fields");
+    bytes[3] = 0x84;
+    bytes.push(0xa5);
+    bytes.extend_from_slice(b"extra");
+    bytes.resize(bytes.len() + depth, 0x91);
+    bytes.push(0xc0);
+    bytes
+}
+
+/// A recursive type: each link is one map level.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Link {
+    id: u32,
+    next: Option<Box<Link>>,
+}
+
+fn chain(links: usize) -> Link {
+    (1..links).fold(Link { id: 0, next: None }, |next, id| Link {
+        id: id as u32,
+        next: Some(Box::new(next)),
+    })
+}
+
+/// Tests are debug builds, whose frames are several times larger than a release build's: the
+/// deepest value the decoder accepts must still fit a 2 MiB thread (tokio's worker default).
+#[test]
+fn deep_records_decode_on_a_2_mib_stack_in_a_debug_build() {
+    let decoding = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            // About 1 KB of nesting inside an otherwise valid record: refused, not a crash.
+            assert_eq!(decode_entry::<User>(&with_deep_unknown_field(1_000)), None);
+            // Unknown content at the deepest level accepted is skipped.
+            let deepest = with_deep_unknown_field(DECODE_MAX_DEPTH - 1);
+            assert_eq!(decode_entry::<User>(&deepest), Some(user()));
+            assert_eq!(
+                decode_entry::<User>(&with_deep_unknown_field(DECODE_MAX_DEPTH)),
+                None
+            );
+            // A recursive type as deep as accepted decodes; one more level does not.
+            let links = encode_entry(&chain(DECODE_MAX_DEPTH)).unwrap();
+            assert_eq!(decode_entry::<Link>(&links), Some(chain(DECODE_MAX_DEPTH)));
+            let links = encode_entry(&chain(DECODE_MAX_DEPTH + 1)).unwrap();
+            assert_eq!(decode_entry::<Link>(&links), None);
+        })
+        .unwrap();
+    decoding.join().expect("decoding finished on its thread");
 }

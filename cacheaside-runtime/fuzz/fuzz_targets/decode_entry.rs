@@ -1,12 +1,15 @@
-//! Arbitrary bytes as the content of bin `data`, decoded as several types the way a cache hit
-//! decodes them: no panic, no unbounded allocation (libFuzzer's `-rss_limit_mb` and
-//! `-malloc_limit_mb` catch it), and whatever decodes is a value whose own encoding decodes back
-//! to the same encoding.
+//! The read path of a cache hit, from bin `data` as the client hands it over (a blob, or any
+//! other value another writer left in the bin: a string, a list, a map, a number) through the
+//! envelope to the codec, decoded as several types: no panic, no stack overflow, no unbounded
+//! allocation (libFuzzer's `-rss_limit_mb` and `-malloc_limit_mb` catch it). Only a blob can
+//! decode, exactly as its bytes decode on their own; whatever decodes is a value whose own
+//! encoding decodes back to the same encoding.
 #![no_main]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use cacheaside_runtime::__private::{decode_entry, encode_entry, CacheValue};
+use aerospike::Value;
+use cacheaside_runtime::__private::{decode_entry, decode_stored, encode_entry, CacheValue};
 use libfuzzer_sys::fuzz_target;
 use serde::{Deserialize, Serialize};
 
@@ -28,22 +31,70 @@ struct Record {
     blob: Vec<u8>,
 }
 
-/// Decodes `data` as a `T`; a value that decodes must survive its own round trip.
-fn check<T: CacheValue>(data: &[u8]) {
-    if let Some(value) = decode_entry::<T>(data) {
+/// A recursive type: decoding it recurses once per level of the data.
+#[derive(Debug, Serialize, Deserialize)]
+struct Tree {
+    label: Option<String>,
+    children: Vec<Tree>,
+}
+
+/// Decodes `stored` as a `T` the way a hit does; a value that decodes must come from a blob,
+/// decode from the blob's bytes alone, and survive its own round trip.
+fn check<T: CacheValue>(stored: &Value) {
+    let decoded = decode_stored::<T>(stored.clone());
+    let Value::Blob(bytes) = stored else {
+        assert!(decoded.is_none(), "only a blob decodes");
+        return;
+    };
+    let alone = decode_entry::<T>(bytes);
+    // Compared as encodings: a float may be NaN, which is not equal to itself.
+    assert_eq!(
+        decoded.as_ref().and_then(encode_entry),
+        alone.as_ref().and_then(encode_entry),
+        "the blob decodes as its bytes do"
+    );
+    if let Some(value) = decoded {
         let encoded = encode_entry(&value).expect("a decoded value encodes");
         let again = decode_entry::<T>(&encoded).expect("an own encoding decodes");
-        // Compared as encodings: a float may be NaN, which is not equal to itself.
         assert_eq!(encode_entry(&again), Some(encoded));
     }
 }
 
+/// The content of bin `data`: the first byte picks the kind of value, the rest is its content.
+/// Most inputs become a blob, which is what the cache itself writes.
+fn stored(data: &[u8]) -> Value {
+    let Some((&kind, rest)) = data.split_first() else {
+        return Value::Nil;
+    };
+    let number = || {
+        let mut bytes = [0u8; 8];
+        let len = rest.len().min(8);
+        bytes[..len].copy_from_slice(&rest[..len]);
+        bytes
+    };
+    match kind % 10 {
+        0..=4 => Value::Blob(rest.to_vec()),
+        5 => Value::String(String::from_utf8_lossy(rest).into_owned()),
+        6 => Value::List(rest.chunks(4).map(|chunk| Value::Blob(chunk.to_vec())).collect()),
+        7 => Value::HashMap(
+            rest.chunks(4)
+                .map(|chunk| (Value::Int(i64::from(chunk[0])), Value::Blob(chunk.to_vec())))
+                .collect::<HashMap<_, _>>(),
+        ),
+        8 => Value::Int(i64::from_le_bytes(number())),
+        _ => Value::from(f64::from_le_bytes(number())),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    check::<Record>(data);
-    check::<Status>(data);
-    check::<u64>(data);
-    check::<String>(data);
-    check::<Vec<u8>>(data);
-    check::<BTreeMap<String, Vec<i64>>>(data);
-    check::<Option<(bool, f64)>>(data);
+    let stored = stored(data);
+    check::<Record>(&stored);
+    check::<Status>(&stored);
+    check::<Tree>(&stored);
+    check::<u64>(&stored);
+    check::<String>(&stored);
+    check::<Vec<u8>>(&stored);
+    check::<Vec<Option<Record>>>(&stored);
+    check::<BTreeMap<String, Vec<i64>>>(&stored);
+    check::<Option<(bool, f64)>>(&stored);
 });

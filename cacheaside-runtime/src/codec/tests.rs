@@ -136,15 +136,40 @@ fn huge_claimed_lengths_are_refused_before_decoding() {
     }
 }
 
+/// `depth` nested single-element arrays (or single-entry maps) around a nil.
+fn nested(depth: usize, marker: u8) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for _ in 0..depth {
+        bytes.push(marker);
+        if marker == 0x81 {
+            bytes.push(0x00); // the entry's key
+        }
+    }
+    bytes.push(0xc0);
+    bytes
+}
+
 #[test]
 fn reserved_marker_and_deep_nesting() {
     assert!(check_msgpack(&[0xc1]).is_err());
-    // 100,000 nested single-element arrays around a nil: well-formed, checked without recursion.
-    let mut deep = vec![0x91; 100_000];
-    deep.push(0xc0);
-    assert_eq!(check_msgpack(&deep), Ok(()));
-    // Decoding it into a flat type fails cleanly (rmp-serde limits its own depth).
-    assert!(decode::<Vec<u8>>(&enveloped(&deep)).is_err());
+    for marker in [0x91, 0x81] {
+        assert_eq!(check_msgpack(&nested(MAX_DEPTH, marker)), Ok(()));
+        let too_deep = Err("arrays and maps nested deeper than the limit");
+        assert_eq!(check_msgpack(&nested(MAX_DEPTH + 1, marker)), too_deep);
+        // 100,000 levels are refused without recursion.
+        assert_eq!(check_msgpack(&nested(100_000, marker)), too_deep);
+    }
+    // Depth counts open arrays and maps, not values read: a long flat array of arrays is fine,
+    // and so are siblings at the deepest level.
+    let mut wide = vec![0xdc, 0x03, 0xe8];
+    for _ in 0..1000 {
+        wide.extend_from_slice(&nested(MAX_DEPTH - 1, 0x91));
+    }
+    assert_eq!(check_msgpack(&wide), Ok(()));
+    let mut siblings = nested(MAX_DEPTH - 2, 0x91);
+    siblings.pop();
+    siblings.extend_from_slice(&[0x92, 0x91, 0xc0, 0x91, 0xc0]);
+    assert_eq!(check_msgpack(&siblings), Ok(()));
 }
 
 #[test]
@@ -196,4 +221,124 @@ proptest! {
         let value = User { id, name: names.join("|"), tags: names, scores: BTreeMap::new(), manager: None };
         prop_assert_eq!(decode::<User>(&encode(&value).unwrap()).unwrap(), value);
     }
+}
+
+const SECRET: &str = "SECRETCACHEDVALUE-42";
+
+#[derive(Debug, Serialize)]
+struct Stored {
+    id: u64,
+    email: String,
+    tags: Vec<String>,
+}
+
+fn stored() -> Stored {
+    Stored {
+        id: 300,
+        email: SECRET.into(),
+        tags: vec!["a".into(), SECRET.into()],
+    }
+}
+
+/// The message of a shape mismatch, checked to hold no stored data.
+fn shape_error<T: DeserializeOwned + std::fmt::Debug>(bytes: &[u8]) -> String {
+    let message = decode::<T>(bytes).unwrap_err().to_string();
+    assert!(!message.contains(SECRET), "{message}");
+    assert!(!message.contains("300"), "{message}");
+    message
+}
+
+#[test]
+fn shape_errors_say_where_and_what_without_the_value() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct EmailIsANumber {
+        id: u64,
+        email: u64,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct NarrowId {
+        id: u8,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct NumberTags {
+        tags: Vec<u32>,
+    }
+    let bytes = encode(&stored()).unwrap();
+    assert_eq!(
+        shape_error::<EmailIsANumber>(&bytes),
+        "another shape: at .email: invalid type: found a string, expected u64"
+    );
+    assert_eq!(
+        shape_error::<NarrowId>(&bytes),
+        "another shape: at .id: invalid value: found an integer, expected u8"
+    );
+    assert_eq!(
+        shape_error::<NumberTags>(&bytes),
+        "another shape: at .tags[0]: invalid type: found a string, expected u32"
+    );
+    assert_eq!(
+        shape_error::<Vec<EmailIsANumber>>(&encode(&[stored(), stored()]).unwrap()),
+        "another shape: at [0].email: invalid type: found a string, expected u64"
+    );
+    // The whole value as another type: serde's visitor reports it with the value, the guard
+    // without.
+    assert_eq!(
+        shape_error::<User>(&encode(SECRET).unwrap()),
+        "another shape: invalid type: found a string, expected struct User"
+    );
+    assert_eq!(
+        shape_error::<BTreeMap<String, u8>>(&encode(&BTreeMap::from([(SECRET, SECRET)])).unwrap()),
+        "another shape: at [entry 0]: invalid type: found a string, expected u8"
+    );
+}
+
+#[test]
+fn custom_errors_of_the_type_are_not_repeated() {
+    /// An impl that quotes the value it refuses, as `FromStr`-based impls often do.
+    #[derive(Debug)]
+    struct Email;
+    impl<'de> Deserialize<'de> for Email {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let text = String::deserialize(deserializer)?;
+            Err(serde::de::Error::custom(format!("not an email: {text}")))
+        }
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct WithEmail {
+        email: Email,
+    }
+    let message = shape_error::<WithEmail>(&encode(&stored()).unwrap());
+    assert!(
+        message.starts_with("another shape: at .email: "),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_fields_and_variants_are_not_named() {
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        id: u64,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Kind {
+        Plain,
+    }
+    let mut fields = BTreeMap::new();
+    fields.insert(SECRET, 1u8);
+    assert_eq!(
+        shape_error::<Strict>(&encode(&fields).unwrap()),
+        "another shape: at .<unknown field>: unknown field, expected `id`"
+    );
+    assert_eq!(
+        shape_error::<Kind>(&encode(SECRET).unwrap()),
+        "another shape: unknown variant, expected `Plain`"
+    );
 }

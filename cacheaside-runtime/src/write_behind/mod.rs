@@ -84,6 +84,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::__private::CacheSpec;
+use crate::report::{self, Cause};
 use crate::stats;
 use crate::{Error, ErrorKind, Ttl, UserKey};
 use cache_entry::CacheEntries;
@@ -712,12 +713,14 @@ impl<K: Eq + Hash + Clone + DeserializeOwned, V: DeserializeOwned> Shared<K, V> 
                 }
                 Err(error) => {
                     journaled.journal.abandon(seq);
-                    tracing::error!(
-                        target: "cacheaside",
-                        set = self.cache.spec.set,
-                        "write-behind journal {name}: record {name}#{seq} is not a write of this \
-                         write-behind's types ({error}); it is left in place and not replayed"
-                    );
+                    let scope = format!("{}/{name}", self.cache.spec.set);
+                    report::error_limited(Cause::Undecodable, &scope, || {
+                        format!(
+                            "write-behind journal {name}: record {name}#{seq} is not a write of \
+                             this write-behind's types ({error}); it is left in place and not \
+                             replayed"
+                        )
+                    });
                 }
             }
         }
@@ -748,11 +751,12 @@ where
         Some(journaled) => match (journaled.encode)(&key, &value) {
             Ok(bytes) => journaled.journal.append(bytes).await,
             Err(error) => {
-                tracing::warn!(
-                    target: "cacheaside",
-                    set = shared.cache.spec.set,
-                    "write-behind: a write cannot be journaled ({error}); it stays queued in memory"
-                );
+                report::warn_limited(Cause::Encode, shared.cache.spec.set, || {
+                    format!(
+                        "write-behind: a write cannot be journaled ({error}); it stays queued in \
+                         memory"
+                    )
+                });
                 None
             }
         },
@@ -877,12 +881,13 @@ where
         failures += 1;
         Counters::add(&shared.counters.failed_flushes, 1);
         if failures == 1 {
-            tracing::warn!(
-                target: "cacheaside",
-                set = shared.cache.spec.set,
-                "write-behind: flushing a batch of {count} writes failed ({failure}); retrying \
-                 with backoff, nothing is dropped"
-            );
+            let scope = format!("{} write-behind", shared.cache.spec.set);
+            report::warn_limited(Cause::Write, &scope, || {
+                format!(
+                    "write-behind: flushing a batch of {count} writes failed ({failure}); \
+                     retrying with backoff, nothing is dropped"
+                )
+            });
         } else {
             tracing::debug!(
                 target: "cacheaside",
