@@ -76,7 +76,9 @@
 ///
 /// ## `set = "users"` (required)
 ///
-/// The Aerospike set that holds this function's entries (at most 63 bytes).
+/// The Aerospike set that holds this function's entries: 1 to 63 bytes, without a NUL, `:` or `;`
+/// (Aerospike's rules; another name is a compile error that suggests one, e.g. `"users_v2"` for
+/// `"users:v2"`).
 ///
 /// ```no_run
 /// # use cacheaside::cache_aside;
