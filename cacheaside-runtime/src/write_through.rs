@@ -497,13 +497,26 @@ mod tests {
     #[test]
     fn rejects_invalid_names() {
         let long_set: &'static str = Box::leak("s".repeat(64).into_boxed_str());
-        for error in [
-            spec_for(None, None, "").unwrap_err(),
-            spec_for(None, None, long_set).unwrap_err(),
-            spec_for(None, Some("a_namespace_name_longer_than_31_bytes"), "s").unwrap_err(),
+        for (error, expected) in [
+            (
+                spec_for(None, None, "").unwrap_err(),
+                "set name is not empty",
+            ),
+            (
+                spec_for(None, None, long_set).unwrap_err(),
+                "set name has at most 63 bytes",
+            ),
+            (
+                spec_for(None, Some("a_namespace_name_longer_than_31_bytes"), "s").unwrap_err(),
+                "namespace name has at most 31 bytes",
+            ),
+            (
+                spec_for(None, None, "users:v2").unwrap_err(),
+                "set name cannot contain `:`",
+            ),
         ] {
             assert_eq!(error.kind(), ErrorKind::Key);
-            assert!(error.to_string().contains("name has 1 to"), "{error}");
+            assert!(error.to_string().contains(expected), "{error}");
         }
     }
 
