@@ -76,7 +76,9 @@
 ///
 /// ## `set = "users"` (required)
 ///
-/// The Aerospike set that holds this function's entries (at most 63 bytes).
+/// The Aerospike set that holds this function's entries: 1 to 63 bytes, without a NUL, `:` or `;`
+/// (Aerospike's rules; another name is a compile error that suggests one, e.g. `"users_v2"` for
+/// `"users:v2"`).
 ///
 /// ```no_run
 /// # use cacheaside::cache_aside;
@@ -480,10 +482,12 @@
 ///
 /// # The key
 ///
-/// By default the user key is a readable string built from the function's identity (its module
-/// path, or `Self`'s type name for a method, and its name) and its key arguments; the exact format
-/// is documented on [`UserKey`]. Different functions, or different arguments of one function, never
-/// share a key.
+/// By default the user key is a readable string built from the function's identity (its full
+/// path, with enclosing functions and `impl`, and its type and const arguments, those of `impl
+/// Trait` arguments included) and its key arguments, e.g. `::app::repo::get_user(42)`; the exact
+/// format is documented on [`UserKey`]. Different functions, different instantiations of a generic
+/// function, or different arguments of one function never share a key. A default key starts with
+/// `::`, which an explicit key (`key = …`) may not, so the two never meet in a set.
 ///
 /// # Companions
 ///
@@ -492,7 +496,9 @@
 /// - `get_user_invalidate(<key arguments>) -> Result<(), cacheaside::Error>` removes the entry.
 ///   Its arguments are the key arguments; with `key = <expr>`, exactly the arguments the
 ///   expression names (also through `format!` captures), in declaration order. Only the generic
-///   parameters those arguments use are kept.
+///   parameters those arguments or the key use are kept: with a default key, every type and const
+///   parameter except those that only skipped arguments use, so `fetch_invalidate::<User>(id)`
+///   removes the entry of `fetch::<User>(id)` only.
 /// - `get_user_refresh(<all arguments>)` runs the body without reading the cache, writes its
 ///   cacheable part, and returns it as `get_user` would.
 /// - `get_user_uncached(<all arguments>)` runs the body only: no cache read, no write, no
@@ -592,7 +598,7 @@
 /// ```text
 /// async fn get_user(db: &Pool, id: u64) -> Result<User, DbError> {
 ///     static SPEC: CacheSpec = CacheSpec { set: "users", ttl: Seconds(3600), … };
-///     let key = default_key(&SPEC, module_path!(), &(key_part(&id),));
+///     let key = default_key_at(__cacheaside_path_get_user(), &(key_part(&id),));
 ///     let load = __cacheaside_load_get_user(db, id); // the body, as a lazy future
 ///     let kind = <checked: Result<User, _> with User: Serialize + DeserializeOwned>;
 ///     static POLICY: CachePolicy = CachePolicy { none_ttl: None, refresh_ahead_permille: 0, … };
@@ -603,6 +609,9 @@
 /// async fn get_user_uncached(db: &Pool, id: u64) -> Result<User, DbError> { load.await }
 /// async fn get_user_peek(id: u64) -> Option<User> { … }
 /// #[doc(hidden)] async fn __cacheaside_load_get_user(db: &Pool, id: u64) -> Result<User, DbError> { body }
+/// // The key's path (`app::repo::get_user`), from the type name of a closure in this function:
+/// // the full path of the function, with its generic arguments and those of its `impl`.
+/// #[doc(hidden)] fn __cacheaside_path_get_user() -> KeyPath { … }
 /// ```
 ///
 /// All caching logic lives in the runtime; the expansion only builds the key and hands over the

@@ -67,9 +67,15 @@ async fn generic_return_types() {
     assert_eq!(generic_return::<u64>(&loads, id), Some(u64::from(id)));
     assert_eq!(generic_return::<u64>(&loads, id), Some(u64::from(id)));
     assert_eq!(loads.count(), 1);
-    generic_return_invalidate(id).unwrap();
+    // Each instantiation has its own entry: `u32`'s is loaded, and removing it leaves `u64`'s.
+    assert_eq!(generic_return::<u32>(&loads, id), Some(id));
+    assert_eq!(loads.count(), 2);
+    generic_return_invalidate::<u32>(id).unwrap();
     assert_eq!(generic_return::<u64>(&loads, id), Some(u64::from(id)));
     assert_eq!(loads.count(), 2);
+    generic_return_invalidate::<u64>(id).unwrap();
+    assert_eq!(generic_return::<u64>(&loads, id), Some(u64::from(id)));
+    assert_eq!(loads.count(), 3);
 }
 
 #[cache_aside(set = "shapes", ttl = 3600, skip(loads))]
@@ -170,11 +176,17 @@ async fn impl_trait_arguments() {
         logged.fetch_add(1, Ordering::SeqCst);
     };
     assert_eq!(impl_trait(&loads, name.as_str(), log).await, name.len());
-    assert_eq!(impl_trait(&loads, name.clone(), log).await, name.len());
+    assert_eq!(impl_trait(&loads, name.as_str(), log).await, name.len());
     assert_eq!((loads.count(), logged.load(Ordering::SeqCst)), (1, 1));
-    impl_trait_invalidate(&name).await.unwrap();
-    impl_trait(&loads, name.as_str(), log).await;
+    // The concrete type of a key argument's `impl Trait` is part of the key (two types may
+    // serialize alike and return different values): a `String` has an entry of its own.
+    assert_eq!(impl_trait(&loads, name.clone(), log).await, name.len());
     assert_eq!(loads.count(), 2);
+    impl_trait_invalidate(name.as_str()).await.unwrap();
+    impl_trait(&loads, name.as_str(), log).await;
+    assert_eq!(loads.count(), 3, "the `&str` entry was removed");
+    impl_trait(&loads, name.clone(), log).await;
+    assert_eq!(loads.count(), 3, "the `String` entry stays");
 }
 
 mod nested {

@@ -14,7 +14,7 @@ record's TTL and generation, and the value as JSON.
 Arguments:
   <SET>                 the set of the entry (the attribute's `set`)
   <KEY>                 the user key; a string unless --int or --hex is given. Default keys look
-                        like app::repo::get_user(42,\"alice\"): quote them for the shell
+                        like ::app::repo::get_user(42,\"alice\"): quote them for the shell
 
 Options:
   --int                 KEY is an integer key (i64)

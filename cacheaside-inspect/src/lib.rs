@@ -1,10 +1,10 @@
 //! `cacheaside-inspect`: shows what a cacheaside entry in Aerospike holds, for operators.
 //!
 //! ```text
-//! $ cacheaside-inspect --namespace test users 'app::repo::get_user(42)'
+//! $ cacheaside-inspect --namespace test users '::app::repo::get_user(42)'
 //! namespace   test
 //! set         users
-//! key         "app::repo::get_user(42)"
+//! key         "::app::repo::get_user(42)"
 //! generation  1
 //! ttl         3600 s
 //! bins        data
@@ -22,7 +22,7 @@
 //! `--json` prints the same as one JSON object on one line:
 //!
 //! ```text
-//! {"namespace":"test","set":"users","key":"app::repo::get_user(42)","found":true,"generation":1,
+//! {"namespace":"test","set":"users","key":"::app::repo::get_user(42)","found":true,"generation":1,
 //!  "ttl_seconds":3600,"bins":["data"],"size":19,"envelope":{"format":1,"codec_id":1,
 //!  "codec":"MessagePack (named fields)","schema_tag_hex":"","header_size":3,"payload_size":16},
 //!  "value":{"id":42,"name":"alice"}}

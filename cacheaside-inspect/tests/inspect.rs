@@ -115,7 +115,7 @@ fn json(output: &Output) -> serde_json::Value {
 }
 
 fn user_key(id: u64) -> String {
-    format!("{}::get_user({id})", module_path!())
+    format!("::{}::get_user({id})", module_path!())
 }
 
 async fn raw_client(cluster: &TestCluster) -> Client {

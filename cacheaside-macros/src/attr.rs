@@ -323,9 +323,36 @@ pub(crate) fn parse_name(
                 text.len()
             ),
         );
+    } else if let Some(refused) = text.chars().find(|c| REFUSED_IN_NAMES.contains(c)) {
+        let shown = if refused == '\0' {
+            "a NUL character".to_owned()
+        } else {
+            format!("`{refused}`")
+        };
+        let fixed: String = (text.chars())
+            .map(|c| {
+                if REFUSED_IN_NAMES.contains(&c) {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        errors.at(
+            &value,
+            format!(
+                "an Aerospike {name} name cannot contain {shown} (the server's info commands \
+                 separate fields with `:` and `;`, and names are C strings); write `{name} = \
+                 {fixed:?}` instead"
+            ),
+        );
     }
     Ok(value)
 }
+
+/// Characters Aerospike set and namespace names cannot hold. The runtime checks names that reach
+/// it at run time by the same rule (`cacheaside-runtime`, `names.rs`); keep the two alike.
+const REFUSED_IN_NAMES: [char; 3] = ['\0', ':', ';'];
 
 /// `cache = "analytics"`: the name of a cluster installed by `init_named`, checked as the runtime
 /// checks it (1 to 63 ASCII letters, digits, `_`, `-` or `.`).
@@ -671,6 +698,29 @@ mod tests {
         assert!(found[0].contains("must not be empty"));
         assert!(found[1].contains("at most 31 bytes"));
         assert!(found[2].contains("takes a string literal"));
+    }
+
+    #[test]
+    fn rejects_names_with_characters_aerospike_refuses() {
+        let nul = syn::LitStr::new("us\0ers", proc_macro2::Span::call_site());
+        let found = messages(quote!(set = "users:v2", namespace = "te;st"));
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].contains("cannot contain `:`"), "{}", found[0]);
+        assert!(
+            found[0].contains(r#"write `set = "users_v2"` instead"#),
+            "{}",
+            found[0]
+        );
+        assert!(found[1].contains("cannot contain `;`"), "{}", found[1]);
+        assert!(found[1].contains(r#"write `namespace = "te_st"` instead"#));
+        let found = messages(quote!(set = #nul));
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].contains("cannot contain a NUL character"),
+            "{}",
+            found[0]
+        );
+        assert!(messages(quote!(set = "users-v2.sessions_x", ttl = 1)).is_empty());
     }
 
     #[test]

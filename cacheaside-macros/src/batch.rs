@@ -392,8 +392,11 @@ pub fn expand(plan: &Plan, batch: &BatchPlan) -> Expansion {
     let invalidate_output: ReturnType =
         syn::parse_quote!(-> ::core::result::Result<(), #krate::__private::Error>);
     let mut invalidate_sig = wrapper_sig(plan, &invalidate_ident, &[batch.ids], invalidate_output);
-    invalidate_sig.generics =
-        prune_generics(&function.sig.generics, &invalidate_sig.inputs, &plan.key);
+    invalidate_sig.generics = prune_generics(
+        &function.sig.generics,
+        &invalidate_sig.inputs,
+        &TokenStream::new(),
+    );
     let invalidate_fn = flavor.runtime_fn("invalidate_batch");
     let invalidate_call = flavor.wait(quote!(
         #krate::__private::#invalidate_fn(&#spec_static, &#checked_ids)

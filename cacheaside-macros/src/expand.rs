@@ -42,6 +42,9 @@ pub fn expand_parts(plan: &Plan) -> Expansion {
 /// an argument may be called `key`, `spec` or even `__cacheaside_load_get`.
 struct Names {
     loader: Ident,
+    /// The hidden function the default key's path is read from (`KeyPath`); the runtime finds
+    /// the function's name after its `__cacheaside_path_` prefix (`key.rs`, `PATH_FUNCTION`).
+    path: Ident,
     spec_static: Ident,
     spec: Ident,
     policy_static: Ident,
@@ -64,6 +67,7 @@ impl Names {
         let local = |text: &str| Ident::new(text, Span::mixed_site());
         Names {
             loader: local(&format!("__cacheaside_load_{name}")),
+            path: local(&format!("__cacheaside_path_{name}")),
             spec_static: local("__CACHEASIDE_SPEC"),
             spec: local("__cacheaside_spec"),
             policy_static: local("__CACHEASIDE_POLICY"),
@@ -174,7 +178,7 @@ fn with_companions(plan: &Plan) -> Expansion {
     let keys_and_loads: Vec<TokenStream> = (variants.iter())
         .map(|variant| {
             let cfg = &variant.cfg;
-            let key_expr = key_expr(plan, &quote!(#spec), &variant.present);
+            let key_expr = key_expr(plan, &names, &variant.present);
             let lazy = flavor.lazy_call(loader_call(plan, &names.loader, &variant.present));
             quote! {
                 #cfg let #key = #key_expr;
@@ -185,7 +189,7 @@ fn with_companions(plan: &Plan) -> Expansion {
     let keys_only: Vec<TokenStream> = (variants.iter())
         .map(|variant| {
             let cfg = &variant.cfg;
-            let key_expr = key_expr(plan, &quote!(#spec), &variant.present);
+            let key_expr = key_expr(plan, &names, &variant.present);
             quote!(#cfg let #key = #key_expr;)
         })
         .collect();
@@ -212,7 +216,7 @@ fn with_companions(plan: &Plan) -> Expansion {
     // takes the arguments): a local hit formats no default key.
     let main_body = if plan.policy.local.is_some() {
         let probes: Vec<TokenStream> = (variants.iter())
-            .map(|variant| key_probe(plan, &quote!(#spec), variant, key, &names.key_args))
+            .map(|variant| key_probe(plan, &names, variant))
             .collect();
         let local_hit = local_lookup(plan, &names, &local_ref, &quote!(#spec));
         let local_miss = local_store(plan, &names, &quote!(#spec), get_or_load);
@@ -301,8 +305,11 @@ fn with_companions(plan: &Plan) -> Expansion {
         plan.key.arguments(),
         invalidate_output,
     );
-    invalidate_sig.generics =
-        prune_generics(&function.sig.generics, &invalidate_sig.inputs, &plan.key);
+    invalidate_sig.generics = prune_generics(
+        &function.sig.generics,
+        &invalidate_sig.inputs,
+        &key_uses(plan),
+    );
     let invalidate = quote! {
         #(#cfgs)*
         #(#lints)*
@@ -372,7 +379,7 @@ fn with_companions(plan: &Plan) -> Expansion {
     let mut used_by_peek = peek_sig.inputs.clone();
     let output = &peek_sig.output;
     used_by_peek.push(syn::parse_quote!(__cacheaside_output: fn() #output));
-    peek_sig.generics = prune_generics(&function.sig.generics, &used_by_peek, &plan.key);
+    peek_sig.generics = prune_generics(&function.sig.generics, &used_by_peek, &key_uses(plan));
     let peek = quote! {
         #(#cfgs)*
         #(#lints)*
@@ -405,9 +412,11 @@ fn with_companions(plan: &Plan) -> Expansion {
         None => TokenStream::new(),
     };
 
+    let path = path_function(plan, &names);
+
     Expansion {
         function: main,
-        companions: quote!(#invalidate #refresh #uncached #peek #loader #local_tier),
+        companions: quote!(#invalidate #refresh #uncached #peek #loader #local_tier #path),
     }
 }
 
@@ -432,7 +441,7 @@ fn body_inline(plan: &Plan) -> TokenStream {
     let keys: Vec<TokenStream> = (variants(plan).iter())
         .map(|variant| {
             let cfg = &variant.cfg;
-            let key_expr = key_expr(plan, &quote!(&#spec_static), &variant.present);
+            let key_expr = key_expr(plan, &names, &variant.present);
             quote!(#cfg let #key = #key_expr;)
         })
         .collect();
@@ -719,7 +728,7 @@ pub(crate) fn optional_str(value: Option<&syn::LitStr>) -> TokenStream {
 
 /// The key of a call. Each default-key argument goes through `key_arg`, spanned on the argument,
 /// so an argument that cannot be serialized is reported there with a hint to `skip` it.
-fn key_expr(plan: &Plan, spec: &TokenStream, present: &[bool]) -> TokenStream {
+fn key_expr(plan: &Plan, names: &Names, present: &[bool]) -> TokenStream {
     let krate = &plan.krate;
     match &plan.key {
         KeyPlan::Explicit { expr, .. } => {
@@ -727,62 +736,41 @@ fn key_expr(plan: &Plan, spec: &TokenStream, present: &[bool]) -> TokenStream {
             quote::quote_spanned!(span=> #krate::__private::explicit_key(#expr))
         }
         KeyPlan::Default { args } => {
-            let (scope, parts) = default_key_pieces(plan, args, present);
-            quote!(#krate::__private::default_key(#spec, #scope, &(#(#parts,)*)))
+            let path = key_path(plan, names, args, present);
+            let parts = default_key_parts(plan, args, present);
+            quote!(#krate::__private::default_key_at(#path, &(#(#parts,)*)))
         }
     }
 }
 
 /// `let` statements that bind `key` to what a local tier looks up: the key of `key = <expr>`, or
 /// the parts of the default key (its arguments in `key_args`), not yet built.
-fn key_probe(
-    plan: &Plan,
-    spec: &TokenStream,
-    variant: &Variant,
-    key: &Ident,
-    key_args: &Ident,
-) -> TokenStream {
+fn key_probe(plan: &Plan, names: &Names, variant: &Variant) -> TokenStream {
     let krate = &plan.krate;
+    let Names { key, key_args, .. } = names;
     let cfg = &variant.cfg;
     match &plan.key {
         KeyPlan::Explicit { .. } => {
-            let key_expr = key_expr(plan, spec, &variant.present);
+            let key_expr = key_expr(plan, names, &variant.present);
             quote!(#cfg let #key = #key_expr;)
         }
         KeyPlan::Default { args } => {
-            let (mut scope, parts) = default_key_pieces(plan, args, &variant.present);
-            if plan.inputs.receiver.is_none() {
-                // Read from one static, the scope has one address: the local tier recognises
-                // it by that address (copies of a literal may have several).
-                let scope_static = Ident::new("__CACHEASIDE_SCOPE", Span::mixed_site());
-                scope = quote!({
-                    static #scope_static: &::core::primitive::str = #scope;
-                    #scope_static
-                });
-            }
+            let path = key_path(plan, names, args, &variant.present);
+            let parts = default_key_parts(plan, args, &variant.present);
             quote! {
                 #cfg let #key_args = (#(#parts,)*);
-                #cfg let #key = #krate::__private::default_key_parts(#spec, #scope, &#key_args);
+                #cfg let #key = #krate::__private::default_key_parts(#path, &#key_args);
             }
         }
     }
 }
 
-/// The scope of a default key and its parts, one per present key argument. Each goes through
-/// `key_part`, spanned on the argument, so an argument that cannot be serialized is reported
-/// there with a hint to `skip` it.
-fn default_key_pieces(
-    plan: &Plan,
-    args: &[usize],
-    present: &[bool],
-) -> (TokenStream, Vec<TokenStream>) {
+/// The default key's parts, one per present key argument. Each goes through `key_part`, spanned
+/// on the argument, so an argument that cannot be serialized is reported there with a hint to
+/// `skip` it.
+fn default_key_parts(plan: &Plan, args: &[usize], present: &[bool]) -> Vec<TokenStream> {
     let krate = &plan.krate;
-    let scope = if plan.inputs.receiver.is_some() {
-        quote!(::core::any::type_name::<Self>())
-    } else {
-        quote!(::core::module_path!())
-    };
-    let parts = (args.iter())
+    (args.iter())
         .filter(|&&index| present[index])
         .map(|&index| {
             let param = &plan.inputs.params[index];
@@ -793,8 +781,160 @@ fn default_key_pieces(
             let method = Ident::new("key_part", span);
             quote::quote_spanned!(span=> #krate::__private::KeyPart(&#binding).#method())
         })
+        .collect()
+}
+
+/// The `KeyPath` of a call's default key: the full path of the function, with the type and const
+/// arguments the key depends on, as the compiler names it (see the runtime's `KeyPath`).
+///
+/// With companions, every generated function (the wrapper, `<fn>_invalidate`, `<fn>_peek`, …)
+/// asks the one hidden function of [`path_function`], so that they agree on the key, including
+/// when `<fn>_invalidate` has fewer generic parameters than the wrapper. Without companions (a
+/// trait impl), the wrapper reads the type name of a closure of its own: the path of the method
+/// with every generic argument of the method and of its impl.
+fn key_path(plan: &Plan, names: &Names, args: &[usize], present: &[bool]) -> TokenStream {
+    let krate = &plan.krate;
+    if !plan.companions {
+        return quote! {
+            #krate::__private::KeyPath::of_closure(::core::any::type_name_of_val(&|| ()))
+        };
+    }
+    let function = hidden(plan, &names.path);
+    let generics = path_generics(plan, args);
+    let explicit: Vec<&Ident> = (generics.params.iter())
+        .filter_map(|param| match param {
+            GenericParam::Type(param) => Some(&param.ident),
+            GenericParam::Const(param) => Some(&param.ident),
+            GenericParam::Lifetime(_) => None,
+        })
         .collect();
-    (scope, parts)
+    let turbofish = if explicit.is_empty() {
+        quote!()
+    } else {
+        quote!(::<#(#explicit),*>)
+    };
+    let impl_args = (impl_trait_key_args(plan, args).into_iter())
+        .filter(|&index| present[index])
+        .map(|index| &plan.inputs.params[index].binding);
+    quote!(#function #turbofish(#(&#impl_args),*))
+}
+
+/// The key arguments whose type has an `impl Trait`: their concrete types are type arguments of
+/// the key (the anonymous type parameters of the function).
+fn impl_trait_key_args(plan: &Plan, args: &[usize]) -> Vec<usize> {
+    let impl_token = Ident::new("impl", Span::call_site());
+    (args.iter().copied())
+        .filter(|&index| mentions(&plan.inputs.params[index].ty, &impl_token))
+        .collect()
+}
+
+/// The names of the type and const parameters that the default key includes: every one except
+/// those that only skipped arguments use (`db: &D` with `skip(db)`), which do not change the
+/// value, and which `<fn>_invalidate` could not name, since it takes only the key arguments.
+fn key_generic_params(plan: &Plan) -> Vec<Ident> {
+    let KeyPlan::Default { args } = &plan.key else {
+        return Vec::new();
+    };
+    let mut key_side = plan.function.sig.output.to_token_stream();
+    let mut skipped_side = TokenStream::new();
+    for (index, param) in plan.inputs.params.iter().enumerate() {
+        if args.contains(&index) {
+            param.ty.to_tokens(&mut key_side);
+        } else {
+            param.ty.to_tokens(&mut skipped_side);
+        }
+    }
+    (plan.function.sig.generics.params.iter())
+        .filter_map(|param| match param {
+            GenericParam::Type(param) => Some(&param.ident),
+            GenericParam::Const(param) => Some(&param.ident),
+            GenericParam::Lifetime(_) => None,
+        })
+        .filter(|ident| mentions(&key_side, ident) || !mentions(&skipped_side, ident))
+        .cloned()
+        .collect()
+}
+
+/// What a companion's generic parameters must keep for its key: the identifiers of `key =
+/// <expr>`, or the generic parameters of the default key.
+fn key_uses(plan: &Plan) -> TokenStream {
+    match &plan.key {
+        KeyPlan::Explicit { expr, .. } => expr.to_token_stream(),
+        KeyPlan::Default { .. } => {
+            let params = key_generic_params(plan);
+            quote!(#(#params)*)
+        }
+    }
+}
+
+/// The arguments of the hidden path function: a reference to each `impl Trait` key argument.
+fn path_inputs(plan: &Plan, args: &[usize]) -> Punctuated<FnArg, Token![,]> {
+    (impl_trait_key_args(plan, args).into_iter())
+        .map(|index| {
+            let param = &plan.inputs.params[index];
+            let ty = &param.ty;
+            let cfg = param.cfg().map(|predicate| quote!(#[cfg(#predicate)]));
+            // In parentheses: `&impl A + B` would not parse.
+            let input: FnArg = syn::parse_quote!(#cfg _: &(#ty));
+            input
+        })
+        .collect()
+}
+
+/// The generic parameters of the hidden path function: those of the default key, and what their
+/// bounds and the `impl Trait` arguments need.
+fn path_generics(plan: &Plan, args: &[usize]) -> Generics {
+    prune_generics(
+        &plan.function.sig.generics,
+        &path_inputs(plan, args),
+        &key_uses(plan),
+    )
+}
+
+/// The hidden function that gives the default key's `KeyPath`: the type name of a closure in it
+/// is the function's path, followed by its generic arguments, which are those of the key (see
+/// [`key_generic_params`]), the concrete types of `impl Trait` key arguments and those of the
+/// `impl` it is in. Without any of them (a free function that is not generic) the path is
+/// worked out once and kept in a `static`; a `static` inside a generic function would be shared
+/// by all its instantiations, so a generic one reads the type name (a constant) on each call.
+fn path_function(plan: &Plan, names: &Names) -> TokenStream {
+    let KeyPlan::Default { args } = &plan.key else {
+        return TokenStream::new();
+    };
+    let krate = &plan.krate;
+    let ident = &names.path;
+    let inputs = path_inputs(plan, args);
+    let generics = path_generics(plan, args);
+    let where_clause = &generics.where_clause;
+    let in_impl = plan.inputs.receiver.is_some() || matches!(plan.context, Context::InImpl { .. });
+    let generic = generics
+        .params
+        .iter()
+        .any(|param| !matches!(param, GenericParam::Lifetime(_)));
+    let body = if in_impl || generic || !inputs.is_empty() {
+        quote!(#krate::__private::KeyPath::of_closure(::core::any::type_name_of_val(&|| ())))
+    } else {
+        let cell = Ident::new("__CACHEASIDE_PATH", Span::mixed_site());
+        quote! {
+            static #cell: #krate::__private::KeyPathCell = #krate::__private::KeyPathCell::new();
+            #cell.get(|| ::core::any::type_name_of_val(&|| ()))
+        }
+    };
+    let cfgs = attrs_named(&plan.function.attrs, &["cfg"]);
+    let lints = attrs_named(
+        &plan.function.attrs,
+        &["allow", "warn", "deny", "forbid", "expect"],
+    );
+    quote! {
+        #[doc(hidden)]
+        #(#cfgs)*
+        #(#lints)*
+        #[inline]
+        #[allow(unused_parens, clippy::extra_unused_type_parameters)]
+        fn #ident #generics(#inputs) -> #krate::__private::KeyPath #where_clause {
+            #body
+        }
+    }
 }
 
 /// Calls the hidden loader with the wrapper's arguments: the original body, as a future that the
@@ -852,17 +992,16 @@ pub(crate) fn wrapper_sig(
     sig
 }
 
-/// Keeps the generic parameters that the given inputs (or the key expression) use, directly or
-/// through bounds, so that callers of `<fn>_invalidate` never face a parameter they cannot infer.
+/// Keeps the generic parameters that the given inputs or the key (`key_uses`, see [`key_uses`])
+/// use, directly or through bounds, so that callers of `<fn>_invalidate` never face a parameter
+/// they cannot infer or name, and always one their key depends on.
 pub(crate) fn prune_generics(
     generics: &Generics,
     inputs: &Punctuated<FnArg, Token![,]>,
-    key: &KeyPlan,
+    key_uses: &TokenStream,
 ) -> Generics {
     let mut used = inputs.to_token_stream();
-    if let KeyPlan::Explicit { expr, .. } = key {
-        expr.to_tokens(&mut used);
-    }
+    used.extend(key_uses.clone());
     let params: Vec<&GenericParam> = generics.params.iter().collect();
     let predicates: Vec<&syn::WherePredicate> = generics
         .where_clause

@@ -14,7 +14,7 @@ pub use crate::batch::{
     BatchCall, BatchId, BatchIds, BatchIdsCheck, BatchIdsOf, BatchKind, BatchLookup, BatchMap,
     BatchParts, BatchReturn, BatchReturnCheck, BatchReturnOf, IdsArg, KeysAre,
 };
-pub use crate::key::UserKey;
+pub use crate::key::{KeyPath, KeyPathCell, UserKey};
 pub use crate::local::{DefaultKeyParts, LocalEntry, LocalKey, LocalProbe, LocalTier};
 pub use crate::write_through::{
     cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
@@ -264,14 +264,22 @@ pub fn key_arg<T: KeyArg + ?Sized>(arg: &T) -> &T {
     arg
 }
 
-/// The default key: `scope` (`module_path!()` for functions, `type_name::<Self>()` for methods),
-/// the function's name and the key arguments (a tuple of references, `()` when there are none).
+/// The default key `::<scope>::<function>(<args>)` of `spec`'s function, with a path given as
+/// a scope and the function's name; `args` is the tuple of the key arguments (of references,
+/// `()` when there are none). Generated code uses [`default_key_at`].
 pub fn default_key<A: Serialize + ?Sized>(
     spec: &'static CacheSpec,
     scope: &str,
     args: &A,
 ) -> KeyResult {
     crate::key::default_key(scope, spec.function, args)
+}
+
+/// The default key `::<path>(<args>)` of the function at `path` (see [`KeyPath`]); `args` is the
+/// tuple of the key arguments.
+#[inline]
+pub fn default_key_at<A: Serialize + ?Sized>(path: KeyPath, args: &A) -> KeyResult {
+    crate::key::default_key_at(path, args)
 }
 
 /// A value usable as an explicit `key = <expr>`.
@@ -285,9 +293,10 @@ pub trait IntoUserKey {
     fn into_user_key(self) -> KeyResult;
 }
 
-/// The key of `key = <expr>`.
+/// The key of `key = <expr>`: refused when it is a string that starts like a default key (also
+/// when it is given as a [`UserKey`]), so that it never meets a default-key entry.
 pub fn explicit_key<K: IntoUserKey>(key: K) -> KeyResult {
-    key.into_user_key()
+    key.into_user_key().and_then(crate::key::check_explicit)
 }
 
 /// Decodes the bytes of bin `data` as a `T`, exactly as a cache hit does; `None` when they are not
@@ -600,18 +609,11 @@ pub fn local_get<R, K: ReturnKind<R>>(
 }
 
 /// The parts of the default key of a function with a local tier: the tier looks them up without
-/// building the key; [`LocalProbe::into_key`] builds it (as [`default_key`] would) on a local miss.
+/// building the key; [`LocalProbe::into_key`] builds it (as [`default_key_at`] would) on a local
+/// miss.
 #[inline]
-pub fn default_key_parts<'a, A: Serialize + ?Sized>(
-    spec: &'static CacheSpec,
-    scope: &'static str,
-    args: &'a A,
-) -> DefaultKeyParts<'a, A> {
-    DefaultKeyParts {
-        scope,
-        function: spec.function,
-        args,
-    }
+pub fn default_key_parts<A: Serialize + ?Sized>(path: KeyPath, args: &A) -> DefaultKeyParts<'_, A> {
+    DefaultKeyParts { path, args }
 }
 
 /// The key a call stores its value under in the local tier, taken before the call consumes it

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aerospike::ToHosts;
 
+use crate::names::{name_problem, NameKind};
 use crate::set_policy::{self, Part, SetName, SetPolicies, SetPolicy};
 use crate::tls::{self, TlsProblem, TlsSettings};
 use crate::{Error, ErrorKind, Ttl};
@@ -393,6 +394,14 @@ impl Config {
             }
         }
         for (name, policy) in self.set_policies.iter() {
+            if let SetName::Exact(set) = name {
+                if let Some(problem) = name_problem(NameKind::Set, set) {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("invalid set_policy({set:?}): {problem}"),
+                    ));
+                }
+            }
             if let Some((part, problem)) = policy.problem() {
                 return Err(set_policy_error(name, part, problem));
             }
@@ -785,7 +794,8 @@ impl ConfigBuilder {
 
     /// Overrides for the functions of one set (the attribute's `set`): its operation timeout
     /// and a cap on its TTLs. Replaces an earlier `set_policy` of that set and its
-    /// `CACHEASIDE_SET_<SET>_…` variables.
+    /// `CACHEASIDE_SET_<SET>_…` variables. [`build`](Self::build) refuses a set name that
+    /// Aerospike would refuse (empty, over 63 bytes, or with a NUL, `:` or `;`).
     pub fn set_policy(mut self, set: impl Into<String>, policy: SetPolicy) -> Self {
         self.config
             .set_policies

@@ -13,12 +13,23 @@ use crate::{Error, ErrorKind};
 ///
 /// # The default key
 ///
-/// Without `key = <expr>`, the user key is the string
-/// `<scope>::<function>(<arguments>)`, for example `app::repo::get_user(42,"alice")`:
+/// Without `key = <expr>`, the user key is the string `::<path>(<arguments>)`, for example
+/// `::app::repo::get_user(42,"alice")`:
 ///
-/// - `<scope>` is the module path of a free function (`module_path!()`, e.g. `app::repo`) or the
-///   type name of `Self` for a method (`std::any::type_name::<Self>()`, e.g. `app::repo::UserRepo`);
-/// - `<function>` is the function's name;
+/// - the leading `::` marks a default key: no explicit key can start with it (see
+///   [below](#default-keys-and-explicit-keys-never-meet));
+/// - `<path>` is the function's full path as the compiler names it
+///   ([`core::any::type_name`]): the module path, then any enclosing functions and the `impl` it
+///   is in, then the function's name, then its type and const arguments. Examples:
+///   `app::repo::get_user` (a free function), `app::jobs::run::helper` (a function `helper`
+///   declared inside `run`), `app::repo::UserRepo::get` (a method), `<app::Repo as
+///   app::Store>::get` (a method of a trait impl without companions), `app::Repo<u8>::get` (a
+///   method of a generic type), `app::label<app::Admin>` and `app::scale<2>` (a generic
+///   function called as `label::<Admin>` and `scale::<2>`). The anonymous type parameter of an
+///   `impl Trait` argument is a type argument too: `show(5u8)` of `fn show(x: impl Serialize)`
+///   is `::app::show<u8>(5)`. A type parameter that only arguments in `skip(…)` use (a database
+///   handle `db: &D`) is left out, so that `<fn>_invalidate`, which takes only the key
+///   arguments, can name the key;
 /// - `<arguments>` are the key arguments (every argument except `self` and those in `skip(...)`) in
 ///   declaration order, separated by `,` with no spaces. Each one is written by its
 ///   `serde::Serialize` implementation as follows:
@@ -26,7 +37,7 @@ use crate::{Error, ErrorKind};
 /// | value | written as | example |
 /// | --- | --- | --- |
 /// | integer (any width) | decimal | `42`, `-7` |
-/// | float | Rust's shortest round-trip form; always has a `.`, an exponent, `NaN` or `inf` | `1.5`, `1e20`, `-0.0`, `NaN`, `-inf` |
+/// | float | Rust's shortest round-trip form; always has a `.`, an exponent or `inf`; a NaN as `NaN(0x<its bits in hex>)` | `1.5`, `1e20`, `-0.0`, `NaN(0x7ff8000000000000)`, `-inf` |
 /// | bool | `true` / `false` | `true` |
 /// | string | in `"`, with `\` and `"` escaped by a `\` | `"a\"b"` |
 /// | char | in `'`, with `\` and `'` escaped by a `\` | `'x'` |
@@ -42,22 +53,46 @@ use crate::{Error, ErrorKind};
 /// | enum variant | `Variant`, `Variant(a,…)` or `Variant{field:v,…}` | `Active`, `Rgb(1,2,3)` |
 ///
 /// Every form is self-delimiting (strings and chars are quoted with escapes, numbers never contain
-/// `,` `:` `)` `]` `}`), so two different argument tuples of one function never give the same key,
-/// and the scope and function name keep different functions apart. Maps are written in a sorted
-/// order so that a `HashMap` gives the same key in every process; a `HashSet` serializes as a
-/// plain sequence in iteration order, so it is a poor key argument (different orders only cause
-/// misses, never wrong values).
+/// `,` `:` `)` `]` `}`), so two different argument tuples of one function never give the same key;
+/// the path keeps different functions, and different instantiations of a generic one, apart. A
+/// float is written by value (`-0.0` and `0.0` differ) and a NaN by its bits, so two NaNs share a
+/// key only when they are the same bits. Maps are written in a sorted order so that a `HashMap`
+/// gives the same key in every process; a `HashSet` serializes as a plain sequence in iteration
+/// order, so it is a poor key argument (different orders only cause misses, never wrong values).
+///
+/// The path is the compiler's `type_name`, whose exact text Rust does not promise to keep: a
+/// compiler that prints it differently changes the keys, and the entries written before miss
+/// once. Two types the compiler prints alike (two closures of one function; types differing only
+/// in lifetimes) are one type argument to the key, and so are two functions of the same name in
+/// two blocks of one function body: give those a `key = …`.
 ///
 /// # Explicit keys
 ///
 /// `key = <expr>` gives the user key directly: a string, an integer (in `i64` range) or bytes.
-/// Another service addresses the same record with that value, the set and the namespace.
+/// Another service addresses the same record with that value, the set and the namespace; every
+/// function (single-id reader, `batch` reader, `#[cache_put]`, a write-behind) that gives the
+/// same explicit key in the same set shares the entry.
+///
+/// # Default keys and explicit keys never meet
+///
+/// A default key always starts with `::`; an explicit string key that starts with `::` is refused
+/// (an [`ErrorKind::Key`] error: the call runs its body without the cache, the error is counted
+/// and logged once per set). So `key = name` can never read or overwrite the entry of a function
+/// with a default key in the same set, whatever `name` holds. The same holds for the ids of a
+/// `batch` function, the keys of a write-behind and the string keys given to
+/// `cacheaside::invalidate`. A `UserKey` value itself is never refused there: it addresses
+/// exactly the record it names, e.g. to invalidate a default-key entry whose key a log showed.
 ///
 /// ```
-/// use cacheaside_runtime::UserKey;
+/// use cacheaside_runtime::{ErrorKind, IntoUserKey, UserKey};
 ///
-/// let key = UserKey::Str("app::repo::get_user(42,\"alice\")".to_owned());
-/// assert_eq!(key.to_string(), "app::repo::get_user(42,\"alice\")");
+/// let key = UserKey::Str("::app::repo::get_user(42,\"alice\")".to_owned());
+/// assert_eq!(key.to_string(), "::app::repo::get_user(42,\"alice\")");
+///
+/// // An explicit key cannot take the form of a default key.
+/// let refused = "::app::repo::get_user(42)".into_user_key().unwrap_err();
+/// assert_eq!(refused.kind(), ErrorKind::Key);
+/// assert_eq!("user:42".into_user_key().unwrap(), UserKey::Str("user:42".to_owned()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserKey {
@@ -100,20 +135,109 @@ impl UserKey {
     }
 }
 
-/// Bytes reserved for `::`, the arguments and their parentheses when a default key is built: a
+/// The start of every default key. A Rust path written in full may start with `::`, so the key
+/// still reads as the function's path; explicit string keys that start with it are refused
+/// ([`check_explicit`]), which keeps the two kinds of keys apart in every set.
+pub(crate) const DEFAULT_KEY_MARKER: &str = "::";
+
+/// The segment that starts the name of the hidden function generated code takes a
+/// [`KeyPath`] from: `__cacheaside_path_<function>`. The macro crate names it the same way
+/// (`cacheaside-macros`, `expand::Names`).
+const PATH_FUNCTION: &str = "::__cacheaside_path_";
+
+/// What `type_name` prints for a closure, after the path of the function it is in.
+const CLOSURE: &str = "::{{closure}}";
+
+/// Where the function of a default key is: the key is `::` + `head` + `tail` + the arguments.
+///
+/// Generated code takes it from the type name of a closure in a hidden function next to the
+/// cached one, `__cacheaside_path_<function>`: a closure's type name is the full path of the
+/// function it is in, with every type and const argument of that function and of its `impl`
+/// (`app::Repo<u8>::__cacheaside_path_get<2>::{{closure}}`). Both parts borrow from that
+/// `'static` text, so a call of a generic function builds no path; a function without generic
+/// parameters keeps its path in a `static` ([`KeyPathCell`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPath {
+    /// Up to the function's name: `app::Repo<u8>::`.
+    pub(crate) head: &'static str,
+    /// The function's name and its generic arguments: `get<2>`.
+    pub(crate) tail: &'static str,
+}
+
+impl KeyPath {
+    /// The path of the function a closure is in, from the closure's type name.
+    ///
+    /// Every trailing `{{closure}}` is dropped (an `async fn`'s body is one more), then the hidden
+    /// function's name is cut out of the text. A type name of another form (a compiler that
+    /// prints type names differently) is kept whole: a different key, still one per function.
+    pub fn of_closure(type_name: &'static str) -> KeyPath {
+        let mut path = type_name;
+        while let Some(outer) = path.strip_suffix(CLOSURE) {
+            path = outer;
+        }
+        match path.find(PATH_FUNCTION) {
+            Some(at) => KeyPath {
+                head: &path[..at + 2],
+                tail: &path[at + PATH_FUNCTION.len()..],
+            },
+            None => KeyPath {
+                head: path,
+                tail: "",
+            },
+        }
+    }
+
+    /// The path as the key writes it, without the leading `::`.
+    pub(crate) fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+}
+
+impl fmt::Display for KeyPath {
+    /// The function's path, as the default key writes it after its leading `::`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.head)?;
+        f.write_str(self.tail)
+    }
+}
+
+/// The [`KeyPath`] of a function without generic parameters, worked out on its first call.
+#[derive(Debug)]
+pub struct KeyPathCell(std::sync::OnceLock<KeyPath>);
+
+impl KeyPathCell {
+    /// An empty cell, for a `static`.
+    pub const fn new() -> KeyPathCell {
+        KeyPathCell(std::sync::OnceLock::new())
+    }
+
+    /// The path, from `closure_type_name` the first time.
+    #[inline]
+    pub fn get(&self, closure_type_name: impl FnOnce() -> &'static str) -> KeyPath {
+        *self
+            .0
+            .get_or_init(|| KeyPath::of_closure(closure_type_name()))
+    }
+}
+
+impl Default for KeyPathCell {
+    fn default() -> Self {
+        KeyPathCell::new()
+    }
+}
+
+/// Bytes reserved for the arguments and their parentheses when a default key is built: a
 /// 20-digit integer or a short string fits, so the common keys are written without growing it.
 const ARGS_CAPACITY: usize = 40;
 
-/// Builds the default key `<scope>::<function>(<args>)`; `args` is a tuple of the key arguments.
-pub(crate) fn default_key<A: Serialize + ?Sized>(
-    scope: &str,
-    function: &str,
-    args: &A,
-) -> Result<UserKey, Error> {
-    let mut key = String::with_capacity(scope.len() + function.len() + ARGS_CAPACITY);
-    key.push_str(scope);
-    key.push_str("::");
-    key.push_str(function);
+/// Builds the default key `::<pieces…>(<args>)`; `args` is a tuple of the key arguments.
+fn default_key_from<A: Serialize + ?Sized>(pieces: &[&str], args: &A) -> Result<UserKey, Error> {
+    let path_len: usize = pieces.iter().map(|piece| piece.len()).sum();
+    let mut key = String::with_capacity(DEFAULT_KEY_MARKER.len() + path_len + ARGS_CAPACITY);
+    key.push_str(DEFAULT_KEY_MARKER);
+    for piece in pieces {
+        key.push_str(piece);
+    }
     let start = key.len();
     write_args(&mut key, args)?;
     // A tuple of arguments (or `()`) already brings its parentheses; wrap anything else.
@@ -122,6 +246,39 @@ pub(crate) fn default_key<A: Serialize + ?Sized>(
         key.push(')');
     }
     Ok(UserKey::Str(key))
+}
+
+/// Builds the default key `::<path>(<args>)` of a function at `path`.
+pub(crate) fn default_key_at<A: Serialize + ?Sized>(
+    path: KeyPath,
+    args: &A,
+) -> Result<UserKey, Error> {
+    default_key_from(&[path.head, path.tail], args)
+}
+
+/// Builds the default key `::<scope>::<function>(<args>)`, for a path given as its two parts.
+pub(crate) fn default_key<A: Serialize + ?Sized>(
+    scope: &str,
+    function: &str,
+    args: &A,
+) -> Result<UserKey, Error> {
+    default_key_from(&[scope, "::", function], args)
+}
+
+/// An explicit key, unless it is a string that starts like a default key: such a key could
+/// read or overwrite the entry of a function with a default key in the same set.
+pub(crate) fn check_explicit(key: UserKey) -> Result<UserKey, Error> {
+    match &key {
+        UserKey::Str(text) if text.starts_with(DEFAULT_KEY_MARKER) => Err(Error::new(
+            ErrorKind::Key,
+            format!(
+                "the explicit key {text:?} starts with `{DEFAULT_KEY_MARKER}`, which only default keys \
+                 (those of functions without `key = …`) start with; give the key another form, e.g. \
+                 without the leading `{DEFAULT_KEY_MARKER}`"
+            ),
+        )),
+        _ => Ok(key),
+    }
 }
 
 /// Appends the key form of `value` to `out` (see [`UserKey`] for the format).
@@ -236,10 +393,19 @@ impl<'a, S: KeySink> KeyWriter<'a, S> {
         let _ = write!(self.out, "{value}");
     }
 
-    fn push_float(&mut self, value: impl fmt::Debug) {
-        // `Debug` of a float is the shortest form that reads back to the same value and always
-        // contains `.`, `e`, `NaN` or `inf`, so it never looks like an integer.
-        let _ = write!(self.out, "{value:?}");
+    /// A float by value; a NaN by its bits (`NaN(0x7ff8000000000000)`), since NaNs with other
+    /// signs or payloads are other arguments, which `Debug` would all write as `NaN`.
+    fn push_float(&mut self, value: impl fmt::Debug, nan_bits: Option<u64>) {
+        match nan_bits {
+            Some(bits) => {
+                let _ = write!(self.out, "NaN({bits:#x})");
+            }
+            // `Debug` of a float is the shortest form that reads back to the same value and
+            // always contains `.`, `e` or `inf`, so it never looks like an integer.
+            None => {
+                let _ = write!(self.out, "{value:?}");
+            }
+        }
     }
 
     fn open(self, prefix: &str, open: char) -> Compound<'a, S> {
@@ -354,11 +520,11 @@ impl<'a, S: KeySink> ser::Serializer for KeyWriter<'a, S> {
         Ok(())
     }
     fn serialize_f32(mut self, v: f32) -> WriteResult {
-        self.push_float(v);
+        self.push_float(v, v.is_nan().then(|| u64::from(v.to_bits())));
         Ok(())
     }
     fn serialize_f64(mut self, v: f64) -> WriteResult {
-        self.push_float(v);
+        self.push_float(v, v.is_nan().then(|| v.to_bits()));
         Ok(())
     }
     fn serialize_char(mut self, v: char) -> WriteResult {
@@ -600,12 +766,26 @@ macro_rules! infallible_user_keys {
 }
 infallible_user_keys! {
     UserKey => |v| v,
-    String => |v| UserKey::Str(v),
-    &str => |v| UserKey::Str(v.to_owned()),
-    &String => |v| UserKey::Str(v.clone()),
     Vec<u8> => |v| UserKey::Bytes(v),
     &[u8] => |v| UserKey::Bytes(v.to_vec()),
     &Vec<u8> => |v| UserKey::Bytes(v.clone()),
+}
+
+/// String keys: refused when they start like a default key (see [`check_explicit`]).
+macro_rules! string_user_keys {
+    ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {$(
+        impl crate::__private::IntoUserKey for $t {
+            fn into_user_key(self) -> crate::__private::KeyResult {
+                let $v = self;
+                check_explicit(UserKey::Str($e))
+            }
+        }
+    )*};
+}
+string_user_keys! {
+    String => |v| v,
+    &str => |v| v.to_owned(),
+    &String => |v| v.clone(),
 }
 
 impl<const N: usize> crate::__private::IntoUserKey for [u8; N] {

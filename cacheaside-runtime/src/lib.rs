@@ -92,6 +92,7 @@ pub mod inspect;
 mod key;
 mod local;
 mod local_registry;
+mod names;
 mod namespace;
 mod observe;
 mod refresh_ahead;

@@ -27,7 +27,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 
 use crate::flight::DigestHasher;
-use crate::key::{self, KeySink};
+use crate::key::{self, KeyPath, KeySink};
 use crate::local_registry::Forget;
 use crate::stats::{self, SetCounters};
 use crate::UserKey;
@@ -167,16 +167,16 @@ pub struct LocalTier {
     /// The function's set counters, looked up once: a local hit is cheap enough that finding them
     /// by name on every hit would be a good part of its cost.
     counters: OnceLock<&'static SetCounters>,
-    /// The hash state after the constant `scope::function` of the default key, for the first
-    /// scope seen (a method of a generic type may see several, which then hash in full).
+    /// The hash state after the constant `::<path>` of the default key, for the first path
+    /// seen (a generic function or a method of a generic type may see several, which then hash
+    /// in full).
     prefix: OnceLock<Prefix>,
 }
 
 /// A default key's constant start and its hash state.
 struct Prefix {
-    scope: &'static str,
-    function: &'static str,
-    /// `scope::function`.
+    path: KeyPath,
+    /// `::<path>`.
     text: Box<str>,
     state: StrHasher,
 }
@@ -203,31 +203,26 @@ impl LocalTier {
         }
     }
 
-    /// The hash state after `scope::function`, computed once per tier.
+    /// The hash state after `::<path>`, computed once per tier.
     #[inline]
-    fn prefix_state(
-        &self,
-        scope: &'static str,
-        function: &'static str,
-    ) -> (StrHasher, Option<&str>) {
+    fn prefix_state(&self, path: KeyPath) -> (StrHasher, Option<&str>) {
         let hash = || {
             let mut hasher = StrHasher::default();
-            hasher.bytes(scope.as_bytes());
-            hasher.bytes(b"::");
-            hasher.bytes(function.as_bytes());
+            hasher.bytes(key::DEFAULT_KEY_MARKER.as_bytes());
+            hasher.bytes(path.head.as_bytes());
+            hasher.bytes(path.tail.as_bytes());
             hasher
         };
         let prefix = self.prefix.get_or_init(|| Prefix {
-            scope,
-            function,
-            text: format!("{scope}::{function}").into_boxed_str(),
+            path,
+            text: format!("{}{path}", key::DEFAULT_KEY_MARKER).into_boxed_str(),
             state: hash(),
         });
-        // Usually the same text at the same address; copies of one literal may have other
+        // Usually the same text at the same address; copies of one type name may have other
         // addresses (one per codegen unit), so the text is compared when the addresses differ.
         let same =
             |kept: &'static str, given: &'static str| core::ptr::eq(kept, given) || kept == given;
-        if same(prefix.scope, scope) && same(prefix.function, function) {
+        if same(prefix.path.head, path.head) && same(prefix.path.tail, path.tail) {
             (prefix.state, Some(&prefix.text))
         } else {
             (hash(), None)
@@ -479,9 +474,9 @@ fn same_bytes(left: &[u8], right: &[u8]) -> bool {
 }
 
 /// A default key written for a lookup, with its hash: the arguments' form after the constant
-/// `scope::function`, or (too long for that) the whole key, built.
+/// `::<path>`, or (too long for that) the whole key, built.
 enum Written<'t> {
-    /// The hash, the arguments' form and, when the tier keeps it, `scope::function`.
+    /// The hash, the arguments' form and, when the tier keeps it, `::<path>`.
     Args(u64, FormBuffer, Option<&'t str>),
     Built(u64, UserKey),
 }
@@ -494,18 +489,17 @@ impl Written<'_> {
     }
 }
 
-/// The parts of a default key `<scope>::<function>(<args>)`, before it is built; `args` is the
-/// tuple of the key arguments, whose form starts with `(` (as the built default key has it).
+/// The parts of a default key `::<path>(<args>)`, before it is built; `args` is the tuple of
+/// the key arguments, whose form starts with `(` (as the built default key has it).
 pub struct DefaultKeyParts<'a, A: ?Sized> {
-    pub(crate) scope: &'static str,
-    pub(crate) function: &'static str,
+    pub(crate) path: KeyPath,
     pub(crate) args: &'a A,
 }
 
 impl<A: serde::Serialize + ?Sized> DefaultKeyParts<'_, A> {
-    /// Builds the key, as [`key::default_key`] does.
+    /// Builds the key, as [`key::default_key_at`] does.
     fn build(&self) -> Result<UserKey, crate::Error> {
-        key::default_key(self.scope, self.function, self.args)
+        key::default_key_at(self.path, self.args)
     }
 
     /// The key, written as the tier looks it up: hashed like the built key (see [`key_hash`]).
@@ -519,8 +513,8 @@ impl<A: serde::Serialize + ?Sized> DefaultKeyParts<'_, A> {
             let key = self.build().ok()?;
             return Some(Written::Built(key_hash(&key), key));
         }
-        // The hash of `scope::function` is the same on every call: the tier keeps it.
-        let (mut hasher, prefix) = tier.prefix_state(self.scope, self.function);
+        // The hash of `::<path>` is the same on every call: the tier keeps it.
+        let (mut hasher, prefix) = tier.prefix_state(self.path);
         hasher.bytes(args.written());
         Some(Written::Args(hasher.finish(), args, prefix))
     }
@@ -544,14 +538,15 @@ impl<A: serde::Serialize + ?Sized> DefaultKeyParts<'_, A> {
             return false;
         }
         match prefix {
-            // `scope::function` in one piece.
+            // `::<path>` in one piece.
             Some(prefix) => head == prefix.as_bytes(),
             None => {
-                let (scope, function) = (self.scope.as_bytes(), self.function.as_bytes());
-                head.len() == scope.len() + 2 + function.len()
-                    && head.starts_with(scope)
-                    && head[scope.len()..].starts_with(b"::")
-                    && head.ends_with(function)
+                let marker = key::DEFAULT_KEY_MARKER.as_bytes();
+                let (path_head, path_tail) = (self.path.head.as_bytes(), self.path.tail.as_bytes());
+                head.len() == marker.len() + self.path.len()
+                    && head.starts_with(marker)
+                    && head[marker.len()..].starts_with(path_head)
+                    && head.ends_with(path_tail)
             }
         }
     }
@@ -706,8 +701,10 @@ mod tests {
 
     fn parts<A: serde::Serialize + ?Sized>(args: &A) -> DefaultKeyParts<'_, A> {
         DefaultKeyParts {
-            scope: "app::repo",
-            function: "get_user",
+            path: KeyPath {
+                head: "app::repo::",
+                tail: "get_user",
+            },
             args,
         }
     }
@@ -754,6 +751,8 @@ mod tests {
             assert!(!is(&probe, &UserKey::Str(changed)), "another function");
             let changed = own.replacen("app::repo", "app::rep0", 1);
             assert!(!is(&probe, &UserKey::Str(changed)), "another scope");
+            let changed = own.replacen("::app", "app:", 1);
+            assert!(!is(&probe, &UserKey::Str(changed)), "not a default key");
             assert!(
                 !is(&probe, &UserKey::Str(own[..own.len() - 1].to_owned())),
                 "a prefix"
@@ -789,17 +788,16 @@ mod tests {
     }
 
     #[test]
-    fn a_tier_seeing_several_scopes_hashes_each_as_its_own() {
-        // A method of a generic type: one tier, one scope per type argument.
+    fn a_tier_seeing_several_paths_hashes_each_as_its_own() {
+        // A method of a generic type: one tier, one path per type argument.
         let tier = LocalTier::new(60, 10);
-        for scope in ["app::Repo<u8>", "app::Repo<u16>", "app::Repo<u8>"] {
+        for head in ["app::Repo<u8>::", "app::Repo<u16>::", "app::Repo<u8>::"] {
             let probe = DefaultKeyParts {
-                scope,
-                function: "get",
+                path: KeyPath { head, tail: "get" },
                 args: &(&1_u8,),
             };
             let built = probe.build().unwrap();
-            assert_eq!(built.to_string(), format!("{scope}::get(1)"));
+            assert_eq!(built.to_string(), format!("::{head}get(1)"));
             let written = probe.written(&tier).unwrap();
             assert_eq!(written.hash(), key_hash(&built), "{built}");
             assert!(probe.is(&written, &built));
@@ -809,7 +807,7 @@ mod tests {
     #[test]
     fn a_hash_collision_is_a_miss_never_another_keys_value() {
         static TIER: LocalTier = LocalTier::new(60, 100);
-        let stored = UserKey::Str("app::repo::get_user(1)".to_owned());
+        let stored = UserKey::Str("::app::repo::get_user(1)".to_owned());
         TIER.insert(stored.clone(), 1_u32);
         // Another key whose lookup lands on the same entry (as a colliding hash would).
         let other = parts(&(&2_u32,));

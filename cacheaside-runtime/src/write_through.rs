@@ -26,14 +26,11 @@ use crate::__private::{
 };
 use crate::client::{self, Access};
 use crate::engine;
+use crate::names::{name_problem, NameKind};
 use crate::report::{self, Cause};
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{mark_invalidated, note_truncate, store_with_ttl};
 use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl};
-
-/// Aerospike's limits on set and namespace names, in bytes.
-const MAX_SET_NAME: usize = 63;
-const MAX_NAMESPACE_NAME: usize = 31;
 
 /// Whether a returned value means the call succeeded: `Ok` of a `Result`, `Some` of an `Option`,
 /// any other value. Only then do `#[cache_put(value = …)]` and `#[cache_evict]` touch the cache.
@@ -209,7 +206,9 @@ pub fn cache_evict_all_blocking(spec: &'static CacheSpec) {
 /// # Errors
 /// When the entry may still be served: the cache is unreachable or failed the write
 /// ([`ErrorKind::Unavailable`], [`ErrorKind::Timeout`], [`ErrorKind::Server`]), or the set name or
-/// key is invalid ([`ErrorKind::Key`]). A disabled cache is not an error.
+/// key is invalid ([`ErrorKind::Key`]): a set name has 1 to 63 bytes and no NUL, `:` or `;`, and a
+/// string key does not start with `::`, which marks default keys (see [`UserKey`](crate::UserKey)).
+/// A disabled cache is not an error.
 pub async fn invalidate<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
     invalidate_spec(spec_for(None, None, set)?, key.into_user_key()).await
 }
@@ -433,9 +432,9 @@ fn spec_for(
     namespace: Option<&'static str>,
     set: &'static str,
 ) -> Result<&'static CacheSpec, Error> {
-    check_name("set", set, MAX_SET_NAME)?;
+    check_name(NameKind::Set, set)?;
     if let Some(namespace) = namespace {
-        check_name("namespace", namespace, MAX_NAMESPACE_NAME)?;
+        check_name(NameKind::Namespace, namespace)?;
     }
     type Names = (Option<&'static str>, Option<&'static str>, &'static str);
     type Specs = Mutex<HashMap<Names, &'static CacheSpec>>;
@@ -456,17 +455,13 @@ fn spec_for(
     Ok(*spec)
 }
 
-fn check_name(what: &str, name: &str, max_len: usize) -> Result<(), Error> {
-    if name.is_empty() || name.len() > max_len {
-        return Err(Error::new(
-            ErrorKind::Key,
-            format!(
-                "an Aerospike {what} name has 1 to {max_len} bytes; this one has {}",
-                name.len()
-            ),
-        ));
+/// A set or namespace name given to `invalidate`, checked by Aerospike's rules: a bad one is a key
+/// error, like a bad key.
+fn check_name(kind: NameKind, name: &str) -> Result<(), Error> {
+    match name_problem(kind, name) {
+        Some(problem) => Err(Error::new(ErrorKind::Key, problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -502,13 +497,26 @@ mod tests {
     #[test]
     fn rejects_invalid_names() {
         let long_set: &'static str = Box::leak("s".repeat(64).into_boxed_str());
-        for error in [
-            spec_for(None, None, "").unwrap_err(),
-            spec_for(None, None, long_set).unwrap_err(),
-            spec_for(None, Some("a_namespace_name_longer_than_31_bytes"), "s").unwrap_err(),
+        for (error, expected) in [
+            (
+                spec_for(None, None, "").unwrap_err(),
+                "set name is not empty",
+            ),
+            (
+                spec_for(None, None, long_set).unwrap_err(),
+                "set name has at most 63 bytes",
+            ),
+            (
+                spec_for(None, Some("a_namespace_name_longer_than_31_bytes"), "s").unwrap_err(),
+                "namespace name has at most 31 bytes",
+            ),
+            (
+                spec_for(None, None, "users:v2").unwrap_err(),
+                "set name cannot contain `:`",
+            ),
         ] {
             assert_eq!(error.kind(), ErrorKind::Key);
-            assert!(error.to_string().contains("name has 1 to"), "{error}");
+            assert!(error.to_string().contains(expected), "{error}");
         }
     }
 

@@ -45,17 +45,17 @@ async fn send_key_stores_the_user_key() {
     cacheaside_runtime::init(config(false)).await.unwrap();
     call("digest-only").await;
     let record = server
-        .record("test", "rt_send_key", r#"app::f("digest-only")"#)
+        .record("test", "rt_send_key", r#"::app::f("digest-only")"#)
         .expect("written");
     assert_eq!(record.user_key, None);
 
     cacheaside_runtime::init(config(true)).await.unwrap();
     call("with-key").await;
     let record = server
-        .record("test", "rt_send_key", r#"app::f("with-key")"#)
+        .record("test", "rt_send_key", r#"::app::f("with-key")"#)
         .expect("written");
     assert_eq!(
         record.user_key,
-        Some(UserKey::Str(r#"app::f("with-key")"#.to_owned()))
+        Some(UserKey::Str(r#"::app::f("with-key")"#.to_owned()))
     );
 }

@@ -71,7 +71,9 @@ async fn calls_succeed_while_down_and_caching_resumes_after_start() {
         eventually_cached(10).await,
         "caching resumed after the server came up"
     );
-    assert!(server.record("test", "rt_down", "app::f(\"k\")").is_some());
+    assert!(server
+        .record("test", "rt_down", "::app::f(\"k\")")
+        .is_some());
 
     // Down again after having been connected: calls still succeed, and the client finds the
     // server again when it comes back.

@@ -37,19 +37,19 @@ enum Shape {
 fn documented_example() {
     assert_eq!(
         key_of(&(&42u64, &"alice")),
-        r#"app::repo::get_user(42,"alice")"#
+        r#"::app::repo::get_user(42,"alice")"#
     );
 }
 
 #[test]
 fn no_arguments_and_single_arguments() {
-    assert_eq!(key_of(&()), "app::repo::get_user()");
-    assert_eq!(key_of(&(&7i8,)), "app::repo::get_user(7)");
+    assert_eq!(key_of(&()), "::app::repo::get_user()");
+    assert_eq!(key_of(&(&7i8,)), "::app::repo::get_user(7)");
     // A value that is not a tuple is still wrapped in parentheses.
-    assert_eq!(key_of(&"x"), r#"app::repo::get_user("x")"#);
+    assert_eq!(key_of(&"x"), r#"::app::repo::get_user("x")"#);
     assert_eq!(
         key_of(&Point { x: 1, y: 2 }),
-        "app::repo::get_user(Point{x:1,y:2})"
+        "::app::repo::get_user(Point{x:1,y:2})"
     );
 }
 
@@ -62,9 +62,13 @@ fn every_form_of_the_table() {
         ),
         (
             key_of(&(1.5f64, 1e20f64, -0.0f64, f64::NAN, f64::NEG_INFINITY)),
-            "(1.5,1e20,-0.0,NaN,-inf)",
+            "(1.5,1e20,-0.0,NaN(0x7ff8000000000000),-inf)",
         ),
         (key_of(&(1.0f32, true)), "(1.0,true)"),
+        (
+            key_of(&(-f64::NAN, f32::NAN, -f32::NAN)),
+            "(NaN(0xfff8000000000000),NaN(0x7fc00000),NaN(0xffc00000))",
+        ),
         (key_of(&("a\"b\\c", 'x', '\'')), r#"("a\"b\\c",'x','\'')"#),
         (key_of(&(serde_bytes_like(&[0, 255]),)), r#"(b"00ff")"#),
         (key_of(&(None::<u8>, Some(3u8), ())), "(None,Some(3),())"),
@@ -85,7 +89,7 @@ fn every_form_of_the_table() {
         ),
     ];
     for (key, args) in cases {
-        assert_eq!(key, format!("app::repo::get_user{args}"));
+        assert_eq!(key, format!("::app::repo::get_user{args}"));
     }
 }
 
@@ -170,6 +174,80 @@ fn explicit_keys() {
 }
 
 #[test]
+fn explicit_string_keys_that_start_like_default_keys_are_refused() {
+    for refused in ["::", "::app::repo::get_user(42)", ":::x"] {
+        let error = refused.into_user_key().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Key, "{refused}");
+        assert!(error.to_string().contains("starts with `::`"), "{error}");
+    }
+    for kept in [":x", "a::b", "", " ::x", "user:42"] {
+        assert_eq!(kept.into_user_key().unwrap(), UserKey::Str(kept.to_owned()));
+    }
+    // A `UserKey` addresses any record, e.g. for `cacheaside::invalidate`; `key = …` refuses it.
+    let default = UserKey::Str("::app::get(1)".to_owned());
+    assert_eq!(default.clone().into_user_key().unwrap(), default);
+    assert!(crate::__private::explicit_key(default).is_err());
+    assert_eq!(
+        crate::__private::explicit_key(7u8).unwrap(),
+        UserKey::Int(7)
+    );
+}
+
+#[test]
+fn paths_come_from_the_type_name_of_a_closure() {
+    let cases = [
+        (
+            "app::repo::__cacheaside_path_get_user::{{closure}}",
+            "app::repo::get_user",
+        ),
+        // In a `static`'s initializer, a closure inside a closure.
+        (
+            "app::repo::__cacheaside_path_get_user::{{closure}}::{{closure}}",
+            "app::repo::get_user",
+        ),
+        (
+            "app::jobs::run::__cacheaside_path_helper<u8, 3>::{{closure}}",
+            "app::jobs::run::helper<u8, 3>",
+        ),
+        (
+            "app::Repo<alloc::string::String>::__cacheaside_path_get::{{closure}}",
+            "app::Repo<alloc::string::String>::get",
+        ),
+        // Without companions: the method's own closure, in an `async fn`'s body.
+        (
+            "<app::Repo as app::Store>::get::{{closure}}::{{closure}}",
+            "<app::Repo as app::Store>::get",
+        ),
+        // A type argument that mentions another function's path function.
+        (
+            "app::__cacheaside_path_f<app::__cacheaside_path_g::{{closure}}>::{{closure}}",
+            "app::f<app::__cacheaside_path_g::{{closure}}>",
+        ),
+    ];
+    for (type_name, path) in cases {
+        assert_eq!(
+            KeyPath::of_closure(type_name).to_string(),
+            path,
+            "{type_name}"
+        );
+    }
+    let path = KeyPath::of_closure("app::__cacheaside_path_get::{{closure}}");
+    assert_eq!(
+        default_key_at(path, &(&1u8,)).unwrap(),
+        UserKey::Str("::app::get(1)".to_owned())
+    );
+}
+
+#[test]
+fn a_path_cell_reads_the_type_name_once() {
+    static CELL: KeyPathCell = KeyPathCell::new();
+    let first = CELL.get(|| "app::__cacheaside_path_get::{{closure}}");
+    let second = CELL.get(|| unreachable!("kept from the first call"));
+    assert_eq!(first, second);
+    assert_eq!(first.to_string(), "app::get");
+}
+
+#[test]
 fn display_of_keys() {
     assert_eq!(UserKey::Int(-3).to_string(), "-3");
     assert_eq!(UserKey::Bytes(vec![0, 171]).to_string(), "00ab");
@@ -210,9 +288,28 @@ fn arg() -> impl Strategy<Value = Arg> {
     ]
 }
 
-/// Float equality for keys: bitwise, except that every NaN is one value.
+/// Float equality for keys: bitwise (NaNs of other signs or payloads, `-0.0` and `0.0` differ).
 fn same_float(a: f64, b: f64) -> bool {
-    (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
+    a.to_bits() == b.to_bits()
+}
+
+/// Floats whose forms are easy to confuse: NaNs of both signs with small payloads, quiet or
+/// signalling, both zeros and both infinities.
+fn edge_float() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        (any::<bool>(), any::<bool>(), 0u64..3).prop_map(|(negative, quiet, payload)| {
+            let quiet_bit = if quiet { 1 << 51 } else { 0 };
+            // A signalling NaN needs a payload, or it would be an infinity.
+            let payload = if quiet { payload } else { payload + 1 };
+            f64::from_bits(
+                (u64::from(negative) << 63) | 0x7ff0_0000_0000_0000 | quiet_bit | payload,
+            )
+        }),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(-0.0),
+        Just(0.0),
+    ]
 }
 
 type Tuple = (
@@ -231,13 +328,7 @@ fn tuple() -> impl Strategy<Value = Tuple> {
         tricky_string(),
         prop::option::of(tricky_string()),
         prop::collection::vec(tricky_string(), 0..4),
-        prop_oneof![
-            any::<f64>(),
-            Just(f64::NAN),
-            Just(f64::INFINITY),
-            Just(-0.0),
-            Just(0.0)
-        ],
+        prop_oneof![any::<f64>(), edge_float()],
         arg(),
         prop::collection::btree_map(tricky_string(), any::<i8>(), 0..3),
         prop::sample::select(vec!['(', ')', ',', '"', '\\', ':', '\'', 'a']),
@@ -304,6 +395,45 @@ proptest! {
     #[test]
     fn separator_tuples_collide_only_when_equal(a in small_tuple(), b in small_tuple()) {
         prop_assert_eq!(key_of(&a) == key_of(&b), a == b, "{:?} vs {:?}", a, b);
+    }
+
+    /// Two floats share a key exactly when they have the same bits, as `f64` and as `f32`.
+    #[test]
+    fn floats_share_a_key_only_with_their_own_bits(a in edge_float(), b in edge_float()) {
+        prop_assert_eq!(key_of(&(a,)) == key_of(&(b,)), a.to_bits() == b.to_bits());
+        let (a32, b32) = (a as f32, b as f32);
+        prop_assert_eq!(key_of(&(a32,)) == key_of(&(b32,)), a32.to_bits() == b32.to_bits());
+    }
+
+    /// No explicit string key has the form of a default key, and every default key has it.
+    #[test]
+    fn explicit_string_keys_never_take_the_form_of_default_keys(
+        text in "(:{0,3})[a-z:()]{0,12}",
+        args in small_tuple(),
+    ) {
+        let default = key_of(&args);
+        prop_assert!(default.starts_with(DEFAULT_KEY_MARKER));
+        for explicit in [
+            text.as_str().into_user_key(),
+            text.clone().into_user_key(),
+            (&text).into_user_key(),
+            crate::__private::explicit_key(UserKey::Str(text.clone())),
+        ] {
+            match explicit {
+                Ok(UserKey::Str(key)) => {
+                    prop_assert!(!key.starts_with(DEFAULT_KEY_MARKER), "{}", key);
+                    prop_assert_ne!(key, default.clone());
+                }
+                Ok(other) => prop_assert!(false, "a string key became {:?}", other),
+                Err(error) => {
+                    prop_assert!(text.starts_with(DEFAULT_KEY_MARKER));
+                    prop_assert_eq!(error.kind(), ErrorKind::Key);
+                }
+            }
+        }
+        // The very key of a default-key call, given as an explicit key, is refused.
+        prop_assert!(default.as_str().into_user_key().is_err());
+        prop_assert!(crate::__private::explicit_key(UserKey::Str(default)).is_err());
     }
 
     /// A key is a pure function of the arguments.

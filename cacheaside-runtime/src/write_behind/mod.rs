@@ -84,6 +84,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::__private::CacheSpec;
+use crate::names::{name_problem, NameKind};
 use crate::report::{self, Cause};
 use crate::stats;
 use crate::{Error, ErrorKind, Ttl, UserKey};
@@ -104,8 +105,8 @@ pub trait CacheKey {
     /// The Aerospike user key of this key's entry.
     ///
     /// # Errors
-    /// [`ErrorKind::Key`] when the key cannot be one (an integer outside `i64`); the value is
-    /// then not cached, but still written to the source.
+    /// [`ErrorKind::Key`] when the key cannot be one (an integer outside `i64`, a string that
+    /// starts with `::`); the value is then not cached, but still written to the source.
     fn user_key(&self) -> Result<UserKey, Error>;
 }
 
@@ -121,8 +122,10 @@ macro_rules! integer_cache_keys {
 integer_cache_keys!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize);
 
 impl CacheKey for String {
+    /// The string; refused when it starts with `::`, like an explicit key of a reader (see
+    /// [`UserKey`]), so that a write-behind never overwrites the entry of a default key.
     fn user_key(&self) -> Result<UserKey, Error> {
-        Ok(UserKey::Str(self.clone()))
+        crate::__private::IntoUserKey::into_user_key(self)
     }
 }
 
@@ -289,7 +292,9 @@ where
     ///
     /// # Errors
     /// [`ErrorKind::Config`] when called outside a tokio runtime, with `max_batch` or
-    /// `capacity` 0, or with an invalid [`cache`](Self::cache) name.
+    /// `capacity` 0, with an invalid [`cache`](Self::cache) name, or with a set or
+    /// [`namespace`](Self::namespace) name that Aerospike refuses (empty, too long, or with a
+    /// NUL, `:` or `;`).
     pub fn start<F, Fut, E>(self, flush: F) -> Result<WriteBehind<K, V>, Error>
     where
         F: Fn(Vec<(K, V)>) -> Fut + Send + Sync + 'static,
@@ -336,6 +341,7 @@ where
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: fmt::Display + Send + 'static,
     {
+        self.check_names(true)?;
         let name = name.into();
         let journal = Journal::new(
             name.clone(),
@@ -368,6 +374,26 @@ where
     }
 
     /// The shared state, checked settings included.
+    /// Checks the set names (the journal's too, when `journaled`) and the namespace name by
+    /// Aerospike's rules: a bad one would fail every write.
+    fn check_names(&self, journaled: bool) -> Result<(), Error> {
+        let journal_set = journaled.then_some(self.journal_set);
+        let names = [
+            (NameKind::Set, Some(self.set)),
+            (NameKind::Set, journal_set),
+            (NameKind::Namespace, self.namespace),
+        ];
+        for (kind, name) in names {
+            if let Some(problem) = name.and_then(|name| name_problem(kind, name)) {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("WriteBehindBuilder: {problem}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn shared(&self, journal: Option<Journaled<K, V>>) -> Result<Arc<Shared<K, V>>, Error> {
         if self.settings.max_batch == 0 || self.capacity == 0 {
             return Err(Error::new(
@@ -378,6 +404,7 @@ where
         if let Some(name) = self.cache {
             crate::client::check_cluster_name(name)?;
         }
+        self.check_names(journal.is_some())?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::new(
                 ErrorKind::Config,

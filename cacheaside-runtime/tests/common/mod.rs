@@ -128,7 +128,7 @@ pub async fn delete(client: &Client, set: &str, key: Value) {
 
 /// The default key a function of this test crate gets, as documented.
 pub fn default_key_string(scope: &str, function: &str, args: &str) -> Value {
-    Value::String(format!("{scope}::{function}{args}"))
+    Value::String(format!("::{scope}::{function}{args}"))
 }
 
 /// A unique suffix so that repeated runs against a real server do not see each other's records.

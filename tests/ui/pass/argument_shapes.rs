@@ -67,7 +67,8 @@ fn main() {
     drop(generic_key(1u8));
     drop(generic_key_invalidate("a"));
     let _: Option<u32> = generic_return("a");
-    let _ = generic_return_invalidate("a");
+    // `T` is part of the key: the entry of `generic_return::<u32>` is the one removed.
+    let _ = generic_return_invalidate::<u32>("a");
     let _: Option<String> = generic_return_refresh("a");
     let owned = String::from("x");
     drop(borrowed(&owned, &[1, 2], Cow::Borrowed("l")));

@@ -93,7 +93,8 @@ fn main() {
     drop(typed.item_invalidate(0));
     drop(typed.item_refresh(0));
     drop(typed.convert::<u64>(0));
-    drop(typed.convert_invalidate(0));
+    // `U` is part of the key: the entry of `convert::<u64>` is the one removed.
+    drop(typed.convert_invalidate::<u64>(0));
     drop(typed.convert_refresh::<u64>(0));
     drop(typed.load(3));
 }
