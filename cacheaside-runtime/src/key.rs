@@ -272,7 +272,7 @@ pub(crate) fn check_explicit(key: UserKey) -> Result<UserKey, Error> {
         UserKey::Str(text) if text.starts_with(DEFAULT_KEY_MARKER) => Err(Error::new(
             ErrorKind::Key,
             format!(
-                "the explicit key {text:?} starts with `{DEFAULT_KEY_MARKER}`, which only default keys \
+                "an explicit key starts with `{DEFAULT_KEY_MARKER}`, which only default keys \
                  (those of functions without `key = …`) start with; give the key another form, e.g. \
                  without the leading `{DEFAULT_KEY_MARKER}`"
             ),
@@ -304,8 +304,10 @@ impl fmt::Display for KeyWriteError {
 impl std::error::Error for KeyWriteError {}
 
 impl ser::Error for KeyWriteError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        KeyWriteError(msg.to_string())
+    /// The message of an argument's `Serialize` impl is dropped: it may quote the argument, and
+    /// key errors are logged.
+    fn custom<T: fmt::Display>(_message: T) -> Self {
+        KeyWriteError("its Serialize implementation reported an error".to_owned())
     }
 }
 

@@ -29,7 +29,8 @@
 //!   them loads for itself; a cancelled or panicking leader hands over to one of them.
 //! - Stale writes: a write-back is conditional on what the read before the load saw. After a
 //!   miss it is create-only; when it replaces a record (an invalidation marker, an undecodable
-//!   value) it expects that record's generation. `<fn>_invalidate` replaces the entry with a
+//!   value) it expects that record's generation, and a record whose bin `data` is not bytes only
+//!   while that is still so. `<fn>_invalidate` replaces the entry with a
 //!   marker record (bin `invalidated`, no bin `data`) that lives for the
 //!   [`ConfigBuilder::invalidation_window`], and `<fn>_refresh` does the same before its load. So
 //!   a load that began before an invalidation or refresh never writes its value over it. The hit
@@ -42,6 +43,9 @@
 //!
 //! - a read that fails, times out or finds bytes that do not decode (another format, codec or
 //!   shape, corrupt data) is a miss: the body runs and its result overwrites the entry;
+//! - a record whose bin `data` is not bytes (a list nested 100,000 deep, a string that is not
+//!   UTF-8: nothing this library writes) is never sent by the server, because every read carries
+//!   a filter expression on the bin's type; it counts as undecodable and is replaced;
 //! - a failed or timed-out write is counted and logged, and the body's result is returned;
 //! - each read, write or delete has its own total timeout ([`ConfigBuilder::operation_timeout`],
 //!   50 ms by default), enforced by the client's policy and by a timer;

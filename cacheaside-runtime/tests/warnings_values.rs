@@ -4,7 +4,7 @@
 
 mod common;
 
-use cacheaside_runtime::__private::{default_key, get_or_load, CacheSpec, PlainKind};
+use cacheaside_runtime::__private::{default_key, explicit_key, get_or_load, CacheSpec, PlainKind};
 use cacheaside_runtime::Ttl;
 use common::{logs, Backend};
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,28 @@ static SESSION: CacheSpec = CacheSpec {
     ..TOKEN
 };
 
+/// Functions whose keys cannot be used: an argument whose `Serialize` fails with a message that
+/// quotes it, and an explicit key in the default keys' form.
+static REFUSED_ARGUMENT: CacheSpec = CacheSpec {
+    set: "rt_warnings_values_key",
+    function: "lookup",
+    ..OLD
+};
+static REFUSED_EXPLICIT: CacheSpec = CacheSpec {
+    set: "rt_warnings_values_explicit",
+    function: "lookup",
+    ..OLD
+};
+
+/// An argument that refuses to be serialized, quoting itself in the error.
+struct Quoting(String);
+
+impl Serialize for Quoting {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(format!("cannot use {}", self.0)))
+    }
+}
+
 #[tokio::test]
 async fn an_undecodable_value_is_described_without_its_data() {
     logs::capture();
@@ -78,6 +100,24 @@ async fn an_undecodable_value_is_described_without_its_data() {
     let token = get_or_load(&TOKEN, key(), PlainKind, async { SECRET_VALUE.to_owned() }).await;
     assert_eq!(token, SECRET_VALUE);
     get_or_load(&SESSION, key(), PlainKind, async { new.clone() }).await;
+
+    // Keys that cannot be used are reported without the arguments or the key.
+    let quoting = Quoting(argument.clone());
+    let key = default_key(&REFUSED_ARGUMENT, "app", &(&quoting,));
+    assert_eq!(
+        get_or_load(&REFUSED_ARGUMENT, key, PlainKind, async { 1 }).await,
+        1
+    );
+    let key = explicit_key(format!("::{argument}"));
+    assert_eq!(
+        get_or_load(&REFUSED_EXPLICIT, key, PlainKind, async { 2 }).await,
+        2
+    );
+    for scope in ["rt_warnings_values_key", "rt_warnings_values_explicit"] {
+        let warnings = logs::matching(&["level=WARN", scope]);
+        assert_eq!(warnings.len(), 1, "a key warning for {scope}: {warnings:?}");
+    }
+
     for warning in logs::matching(&[]) {
         assert!(
             !warning.contains(SECRET_VALUE),
