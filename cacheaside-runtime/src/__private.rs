@@ -7,15 +7,21 @@
 use core::future::Future;
 use core::marker::PhantomData;
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::Serialize;
 
 pub use crate::batch::{
     batch_lookup, batch_lookup_blocking, invalidate_batch, invalidate_batch_blocking, rebuild_ids,
     BatchCall, BatchId, BatchIds, BatchIdsCheck, BatchIdsOf, BatchKind, BatchLookup, BatchMap,
     BatchParts, BatchReturn, BatchReturnCheck, BatchReturnOf, IdsArg, KeysAre,
 };
+pub use crate::key::{IntoUserKey, KeyResult};
 pub use crate::key::{KeyPath, KeyPathCell, UserKey};
+pub use crate::kind::{
+    CacheValue, CachedPart, NegativeOptionKind, OptionKind, PlainKind, ResultKind, ReturnKind,
+    TtlFromCheck, TtlFromKind,
+};
 pub use crate::local::{DefaultKeyParts, LocalEntry, LocalKey, LocalProbe, LocalTier};
+pub use crate::spec::{CachePolicy, CacheSpec};
 pub use crate::write_through::{
     cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
     cache_put_blocking, put_returned, put_value, put_value_if, succeeded, Outcome, PutEntry,
@@ -23,246 +29,10 @@ pub use crate::write_through::{
 };
 pub use crate::Ttl;
 
-/// What the attribute said about one annotated function, built once in a `static`.
-#[derive(Debug)]
-pub struct CacheSpec {
-    /// `cache = "…"`: the cluster installed by `init_named` under this name, or `None` for the
-    /// default cluster.
-    pub cache: Option<&'static str>,
-    /// `namespace = "…"`, or `None` for the configured default namespace.
-    pub namespace: Option<&'static str>,
-    /// `set = "…"`.
-    pub set: &'static str,
-    /// `ttl = …`.
-    pub ttl: Ttl,
-    /// The function's name as written (`get_user`); part of default keys and of log lines.
-    pub function: &'static str,
-}
-
-/// The freshness options of one annotated function (`none_ttl`, `refresh_ahead`), built once in a
-/// `static` next to its [`CacheSpec`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// `none_ttl = …`: how long a `None` is cached (with [`NegativeOptionKind`]).
-    pub none_ttl: Option<Ttl>,
-    /// `refresh_ahead = 0.2`, in thousandths of the TTL; 0 when off.
-    pub refresh_ahead_permille: u16,
-    /// `stale_if_error = "10m"`, in seconds; 0 when off. Records live this much longer than the
-    /// TTL; in that window the body runs first and its failure is answered with the old value.
-    pub stale_if_error_secs: u32,
-    /// `touch_on_read`, in thousandths of the TTL: a hit with less than this part of the TTL left
-    /// resets the TTL (sliding expiry); 0 when off.
-    pub touch_permille: u16,
-}
-
-impl CachePolicy {
-    /// No negative caching, no refresh-ahead.
-    pub const DEFAULT: CachePolicy = CachePolicy {
-        none_ttl: None,
-        refresh_ahead_permille: 0,
-        stale_if_error_secs: 0,
-        touch_permille: 0,
-    };
-}
-
-/// The key of one call, or why it could not be built (then the call bypasses the cache).
-pub type KeyResult = Result<UserKey, crate::Error>;
-
-/// Which part of a return value is cached: `Ok` of a `Result`, `Some` of an `Option`, or all of it.
-///
-/// The macro decides the kind from the return type's syntax and names one of [`ResultKind`],
-/// [`OptionKind`] or [`PlainKind`].
-pub trait ReturnKind<R> {
-    /// The cached value.
-    type Value: CacheValue;
-    /// The value to write back, or `None` when this return value must not be cached.
-    fn cacheable(returned: &R) -> Option<&Self::Value>;
-    /// Rebuilds a return value from a cached value.
-    fn from_cached(value: Self::Value) -> R;
-    /// Whether a cached value stands for "nothing found" (a cached `None`), which is written with
-    /// the function's `none_ttl` instead of its `ttl`.
-    fn is_negative(_value: &Self::Value) -> bool {
-        false
-    }
-    /// The TTL of this value's entry when the value decides it (`ttl_from`); `None` for the
-    /// function's `ttl`.
-    fn ttl_of(&self, _value: &Self::Value) -> Option<core::time::Duration> {
-        None
-    }
-}
-
-/// A value that can be stored in the cache.
-#[diagnostic::on_unimplemented(
-    message = "the cached value `{Self}` must implement `serde::Serialize` and `serde::de::DeserializeOwned`",
-    label = "this return type is written to the cache",
-    note = "add `#[derive(serde::Serialize, serde::Deserialize)]` to the value's type"
-)]
-pub trait CacheValue: Serialize + DeserializeOwned {}
-impl<T: Serialize + DeserializeOwned> CacheValue for T {}
-
-/// `Result<T, E>`: only `Ok(T)` is cached.
-#[derive(Debug, Clone, Copy)]
-pub struct ResultKind;
-/// `Option<T>`: only `Some(T)` is cached.
-#[derive(Debug, Clone, Copy)]
-pub struct OptionKind;
-/// Any other `T`: every value is cached.
-#[derive(Debug, Clone, Copy)]
-pub struct PlainKind;
-/// `Option<T>` with `none_ttl`: `Some(T)` and `None` are both cached, `None` with its own TTL.
-#[derive(Debug, Clone, Copy)]
-pub struct NegativeOptionKind;
-
-/// The cached part of a return type `R` for a kind, without the bounds of [`ReturnKind`]: names
-/// the value type of `<fn>_peek` without repeating the errors of an unstorable return type.
-#[diagnostic::on_unimplemented(
-    message = "`<fn>_peek` cannot name the cached part of `{R}`: it does not match the declared kind",
-    label = "the return type does not match `returns = …` (see the error at the return type)",
-    note = "fix the return type or the `returns` option; this error goes away with it"
-)]
-pub trait CachedPart<R> {
-    /// What `<fn>_peek` returns inside its `Option`.
-    type Part;
-}
-impl<T, E> CachedPart<Result<T, E>> for ResultKind {
-    type Part = T;
-}
-impl<T> CachedPart<Option<T>> for OptionKind {
-    type Part = T;
-}
-impl<T> CachedPart<Option<T>> for NegativeOptionKind {
-    type Part = Option<T>;
-}
-impl<T> CachedPart<T> for PlainKind {
-    type Part = T;
-}
-
-/// Any kind with `ttl_from = path`: the entry's TTL is `ttl_from(&value)`.
-pub struct TtlFromKind<K, V> {
-    inner: K,
-    ttl_from: fn(&V) -> core::time::Duration,
-}
-
-impl<K: Clone, V> Clone for TtlFromKind<K, V> {
-    fn clone(&self) -> Self {
-        TtlFromKind {
-            inner: self.inner.clone(),
-            ttl_from: self.ttl_from,
-        }
-    }
-}
-impl<K: Copy, V> Copy for TtlFromKind<K, V> {}
-
-impl<R, K: ReturnKind<R>> ReturnKind<R> for TtlFromKind<K, K::Value> {
-    type Value = K::Value;
-    fn cacheable(returned: &R) -> Option<&K::Value> {
-        K::cacheable(returned)
-    }
-    fn from_cached(value: K::Value) -> R {
-        K::from_cached(value)
-    }
-    fn is_negative(value: &K::Value) -> bool {
-        K::is_negative(value)
-    }
-    fn ttl_of(&self, value: &K::Value) -> Option<core::time::Duration> {
-        Some((self.ttl_from)(value))
-    }
-}
-
-impl<R, K: CachedPart<R>, V> CachedPart<R> for TtlFromKind<K, V> {
-    type Part = K::Part;
-}
-
-/// `ttl_from = path` for the kind of the return type `R`: the function's type is fixed by `R`, so
-/// a `fn` of another signature is reported at the path, once.
-pub struct TtlFromCheck<R, K>(K, PhantomData<fn() -> R>);
-
-impl<R, K: ReturnKind<R>> TtlFromCheck<R, K> {
-    /// A check for the kind of the function's return type `R`.
-    #[inline(always)]
-    pub fn new(kind: K) -> Self {
-        TtlFromCheck(kind, PhantomData)
-    }
-
-    /// The kind whose entries get the TTL `ttl_from(&value)`.
-    #[inline(always)]
-    pub fn ttl_from(
-        self,
-        ttl_from: fn(&K::Value) -> core::time::Duration,
-    ) -> TtlFromKind<K, K::Value> {
-        TtlFromKind {
-            inner: self.0,
-            ttl_from,
-        }
-    }
-}
-
-impl OptionKind {
-    /// The kind that caches `None` as well (`none_ttl = …`).
-    #[inline(always)]
-    pub fn cache_none(self) -> NegativeOptionKind {
-        NegativeOptionKind
-    }
-}
-
-impl<T: CacheValue> ReturnKind<Option<T>> for NegativeOptionKind {
-    type Value = Option<T>;
-    fn cacheable(returned: &Option<T>) -> Option<&Option<T>> {
-        Some(returned)
-    }
-    fn from_cached(value: Option<T>) -> Option<T> {
-        value
-    }
-    fn is_negative(value: &Option<T>) -> bool {
-        value.is_none()
-    }
-}
-
-impl<T: CacheValue, E> ReturnKind<Result<T, E>> for ResultKind {
-    type Value = T;
-    fn cacheable(returned: &Result<T, E>) -> Option<&T> {
-        returned.as_ref().ok()
-    }
-    fn from_cached(value: T) -> Result<T, E> {
-        Ok(value)
-    }
-}
-
-impl<T: CacheValue> ReturnKind<Option<T>> for OptionKind {
-    type Value = T;
-    fn cacheable(returned: &Option<T>) -> Option<&T> {
-        returned.as_ref()
-    }
-    fn from_cached(value: T) -> Option<T> {
-        Some(value)
-    }
-}
-
-impl<T: CacheValue> ReturnKind<T> for PlainKind {
-    type Value = T;
-    fn cacheable(returned: &T) -> Option<&T> {
-        Some(returned)
-    }
-    fn from_cached(value: T) -> T {
-        value
-    }
-}
-
-/// An argument that is part of a default key.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is a cache key argument but does not implement `serde::Serialize`",
-    label = "this argument is part of the cache key",
-    note = "add it to `skip(...)` to leave it out of the key, or derive `serde::Serialize` for its type"
-)]
+/// `serde::Serialize`, for the facade's check of default-key arguments (the facade does not
+/// depend on serde itself).
 pub trait KeyArg: Serialize {}
 impl<T: Serialize + ?Sized> KeyArg for T {}
-
-/// Identity function whose bound, spanned on one argument, makes a non-serializable key argument
-/// an error that points at that argument.
-#[inline(always)]
-pub fn key_arg<T: KeyArg + ?Sized>(arg: &T) -> &T {
-    arg
-}
 
 /// The default key `::<scope>::<function>(<args>)` of `spec`'s function, with a path given as
 /// a scope and the function's name; `args` is the tuple of the key arguments (of references,
@@ -280,17 +50,6 @@ pub fn default_key<A: Serialize + ?Sized>(
 #[inline]
 pub fn default_key_at<A: Serialize + ?Sized>(path: KeyPath, args: &A) -> KeyResult {
     crate::key::default_key_at(path, args)
-}
-
-/// A value usable as an explicit `key = <expr>`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be an Aerospike user key",
-    label = "`key = ...` must give a string, an integer or bytes",
-    note = "use a `String`/`&str`, an integer type, or `Vec<u8>`/`&[u8]`; e.g. `key = format!(\"{{}}:{{}}\", a, b)`"
-)]
-pub trait IntoUserKey {
-    /// Converts to the user key, or fails (an integer out of Aerospike's `i64` range).
-    fn into_user_key(self) -> KeyResult;
 }
 
 /// The key of `key = <expr>`: refused when it is a string that starts like a default key (also

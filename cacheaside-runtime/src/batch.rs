@@ -27,17 +27,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use aerospike::{Key, Value};
 
-use crate::__private::{
-    CacheSpec, CacheValue, IntoUserKey, KeyResult, OptionKind, PlainKind, ResultKind,
-};
 use crate::breaker;
 use crate::bridge;
 use crate::client::batch_read::Row;
 use crate::client::{self, Access, Data, Expected};
 use crate::codec;
+use crate::key::{IntoUserKey, KeyResult};
+use crate::kind::{CacheValue, OptionKind, PlainKind, ResultKind};
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
+use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{encode_failed, store_with_ttl, LoadStart, Target};
 use crate::{Error, ErrorKind, UserKey};
@@ -647,7 +647,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
 }
 
 /// `<fn>_invalidate` of a batch function: invalidates the entry of every id, as the single-id
-/// `<fn>_invalidate` does (see [`invalidate`](crate::__private::invalidate)). The first error is
+/// `<fn>_invalidate` does (see `__private::invalidate`). The first error is
 /// returned, after every id was tried.
 pub async fn invalidate_batch<A: ?Sized, I, B>(
     spec: &'static CacheSpec,
@@ -882,10 +882,7 @@ mod tests {
         let ids = vec!["a".to_owned(), "b".to_owned(), "a".to_owned()];
         let (distinct, keys) = IdsArg(&ids).batch_ids().distinct();
         assert_eq!(distinct, ["a", "b"]);
-        assert_eq!(
-            keys[0].as_ref().unwrap(),
-            &crate::__private::explicit_key("a".to_owned()).unwrap()
-        );
+        assert_eq!(keys[0].as_ref().unwrap(), &UserKey::Str("a".to_owned()));
         let bytes: &[Vec<u8>] = &[vec![1, 2]];
         assert_eq!(
             IdsArg(bytes).batch_ids().distinct().1[0].as_ref().unwrap(),

@@ -26,7 +26,7 @@ use aerospike::Key;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
-use crate::__private::CacheSpec;
+use crate::spec::CacheSpec;
 use crate::{client, UserKey};
 
 /// Identifies one cached entry within the process: its namespace as the function names it and

@@ -734,11 +734,25 @@ impl<S: KeySink> ser::SerializeMap for Compound<'_, S> {
     }
 }
 
+/// The key of one call, or why it could not be built (then the call bypasses the cache).
+pub type KeyResult = Result<UserKey, Error>;
+
+/// A value usable as an explicit `key = <expr>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an Aerospike user key",
+    label = "`key = ...` must give a string, an integer or bytes",
+    note = "use a `String`/`&str`, an integer type, or `Vec<u8>`/`&[u8]`; e.g. `key = format!(\"{{}}:{{}}\", a, b)`"
+)]
+pub trait IntoUserKey {
+    /// Converts to the user key, or fails (an integer out of Aerospike's `i64` range).
+    fn into_user_key(self) -> KeyResult;
+}
+
 /// Integer keys: Aerospike integer keys are `i64`.
 macro_rules! integer_user_keys {
     ($($t:ty),* $(,)?) => {$(
-        impl crate::__private::IntoUserKey for $t {
-            fn into_user_key(self) -> crate::__private::KeyResult {
+        impl IntoUserKey for $t {
+            fn into_user_key(self) -> KeyResult {
                 i64::try_from(self).map(UserKey::Int).map_err(|_| {
                     Error::new(
                         ErrorKind::Key,
@@ -747,9 +761,9 @@ macro_rules! integer_user_keys {
                 })
             }
         }
-        impl crate::__private::IntoUserKey for &$t {
-            fn into_user_key(self) -> crate::__private::KeyResult {
-                crate::__private::IntoUserKey::into_user_key(*self)
+        impl IntoUserKey for &$t {
+            fn into_user_key(self) -> KeyResult {
+                IntoUserKey::into_user_key(*self)
             }
         }
     )*};
@@ -758,8 +772,8 @@ integer_user_keys!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usiz
 
 macro_rules! infallible_user_keys {
     ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {$(
-        impl crate::__private::IntoUserKey for $t {
-            fn into_user_key(self) -> crate::__private::KeyResult {
+        impl IntoUserKey for $t {
+            fn into_user_key(self) -> KeyResult {
                 let $v = self;
                 Ok($e)
             }
@@ -776,8 +790,8 @@ infallible_user_keys! {
 /// String keys: refused when they start like a default key (see [`check_explicit`]).
 macro_rules! string_user_keys {
     ($($t:ty => |$v:ident| $e:expr),* $(,)?) => {$(
-        impl crate::__private::IntoUserKey for $t {
-            fn into_user_key(self) -> crate::__private::KeyResult {
+        impl IntoUserKey for $t {
+            fn into_user_key(self) -> KeyResult {
                 let $v = self;
                 check_explicit(UserKey::Str($e))
             }
@@ -790,14 +804,14 @@ string_user_keys! {
     &String => |v| v.clone(),
 }
 
-impl<const N: usize> crate::__private::IntoUserKey for [u8; N] {
-    fn into_user_key(self) -> crate::__private::KeyResult {
+impl<const N: usize> IntoUserKey for [u8; N] {
+    fn into_user_key(self) -> KeyResult {
         Ok(UserKey::Bytes(self.to_vec()))
     }
 }
 
-impl<const N: usize> crate::__private::IntoUserKey for &[u8; N] {
-    fn into_user_key(self) -> crate::__private::KeyResult {
+impl<const N: usize> IntoUserKey for &[u8; N] {
+    fn into_user_key(self) -> KeyResult {
         Ok(UserKey::Bytes(self.to_vec()))
     }
 }

@@ -4,6 +4,31 @@
 //! client on its own background runtime, the default key format ([`UserKey`]), the record
 //! envelope and codec, the get-or-load engine and the per-set counters ([`stats`]).
 //!
+//! # Architecture
+//!
+//! The modules form layers: each imports only modules of the layers below it (and its own
+//! children), never one above or beside it in a circle; `cargo run -p xtask -- layers` prints the
+//! import graph and a test keeps it free of cycles. From the bottom:
+//!
+//! 1. **Vocabulary**, importing nothing of the crate: `error`, `spec` (what an attribute says:
+//!    [`CacheSpec`](__private::CacheSpec), [`Ttl`], `CachePolicy`), `kind` (which part of a return
+//!    value is cached), `key` (user keys, the default key format), `names` (Aerospike's naming
+//!    rules), `envelope` (the layout of bin `data`), `events` (what telemetry reports), `report`
+//!    (rate-limited warnings), `breaker`, `namespace`, `tls`, `set_policy`, `local_registry`.
+//! 2. **Encoding and settings**: `codec` (the envelope's payload), `size` (the record size
+//!    guard), `config`, `metrics` (the `metrics` feature's export).
+//! 3. **Telemetry**: `stats` (the per-set counters), `observe` (call durations, the call span).
+//! 4. **The cluster**: `client` (the shared client, its background runtime, every Aerospike
+//!    operation with its timeout and breaker, the read filter of `client::data_filter`), `bridge`
+//!    (sync callers waiting on it).
+//! 5. **Coordination in the process**: `flight` (single-flight), `refresh_ahead` (claims), `local`
+//!    (the in-process tier).
+//! 6. **Writing entries**: `write_back` (conditional write-backs, invalidation markers).
+//! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate), `batch` (batch
+//!    loaders), `write_through` (`#[cache_put]`, `#[cache_evict]`, `invalidate`), `write_behind`.
+//! 8. **Entry points**: `inspect` (for the operator tool), `__private` (what generated code
+//!    calls: re-exports and thin checks; nothing else in the crate imports it) and this `lib`.
+//!
 //! # Record format
 //!
 //! One record per cached call: namespace from the attribute or [`Config::namespace`], set from
@@ -91,11 +116,16 @@ mod config;
 mod engine;
 mod envelope;
 mod error;
+mod events;
 mod flight;
 pub mod inspect;
 mod key;
+mod kind;
 mod local;
 mod local_registry;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod names;
 mod namespace;
 mod observe;
@@ -103,43 +133,20 @@ mod refresh_ahead;
 mod report;
 mod set_policy;
 mod size;
+mod spec;
 mod stats;
 mod tls;
 mod write_back;
 pub mod write_behind;
 mod write_through;
 
-pub use __private::IntoUserKey;
 pub use client::{init, init_named};
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
-pub use key::UserKey;
-#[cfg(feature = "metrics")]
-pub use observe::metrics;
+pub use key::{IntoUserKey, UserKey};
 pub use set_policy::SetPolicy;
+pub use spec::Ttl;
 pub use stats::{stats, SetStats, Stats};
 pub use write_through::{
     invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking, named, NamedCache,
 };
-
-/// How long a cached entry lives, as Aerospike's record TTL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ttl {
-    /// This many seconds after the write. `Seconds(0)` means the namespace's `default-ttl`, as it
-    /// does on the wire.
-    Seconds(u32),
-    /// The namespace's `default-ttl`.
-    NamespaceDefault,
-    /// Never expires.
-    Never,
-}
-
-impl Ttl {
-    pub(crate) fn expiration(self) -> aerospike::Expiration {
-        match self {
-            Ttl::Seconds(seconds) => aerospike::Expiration::Seconds(seconds),
-            Ttl::NamespaceDefault => aerospike::Expiration::NamespaceDefault,
-            Ttl::Never => aerospike::Expiration::Never,
-        }
-    }
-}

@@ -73,7 +73,7 @@ impl Drop for Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::__private::CacheSpec;
+    use crate::spec::CacheSpec;
     use crate::{Ttl, UserKey};
 
     static SPEC: CacheSpec = CacheSpec {

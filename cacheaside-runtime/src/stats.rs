@@ -143,7 +143,7 @@ pub fn stats() -> Stats {
 pub(crate) struct SetCounters {
     /// The metric keys of this set, labelled with its name, built once (`metrics` feature).
     #[cfg(feature = "metrics")]
-    exported: crate::observe::metrics::SetMetrics,
+    exported: crate::metrics::SetMetrics,
     hits: AtomicU64,
     misses: AtomicU64,
     loads: AtomicU64,
@@ -165,82 +165,14 @@ pub(crate) struct SetCounters {
     local_tier_hits: AtomicU64,
 }
 
-/// One event to count; the declaration order is the order of [`SetStats`]'s fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Event {
-    Hit,
-    Miss,
-    Load,
-    LoadError,
-    CacheError,
-    Undecodable,
-    Write,
-    Coalesced,
-    StaleWritePrevented,
-    BreakerOpened,
-    TtlForbiddenSkip,
-    Oversize,
-    RefreshAhead,
-    StaleServed,
-    /// Counted with [`Hit`](Event::Hit) by [`SetCounters::count_local_hit`], which builds it
-    /// only for exported metrics.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    LocalHit,
-    Touch,
-}
-
-impl Event {
-    /// Every event, in declaration order (`event as usize` is its index here).
-    #[cfg(test)]
-    pub(crate) const ALL: [Event; 16] = [
-        Event::Hit,
-        Event::Miss,
-        Event::Load,
-        Event::LoadError,
-        Event::CacheError,
-        Event::Undecodable,
-        Event::Write,
-        Event::Coalesced,
-        Event::StaleWritePrevented,
-        Event::BreakerOpened,
-        Event::TtlForbiddenSkip,
-        Event::Oversize,
-        Event::RefreshAhead,
-        Event::StaleServed,
-        Event::LocalHit,
-        Event::Touch,
-    ];
-
-    /// The name of the [`SetStats`] field that counts this event.
-    #[cfg(test)]
-    pub(crate) const fn field(self) -> &'static str {
-        match self {
-            Event::Hit => "hits",
-            Event::Miss => "misses",
-            Event::Load => "loads",
-            Event::LoadError => "load_errors",
-            Event::CacheError => "cache_errors",
-            Event::Undecodable => "undecodable",
-            Event::Write => "writes",
-            Event::Coalesced => "coalesced",
-            Event::StaleWritePrevented => "stale_writes_prevented",
-            Event::BreakerOpened => "breaker_opens",
-            Event::TtlForbiddenSkip => "ttl_forbidden_skips",
-            Event::Oversize => "oversize",
-            Event::RefreshAhead => "refreshes_ahead",
-            Event::StaleServed => "stale_served",
-            Event::LocalHit => "local_hits",
-            Event::Touch => "touches",
-        }
-    }
-}
+pub(crate) use crate::events::Event;
 
 impl SetCounters {
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     fn new(set: &'static str) -> SetCounters {
         SetCounters {
             #[cfg(feature = "metrics")]
-            exported: crate::observe::metrics::SetMetrics::new(set),
+            exported: crate::metrics::SetMetrics::new(set),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             loads: AtomicU64::new(0),
@@ -263,7 +195,7 @@ impl SetCounters {
 
     /// The metric keys of this set, for the latency histograms.
     #[cfg(feature = "metrics")]
-    pub(crate) fn exported(&self) -> &crate::observe::metrics::SetMetrics {
+    pub(crate) fn exported(&self) -> &crate::metrics::SetMetrics {
         &self.exported
     }
 

@@ -18,12 +18,13 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use aerospike::{Expiration, Key, ResultCode};
 
-use crate::__private::{CacheSpec, ReturnKind};
 use crate::client::{Cache, Expected};
 use crate::codec;
+use crate::kind::ReturnKind;
 use crate::namespace::{NamespaceInfo, NamespaceStatus};
 use crate::report::{self, Cause};
 use crate::size;
+use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
 use crate::{Config, Error, Ttl};
 

@@ -21,13 +21,13 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use crate::__private::{
-    CacheSpec, IntoUserKey, KeyResult, OptionKind, PlainKind, ResultKind, ReturnKind,
-};
 use crate::client::{self, Access};
 use crate::engine;
+use crate::key::{IntoUserKey, KeyResult};
+use crate::kind::{OptionKind, PlainKind, ResultKind, ReturnKind};
 use crate::names::{name_problem, NameKind};
 use crate::report::{self, Cause};
+use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{mark_invalidated, note_truncate, store_with_ttl};
 use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl};

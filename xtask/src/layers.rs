@@ -234,6 +234,19 @@ mod tests {
         assert_eq!(found, ["a", "b", "c", "d", "e"]);
     }
 
+    /// The runtime stays layered: no cycles, and only `lib` reaches the generated-code interface.
+    #[test]
+    fn the_runtime_has_no_import_cycles() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let graph = graph(&root.join("cacheaside-runtime").join("src")).unwrap();
+        assert_eq!(cycles(&graph), Vec::<Vec<String>>::new());
+        let importers: Vec<&String> = (graph.iter())
+            .filter(|(_, imports)| imports.contains("__private"))
+            .map(|(module, _)| module)
+            .collect();
+        assert!(importers.is_empty(), "{importers:?} import __private");
+    }
+
     #[test]
     fn cycles_are_the_strongly_connected_components() {
         let graph: Graph = [

@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use serde::Serialize;
 
 use super::*;
-use crate::__private::IntoUserKey;
+use crate::key::IntoUserKey;
 
 fn key_of<A: Serialize + ?Sized>(args: &A) -> String {
     match default_key("app::repo", "get_user", args).unwrap() {
@@ -191,11 +191,8 @@ fn explicit_string_keys_that_start_like_default_keys_are_refused() {
     // A `UserKey` addresses any record, e.g. for `cacheaside::invalidate`; `key = …` refuses it.
     let default = UserKey::Str("::app::get(1)".to_owned());
     assert_eq!(default.clone().into_user_key().unwrap(), default);
-    assert!(crate::__private::explicit_key(default).is_err());
-    assert_eq!(
-        crate::__private::explicit_key(7u8).unwrap(),
-        UserKey::Int(7)
-    );
+    assert!(explicit(default).is_err());
+    assert_eq!(explicit(7u8).unwrap(), UserKey::Int(7));
 }
 
 #[test]
@@ -422,7 +419,7 @@ proptest! {
             text.as_str().into_user_key(),
             text.clone().into_user_key(),
             (&text).into_user_key(),
-            crate::__private::explicit_key(UserKey::Str(text.clone())),
+            explicit(UserKey::Str(text.clone())),
         ] {
             match explicit {
                 Ok(UserKey::Str(key)) => {
@@ -438,7 +435,7 @@ proptest! {
         }
         // The very key of a default-key call, given as an explicit key, is refused.
         prop_assert!(default.as_str().into_user_key().is_err());
-        prop_assert!(crate::__private::explicit_key(UserKey::Str(default)).is_err());
+        prop_assert!(explicit(UserKey::Str(default)).is_err());
     }
 
     /// A key is a pure function of the arguments.
@@ -446,4 +443,9 @@ proptest! {
     fn keys_are_stable(a in tuple()) {
         prop_assert_eq!(key_of(&a), key_of(&a.clone()));
     }
+}
+
+/// What `key = <expr>` gives (as `__private::explicit_key`).
+fn explicit<K: IntoUserKey>(key: K) -> KeyResult {
+    key.into_user_key().and_then(check_explicit)
 }

@@ -10,13 +10,13 @@
 use aerospike::{Expiration, Key};
 use serde::Serialize;
 
-use crate::__private::CacheSpec;
 use crate::client::{self, Access, Cache, Expected};
 use crate::codec;
 use crate::local;
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
+use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
 use crate::write_back::{is_stale_write, mark_invalidated};
 use crate::{Error, Ttl, UserKey};

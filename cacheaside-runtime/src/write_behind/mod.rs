@@ -83,9 +83,9 @@ use serde::{de::DeserializeOwned, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::__private::CacheSpec;
 use crate::names::{name_problem, NameKind};
 use crate::report::{self, Cause};
+use crate::spec::CacheSpec;
 use crate::stats;
 use crate::{Error, ErrorKind, Ttl, UserKey};
 use cache_entry::CacheEntries;
@@ -114,7 +114,7 @@ macro_rules! integer_cache_keys {
     ($($t:ty),* $(,)?) => {$(
         impl CacheKey for $t {
             fn user_key(&self) -> Result<UserKey, Error> {
-                crate::__private::IntoUserKey::into_user_key(*self)
+                crate::key::IntoUserKey::into_user_key(*self)
             }
         }
     )*};
@@ -125,7 +125,7 @@ impl CacheKey for String {
     /// The string; refused when it starts with `::`, like an explicit key of a reader (see
     /// [`UserKey`]), so that a write-behind never overwrites the entry of a default key.
     fn user_key(&self) -> Result<UserKey, Error> {
-        crate::__private::IntoUserKey::into_user_key(self)
+        crate::key::IntoUserKey::into_user_key(self)
     }
 }
 
