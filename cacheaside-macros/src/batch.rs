@@ -9,14 +9,15 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
 
-use crate::attr::Options;
 use crate::errors::Errors;
 use crate::expand::{
     attrs_named, check_traits, loader_call, prune_generics, spec_value, wrapper_sig, Expansion,
 };
 use crate::flavor::Flavor;
-use crate::item::Inputs;
-use crate::return_kind::{Kind, ReturnKind};
+use crate::parse::cache_aside::Options;
+use crate::parse::item::Inputs;
+use crate::parse::values::Kind;
+use crate::return_kind::ReturnKind;
 use crate::valid::{Context, KeyPlan, Plan};
 
 /// Where the ids are.

@@ -8,9 +8,9 @@ use quote::{format_ident, quote, ToTokens};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, FnArg, GenericParam, Generics, ReturnType, Signature, Token};
 
-use crate::item::mentions;
-use crate::return_kind::Kind;
-use crate::ttl::TtlValue;
+use crate::parse::item::mentions;
+use crate::parse::ttl::TtlValue;
+use crate::parse::values::Kind;
 use crate::valid::{Context, KeyPlan, Plan};
 
 /// The expansion split in two, so that an annotated trait `impl` block can move the companions
@@ -509,10 +509,13 @@ fn body_inline(plan: &Plan) -> TokenStream {
 /// `LocalTier::new(ttl, capacity)` of `local(…)`.
 fn local_tier_value(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
-    let local = plan.policy.local.unwrap_or(crate::attr::Local {
-        ttl_secs: 0,
-        capacity: 0,
-    });
+    let local = plan
+        .policy
+        .local
+        .unwrap_or(crate::parse::cache_aside::Local {
+            ttl_secs: 0,
+            capacity: 0,
+        });
     let ttl = u64::from(local.ttl_secs);
     let capacity = local.capacity;
     quote!(#krate::__private::LocalTier::new(#ttl, #capacity))

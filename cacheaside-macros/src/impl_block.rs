@@ -30,7 +30,7 @@ pub fn is_impl_block(item: &TokenStream) -> bool {
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut block: ItemImpl = match syn::parse2(item.clone()) {
         Ok(block) => block,
-        Err(error) => return crate::fallback::errors_and_original(error, item),
+        Err(error) => return crate::errors::errors_and_original(error, item),
     };
     let mut errors = Errors::default();
     if !args.is_empty() {

@@ -4,19 +4,15 @@
 //! spanned errors (`valid`), then emit a thin wrapper over the runtime (`expand`). On any error
 //! the original function is emitted unchanged next to the errors (`fallback`).
 
-mod attr;
 mod batch;
 mod errors;
 mod expand;
-mod fallback;
 mod flavor;
 mod impl_block;
-mod item;
+mod parse;
 mod put_evict;
 mod return_kind;
-mod ttl;
 mod valid;
-mod write_attr;
 
 use proc_macro::TokenStream;
 
@@ -30,14 +26,14 @@ pub fn cache_aside(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `cacheaside` crate, which re-exports it.
 #[proc_macro_attribute]
 pub fn cache_put(args: TokenStream, item: TokenStream) -> TokenStream {
-    put_evict::expand(write_attr::Which::Put, args.into(), item.into()).into()
+    put_evict::expand(parse::put_evict::Which::Put, args.into(), item.into()).into()
 }
 
 /// Removes a cache entry (or a whole set) when a function succeeds. Documented in the `cacheaside`
 /// crate, which re-exports it.
 #[proc_macro_attribute]
 pub fn cache_evict(args: TokenStream, item: TokenStream) -> TokenStream {
-    put_evict::expand(write_attr::Which::Evict, args.into(), item.into()).into()
+    put_evict::expand(parse::put_evict::Which::Evict, args.into(), item.into()).into()
 }
 
 fn cache_aside_impl(
@@ -63,8 +59,8 @@ fn expand_function(
     context: valid::Context,
 ) -> Result<expand::Expansion, proc_macro2::TokenStream> {
     let mut errors = errors::Errors::default();
-    let options = attr::parse(args, &mut errors);
-    let plan = match syn::parse2::<item::CachedFn>(item.clone()) {
+    let options = parse::cache_aside::parse(args, &mut errors);
+    let plan = match syn::parse2::<parse::item::CachedFn>(item.clone()) {
         Ok(function) => valid::check(function, options, context, &mut errors),
         Err(error) => {
             errors.push(error);
@@ -73,7 +69,7 @@ fn expand_function(
     };
     match (errors.into_error(), plan) {
         (None, Some(plan)) => Ok(expand::expand_parts(&plan)),
-        (Some(error), _) => Err(fallback::errors_and_original(error, item)),
+        (Some(error), _) => Err(errors::errors_and_original(error, item)),
         // `check` returns no plan only after recording an error.
         (None, None) => Err(item),
     }

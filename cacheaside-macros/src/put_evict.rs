@@ -13,10 +13,11 @@ use syn::{Expr, GenericArgument, PathArguments, ReturnType, Type};
 use crate::errors::Errors;
 use crate::expand::optional_str;
 use crate::flavor::Flavor;
-use crate::item::CachedFn;
-use crate::return_kind::{Kind, ReturnKind};
-use crate::ttl::TtlValue;
-use crate::write_attr::{self, Which, WriteOptions};
+use crate::parse::item::CachedFn;
+use crate::parse::put_evict::{self as write_attr, Which, WriteOptions};
+use crate::parse::ttl::TtlValue;
+use crate::parse::values::Kind;
+use crate::return_kind::ReturnKind;
 
 /// What the expansion needs, valid.
 struct Plan {
@@ -51,7 +52,7 @@ pub fn expand(which: Which, args: TokenStream, item: TokenStream) -> TokenStream
     };
     match (errors.into_error(), plan) {
         (None, Some(plan)) => emit(&plan),
-        (Some(error), _) => crate::fallback::errors_and_original(error, item),
+        (Some(error), _) => crate::errors::errors_and_original(error, item),
         // `check` returns no plan only after recording an error.
         (None, None) => item,
     }

@@ -7,19 +7,8 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
 
-use crate::attr::Returns;
 use crate::errors::Errors;
-
-/// Mirrors the runtime's `ResultKind`, `OptionKind` and `PlainKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `Result<T, E>`: only `Ok` is cached.
-    Result,
-    /// `Option<T>`: only `Some` is cached.
-    Option,
-    /// Anything else: every value is cached.
-    Plain,
-}
+use crate::parse::values::{Kind, Returns};
 
 /// The decided kind and the declared return type it is checked against.
 pub struct ReturnKind {
@@ -206,7 +195,7 @@ mod tests {
             Ok((Kind::Option, false))
         );
         let mut errors = Errors::default();
-        let returns = crate::attr::Returns { kind: Kind::Plain };
+        let returns = crate::parse::values::Returns { kind: Kind::Plain };
         let output: ReturnType = parse_quote!(-> DbResult<u8>);
         let explicit = ReturnKind::decide(&output, Some(&returns), &mut errors).unwrap();
         assert!(!explicit.guessed_plain);

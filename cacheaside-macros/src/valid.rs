@@ -4,12 +4,13 @@ use proc_macro2::Span;
 use quote::ToTokens;
 use syn::{Expr, LitStr, Type};
 
-use crate::attr::{Options, Skip};
 use crate::errors::Errors;
 use crate::flavor::Flavor;
-use crate::item::{split_inputs, CachedFn, Inputs};
-use crate::return_kind::{Kind, ReturnKind};
-use crate::ttl::TtlValue;
+use crate::parse::cache_aside::{Options, Skip};
+use crate::parse::item::{split_inputs, CachedFn, Inputs};
+use crate::parse::ttl::TtlValue;
+use crate::parse::values::Kind;
+use crate::return_kind::ReturnKind;
 
 /// Each `#[cfg]`-gated argument doubles the `let` statements the wrapper needs.
 const MAX_GATED_ARGUMENTS: usize = 4;
@@ -43,7 +44,7 @@ pub struct Policy {
     /// `stale_if_error`, in seconds; 0 when off.
     pub stale_if_error_secs: u32,
     /// `local(…)`: the in-process tier.
-    pub local: Option<crate::attr::Local>,
+    pub local: Option<crate::parse::cache_aside::Local>,
     /// `touch_on_read`, in thousandths of the TTL; 0 when off.
     pub touch_permille: u16,
     /// `ttl_from = path`.
@@ -171,7 +172,7 @@ pub fn check(
                     param
                         .name
                         .as_ref()
-                        .is_some_and(|name| crate::item::mentions(&explicit.expr, name))
+                        .is_some_and(|name| crate::parse::item::mentions(&explicit.expr, name))
                 })
                 .map(|(index, _)| index)
                 .collect();
@@ -218,12 +219,12 @@ pub fn check(
     if let Some(stale) = &options.stale_if_error {
         if let TtlValue::Seconds(seconds) = ttl {
             let lifetime = u64::from(seconds) + u64::from(stale.value);
-            if lifetime > crate::ttl::MAX_TTL_SECONDS {
+            if lifetime > crate::parse::ttl::MAX_TTL_SECONDS {
                 errors.at(
                     &stale.name,
                     format!(
                         "entries live ttl + stale_if_error = {lifetime} seconds, longer than Aerospike's maximum of ten years ({} seconds)",
-                        crate::ttl::MAX_TTL_SECONDS
+                        crate::parse::ttl::MAX_TTL_SECONDS
                     ),
                 );
             }
