@@ -1,110 +1,18 @@
-//! Checks the options against the function's signature and decides what to generate.
+//! Checks the options of `#[cache_aside]` against the function's signature and decides the plan.
 
-use proc_macro2::Span;
 use quote::ToTokens;
-use syn::{Expr, LitStr, Type};
+use syn::Type;
 
+use crate::check::batch;
+use crate::check::plan::{Context, Flavor, KeyPlan, Plan, Policy, ReturnKind, Spec};
 use crate::errors::Errors;
-use crate::flavor::Flavor;
 use crate::parse::cache_aside::{Options, Skip};
 use crate::parse::item::{split_inputs, CachedFn, Inputs};
 use crate::parse::ttl::TtlValue;
 use crate::parse::values::Kind;
-use crate::return_kind::ReturnKind;
 
 /// Each `#[cfg]`-gated argument doubles the `let` statements the wrapper needs.
 const MAX_GATED_ARGUMENTS: usize = 4;
-
-/// Everything the expansion needs, valid.
-pub struct Plan {
-    /// The path the generated code reaches the facade through (`::cacheaside`).
-    pub krate: syn::Path,
-    /// Where the function is written, as far as the macro can know.
-    pub context: Context,
-    pub function: CachedFn,
-    pub flavor: Flavor,
-    pub inputs: Inputs,
-    pub spec: Spec,
-    pub key: KeyPlan,
-    pub return_kind: ReturnKind,
-    /// Whether `<fn>_invalidate`, `<fn>_refresh`, `<fn>_uncached` and `<fn>_peek` are generated.
-    pub companions: bool,
-    pub policy: Policy,
-    /// `batch`: many ids per call (see the `batch` module).
-    pub batch: Option<crate::batch::BatchPlan>,
-}
-
-/// The values of the runtime's `CachePolicy`.
-#[derive(Clone)]
-pub struct Policy {
-    /// `none_ttl`: `None` is cached with this TTL.
-    pub none_ttl: Option<TtlValue>,
-    /// `refresh_ahead`, in thousandths of the TTL; 0 when off.
-    pub refresh_ahead_permille: u16,
-    /// `stale_if_error`, in seconds; 0 when off.
-    pub stale_if_error_secs: u32,
-    /// `local(…)`: the in-process tier.
-    pub local: Option<crate::parse::cache_aside::Local>,
-    /// `touch_on_read`, in thousandths of the TTL; 0 when off.
-    pub touch_permille: u16,
-    /// `ttl_from = path`.
-    pub ttl_from: Option<syn::Path>,
-}
-
-/// Where the annotated function is written.
-#[derive(Debug, Clone, Copy)]
-pub enum Context {
-    /// Annotated on its own: a method if it has a receiver, else a free function.
-    Alone,
-    /// Inside an `impl` block annotated with `#[cache_aside]`: hidden items are reached through
-    /// `Self::` also for associated functions without `self`.
-    InImpl {
-        /// The method's own `#[cache_aside(…)]`, where errors about the whole attribute point.
-        attribute: Span,
-        /// A trait impl: the companions go to an inherent impl block and are `pub`, like the
-        /// trait's methods.
-        of_trait: bool,
-    },
-}
-
-impl Context {
-    /// Where an error about the attribute as a whole points.
-    fn attribute_span(self) -> Span {
-        match self {
-            Context::Alone => Span::call_site(),
-            Context::InImpl { attribute, .. } => attribute,
-        }
-    }
-}
-
-/// The values of the runtime's `CacheSpec`.
-pub struct Spec {
-    /// `cache = "…"`: a named cluster.
-    pub cache: Option<LitStr>,
-    pub namespace: Option<LitStr>,
-    pub set: LitStr,
-    pub ttl: TtlValue,
-    /// The function's name without any `r#`.
-    pub function: String,
-}
-
-/// How a call's key is built.
-pub enum KeyPlan {
-    /// From the function's identity and these arguments (indices into `Inputs::params`).
-    Default { args: Vec<usize> },
-    /// From `key = <expr>`; `uses` are the arguments the expression names.
-    Explicit { expr: Expr, uses: Vec<usize> },
-}
-
-impl KeyPlan {
-    /// The arguments `<fn>_invalidate` takes.
-    pub fn arguments(&self) -> &[usize] {
-        match self {
-            KeyPlan::Default { args } => args,
-            KeyPlan::Explicit { uses, .. } => uses,
-        }
-    }
-}
 
 /// Checks everything, records every problem, and returns the plan when there was none.
 pub fn check(
@@ -163,7 +71,7 @@ pub fn check(
         );
     }
     if options.batch.is_some() {
-        crate::batch::check_options(&options, errors);
+        batch::check_options(&options, errors);
     }
     let key = match options.key {
         Some(explicit) => {
@@ -196,10 +104,10 @@ pub fn check(
         }
     };
     let batch = (options.batch.as_ref())
-        .and_then(|flag| crate::batch::plan(flag, &inputs, &key, &skipped, errors));
+        .and_then(|flag| batch::plan(flag, &inputs, &key, &skipped, errors));
     let return_kind = ReturnKind::decide(&sig.output, options.returns.as_ref(), errors);
     if options.batch.is_some() {
-        crate::batch::check_return(&sig.output, return_kind.as_ref(), errors);
+        batch::check_return(&sig.output, return_kind.as_ref(), errors);
     }
     let ttl = options.ttl.unwrap_or(TtlValue::NamespaceDefault);
     if let (Some(none_ttl), Some(kind)) = (&options.none_ttl, &return_kind) {
