@@ -6,13 +6,13 @@
 //! Each id is its own entry, keyed by the id as `key = id` would key it.
 
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{format_ident, quote, ToTokens};
-use syn::ReturnType;
+use quote::quote;
 
-use crate::check::plan::{BatchPlan, Context, Flavor, Plan};
+use crate::check::plan::{BatchPlan, Flavor, Plan};
 use crate::emit::kind::check_traits;
-use crate::emit::loader::loader_call;
-use crate::emit::signature::{attrs_named, prune_generics, wrapper_sig};
+use crate::emit::loader::{loader_call, loader_fn};
+use crate::emit::names::Names;
+use crate::emit::signature::{companion_fn, companion_ident, invalidate_sig, renamed_sig};
 use crate::emit::spec::spec_value;
 use crate::emit::Expansion;
 
@@ -41,39 +41,90 @@ fn local(name: &str) -> Ident {
 
 /// The wrapper, `<fn>_uncached`, `<fn>_invalidate` and the hidden loader.
 pub fn expand(plan: &Plan, batch: &BatchPlan) -> Expansion {
+    let shared = Shared::new(plan, batch);
+    let companions = [
+        uncached(&shared),
+        invalidate(&shared),
+        loader_fn(plan, &shared.names.loader),
+    ];
+    Expansion {
+        function: wrapper(&shared),
+        companions: quote!(#(#companions)*),
+    }
+}
+
+/// What the wrapper and its companions share.
+struct Shared<'a> {
+    plan: &'a Plan,
+    batch: &'a BatchPlan,
+    names: Names,
+    /// The ids, checked: `let checked_ids = …;`.
+    checked_ids: Ident,
+    spec_binding: TokenStream,
+    ids_check: TokenStream,
+    /// The call of the hidden loader with every argument, awaited.
+    load: TokenStream,
+}
+
+impl<'a> Shared<'a> {
+    fn new(plan: &'a Plan, batch: &'a BatchPlan) -> Self {
+        let krate = &plan.krate;
+        let names = Names::new(plan);
+        let spec_static = &names.spec_static;
+        let checked_ids = local("__cacheaside_ids");
+        let spec_value = spec_value(plan);
+        let spec_binding = quote!(static #spec_static: #krate::__private::CacheSpec = #spec_value;);
+        let ids = &plan.inputs.params[batch.ids];
+        let binding = &ids.binding;
+        let ids_ref = if batch.by_ref {
+            quote!(#binding)
+        } else {
+            quote!(&#binding)
+        };
+        // Spanned on the argument: a collection or id type that does not fit is reported there,
+        // once.
+        let ids_span = syn::spanned::Spanned::span(&ids.pat);
+        let batch_ids = Ident::new("batch_ids", ids_span);
+        let ids_check = quote! {
+            #[allow(unused_imports)]
+            use #krate::__private::{BatchIdsCheck as _, BatchReturnCheck as _};
+            let #checked_ids = #krate::__private::IdsArg(#ids_ref).#batch_ids();
+        };
+        let present = vec![true; plan.inputs.params.len()];
+        let load = plan.flavor.wait(loader_call(plan, &names.loader, &present));
+        Shared {
+            plan,
+            batch,
+            names,
+            checked_ids,
+            spec_binding,
+            ids_check,
+            load,
+        }
+    }
+}
+
+/// Reads every id in one batch, loads the missing ones with one call of the body, and hands the
+/// result to the runtime to store and merge with the hits.
+fn wrapper(shared: &Shared) -> TokenStream {
+    let (plan, batch, names) = (shared.plan, shared.batch, &shared.names);
+    let (spec_binding, ids_check) = (&shared.spec_binding, &shared.ids_check);
+    let (checked_ids, load) = (&shared.checked_ids, &shared.load);
     let krate = &plan.krate;
-    let function = &plan.function;
     let flavor = plan.flavor;
-    let spec_static = local("__CACHEASIDE_SPEC");
-    let kind = local("__cacheaside_kind");
+    let Names {
+        spec_static,
+        kind,
+        returned,
+        ..
+    } = names;
     let lookup = local("__cacheaside_batch");
     let missing = local("__cacheaside_missing");
-    let checked_ids = local("__cacheaside_ids");
     let call = local("__cacheaside_call");
-    let returned = local("__cacheaside_returned");
-    let loader = local(&format!("__cacheaside_load_{}", plan.spec.function));
-
-    let spec_value = spec_value(plan);
-    let spec_binding = quote!(static #spec_static: #krate::__private::CacheSpec = #spec_value;);
     let uses = check_traits(krate);
     let return_type = &plan.return_kind.ty;
     let checked = plan.return_kind.checked_marker(krate);
     let alias_probe = plan.return_kind.alias_probe(krate);
-    let ids = &plan.inputs.params[batch.ids];
-    let binding = &ids.binding;
-    let ids_ref = if batch.by_ref {
-        quote!(#binding)
-    } else {
-        quote!(&#binding)
-    };
-    // Spanned on the argument: a collection or id type that does not fit is reported there, once.
-    let ids_span = syn::spanned::Spanned::span(&ids.pat);
-    let batch_ids = Ident::new("batch_ids", ids_span);
-    let ids_check = quote! {
-        #[allow(unused_imports)]
-        use #krate::__private::{BatchIdsCheck as _, BatchReturnCheck as _};
-        let #checked_ids = #krate::__private::IdsArg(#ids_ref).#batch_ids();
-    };
     // Spanned on the return type: a return type without a map of storable values is reported
     // there, and so is a map keyed by another type than the ids.
     let return_span = plan.return_kind.span;
@@ -87,6 +138,7 @@ pub fn expand(plan: &Plan, batch: &BatchPlan) -> Expansion {
         quote!(#krate::__private::BatchParts(#kind, &#checked_ids)),
         return_span,
     );
+    let binding = &plan.inputs.params[batch.ids].binding;
     let rebuilt = quote!(#krate::__private::rebuild_ids(&#call, #missing));
     // Shadows the argument, so that the loader call below passes the missing ids.
     let rebind = if batch.by_ref {
@@ -94,8 +146,6 @@ pub fn expand(plan: &Plan, batch: &BatchPlan) -> Expansion {
     } else {
         quote!(let #binding = #rebuilt;)
     };
-    let present = vec![true; plan.inputs.params.len()];
-    let load = flavor.wait(loader_call(plan, &loader, &present));
     let lookup_fn = flavor.runtime_fn("batch_lookup");
     let lookup_call = flavor.wait(quote!(
         #krate::__private::#lookup_fn(&#spec_static, &#call)
@@ -104,19 +154,13 @@ pub fn expand(plan: &Plan, batch: &BatchPlan) -> Expansion {
         Flavor::Async => quote!(#krate::__private::BatchLookup::store(#lookup, #returned).await),
         Flavor::Sync => quote!(#krate::__private::BatchLookup::store_blocking(#lookup, #returned)),
     };
-
+    let function = &plan.function;
     let attrs = &function.attrs;
     let vis = &function.vis;
-    let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
-    let main_sig = wrapper_sig(
-        plan,
-        &function.sig.ident,
-        &all_args,
-        function.sig.output.clone(),
-    );
-    let main = quote! {
+    let sig = renamed_sig(plan, &function.sig.ident);
+    quote! {
         #(#attrs)*
-        #vis #main_sig {
+        #vis #sig {
             #uses
             #spec_binding
             #ids_check
@@ -133,79 +177,40 @@ pub fn expand(plan: &Plan, batch: &BatchPlan) -> Expansion {
                 }
             }
         }
-    };
+    }
+}
 
-    let cfgs = attrs_named(&function.attrs, &["cfg"]);
-    let lints = attrs_named(
-        &function.attrs,
-        &["allow", "warn", "deny", "forbid", "expect"],
-    );
-    let companion_vis = match plan.context {
-        Context::InImpl { of_trait: true, .. } => quote!(pub),
-        _ => vis.to_token_stream(),
-    };
+/// `<fn>_uncached`: the body with all the ids.
+fn uncached(shared: &Shared) -> TokenStream {
+    let plan = shared.plan;
     let name = &plan.spec.function;
-
-    let mut loader_sig = function.sig.clone();
-    loader_sig.ident = loader.clone();
-    let body = &function.body;
-    let loader_fn = quote! {
-        #[doc(hidden)]
-        #(#cfgs)*
-        #(#lints)*
-        #loader_sig #body
-    };
-
-    let uncached_doc = format!(
+    let doc = format!(
         "Runs `{name}`'s body with all the ids, without reading or writing the cache, and returns its result."
     );
-    let uncached_ident = format_ident!("{}_uncached", function.sig.ident);
-    let uncached_sig = wrapper_sig(
-        plan,
-        &uncached_ident,
-        &all_args,
-        function.sig.output.clone(),
-    );
-    let uncached = quote! {
-        #(#cfgs)*
-        #(#lints)*
-        #[doc = #uncached_doc]
-        #[allow(dead_code)]
-        #companion_vis #uncached_sig {
-            #load
-        }
-    };
+    let sig = renamed_sig(plan, &companion_ident(plan, "uncached"));
+    companion_fn(plan, &doc, quote!(dead_code), &sig, shared.load.clone())
+}
 
-    let invalidate_doc = format!(
+/// `<fn>_invalidate`: takes the ids alone.
+fn invalidate(shared: &Shared) -> TokenStream {
+    let (plan, batch) = (shared.plan, shared.batch);
+    let krate = &plan.krate;
+    let spec_static = &shared.names.spec_static;
+    let (spec_binding, ids_check) = (&shared.spec_binding, &shared.ids_check);
+    let checked_ids = &shared.checked_ids;
+    let name = &plan.spec.function;
+    let doc = format!(
         "Removes the cache entry of every one of these ids (the entries `{name}` and single-id readers of the same set share). Unlike `{name}`, it reports cache errors: the first one, after trying every id."
     );
-    let invalidate_ident = format_ident!("{}_invalidate", function.sig.ident);
-    let invalidate_output: ReturnType =
-        syn::parse_quote!(-> ::core::result::Result<(), #krate::__private::Error>);
-    let mut invalidate_sig = wrapper_sig(plan, &invalidate_ident, &[batch.ids], invalidate_output);
-    invalidate_sig.generics = prune_generics(
-        &function.sig.generics,
-        &invalidate_sig.inputs,
-        &TokenStream::new(),
-    );
-    let invalidate_fn = flavor.runtime_fn("invalidate_batch");
-    let invalidate_call = flavor.wait(quote!(
-        #krate::__private::#invalidate_fn(&#spec_static, &#checked_ids)
+    let sig = invalidate_sig(plan, &[batch.ids], &TokenStream::new());
+    let invalidate = plan.flavor.runtime_fn("invalidate_batch");
+    let call = plan.flavor.wait(quote!(
+        #krate::__private::#invalidate(&#spec_static, &#checked_ids)
     ));
-    let invalidate = quote! {
-        #(#cfgs)*
-        #(#lints)*
-        #[doc = #invalidate_doc]
-        #[allow(dead_code)]
-        #companion_vis #invalidate_sig {
-            #spec_binding
-            #ids_check
-            #invalidate_call
-        }
+    let body = quote! {
+        #spec_binding
+        #ids_check
+        #call
     };
-
-    Expansion {
-        function: main,
-        companions: quote!(#uncached #invalidate #loader_fn),
-    }
+    companion_fn(plan, &doc, quote!(dead_code), &sig, body)
 }

@@ -8,7 +8,7 @@ use crate::emit::key::{key_expr, variants};
 use crate::emit::kind::{check_traits, kind_marker};
 use crate::emit::local::through_local_with_spec;
 use crate::emit::names::Names;
-use crate::emit::signature::wrapper_sig;
+use crate::emit::signature::renamed_sig;
 use crate::emit::spec::{get_or_load_name, local_tier_value, policy_value, spec_value};
 
 /// Without companions (a trait impl block cannot hold extra items) the body is rewritten in place.
@@ -25,7 +25,6 @@ pub fn body_inline(plan: &Plan) -> TokenStream {
     } = &names;
     let krate = &plan.krate;
     let function = &plan.function;
-    let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
     let spec_value = spec_value(plan);
     let policy_value = policy_value(plan);
     let uses = check_traits(krate);
@@ -75,12 +74,7 @@ pub fn body_inline(plan: &Plan) -> TokenStream {
     );
     let attrs = &function.attrs;
     let vis = &function.vis;
-    let sig = wrapper_sig(
-        plan,
-        &function.sig.ident,
-        &all_args,
-        function.sig.output.clone(),
-    );
+    let sig = renamed_sig(plan, &function.sig.ident);
     quote! {
         #(#attrs)*
         #vis #sig {

@@ -9,7 +9,7 @@ use syn::{FnArg, GenericParam, Generics, Token};
 use crate::check::plan::{Context, KeyPlan, Plan};
 use crate::emit::loader::hidden;
 use crate::emit::names::Names;
-use crate::emit::signature::{attrs_named, prune_generics};
+use crate::emit::signature::{copied_attrs, prune_generics};
 use crate::parse::item::mentions;
 
 /// One combination of `#[cfg]`-gated arguments: the `#[cfg(…)]` under which it is the one
@@ -246,15 +246,10 @@ pub fn path_function(plan: &Plan, names: &Names) -> TokenStream {
             #cell.get(|| ::core::any::type_name_of_val(&|| ()))
         }
     };
-    let cfgs = attrs_named(&plan.function.attrs, &["cfg"]);
-    let lints = attrs_named(
-        &plan.function.attrs,
-        &["allow", "warn", "deny", "forbid", "expect"],
-    );
+    let attrs = copied_attrs(plan);
     quote! {
         #[doc(hidden)]
-        #(#cfgs)*
-        #(#lints)*
+        #attrs
         #[inline]
         #[allow(unused_parens, clippy::extra_unused_type_parameters)]
         fn #ident #generics(#inputs) -> #krate::__private::KeyPath #where_clause {

@@ -5,6 +5,7 @@ use quote::quote;
 use syn::GenericParam;
 
 use crate::check::plan::{Context, Plan};
+use crate::emit::signature::copied_attrs;
 use crate::parse::item::mentions;
 
 /// A path to one of the hidden items generated next to the function.
@@ -45,5 +46,18 @@ pub fn loader_call(plan: &Plan, loader: &Ident, present: &[bool]) -> TokenStream
             quote!(#path #turbofish(#self_token, #(#bindings),*))
         }
         None => quote!(#path #turbofish(#(#bindings),*)),
+    }
+}
+
+/// The hidden loader: the original function under the name `loader`, its body unchanged.
+pub fn loader_fn(plan: &Plan, loader: &Ident) -> TokenStream {
+    let mut sig = plan.function.sig.clone();
+    sig.ident = loader.clone();
+    let attrs = copied_attrs(plan);
+    let body = &plan.function.body;
+    quote! {
+        #[doc(hidden)]
+        #attrs
+        #sig #body
     }
 }

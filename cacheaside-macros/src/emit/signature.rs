@@ -2,11 +2,11 @@
 //! generic parameters those need; and the attributes a generated function copies.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::ToTokens;
+use quote::{format_ident, quote, ToTokens};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, FnArg, GenericParam, Generics, ReturnType, Signature, Token};
 
-use crate::check::plan::Plan;
+use crate::check::plan::{Context, Plan};
 use crate::parse::item::mentions;
 
 /// The original signature with another name and output, the receiver, and only the arguments in
@@ -101,9 +101,64 @@ pub fn param_ident(param: &GenericParam) -> &Ident {
     }
 }
 
-pub fn attrs_named<'a>(attrs: &'a [Attribute], names: &[&str]) -> Vec<&'a Attribute> {
+fn attrs_named<'a>(attrs: &'a [Attribute], names: &[&str]) -> Vec<&'a Attribute> {
     attrs
         .iter()
         .filter(|attr| names.iter().any(|name| attr.path().is_ident(name)))
         .collect()
+}
+
+/// The original signature with another name: every argument, declared by its plain binding.
+pub fn renamed_sig(plan: &Plan, ident: &Ident) -> Signature {
+    let all_args: Vec<usize> = (0..plan.inputs.params.len()).collect();
+    wrapper_sig(plan, ident, &all_args, plan.function.sig.output.clone())
+}
+
+/// `<fn>_invalidate`'s signature: the arguments `args`, the generic parameters that they and the
+/// key (`key_uses`) need, and a `Result` that reports cache errors.
+pub fn invalidate_sig(plan: &Plan, args: &[usize], key_uses: &TokenStream) -> Signature {
+    let krate = &plan.krate;
+    let output: ReturnType =
+        syn::parse_quote!(-> ::core::result::Result<(), #krate::__private::Error>);
+    let mut sig = wrapper_sig(plan, &companion_ident(plan, "invalidate"), args, output);
+    sig.generics = prune_generics(&plan.function.sig.generics, &sig.inputs, key_uses);
+    sig
+}
+
+/// A companion's name: the function's, with a suffix (`get_invalidate`).
+pub fn companion_ident(plan: &Plan, suffix: &str) -> Ident {
+    format_ident!("{}_{}", plan.function.sig.ident, suffix)
+}
+
+/// The attributes every item generated next to the function copies from it: its `#[cfg]`s, so
+/// that the item exists exactly when the function does, and its lint levels.
+pub fn copied_attrs(plan: &Plan) -> TokenStream {
+    let attrs = &plan.function.attrs;
+    let cfgs = attrs_named(attrs, &["cfg"]);
+    let lints = attrs_named(attrs, &["allow", "warn", "deny", "forbid", "expect"]);
+    quote!(#(#cfgs)* #(#lints)*)
+}
+
+/// A companion (`<fn>_invalidate`, …): documented, allowed to go unused, and as visible as the
+/// function, or `pub` in a trait impl, like the trait's methods.
+pub fn companion_fn(
+    plan: &Plan,
+    doc: &str,
+    allow: TokenStream,
+    sig: &Signature,
+    body: TokenStream,
+) -> TokenStream {
+    let attrs = copied_attrs(plan);
+    let vis = match plan.context {
+        Context::InImpl { of_trait: true, .. } => quote!(pub),
+        _ => plan.function.vis.to_token_stream(),
+    };
+    quote! {
+        #attrs
+        #[doc = #doc]
+        #[allow(#allow)]
+        #vis #sig {
+            #body
+        }
+    }
 }
