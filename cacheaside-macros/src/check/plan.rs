@@ -146,11 +146,7 @@ pub struct WritePlan {
     pub krate: syn::Path,
     pub function: CachedFn,
     pub flavor: Flavor,
-    pub cache: Option<syn::LitStr>,
-    pub namespace: Option<syn::LitStr>,
-    pub set: syn::LitStr,
-    pub ttl: TtlValue,
-    pub name: String,
+    pub spec: Spec,
     /// `None` only for `all = true`.
     pub key: Option<Expr>,
     pub value: Option<Expr>,

@@ -5,7 +5,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Expr, GenericArgument, PathArguments, ReturnType, Type};
 
-use crate::check::plan::{Flavor, ReturnKind, WritePlan};
+use crate::check::plan::{Flavor, ReturnKind, Spec, WritePlan};
 use crate::errors::Errors;
 use crate::parse::item::CachedFn;
 use crate::parse::put_evict::{Which, WriteOptions};
@@ -84,11 +84,13 @@ pub fn check(
             .unwrap_or_else(|| syn::parse_quote!(::cacheaside)),
         flavor: Flavor::of(&function.sig),
         function,
-        cache: options.cache,
-        namespace: options.namespace,
-        set: options.set?,
-        ttl,
-        name,
+        spec: Spec {
+            cache: options.cache,
+            namespace: options.namespace,
+            set: options.set?,
+            ttl,
+            function: name,
+        },
         key: options.key.map(|key| key.value),
         value: options.value.map(|value| unreferenced(value.value)),
         before: options.before.is_some_and(|before| before.value.value),

@@ -13,7 +13,7 @@ use crate::emit::kind::check_traits;
 use crate::emit::loader::{loader_call, loader_fn};
 use crate::emit::names::Names;
 use crate::emit::signature::{companion_fn, companion_ident, invalidate_sig, renamed_sig};
-use crate::emit::spec::spec_value;
+use crate::emit::spec::spec_static_item;
 use crate::emit::Expansion;
 
 /// Tokens located at `span`, keeping their name resolution (hygiene).
@@ -72,8 +72,7 @@ impl<'a> Shared<'a> {
         let names = Names::new(plan);
         let spec_static = &names.spec_static;
         let checked_ids = local("__cacheaside_ids");
-        let spec_value = spec_value(plan);
-        let spec_binding = quote!(static #spec_static: #krate::__private::CacheSpec = #spec_value;);
+        let spec_binding = spec_static_item(krate, spec_static, &plan.spec);
         let ids = &plan.inputs.params[batch.ids];
         let binding = &ids.binding;
         let ids_ref = if batch.by_ref {

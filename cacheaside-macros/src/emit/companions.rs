@@ -15,7 +15,7 @@ use crate::emit::signature::{
     companion_fn, companion_ident, copied_attrs, invalidate_sig, prune_generics, renamed_sig,
     wrapper_sig,
 };
-use crate::emit::spec::{get_or_load_name, local_tier_value, policy_value, spec_value};
+use crate::emit::spec::{get_or_load_name, local_tier_value, policy_static_item, spec_static_item};
 use crate::emit::Expansion;
 
 /// The wrapper, and each companion in its own step.
@@ -69,14 +69,14 @@ impl<'a> Shared<'a> {
             ..
         } = &names;
         let krate = &plan.krate;
-        let spec_value = spec_value(plan);
-        let policy_value = policy_value(plan);
+        let spec_item = spec_static_item(krate, spec_static, &plan.spec);
+        let policy_item = policy_static_item(plan, policy_static);
         let spec_binding = quote! {
-            static #spec_static: #krate::__private::CacheSpec = #spec_value;
+            #spec_item
             let #spec = &#spec_static;
         };
         let policy_binding = quote! {
-            static #policy_static: #krate::__private::CachePolicy = #policy_value;
+            #policy_item
             let #policy = &#policy_static;
         };
         let variants = variants(plan);

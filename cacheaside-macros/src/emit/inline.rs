@@ -9,7 +9,7 @@ use crate::emit::kind::{check_traits, kind_marker};
 use crate::emit::local::through_local_with_spec;
 use crate::emit::names::Names;
 use crate::emit::signature::renamed_sig;
-use crate::emit::spec::{get_or_load_name, local_tier_value, policy_value, spec_value};
+use crate::emit::spec::{get_or_load_name, local_tier_value, policy_static_item, spec_static_item};
 
 /// Without companions (a trait impl block cannot hold extra items) the body is rewritten in place.
 pub fn body_inline(plan: &Plan) -> TokenStream {
@@ -25,8 +25,8 @@ pub fn body_inline(plan: &Plan) -> TokenStream {
     } = &names;
     let krate = &plan.krate;
     let function = &plan.function;
-    let spec_value = spec_value(plan);
-    let policy_value = policy_value(plan);
+    let spec_item = spec_static_item(krate, spec_static, &plan.spec);
+    let policy_item = policy_static_item(plan, policy_static);
     let uses = check_traits(krate);
     let keys: Vec<TokenStream> = (variants(plan).iter())
         .map(|variant| {
@@ -79,8 +79,8 @@ pub fn body_inline(plan: &Plan) -> TokenStream {
         #(#attrs)*
         #vis #sig {
             #uses
-            static #spec_static: #krate::__private::CacheSpec = #spec_value;
-            static #policy_static: #krate::__private::CachePolicy = #policy_value;
+            #spec_item
+            #policy_item
             #local_binding
             #(#keys)*
             let #kind = #checked_kind;

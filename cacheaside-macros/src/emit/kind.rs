@@ -55,10 +55,17 @@ pub fn kind_marker(plan: &Plan) -> TokenStream {
 pub fn kind_type(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
     match (plan.return_kind.kind, plan.policy.none_ttl) {
-        (Kind::Result, _) => quote!(#krate::__private::ResultKind),
         (Kind::Option, Some(_)) => quote!(#krate::__private::NegativeOptionKind),
-        (Kind::Option, None) => quote!(#krate::__private::OptionKind),
-        (Kind::Plain, _) => quote!(#krate::__private::PlainKind),
+        (kind, _) => marker_type(krate, kind),
+    }
+}
+
+/// The runtime's marker type of a kind, unchecked: `ResultKind`, `OptionKind` or `PlainKind`.
+pub fn marker_type(krate: &syn::Path, kind: Kind) -> TokenStream {
+    match kind {
+        Kind::Result => quote!(#krate::__private::ResultKind),
+        Kind::Option => quote!(#krate::__private::OptionKind),
+        Kind::Plain => quote!(#krate::__private::PlainKind),
     }
 }
 

@@ -9,10 +9,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::check::plan::{Flavor, WritePlan};
-use crate::emit::spec::optional_str;
+use crate::emit::kind::marker_type;
+use crate::emit::spec::spec_static_item;
 use crate::parse::put_evict::Which;
-use crate::parse::ttl::TtlValue;
-use crate::parse::values::Kind;
 
 pub fn emit(plan: &WritePlan) -> TokenStream {
     let krate = &plan.krate;
@@ -24,15 +23,7 @@ pub fn emit(plan: &WritePlan) -> TokenStream {
         local("__cacheaside_kind"),
         local("__cacheaside_returned"),
     );
-    let cache = optional_str(plan.cache.as_ref());
-    let namespace = optional_str(plan.namespace.as_ref());
-    let set = &plan.set;
-    let ttl = match plan.ttl {
-        TtlValue::Seconds(seconds) => quote!(#krate::__private::Ttl::Seconds(#seconds)),
-        TtlValue::NamespaceDefault => quote!(#krate::__private::Ttl::NamespaceDefault),
-        TtlValue::Never => quote!(#krate::__private::Ttl::Never),
-    };
-    let function_name = &plan.name;
+    let spec_item = spec_static_item(krate, &spec, &plan.spec);
     let key_binding = match &plan.key {
         Some(expr) => {
             let span = expr.span();
@@ -51,11 +42,7 @@ pub fn emit(plan: &WritePlan) -> TokenStream {
     // values are a success.
     let kind_value = match (plan.which, &plan.value) {
         (Which::Put, None) => plan.return_kind.checked_marker(krate),
-        _ => match plan.return_kind.kind {
-            Kind::Result => quote!(#krate::__private::ResultKind),
-            Kind::Option => quote!(#krate::__private::OptionKind),
-            Kind::Plain => quote!(#krate::__private::PlainKind),
-        },
+        _ => marker_type(krate, plan.return_kind.kind),
     };
     let alias_probe = plan.return_kind.alias_probe(krate);
     let return_type = &plan.return_kind.ty;
@@ -132,13 +119,7 @@ pub fn emit(plan: &WritePlan) -> TokenStream {
             use #krate::__private::{
                 AliasedKindCheck as _, CachedReturnFallback as _, KindProbeFallback as _,
             };
-            static #spec: #krate::__private::CacheSpec = #krate::__private::CacheSpec {
-                cache: #cache,
-                namespace: #namespace,
-                set: #set,
-                ttl: #ttl,
-                function: #function_name,
-            };
+            #spec_item
             #key_binding
             #value_binding
             let #kind = #kind_value;

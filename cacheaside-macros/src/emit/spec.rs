@@ -1,35 +1,40 @@
 //! The runtime's static values a plan describes (`CacheSpec`, `CachePolicy`, `Ttl` and
 //! `LocalTier`), and the entry point its policy picks.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use crate::check::plan::Plan;
+use crate::check::plan::{Plan, Spec};
 use crate::parse::cache_aside::Local;
 use crate::parse::ttl::TtlValue;
 
+/// `static <name>: CacheSpec = CacheSpec { cache, namespace, set, ttl, function };`
+pub fn spec_static_item(krate: &syn::Path, name: &Ident, spec: &Spec) -> TokenStream {
+    let value = spec_value(krate, spec);
+    quote!(static #name: #krate::__private::CacheSpec = #value;)
+}
+
 /// `CacheSpec { cache, namespace, set, ttl, function }`.
-pub fn spec_value(plan: &Plan) -> TokenStream {
-    let krate = &plan.krate;
-    let cache = optional_str(plan.spec.cache.as_ref());
-    let namespace = optional_str(plan.spec.namespace.as_ref());
-    let set = &plan.spec.set;
-    let ttl = ttl_value(krate, plan.spec.ttl);
-    let function = &plan.spec.function;
+fn spec_value(krate: &syn::Path, spec: &Spec) -> TokenStream {
+    let cache = optional_str(spec.cache.as_ref());
+    let namespace = optional_str(spec.namespace.as_ref());
+    let set = &spec.set;
+    let ttl = ttl_value(krate, spec.ttl);
+    let function = &spec.function;
     quote! {
         #krate::__private::CacheSpec { cache: #cache, namespace: #namespace, set: #set, ttl: #ttl, function: #function }
     }
 }
 
 /// `Some("…")` or `None`, for an optional name of a `CacheSpec`.
-pub fn optional_str(value: Option<&syn::LitStr>) -> TokenStream {
+fn optional_str(value: Option<&syn::LitStr>) -> TokenStream {
     match value {
         Some(value) => quote!(::core::option::Option::Some(#value)),
         None => quote!(::core::option::Option::None),
     }
 }
 
-pub fn ttl_value(krate: &syn::Path, ttl: TtlValue) -> TokenStream {
+fn ttl_value(krate: &syn::Path, ttl: TtlValue) -> TokenStream {
     match ttl {
         TtlValue::Seconds(seconds) => quote!(#krate::__private::Ttl::Seconds(#seconds)),
         TtlValue::NamespaceDefault => quote!(#krate::__private::Ttl::NamespaceDefault),
@@ -37,8 +42,15 @@ pub fn ttl_value(krate: &syn::Path, ttl: TtlValue) -> TokenStream {
     }
 }
 
-/// `CachePolicy { none_ttl, refresh_ahead_permille, stale_if_error_secs }`.
-pub fn policy_value(plan: &Plan) -> TokenStream {
+/// `static <name>: CachePolicy = CachePolicy { … };`
+pub fn policy_static_item(plan: &Plan, name: &Ident) -> TokenStream {
+    let krate = &plan.krate;
+    let value = policy_value(plan);
+    quote!(static #name: #krate::__private::CachePolicy = #value;)
+}
+
+/// `CachePolicy { none_ttl, refresh_ahead_permille, stale_if_error_secs, touch_permille }`.
+fn policy_value(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
     let none_ttl = match plan.policy.none_ttl {
         Some(ttl) => {
