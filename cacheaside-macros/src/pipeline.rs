@@ -10,46 +10,53 @@ use crate::parse::item::CachedFn;
 use crate::parse::put_evict::Which;
 use crate::{check, emit, parse};
 
-/// Expands one annotated function, or returns its errors followed by the function unchanged.
+/// Expands one function annotated with `#[cache_aside]`, or returns its errors followed by the
+/// function unchanged.
 pub fn cache_aside(
-    args: proc_macro2::TokenStream,
-    item: proc_macro2::TokenStream,
+    args: TokenStream,
+    item: TokenStream,
     context: Context,
-) -> Result<Expansion, proc_macro2::TokenStream> {
+) -> Result<Expansion, TokenStream> {
     let mut errors = Errors::default();
     let options = parse::cache_aside::parse(args, &mut errors);
-    let plan = match syn::parse2::<CachedFn>(item.clone()) {
-        Ok(function) => check::cache_aside::check(function, options, context, &mut errors),
-        Err(error) => {
-            errors.push(error);
-            None
-        }
+    let check = |function, errors: &mut Errors| {
+        check::cache_aside::check(function, options, context, errors)
     };
-    match (errors.into_error(), plan) {
-        (None, Some(plan)) => Ok(emit::expand_parts(&plan)),
-        (Some(error), _) => Err(errors_and_original(error, item)),
-        // `check` returns no plan only after recording an error.
-        (None, None) => Err(item),
-    }
+    check_and_emit(item, errors, check, emit::expand_parts)
 }
 
-/// Expands one annotated function, or returns its errors followed by the function unchanged.
+/// Expands one function annotated with `#[cache_put]` or `#[cache_evict]`, or returns its errors
+/// followed by the function unchanged.
 pub fn put_evict(which: Which, args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let options = parse::put_evict::parse(which, args, &mut errors);
     parse::put_evict::reject_foreign(which, &options, &mut errors);
+    let check =
+        |function, errors: &mut Errors| check::put_evict::check(which, function, options, errors);
+    check_and_emit(item, errors, check, emit::put_evict::emit).unwrap_or_else(|error| error)
+}
+
+/// Reads the function and checks it with the options already read (their errors are in
+/// `errors`); emits the plan when nothing went wrong, else returns every error followed by the
+/// function unchanged.
+fn check_and_emit<Plan, Output>(
+    item: TokenStream,
+    mut errors: Errors,
+    check: impl FnOnce(CachedFn, &mut Errors) -> Option<Plan>,
+    emit: impl FnOnce(&Plan) -> Output,
+) -> Result<Output, TokenStream> {
     let plan = match syn::parse2::<CachedFn>(item.clone()) {
-        Ok(function) => check::put_evict::check(which, function, options, &mut errors),
+        Ok(function) => check(function, &mut errors),
         Err(error) => {
             errors.push(error);
             None
         }
     };
     match (errors.into_error(), plan) {
-        (None, Some(plan)) => emit::put_evict::emit(&plan),
-        (Some(error), _) => errors_and_original(error, item),
+        (None, Some(plan)) => Ok(emit(&plan)),
+        (Some(error), _) => Err(errors_and_original(error, item)),
         // `check` returns no plan only after recording an error.
-        (None, None) => item,
+        (None, None) => Err(item),
     }
 }
 

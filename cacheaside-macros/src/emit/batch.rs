@@ -12,7 +12,9 @@ use crate::check::plan::{BatchPlan, Flavor, Plan};
 use crate::emit::kind::check_traits;
 use crate::emit::loader::{loader_call, loader_fn};
 use crate::emit::names::Names;
-use crate::emit::signature::{companion_fn, companion_ident, invalidate_sig, renamed_sig};
+use crate::emit::signature::{
+    companion_fn, companion_ident, invalidate_sig, renamed_sig, wrapper_fn,
+};
 use crate::emit::spec::spec_static_item;
 use crate::emit::Expansion;
 
@@ -153,30 +155,24 @@ fn wrapper(shared: &Shared) -> TokenStream {
         Flavor::Async => quote!(#krate::__private::BatchLookup::store(#lookup, #returned).await),
         Flavor::Sync => quote!(#krate::__private::BatchLookup::store_blocking(#lookup, #returned)),
     };
-    let function = &plan.function;
-    let attrs = &function.attrs;
-    let vis = &function.vis;
-    let sig = renamed_sig(plan, &function.sig.ident);
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            #uses
-            #spec_binding
-            #ids_check
-            let #kind = #batch_kind;
-            #alias_probe
-            let #call = #parts.#join();
-            let mut #lookup = #lookup_call;
-            match #krate::__private::BatchLookup::to_load(&mut #lookup) {
-                ::core::option::Option::None => #krate::__private::BatchLookup::complete(#lookup),
-                ::core::option::Option::Some(#missing) => {
-                    #rebind
-                    let #returned = #load;
-                    #store
-                }
+    let body = quote! {
+        #uses
+        #spec_binding
+        #ids_check
+        let #kind = #batch_kind;
+        #alias_probe
+        let #call = #parts.#join();
+        let mut #lookup = #lookup_call;
+        match #krate::__private::BatchLookup::to_load(&mut #lookup) {
+            ::core::option::Option::None => #krate::__private::BatchLookup::complete(#lookup),
+            ::core::option::Option::Some(#missing) => {
+                #rebind
+                let #returned = #load;
+                #store
             }
         }
-    }
+    };
+    wrapper_fn(plan, body)
 }
 
 /// `<fn>_uncached`: the body with all the ids.

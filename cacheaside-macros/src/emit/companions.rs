@@ -13,7 +13,7 @@ use crate::emit::local::{local_lookup, local_store, through_local};
 use crate::emit::names::Names;
 use crate::emit::signature::{
     companion_fn, companion_ident, copied_attrs, invalidate_sig, prune_generics, renamed_sig,
-    wrapper_sig,
+    wrapper_fn, wrapper_sig,
 };
 use crate::emit::spec::{get_or_load_name, local_tier_value, policy_static_item, spec_static_item};
 use crate::emit::Expansion;
@@ -144,24 +144,18 @@ fn wrapper(shared: &Shared) -> TokenStream {
         policy_binding,
         ..
     } = shared;
-    let function = &plan.function;
-    let attrs = &function.attrs;
-    let vis = &function.vis;
-    let sig = renamed_sig(plan, &function.sig.ident);
     let body = if plan.policy.local.is_some() {
         wrapper_body_with_local_tier(shared)
     } else {
         wrapper_body(shared)
     };
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            #uses
-            #spec_binding
-            #policy_binding
-            #body
-        }
-    }
+    let body = quote! {
+        #uses
+        #spec_binding
+        #policy_binding
+        #body
+    };
+    wrapper_fn(plan, body)
 }
 
 fn wrapper_body(shared: &Shared) -> TokenStream {

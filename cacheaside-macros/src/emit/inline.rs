@@ -8,7 +8,7 @@ use crate::emit::key::{key_expr, variants};
 use crate::emit::kind::{check_traits, kind_marker};
 use crate::emit::local::through_local_with_spec;
 use crate::emit::names::Names;
-use crate::emit::signature::renamed_sig;
+use crate::emit::signature::wrapper_fn;
 use crate::emit::spec::{get_or_load_name, local_tier_value, policy_static_item, spec_static_item};
 
 /// Without companions (a trait impl block cannot hold extra items) the body is rewritten in place.
@@ -72,21 +72,16 @@ pub fn body_inline(plan: &Plan) -> TokenStream {
         get_or_load,
         false,
     );
-    let attrs = &function.attrs;
-    let vis = &function.vis;
-    let sig = renamed_sig(plan, &function.sig.ident);
-    quote! {
-        #(#attrs)*
-        #vis #sig {
-            #uses
-            #spec_item
-            #policy_item
-            #local_binding
-            #(#keys)*
-            let #kind = #checked_kind;
-            #alias_probe
-            let #load = #lazy;
-            #get_or_load
-        }
-    }
+    let body = quote! {
+        #uses
+        #spec_item
+        #policy_item
+        #local_binding
+        #(#keys)*
+        let #kind = #checked_kind;
+        #alias_probe
+        let #load = #lazy;
+        #get_or_load
+    };
+    wrapper_fn(plan, body)
 }

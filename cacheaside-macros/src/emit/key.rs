@@ -9,7 +9,7 @@ use syn::{FnArg, GenericParam, Generics, Token};
 use crate::check::plan::{Context, KeyPlan, Plan};
 use crate::emit::loader::hidden;
 use crate::emit::names::Names;
-use crate::emit::signature::{copied_attrs, prune_generics};
+use crate::emit::signature::{copied_attrs, prune_generics, turbofish, type_and_const_params};
 use crate::parse::item::mentions;
 
 /// One combination of `#[cfg]`-gated arguments: the `#[cfg(…)]` under which it is the one
@@ -127,18 +127,7 @@ pub fn key_path(plan: &Plan, names: &Names, args: &[usize], present: &[bool]) ->
     }
     let function = hidden(plan, &names.path);
     let generics = path_generics(plan, args);
-    let explicit: Vec<&Ident> = (generics.params.iter())
-        .filter_map(|param| match param {
-            GenericParam::Type(param) => Some(&param.ident),
-            GenericParam::Const(param) => Some(&param.ident),
-            GenericParam::Lifetime(_) => None,
-        })
-        .collect();
-    let turbofish = if explicit.is_empty() {
-        quote!()
-    } else {
-        quote!(::<#(#explicit),*>)
-    };
+    let turbofish = turbofish(&generics);
     let impl_args = (impl_trait_key_args(plan, args).into_iter())
         .filter(|&index| present[index])
         .map(|index| &plan.inputs.params[index].binding);
@@ -170,12 +159,7 @@ fn key_generic_params(plan: &Plan) -> Vec<Ident> {
             param.ty.to_tokens(&mut skipped_side);
         }
     }
-    (plan.function.sig.generics.params.iter())
-        .filter_map(|param| match param {
-            GenericParam::Type(param) => Some(&param.ident),
-            GenericParam::Const(param) => Some(&param.ident),
-            GenericParam::Lifetime(_) => None,
-        })
+    type_and_const_params(&plan.function.sig.generics)
         .filter(|ident| mentions(&key_side, ident) || !mentions(&skipped_side, ident))
         .cloned()
         .collect()

@@ -2,10 +2,9 @@
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
-use syn::GenericParam;
 
 use crate::check::plan::{Context, Plan};
-use crate::emit::signature::copied_attrs;
+use crate::emit::signature::{copied_attrs, turbofish};
 use crate::parse::item::mentions;
 
 /// A path to one of the hidden items generated next to the function.
@@ -23,21 +22,13 @@ pub fn loader_call(plan: &Plan, loader: &Ident, present: &[bool]) -> TokenStream
     let bindings = (plan.inputs.params.iter().zip(present))
         .filter(|(_, present)| **present)
         .map(|(param, _)| &param.binding);
-    let generics = &plan.function.sig.generics;
-    let explicit: Vec<&Ident> = (generics.params.iter())
-        .filter_map(|param| match param {
-            GenericParam::Type(param) => Some(&param.ident),
-            GenericParam::Const(param) => Some(&param.ident),
-            GenericParam::Lifetime(_) => None,
-        })
-        .collect();
     let impl_trait_argument = (plan.inputs.params.iter())
         .any(|param| mentions(&param.ty, &Ident::new("impl", Span::call_site())));
     // Generic arguments cannot be named when an argument is `impl Trait`; inference covers it then.
-    let turbofish = if explicit.is_empty() || impl_trait_argument {
+    let turbofish = if impl_trait_argument {
         quote!()
     } else {
-        quote!(::<#(#explicit),*>)
+        turbofish(&plan.function.sig.generics)
     };
     let path = hidden(plan, loader);
     match &plan.inputs.receiver {

@@ -66,14 +66,8 @@ pub fn local_lookup(
     spec: &TokenStream,
 ) -> TokenStream {
     let krate = &plan.krate;
-    let Names {
-        key,
-        kind,
-        returned,
-        local,
-        local_ops: ops,
-        ..
-    } = names;
+    let (key, kind, returned) = (&names.key, &names.kind, &names.returned);
+    let (local, ops) = (&names.local, &names.local_ops);
     // The one check that the value can be kept and cloned, spanned on the return type.
     let return_type = &plan.return_kind.ty;
     let local_ops = Ident::new("local_ops", plan.return_kind.span);
@@ -91,15 +85,8 @@ pub fn local_lookup(
 /// After a local miss (`key` built): the runtime call, whose returned value is kept locally.
 fn local_miss(plan: &Plan, names: &Names, spec: &TokenStream, call: TokenStream) -> TokenStream {
     let krate = &plan.krate;
-    let Names {
-        key,
-        kind,
-        returned,
-        local,
-        local_key,
-        local_ops: ops,
-        ..
-    } = names;
+    let (key, kind, returned) = (&names.key, &names.kind, &names.returned);
+    let (local, local_key, ops) = (&names.local, &names.local_key, &names.local_ops);
     quote! {
         let #local_key = #krate::__private::local_key(&#key);
         let #returned = #call;

@@ -162,3 +162,37 @@ pub fn companion_fn(
         }
     }
 }
+
+/// The type and const parameters of `generics`: those a call names in its turbofish.
+pub fn type_and_const_params(generics: &Generics) -> impl Iterator<Item = &Ident> {
+    generics.params.iter().filter_map(|param| match param {
+        GenericParam::Type(param) => Some(&param.ident),
+        GenericParam::Const(param) => Some(&param.ident),
+        GenericParam::Lifetime(_) => None,
+    })
+}
+
+/// `::<T, N>` naming the type and const parameters of `generics`; nothing without any.
+pub fn turbofish(generics: &Generics) -> TokenStream {
+    let explicit: Vec<&Ident> = type_and_const_params(generics).collect();
+    if explicit.is_empty() {
+        quote!()
+    } else {
+        quote!(::<#(#explicit),*>)
+    }
+}
+
+/// The function that a generated function stands for, with the function's attributes,
+/// visibility and signature, and a new body.
+pub fn wrapper_fn(plan: &Plan, body: TokenStream) -> TokenStream {
+    let function = &plan.function;
+    let attrs = &function.attrs;
+    let vis = &function.vis;
+    let sig = renamed_sig(plan, &function.sig.ident);
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #body
+        }
+    }
+}
