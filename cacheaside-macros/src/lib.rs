@@ -2,15 +2,15 @@
 //!
 //! # Architecture
 //!
-//! Layers, from the bottom up; a module imports only the layers above it in this list:
+//! Layers, from the bottom up. A module imports only the layers listed before its own:
 //!
-//! 1. `errors`: collects spanned errors, and emits them next to the item unchanged (fail soft).
+//! 1. `errors`: collects spanned errors; emits them next to the item unchanged (fail soft).
 //! 2. `parse/`: reads the attributes' options and the annotated function, each on its own.
-//! 3. `check/`: checks them together and decides a plan; `check::plan`, the plan types, is its leaf.
+//! 3. `check/`: checks them together and decides a plan; `check::plan` (the plan types) is its leaf.
 //! 4. `emit/`: turns a plan into tokens, thin calls into the runtime's `__private` module.
 //! 5. `pipeline`: parse, check and emit one function, or its errors and the function unchanged.
 //! 6. `impl_block`: `#[cache_aside]` on an `impl` block, one pipeline run per annotated method.
-//! 7. `lib` (this file): the entry points.
+//! 7. `lib` (this file): the entry points. (`tests` runs whole expansions through it.)
 
 mod check;
 mod emit;

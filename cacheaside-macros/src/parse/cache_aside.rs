@@ -62,7 +62,7 @@ pub struct Options {
     pub touch_on_read: Option<Spanned<u16>>,
     /// `ttl_from = path::to::fn`: each entry's TTL from its value.
     pub ttl_from: Option<Spanned<syn::Path>>,
-    /// `batch`: the function loads many ids at once (see the `batch` module).
+    /// `batch`: the function loads many ids at once (see `check::batch` and `emit::batch`).
     pub batch: Option<Ident>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
