@@ -1,8 +1,10 @@
-//! Collects every error of one expansion so they are all reported together.
+//! Collects every error of one expansion so they are all reported together, and reports them
+//! next to the original item (fail soft).
 
 use core::fmt::Display;
 
-use quote::ToTokens;
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
 
 /// Spanned errors gathered while reading and checking one annotated function.
 #[derive(Default)]
@@ -33,4 +35,10 @@ impl Errors {
             all
         })
     }
+}
+
+/// On any error: report it and emit the item unchanged, so callers see no follow-on errors.
+pub fn errors_and_original(error: syn::Error, original: TokenStream) -> TokenStream {
+    let errors = error.to_compile_error();
+    quote!(#errors #original)
 }

@@ -9,9 +9,9 @@ use syn::parse::{ParseStream, Parser};
 use syn::spanned::Spanned;
 use syn::{Attribute, ImplItem, ItemImpl, Meta, Token};
 
+use crate::check::plan::Context;
+use crate::emit::Expansion;
 use crate::errors::Errors;
-use crate::expand::Expansion;
-use crate::valid::Context;
 
 /// Whether `item` is an `impl` block (after its attributes), without parsing its bodies.
 pub fn is_impl_block(item: &TokenStream) -> bool {
@@ -30,7 +30,7 @@ pub fn is_impl_block(item: &TokenStream) -> bool {
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut block: ItemImpl = match syn::parse2(item.clone()) {
         Ok(block) => block,
-        Err(error) => return crate::fallback::errors_and_original(error, item),
+        Err(error) => return crate::errors::errors_and_original(error, item),
     };
     let mut errors = Errors::default();
     if !args.is_empty() {
@@ -71,7 +71,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             attribute: span,
             of_trait,
         };
-        match crate::expand_function(args, method.to_token_stream(), context) {
+        match crate::pipeline::cache_aside(args, method.to_token_stream(), context) {
             Ok(Expansion {
                 function,
                 companions: more,

@@ -7,12 +7,13 @@
 
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
-use syn::{Expr, Ident, LitBool, LitStr, Token};
+use syn::parse::ParseStream;
+use syn::{Expr, Ident, LitBool, LitStr};
 
-use crate::attr::{self, Returns};
 use crate::errors::Errors;
-use crate::ttl::TtlValue;
+use crate::parse::option_list::{expect_eq, read_leniently, store};
+use crate::parse::ttl::{self, TtlValue};
+use crate::parse::values::{self, Returns};
 
 /// Which write attribute is being read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,24 +95,9 @@ pub struct WriteOptions {
 /// Parses the attribute's arguments, recording every problem in `errors`.
 pub fn parse(which: Which, args: TokenStream, errors: &mut Errors) -> WriteOptions {
     let mut options = WriteOptions::default();
-    let parser = |input: ParseStream| {
-        while !input.is_empty() {
-            if let Err(error) = parse_option(which, input, &mut options, errors) {
-                errors.push(error);
-                attr::skip_to_next_option(input);
-            }
-            if !input.is_empty() {
-                if let Err(error) = input.parse::<Token![,]>() {
-                    errors.push(error);
-                    attr::skip_to_next_option(input);
-                    let _ = input.parse::<Option<Token![,]>>();
-                }
-            }
-        }
-        Ok(())
-    };
-    // The closure above never fails: its errors are collected instead.
-    let _ = parser.parse2(args);
+    read_leniently(args, errors, |input, errors| {
+        parse_option(which, input, &mut options, errors)
+    });
     options
 }
 
@@ -130,43 +116,43 @@ fn parse_option(
     let option = name.to_string();
     match option.as_str() {
         "set" => {
-            let value = attr::parse_name(input, &name, attr::MAX_SET_NAME, errors)?;
-            attr::store(&mut options.set, value, &name, errors);
+            let value = values::parse_name(input, &name, values::MAX_SET_NAME, errors)?;
+            store(&mut options.set, value, &name, errors);
         }
         "namespace" => {
-            let value = attr::parse_name(input, &name, attr::MAX_NAMESPACE_NAME, errors)?;
-            attr::store(&mut options.namespace, value, &name, errors);
+            let value = values::parse_name(input, &name, values::MAX_NAMESPACE_NAME, errors)?;
+            store(&mut options.namespace, value, &name, errors);
         }
         "cache" => {
-            let value = attr::parse_cluster_name(input, &name, errors)?;
-            attr::store(&mut options.cache, value, &name, errors);
+            let value = values::parse_cluster_name(input, &name, errors)?;
+            store(&mut options.cache, value, &name, errors);
         }
         "key" => {
-            attr::expect_eq(input, &name, "key = user.id")?;
+            expect_eq(input, &name, "key = user.id")?;
             let value = Named {
                 name: name.clone(),
                 value: input.parse()?,
             };
-            attr::store(&mut options.key, value, &name, errors);
+            store(&mut options.key, value, &name, errors);
         }
         "value" => {
-            attr::expect_eq(input, &name, "value = user")?;
+            expect_eq(input, &name, "value = user")?;
             let value = Named {
                 name: name.clone(),
                 value: input.parse()?,
             };
-            attr::store(&mut options.value, value, &name, errors);
+            store(&mut options.value, value, &name, errors);
         }
         "ttl" => {
             let value = Named {
                 name: name.clone(),
-                value: attr::parse_ttl(input, &name)?,
+                value: ttl::parse_ttl(input, &name)?,
             };
-            attr::store(&mut options.ttl, value, &name, errors);
+            store(&mut options.ttl, value, &name, errors);
         }
         "before" | "all" => {
             let example = format!("{name} = true");
-            attr::expect_eq(input, &name, &example)?;
+            expect_eq(input, &name, &example)?;
             let value: LitBool = input.parse().map_err(|error| {
                 syn::Error::new(
                     error.span(),
@@ -181,15 +167,15 @@ fn parse_option(
                 "before" => &mut options.before,
                 _ => &mut options.all,
             };
-            attr::store(slot, value, &name, errors);
+            store(slot, value, &name, errors);
         }
         "returns" => {
-            let value = attr::parse_returns(input, &name)?;
-            attr::store(&mut options.returns, value, &name, errors);
+            let value = values::parse_returns(input, &name)?;
+            store(&mut options.returns, value, &name, errors);
         }
         "crate" => {
-            let value = attr::parse_crate_path(input, &name)?;
-            attr::store(&mut options.krate, value, &name, errors);
+            let value = values::parse_crate_path(input, &name)?;
+            store(&mut options.krate, value, &name, errors);
         }
         _ => {
             let hint = match option.as_str() {

@@ -1,16 +1,22 @@
-//! The attribute's grammar: `#[cache_aside(set = "users", ttl = 3600, skip(db), …)]`.
+//! The grammar of `#[cache_aside(set = "users", ttl = 3600, skip(db), …)]`.
 //!
 //! Parsing is lenient: a bad option is reported and skipped so that every mistake in the attribute
 //! is reported at once, together with the signature's.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::ParseStream;
 use syn::{parenthesized, Expr, Ident, Lit, LitBool, LitStr, Token};
 
 use crate::errors::Errors;
-use crate::return_kind::Kind;
-use crate::ttl::{self, TtlValue};
+use crate::parse::option_list::{expect_eq, read_leniently, store};
+use crate::parse::ttl::{parse_ttl, parse_window, TtlValue};
+#[cfg(test)]
+use crate::parse::values::Kind;
+use crate::parse::values::{
+    parse_cluster_name, parse_crate_path, parse_name, parse_returns, Returns, MAX_NAMESPACE_NAME,
+    MAX_SET_NAME,
+};
 
 /// Every option the attribute accepts, in the order the docs list them.
 pub const OPTIONS: &[&str] = &[
@@ -31,12 +37,6 @@ pub const OPTIONS: &[&str] = &[
     "companions",
     "crate",
 ];
-
-/// Aerospike's limits on set and namespace names, in bytes.
-pub(crate) const MAX_SET_NAME: usize = 63;
-pub(crate) const MAX_NAMESPACE_NAME: usize = 31;
-/// The runtime's limit on the name of a named cluster (`init_named`), in bytes.
-pub(crate) const MAX_CLUSTER_NAME: usize = 63;
 
 /// The options as written; `None` where an option was omitted or invalid.
 #[derive(Default)]
@@ -62,7 +62,7 @@ pub struct Options {
     pub touch_on_read: Option<Spanned<u16>>,
     /// `ttl_from = path::to::fn`: each entry's TTL from its value.
     pub ttl_from: Option<Spanned<syn::Path>>,
-    /// `batch`: the function loads many ids at once (see the `batch` module).
+    /// `batch`: the function loads many ids at once (see `check::batch` and `emit::batch`).
     pub batch: Option<Ident>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
@@ -87,11 +87,6 @@ pub const DEFAULT_TOUCH_PERMILLE: u16 = 800;
 /// The local tier's capacity when `local(…)` names none.
 pub const DEFAULT_LOCAL_CAPACITY: u64 = 10_000;
 
-/// `returns = result | option | value`.
-pub struct Returns {
-    pub kind: Kind,
-}
-
 /// `skip(a, b)`.
 pub struct Skip {
     pub keyword: Ident,
@@ -106,32 +101,10 @@ pub struct ExplicitKey {
 /// Parses the attribute's arguments, recording every problem in `errors`.
 pub fn parse(args: TokenStream, errors: &mut Errors) -> Options {
     let mut options = Options::default();
-    let parser = |input: ParseStream| {
-        while !input.is_empty() {
-            if let Err(error) = parse_option(input, &mut options, errors) {
-                errors.push(error);
-                skip_to_next_option(input);
-            }
-            if !input.is_empty() {
-                if let Err(error) = input.parse::<Token![,]>() {
-                    errors.push(error);
-                    skip_to_next_option(input);
-                    // Consume the comma we stopped at, if any.
-                    let _ = input.parse::<Option<Token![,]>>();
-                }
-            }
-        }
-        Ok(())
-    };
-    // The closure above never fails: its errors are collected instead.
-    let _ = parser.parse2(args);
+    read_leniently(args, errors, |input, errors| {
+        parse_option(input, &mut options, errors)
+    });
     options
-}
-
-pub(crate) fn skip_to_next_option(input: ParseStream) {
-    while !input.is_empty() && !input.peek(Token![,]) {
-        let _ = input.parse::<TokenTree>();
-    }
 }
 
 fn valid_options() -> String {
@@ -273,130 +246,6 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
     Ok(())
 }
 
-/// Keeps the first occurrence of an option and reports any later one.
-pub(crate) fn store<T>(slot: &mut Option<T>, value: T, name: &Ident, errors: &mut Errors) {
-    if slot.is_some() {
-        errors.at(
-            name,
-            format!("duplicate option `{name}`; each option may be given once"),
-        );
-    } else {
-        *slot = Some(value);
-    }
-}
-
-pub(crate) fn expect_eq(input: ParseStream, name: &Ident, example: &str) -> syn::Result<()> {
-    if input.peek(Token![=]) {
-        input.parse::<Token![=]>()?;
-        Ok(())
-    } else {
-        Err(syn::Error::new(
-            name.span(),
-            format!("`{name}` needs a value: `{example}`"),
-        ))
-    }
-}
-
-/// A set or namespace name: a non-empty string literal within Aerospike's length limit.
-pub(crate) fn parse_name(
-    input: ParseStream,
-    name: &Ident,
-    max_len: usize,
-    errors: &mut Errors,
-) -> syn::Result<LitStr> {
-    let example = format!("{name} = \"users\"");
-    expect_eq(input, name, &example)?;
-    let value: LitStr = input.parse().map_err(|error| {
-        syn::Error::new(
-            error.span(),
-            format!("`{name}` takes a string literal: `{example}`"),
-        )
-    })?;
-    let text = value.value();
-    if text.is_empty() {
-        errors.at(&value, format!("`{name}` must not be empty"));
-    } else if text.len() > max_len {
-        errors.at(
-            &value,
-            format!(
-                "an Aerospike {name} name has at most {max_len} bytes; this one has {}",
-                text.len()
-            ),
-        );
-    } else if let Some(refused) = text.chars().find(|c| REFUSED_IN_NAMES.contains(c)) {
-        let shown = if refused == '\0' {
-            "a NUL character".to_owned()
-        } else {
-            format!("`{refused}`")
-        };
-        let fixed: String = (text.chars())
-            .map(|c| {
-                if REFUSED_IN_NAMES.contains(&c) {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        errors.at(
-            &value,
-            format!(
-                "an Aerospike {name} name cannot contain {shown} (the server's info commands \
-                 separate fields with `:` and `;`, and names are C strings); write `{name} = \
-                 {fixed:?}` instead"
-            ),
-        );
-    }
-    Ok(value)
-}
-
-/// Characters Aerospike set and namespace names cannot hold. The runtime checks names that reach
-/// it at run time by the same rule (`cacheaside-runtime`, `names.rs`); keep the two alike.
-const REFUSED_IN_NAMES: [char; 3] = ['\0', ':', ';'];
-
-/// `cache = "analytics"`: the name of a cluster installed by `init_named`, checked as the runtime
-/// checks it (1 to 63 ASCII letters, digits, `_`, `-` or `.`).
-pub(crate) fn parse_cluster_name(
-    input: ParseStream,
-    name: &Ident,
-    errors: &mut Errors,
-) -> syn::Result<LitStr> {
-    let example = "cache = \"analytics\"";
-    expect_eq(input, name, example)?;
-    let value: LitStr = input.parse().map_err(|error| {
-        syn::Error::new(
-            error.span(),
-            format!(
-                "`cache` takes a string literal, the name given to `cacheaside::init_named`: `{example}`"
-            ),
-        )
-    })?;
-    let text = value.value();
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if text.is_empty() {
-        errors.at(
-            &value,
-            format!("`cache` must not be empty; name the cluster given to `cacheaside::init_named`, e.g. `{example}`, or leave `cache` out for the default cluster"),
-        );
-    } else if text.len() > MAX_CLUSTER_NAME {
-        errors.at(
-            &value,
-            format!(
-                "a cache cluster name has at most {MAX_CLUSTER_NAME} bytes; this one has {}",
-                text.len()
-            ),
-        );
-    } else if let Some(bad) = text.chars().find(|&c| !allowed(c)) {
-        errors.at(
-            &value,
-            format!(
-                "`cache` names a cluster with ASCII letters, digits, `_`, `-` or `.` only; {bad:?} is not allowed, e.g. `{example}`"
-            ),
-        );
-    }
-    Ok(value)
-}
-
 const FRACTION_FORM: &str = "a fraction of the ttl between 0 and 1 with at most three decimals";
 
 /// `refresh_ahead = 0.2`: a fraction in (0, 1), kept in thousandths.
@@ -481,103 +330,6 @@ fn parse_local(input: ParseStream, name: &Ident) -> syn::Result<Local> {
         ttl_secs,
         capacity: capacity.unwrap_or(DEFAULT_LOCAL_CAPACITY),
     })
-}
-
-/// A duration in seconds, written like a ttl (`600`, `"10m"`), but not `never` or
-/// `namespace_default`.
-fn parse_window(input: ParseStream, name: &Ident) -> syn::Result<u32> {
-    expect_eq(input, name, &format!("{name} = \"10m\""))?;
-    let span = input.span();
-    match parse_ttl_value(input)? {
-        TtlValue::Seconds(seconds) => Ok(seconds),
-        TtlValue::Never | TtlValue::NamespaceDefault => Err(syn::Error::new(
-            span,
-            format!("`{name}` takes a duration such as `{name} = \"10m\"` (seconds or a duration string)"),
-        )),
-    }
-}
-
-pub(crate) fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
-    expect_eq(input, name, &format!("{name} = \"30s\""))?;
-    parse_ttl_value(input)
-}
-
-fn parse_ttl_value(input: ParseStream) -> syn::Result<TtlValue> {
-    let bad_ttl = |span: Span| {
-        syn::Error::new(
-            span,
-            format!("invalid ttl; expected {}", ttl::ACCEPTED_FORMS),
-        )
-    };
-    if input.peek(Ident::peek_any) {
-        let word = input.call(Ident::parse_any)?;
-        return match word.to_string().as_str() {
-            "never" => Ok(TtlValue::Never),
-            "namespace_default" => Ok(TtlValue::NamespaceDefault),
-            _ => Err(bad_ttl(word.span())),
-        };
-    }
-    if input.peek(Token![-]) {
-        let minus = input.parse::<Token![-]>()?;
-        return Err(syn::Error::new(
-            minus.span,
-            format!("a ttl cannot be negative; for entries that never expire write `ttl = never`; expected {}", ttl::ACCEPTED_FORMS),
-        ));
-    }
-    let lit: Lit = input.parse().map_err(|error| bad_ttl(error.span()))?;
-    let checked = match &lit {
-        Lit::Int(int) => match int.base10_parse::<u64>() {
-            Ok(value) => ttl::seconds(value),
-            Err(_) => Err(format!(
-                "ttl seconds must be a whole number that fits in 64 bits; expected {}",
-                ttl::ACCEPTED_FORMS
-            )),
-        },
-        Lit::Str(text) => ttl::duration(&text.value()),
-        _ => return Err(bad_ttl(lit.span())),
-    };
-    checked.map_err(|message| syn::Error::new(lit.span(), message))
-}
-
-const RETURNS_FORMS: &str = "`returns = result` (cache only `Ok`), `returns = option` (cache only `Some`) or `returns = value` (cache every value)";
-
-pub(crate) fn parse_returns(input: ParseStream, name: &Ident) -> syn::Result<Returns> {
-    expect_eq(input, name, "returns = result")?;
-    let word = input
-        .call(Ident::parse_any)
-        .map_err(|error| syn::Error::new(error.span(), format!("expected {RETURNS_FORMS}")))?;
-    let kind = match word.to_string().as_str() {
-        "result" => Kind::Result,
-        "option" => Kind::Option,
-        "value" => Kind::Plain,
-        other => {
-            return Err(syn::Error::new(
-                word.span(),
-                format!("unknown return kind `{other}`; expected {RETURNS_FORMS}"),
-            ))
-        }
-    };
-    Ok(Returns { kind })
-}
-
-/// `crate = ::path` or, as serde spells it, `crate = "path"`.
-pub(crate) fn parse_crate_path(input: ParseStream, name: &Ident) -> syn::Result<syn::Path> {
-    expect_eq(input, name, "crate = ::my_crate::cacheaside")?;
-    let expected = |span: Span| {
-        syn::Error::new(
-            span,
-            "`crate` takes the path that re-exports `cacheaside`, e.g. `crate = ::my_crate::cacheaside`",
-        )
-    };
-    if input.peek(LitStr) {
-        let text: LitStr = input.parse()?;
-        return text
-            .parse_with(syn::Path::parse_mod_style)
-            .map_err(|_| expected(text.span()));
-    }
-    input
-        .call(syn::Path::parse_mod_style)
-        .map_err(|error| expected(error.span()))
 }
 
 fn parse_skip(input: ParseStream, name: &Ident) -> syn::Result<Skip> {

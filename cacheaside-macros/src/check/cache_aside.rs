@@ -1,111 +1,21 @@
-//! Checks the options against the function's signature and decides what to generate.
+//! Checks the options of `#[cache_aside]` against the function's signature and decides the plan.
 
-use proc_macro2::Span;
 use quote::ToTokens;
-use syn::{Expr, LitStr, Type};
+use syn::{Signature, Type};
 
-use crate::attr::{Options, Skip};
+use crate::check::batch;
+use crate::check::plan::{Context, Flavor, KeyPlan, Plan, Policy, ReturnKind, Spec};
 use crate::errors::Errors;
-use crate::flavor::Flavor;
-use crate::item::{split_inputs, CachedFn, Inputs};
-use crate::return_kind::{Kind, ReturnKind};
-use crate::ttl::TtlValue;
+use crate::parse::cache_aside::{Options, Skip, Spanned};
+use crate::parse::item::{split_inputs, CachedFn, Inputs};
+use crate::parse::ttl::TtlValue;
+use crate::parse::values::Kind;
 
 /// Each `#[cfg]`-gated argument doubles the `let` statements the wrapper needs.
 const MAX_GATED_ARGUMENTS: usize = 4;
 
-/// Everything the expansion needs, valid.
-pub struct Plan {
-    /// The path the generated code reaches the facade through (`::cacheaside`).
-    pub krate: syn::Path,
-    /// Where the function is written, as far as the macro can know.
-    pub context: Context,
-    pub function: CachedFn,
-    pub flavor: Flavor,
-    pub inputs: Inputs,
-    pub spec: Spec,
-    pub key: KeyPlan,
-    pub return_kind: ReturnKind,
-    /// Whether `<fn>_invalidate`, `<fn>_refresh`, `<fn>_uncached` and `<fn>_peek` are generated.
-    pub companions: bool,
-    pub policy: Policy,
-    /// `batch`: many ids per call (see the `batch` module).
-    pub batch: Option<crate::batch::BatchPlan>,
-}
-
-/// The values of the runtime's `CachePolicy`.
-#[derive(Clone)]
-pub struct Policy {
-    /// `none_ttl`: `None` is cached with this TTL.
-    pub none_ttl: Option<TtlValue>,
-    /// `refresh_ahead`, in thousandths of the TTL; 0 when off.
-    pub refresh_ahead_permille: u16,
-    /// `stale_if_error`, in seconds; 0 when off.
-    pub stale_if_error_secs: u32,
-    /// `local(…)`: the in-process tier.
-    pub local: Option<crate::attr::Local>,
-    /// `touch_on_read`, in thousandths of the TTL; 0 when off.
-    pub touch_permille: u16,
-    /// `ttl_from = path`.
-    pub ttl_from: Option<syn::Path>,
-}
-
-/// Where the annotated function is written.
-#[derive(Debug, Clone, Copy)]
-pub enum Context {
-    /// Annotated on its own: a method if it has a receiver, else a free function.
-    Alone,
-    /// Inside an `impl` block annotated with `#[cache_aside]`: hidden items are reached through
-    /// `Self::` also for associated functions without `self`.
-    InImpl {
-        /// The method's own `#[cache_aside(…)]`, where errors about the whole attribute point.
-        attribute: Span,
-        /// A trait impl: the companions go to an inherent impl block and are `pub`, like the
-        /// trait's methods.
-        of_trait: bool,
-    },
-}
-
-impl Context {
-    /// Where an error about the attribute as a whole points.
-    fn attribute_span(self) -> Span {
-        match self {
-            Context::Alone => Span::call_site(),
-            Context::InImpl { attribute, .. } => attribute,
-        }
-    }
-}
-
-/// The values of the runtime's `CacheSpec`.
-pub struct Spec {
-    /// `cache = "…"`: a named cluster.
-    pub cache: Option<LitStr>,
-    pub namespace: Option<LitStr>,
-    pub set: LitStr,
-    pub ttl: TtlValue,
-    /// The function's name without any `r#`.
-    pub function: String,
-}
-
-/// How a call's key is built.
-pub enum KeyPlan {
-    /// From the function's identity and these arguments (indices into `Inputs::params`).
-    Default { args: Vec<usize> },
-    /// From `key = <expr>`; `uses` are the arguments the expression names.
-    Explicit { expr: Expr, uses: Vec<usize> },
-}
-
-impl KeyPlan {
-    /// The arguments `<fn>_invalidate` takes.
-    pub fn arguments(&self) -> &[usize] {
-        match self {
-            KeyPlan::Default { args } => args,
-            KeyPlan::Explicit { uses, .. } => uses,
-        }
-    }
-}
-
-/// Checks everything, records every problem, and returns the plan when there was none.
+/// Checks everything, records every problem, and returns the plan when there was none. The
+/// steps run in this order so that errors are reported in the order of the attribute's docs.
 pub fn check(
     function: CachedFn,
     options: Options,
@@ -114,7 +24,51 @@ pub fn check(
 ) -> Option<Plan> {
     let sig = &function.sig;
     let name = syn::ext::IdentExt::unraw(&sig.ident).to_string();
-    let flavor = Flavor::of(sig);
+    let inputs = split_inputs(sig);
+    check_signature(sig, &inputs, errors);
+    if options.set.is_none() {
+        errors.at_span(
+            context.attribute_span(),
+            "missing `set`: name the Aerospike set that holds this function's entries, e.g. `#[cache_aside(set = \"users\", ttl = 3600)]`",
+        );
+    }
+    let skipped = check_key_options(&options, &inputs, &name, errors);
+    if options.batch.is_some() {
+        batch::check_options(&options, errors);
+    }
+    let key = key_plan(&options, &inputs, &skipped);
+    let batch = (options.batch.as_ref())
+        .and_then(|flag| batch::plan(flag, &inputs, &key, &skipped, errors));
+    let return_kind = ReturnKind::decide(&sig.output, options.returns.as_ref(), errors);
+    if options.batch.is_some() {
+        batch::check_return(&sig.output, return_kind.as_ref(), errors);
+    }
+    let ttl = options.ttl.unwrap_or(TtlValue::NamespaceDefault);
+    check_freshness(&options, ttl, return_kind.as_ref(), &inputs, &name, errors);
+    Some(Plan {
+        krate: (options.krate.clone()).unwrap_or_else(|| syn::parse_quote!(::cacheaside)),
+        context,
+        flavor: Flavor::of(sig),
+        inputs,
+        key,
+        return_kind: return_kind?,
+        companions: options.companions.as_ref().is_none_or(|value| value.value),
+        batch,
+        spec: Spec {
+            cache: options.cache.clone(),
+            namespace: options.namespace.clone(),
+            set: options.set.clone()?,
+            ttl,
+            function: name,
+        },
+        policy: policy(options),
+        function,
+    })
+}
+
+/// What the function itself must be: not `const`, not variadic, with few `#[cfg]`-gated
+/// arguments, and taking `&self` if it is a method.
+fn check_signature(sig: &Signature, inputs: &Inputs, errors: &mut Errors) {
     if let Some(constness) = &sig.constness {
         errors.at(
             constness,
@@ -124,7 +78,6 @@ pub fn check(
     if let Some(variadic) = &sig.variadic {
         errors.at(variadic, "a variadic function cannot be cached");
     }
-    let inputs = split_inputs(sig);
     let gated = inputs.params.iter().filter(|param| param.cfg().is_some());
     if let Some(param) = gated.clone().nth(MAX_GATED_ARGUMENTS) {
         errors.at(
@@ -144,16 +97,19 @@ pub fn check(
             );
         }
     }
-    if options.set.is_none() {
-        errors.at_span(
-            context.attribute_span(),
-            "missing `set`: name the Aerospike set that holds this function's entries, e.g. `#[cache_aside(set = \"users\", ttl = 3600)]`",
-        );
-    }
+}
+
+/// Checks `skip(…)` and its use together with `key = …`; returns the arguments skipped.
+fn check_key_options(
+    options: &Options,
+    inputs: &Inputs,
+    name: &str,
+    errors: &mut Errors,
+) -> Vec<syn::Ident> {
     let skipped = options
         .skip
         .as_ref()
-        .map(|skip| check_skip(skip, &inputs, &name, errors))
+        .map(|skip| check_skip(skip, inputs, name, errors))
         .unwrap_or_default();
     if let (Some(skip), Some(_)) = (&options.skip, &options.key) {
         errors.at(
@@ -161,22 +117,24 @@ pub fn check(
             "`skip` has no effect together with `key = …`: the key is exactly the expression; remove `skip(…)`",
         );
     }
-    if options.batch.is_some() {
-        crate::batch::check_options(&options, errors);
-    }
-    let key = match options.key {
+    skipped
+}
+
+/// The key: `key = <expr>` and the arguments it names, or every argument not skipped or ignored.
+fn key_plan(options: &Options, inputs: &Inputs, skipped: &[syn::Ident]) -> KeyPlan {
+    match &options.key {
         Some(explicit) => {
             let uses = (inputs.params.iter().enumerate())
                 .filter(|(_, param)| {
                     param
                         .name
                         .as_ref()
-                        .is_some_and(|name| crate::item::mentions(&explicit.expr, name))
+                        .is_some_and(|name| crate::parse::item::mentions(&explicit.expr, name))
                 })
                 .map(|(index, _)| index)
                 .collect();
             KeyPlan::Explicit {
-                expr: explicit.expr,
+                expr: explicit.expr.clone(),
                 uses,
             }
         }
@@ -193,15 +151,20 @@ pub fn check(
                 .collect();
             KeyPlan::Default { args }
         }
-    };
-    let batch = (options.batch.as_ref())
-        .and_then(|flag| crate::batch::plan(flag, &inputs, &key, &skipped, errors));
-    let return_kind = ReturnKind::decide(&sig.output, options.returns.as_ref(), errors);
-    if options.batch.is_some() {
-        crate::batch::check_return(&sig.output, return_kind.as_ref(), errors);
     }
-    let ttl = options.ttl.unwrap_or(TtlValue::NamespaceDefault);
-    if let (Some(none_ttl), Some(kind)) = (&options.none_ttl, &return_kind) {
+}
+
+/// The freshness options (`none_ttl`, `refresh_ahead`, `stale_if_error`, `ttl_from`,
+/// `touch_on_read`) against the return kind, the ttl and each other.
+fn check_freshness(
+    options: &Options,
+    ttl: TtlValue,
+    return_kind: Option<&ReturnKind>,
+    inputs: &Inputs,
+    name: &str,
+    errors: &mut Errors,
+) {
+    if let (Some(none_ttl), Some(kind)) = (&options.none_ttl, return_kind) {
         if kind.kind != Kind::Option {
             errors.at(
                 &none_ttl.name,
@@ -213,105 +176,101 @@ pub fn check(
     }
     // With `batch`, `refresh_ahead` is refused as a whole.
     if options.refresh_ahead.is_some() && options.batch.is_none() {
-        check_background_arguments(&inputs, errors);
+        check_background_arguments(inputs, errors);
     }
     if let Some(stale) = &options.stale_if_error {
-        if let TtlValue::Seconds(seconds) = ttl {
-            let lifetime = u64::from(seconds) + u64::from(stale.value);
-            if lifetime > crate::ttl::MAX_TTL_SECONDS {
-                errors.at(
-                    &stale.name,
-                    format!(
-                        "entries live ttl + stale_if_error = {lifetime} seconds, longer than Aerospike's maximum of ten years ({} seconds)",
-                        crate::ttl::MAX_TTL_SECONDS
-                    ),
-                );
-            }
-        }
-        if !matches!(ttl, TtlValue::Seconds(_)) {
-            errors.at(
-                &stale.name,
-                "`stale_if_error` keeps entries this long after their ttl, so it needs a ttl in seconds, e.g. `ttl = \"1h\", stale_if_error = \"10m\"`",
-            );
-        }
-        if let Some(kind) = &return_kind {
-            if kind.kind != Kind::Result {
-                errors.at(
-                    &stale.name,
-                    format!(
-                        "`stale_if_error` answers a failed load with the old value, so `{name}` must return a `Result` (an `Err` is the failure); add `returns = result` if the return type is a `Result` behind an alias"
-                    ),
-                );
-            }
-        }
+        check_stale_if_error(stale, ttl, return_kind, name, errors);
     }
     if let Some(ttl_from) = &options.ttl_from {
-        let conflicts = [
-            ("refresh_ahead", options.refresh_ahead.is_some()),
-            ("touch_on_read", options.touch_on_read.is_some()),
-            ("none_ttl", options.none_ttl.is_some()),
-        ];
-        for (other, present) in conflicts {
-            if present {
-                errors.at(
-                    &ttl_from.name,
-                    format!(
-                        "`ttl_from` cannot be combined with `{other}`: {}",
-                        match other {
-                            "none_ttl" => "give `None` its TTL in the `ttl_from` function's caller instead, or drop one of them",
-                            _ => "they judge entries by a fraction of the one `ttl`, which `ttl_from` replaces per entry",
-                        }
-                    ),
-                );
-            }
-        }
+        check_ttl_from(&ttl_from.name, options, errors);
     }
-    if let Some(touch) = &options.touch_on_read {
-        if !matches!(ttl, TtlValue::Seconds(_)) {
+    let needs_seconds = !matches!(ttl, TtlValue::Seconds(_));
+    if let (Some(touch), true) = (&options.touch_on_read, needs_seconds) {
+        errors.at(
+            &touch.name,
+            "`touch_on_read` resets the ttl on reads (sliding expiry), so it needs a ttl in seconds, e.g. `ttl = \"30m\", touch_on_read`",
+        );
+    }
+    if let (Some(refresh_ahead), true) = (&options.refresh_ahead, needs_seconds) {
+        errors.at(
+            &refresh_ahead.name,
+            "`refresh_ahead` is a fraction of the ttl, so it needs a ttl in seconds, e.g. `ttl = \"1h\", refresh_ahead = 0.2`",
+        );
+    }
+}
+
+/// `stale_if_error` keeps entries past a ttl in seconds, within Aerospike's limit, and serves
+/// them when the body returns an `Err`.
+fn check_stale_if_error(
+    stale: &Spanned<u32>,
+    ttl: TtlValue,
+    return_kind: Option<&ReturnKind>,
+    name: &str,
+    errors: &mut Errors,
+) {
+    if let TtlValue::Seconds(seconds) = ttl {
+        let lifetime = u64::from(seconds) + u64::from(stale.value);
+        if lifetime > crate::parse::ttl::MAX_TTL_SECONDS {
             errors.at(
-                &touch.name,
-                "`touch_on_read` resets the ttl on reads (sliding expiry), so it needs a ttl in seconds, e.g. `ttl = \"30m\", touch_on_read`",
+                &stale.name,
+                format!(
+                    "entries live ttl + stale_if_error = {lifetime} seconds, longer than Aerospike's maximum of ten years ({} seconds)",
+                    crate::parse::ttl::MAX_TTL_SECONDS
+                ),
             );
         }
     }
-    if let Some(refresh_ahead) = &options.refresh_ahead {
-        if !matches!(ttl, TtlValue::Seconds(_)) {
+    if !matches!(ttl, TtlValue::Seconds(_)) {
+        errors.at(
+            &stale.name,
+            "`stale_if_error` keeps entries this long after their ttl, so it needs a ttl in seconds, e.g. `ttl = \"1h\", stale_if_error = \"10m\"`",
+        );
+    }
+    if let Some(kind) = return_kind {
+        if kind.kind != Kind::Result {
             errors.at(
-                &refresh_ahead.name,
-                "`refresh_ahead` is a fraction of the ttl, so it needs a ttl in seconds, e.g. `ttl = \"1h\", refresh_ahead = 0.2`",
+                &stale.name,
+                format!(
+                    "`stale_if_error` answers a failed load with the old value, so `{name}` must return a `Result` (an `Err` is the failure); add `returns = result` if the return type is a `Result` behind an alias"
+                ),
             );
         }
     }
-    let policy = Policy {
+}
+
+/// `ttl_from` replaces the one ttl that the fraction options and `none_ttl` build on.
+fn check_ttl_from(ttl_from: &syn::Ident, options: &Options, errors: &mut Errors) {
+    let conflicts = [
+        ("refresh_ahead", options.refresh_ahead.is_some()),
+        ("touch_on_read", options.touch_on_read.is_some()),
+        ("none_ttl", options.none_ttl.is_some()),
+    ];
+    for (other, present) in conflicts {
+        if present {
+            errors.at(
+                ttl_from,
+                format!(
+                    "`ttl_from` cannot be combined with `{other}`: {}",
+                    match other {
+                        "none_ttl" => "give `None` its TTL in the `ttl_from` function's caller instead, or drop one of them",
+                        _ => "they judge entries by a fraction of the one `ttl`, which `ttl_from` replaces per entry",
+                    }
+                ),
+            );
+        }
+    }
+}
+
+/// The runtime's `CachePolicy` of the options, 0 where an option is off.
+fn policy(options: Options) -> Policy {
+    Policy {
         none_ttl: options.none_ttl.map(|none_ttl| none_ttl.value),
         refresh_ahead_permille: options.refresh_ahead.map_or(0, |fraction| fraction.value),
         stale_if_error_secs: options.stale_if_error.map_or(0, |window| window.value),
         local: options.local.map(|local| local.value),
         touch_permille: options.touch_on_read.map_or(0, |touch| touch.value),
         ttl_from: options.ttl_from.map(|ttl_from| ttl_from.value),
-    };
-    let spec = Spec {
-        cache: options.cache,
-        namespace: options.namespace,
-        set: options.set?,
-        ttl,
-        function: name,
-    };
-    Some(Plan {
-        krate: options
-            .krate
-            .unwrap_or_else(|| syn::parse_quote!(::cacheaside)),
-        context,
-        function,
-        flavor,
-        inputs,
-        spec,
-        key,
-        return_kind: return_kind?,
-        companions: options.companions.is_none_or(|value| value.value),
-        policy,
-        batch,
-    })
+    }
 }
 
 /// `refresh_ahead` runs the body after the call returned, so the body cannot borrow anything from

@@ -2,35 +2,14 @@
 //! syntax where that is unambiguous. Either way the generated code checks the real type, so a wrong
 //! guess is a compile error at the return type rather than cached `Err` values.
 
-use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned, ToTokens};
+use proc_macro2::Span;
+use quote::{quote, ToTokens};
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
 
-use crate::attr::Returns;
+use crate::check::plan::ReturnKind;
 use crate::errors::Errors;
-
-/// Mirrors the runtime's `ResultKind`, `OptionKind` and `PlainKind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `Result<T, E>`: only `Ok` is cached.
-    Result,
-    /// `Option<T>`: only `Some` is cached.
-    Option,
-    /// Anything else: every value is cached.
-    Plain,
-}
-
-/// The decided kind and the declared return type it is checked against.
-pub struct ReturnKind {
-    pub kind: Kind,
-    /// The declared return type (`()` when there is none).
-    pub ty: TokenStream,
-    pub span: Span,
-    /// Read as [`Kind::Plain`] from syntax alone: the generated code also checks that the type is
-    /// not a `Result` or `Option` behind an alias.
-    pub guessed_plain: bool,
-}
+use crate::parse::values::{Kind, Returns};
 
 impl ReturnKind {
     /// Decides the kind, recording an error when it cannot be decided safely.
@@ -86,30 +65,6 @@ impl ReturnKind {
                 None
             }
         }
-    }
-
-    /// The runtime's marker value for this kind, obtained through a check of the declared return
-    /// type that is spanned on it. Needs the `…Fallback` traits of `__private` in scope.
-    pub fn checked_marker(&self, krate: &impl ToTokens) -> TokenStream {
-        let ty = &self.ty;
-        let method = match self.kind {
-            Kind::Result => quote::format_ident!("result_kind", span = self.span),
-            Kind::Option => quote::format_ident!("option_kind", span = self.span),
-            Kind::Plain => quote::format_ident!("plain_kind", span = self.span),
-        };
-        quote_spanned!(self.span=> #krate::__private::CachedReturn::<#ty>::new().#method())
-    }
-
-    /// A statement that stops compilation when a return type guessed to be plain is a `Result` or
-    /// an `Option` behind an alias; nothing otherwise.
-    pub fn alias_probe(&self, krate: &impl ToTokens) -> TokenStream {
-        if !self.guessed_plain {
-            return TokenStream::new();
-        }
-        let ty = &self.ty;
-        let probe = Ident::new("probe_kind", self.span);
-        let confirm = Ident::new("confirm_plain", self.span);
-        quote_spanned!(self.span=> #krate::__private::KindProbe::<#ty>::new().#probe().#confirm();)
     }
 }
 
@@ -206,7 +161,7 @@ mod tests {
             Ok((Kind::Option, false))
         );
         let mut errors = Errors::default();
-        let returns = crate::attr::Returns { kind: Kind::Plain };
+        let returns = crate::parse::values::Returns { kind: Kind::Plain };
         let output: ReturnType = parse_quote!(-> DbResult<u8>);
         let explicit = ReturnKind::decide(&output, Some(&returns), &mut errors).unwrap();
         assert!(!explicit.guessed_plain);

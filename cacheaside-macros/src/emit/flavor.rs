@@ -6,25 +6,9 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-/// The kind of function being cached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// `async fn`: the body is a future polled only on a miss; runtime calls are awaited.
-    Async,
-    /// `fn`: the body is a closure called only on a miss; runtime calls block this thread while
-    /// the cache's own background runtime does the I/O, so they work with or without a runtime.
-    Sync,
-}
+use crate::check::plan::Flavor;
 
 impl Flavor {
-    /// The flavor of a signature.
-    pub fn of(sig: &syn::Signature) -> Flavor {
-        match sig.asyncness {
-            Some(_) => Flavor::Async,
-            None => Flavor::Sync,
-        }
-    }
-
     /// A call of the hidden loader, as the lazy value the runtime expects. Calling an `async fn`
     /// runs nothing until the future is polled, so the call itself is lazy; a plain call is
     /// wrapped in a closure.

@@ -1,4 +1,12 @@
-//! The `ttl = …` option: integer seconds, a duration string, `never` or `namespace_default`.
+//! The `ttl = …` option: integer seconds, a duration string, `never` or `namespace_default`; and
+//! the durations written like it.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::{Ident, Lit, Token};
+
+use crate::parse::option_list::expect_eq;
 
 /// Aerospike rejects record TTLs above ten years.
 pub const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 60 * 60;
@@ -53,6 +61,58 @@ pub fn duration(text: &str) -> Result<TtlValue, String> {
     }
     let count: u64 = number.parse().map_err(|_| invalid())?;
     seconds(count.saturating_mul(unit_seconds))
+}
+
+/// A duration in seconds, written like a ttl (`600`, `"10m"`), but not `never` or
+/// `namespace_default`.
+pub fn parse_window(input: ParseStream, name: &Ident) -> syn::Result<u32> {
+    expect_eq(input, name, &format!("{name} = \"10m\""))?;
+    let span = input.span();
+    match parse_ttl_value(input)? {
+        TtlValue::Seconds(seconds) => Ok(seconds),
+        TtlValue::Never | TtlValue::NamespaceDefault => Err(syn::Error::new(
+            span,
+            format!("`{name}` takes a duration such as `{name} = \"10m\"` (seconds or a duration string)"),
+        )),
+    }
+}
+
+pub fn parse_ttl(input: ParseStream, name: &Ident) -> syn::Result<TtlValue> {
+    expect_eq(input, name, &format!("{name} = \"30s\""))?;
+    parse_ttl_value(input)
+}
+
+fn parse_ttl_value(input: ParseStream) -> syn::Result<TtlValue> {
+    let bad_ttl =
+        |span: Span| syn::Error::new(span, format!("invalid ttl; expected {}", ACCEPTED_FORMS));
+    if input.peek(Ident::peek_any) {
+        let word = input.call(Ident::parse_any)?;
+        return match word.to_string().as_str() {
+            "never" => Ok(TtlValue::Never),
+            "namespace_default" => Ok(TtlValue::NamespaceDefault),
+            _ => Err(bad_ttl(word.span())),
+        };
+    }
+    if input.peek(Token![-]) {
+        let minus = input.parse::<Token![-]>()?;
+        return Err(syn::Error::new(
+            minus.span,
+            format!("a ttl cannot be negative; for entries that never expire write `ttl = never`; expected {}", ACCEPTED_FORMS),
+        ));
+    }
+    let lit: Lit = input.parse().map_err(|error| bad_ttl(error.span()))?;
+    let checked = match &lit {
+        Lit::Int(int) => match int.base10_parse::<u64>() {
+            Ok(value) => seconds(value),
+            Err(_) => Err(format!(
+                "ttl seconds must be a whole number that fits in 64 bits; expected {}",
+                ACCEPTED_FORMS
+            )),
+        },
+        Lit::Str(text) => duration(&text.value()),
+        _ => return Err(bad_ttl(lit.span())),
+    };
+    checked.map_err(|message| syn::Error::new(lit.span(), message))
 }
 
 #[cfg(test)]

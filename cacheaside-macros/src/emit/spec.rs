@@ -1,0 +1,94 @@
+//! The runtime's static values a plan describes (`CacheSpec`, `CachePolicy`, `Ttl` and
+//! `LocalTier`), and the entry point its policy picks.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use crate::check::plan::{Plan, Spec};
+use crate::parse::cache_aside::Local;
+use crate::parse::ttl::TtlValue;
+
+/// `static <name>: CacheSpec = CacheSpec { cache, namespace, set, ttl, function };`
+pub fn spec_static_item(krate: &syn::Path, name: &Ident, spec: &Spec) -> TokenStream {
+    let value = spec_value(krate, spec);
+    quote!(static #name: #krate::__private::CacheSpec = #value;)
+}
+
+/// `CacheSpec { cache, namespace, set, ttl, function }`.
+fn spec_value(krate: &syn::Path, spec: &Spec) -> TokenStream {
+    let cache = optional_str(spec.cache.as_ref());
+    let namespace = optional_str(spec.namespace.as_ref());
+    let set = &spec.set;
+    let ttl = ttl_value(krate, spec.ttl);
+    let function = &spec.function;
+    quote! {
+        #krate::__private::CacheSpec { cache: #cache, namespace: #namespace, set: #set, ttl: #ttl, function: #function }
+    }
+}
+
+/// `Some("…")` or `None`, for an optional name of a `CacheSpec`.
+fn optional_str(value: Option<&syn::LitStr>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn ttl_value(krate: &syn::Path, ttl: TtlValue) -> TokenStream {
+    match ttl {
+        TtlValue::Seconds(seconds) => quote!(#krate::__private::Ttl::Seconds(#seconds)),
+        TtlValue::NamespaceDefault => quote!(#krate::__private::Ttl::NamespaceDefault),
+        TtlValue::Never => quote!(#krate::__private::Ttl::Never),
+    }
+}
+
+/// `static <name>: CachePolicy = CachePolicy { … };`
+pub fn policy_static_item(plan: &Plan, name: &Ident) -> TokenStream {
+    let krate = &plan.krate;
+    let value = policy_value(plan);
+    quote!(static #name: #krate::__private::CachePolicy = #value;)
+}
+
+/// `CachePolicy { none_ttl, refresh_ahead_permille, stale_if_error_secs, touch_permille }`.
+fn policy_value(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    let none_ttl = match plan.policy.none_ttl {
+        Some(ttl) => {
+            let ttl = ttl_value(krate, ttl);
+            quote!(::core::option::Option::Some(#ttl))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let permille = plan.policy.refresh_ahead_permille;
+    let stale = plan.policy.stale_if_error_secs;
+    let touch = plan.policy.touch_permille;
+    quote! {
+        #krate::__private::CachePolicy {
+            none_ttl: #none_ttl,
+            refresh_ahead_permille: #permille,
+            stale_if_error_secs: #stale,
+            touch_permille: #touch,
+        }
+    }
+}
+
+/// `LocalTier::new(ttl, capacity)` of `local(…)`.
+pub fn local_tier_value(plan: &Plan) -> TokenStream {
+    let krate = &plan.krate;
+    let local = plan.policy.local.unwrap_or(Local {
+        ttl_secs: 0,
+        capacity: 0,
+    });
+    let ttl = u64::from(local.ttl_secs);
+    let capacity = local.capacity;
+    quote!(#krate::__private::LocalTier::new(#ttl, #capacity))
+}
+
+/// The runtime's get-or-load entry point for this function's policy (before the flavor suffix).
+pub fn get_or_load_name(plan: &Plan) -> &'static str {
+    if plan.policy.refresh_ahead_permille > 0 {
+        "get_or_load_refreshing"
+    } else {
+        "get_or_load_with"
+    }
+}
