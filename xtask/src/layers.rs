@@ -248,6 +248,13 @@ mod tests {
     }
 
     #[test]
+    fn the_macros_have_no_import_cycles() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let graph = graph(&root.join("cacheaside-macros").join("src")).unwrap();
+        assert_eq!(cycles(&graph), Vec::<Vec<String>>::new());
+    }
+
+    #[test]
     fn cycles_are_the_strongly_connected_components() {
         let graph: Graph = [
             ("a", vec!["b"]),

@@ -52,8 +52,9 @@ pub fn variants(plan: &Plan) -> Vec<Variant> {
         .collect()
 }
 
-/// The key of a call. Each default-key argument goes through `key_arg`, spanned on the argument,
-/// so an argument that cannot be serialized is reported there with a hint to `skip` it.
+/// The key of a call. Each default-key argument goes through the facade's `KeyPart::key_part`,
+/// spanned on the argument, so an argument that cannot be serialized is reported there with a hint
+/// to `skip` it.
 pub fn key_expr(plan: &Plan, names: &Names, present: &[bool]) -> TokenStream {
     let krate = &plan.krate;
     match &plan.key {
