@@ -1,7 +1,6 @@
 //! The get-or-load engine: read, on a miss load and write back. It fails open: no cache problem
 //! ever reaches the caller of an annotated function, which gets its loader's result instead.
 
-use core::cell::Cell;
 use core::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,7 +97,7 @@ where
     match served {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
-            let counters = set_counters(spec);
+            let counters = stats::counters(spec.set);
             let refresh = async move {
                 let loaded = run_loader::<R, K, F>(load, counters).await;
                 write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
@@ -133,7 +132,7 @@ where
     match served {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
-            let counters = set_counters(spec);
+            let counters = stats::counters(spec.set);
             let refresh = async move {
                 let loading = tokio::task::spawn_blocking(move || {
                     run_loader_blocking::<R, K, L>(load, counters)
@@ -309,7 +308,7 @@ fn touch_in_background(spec: &'static CacheSpec, policy: &'static CachePolicy, t
     let Ok(runtime) = client::background() else {
         return;
     };
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let ttl = with_stale_window(spec.ttl, policy);
     let expiration = target.cache.config().cap_ttl(spec.set, ttl).expiration();
     runtime.spawn(async move {
@@ -336,7 +335,7 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
     refreshing: bool,
     call: &mut Call,
 ) -> Served<R, F> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let usable = prepare(spec, key, counters).await;
     let mut leader = None;
     if let Some((flight_key, bound)) = flight_of(spec, &usable) {
@@ -432,7 +431,7 @@ fn after_load<R, K: ReturnKind<R>>(
     mut leader: Option<Leader>,
     call: &mut Call,
 ) -> Loaded<R> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters) {
         call.outcome = Outcome::Stale;
         return Loaded {
@@ -499,7 +498,7 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     refreshing: bool,
     call: &mut Call,
 ) -> Served<R, L> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let usable = bridge::block_on(prepare(spec, key, counters));
     let mut leader = None;
     if let Some((flight_key, bound)) = flight_of(spec, &usable) {
@@ -573,7 +572,7 @@ pub(crate) async fn peek<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let usable = prepare(spec, key, counters).await;
     peeked::<K::Value>(lookup(spec, usable, counters).await)
 }
@@ -584,7 +583,7 @@ pub(crate) fn peek_blocking<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let found = bridge::block_on(async {
         let usable = prepare(spec, key, counters).await;
         lookup(spec, usable, counters).await
@@ -683,7 +682,7 @@ pub(crate) async fn refresh_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
     kind: K,
     load: F,
 ) -> R {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let target = refresh_target(spec, key, counters).await;
     let returned = run_loader::<R, K, F>(load, counters).await;
@@ -714,7 +713,7 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let target = bridge::block_on(refresh_target(spec, key, counters));
     let returned = run_loader_blocking::<R, K, L>(load, counters);
@@ -730,7 +729,7 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 /// `invalidate` for a sync function.
 pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     bridge::run(invalidate(spec, key)).unwrap_or_else(|| {
-        set_counters(spec).count(Event::CacheError);
+        stats::counters(spec.set).count(Event::CacheError);
         Err(Error::new(
             ErrorKind::Unavailable,
             "the cache's background runtime did not run the delete",
@@ -859,7 +858,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
 /// is fine; an unreachable cache is an error, because the caller needs to know the entry may
 /// still be served.
 pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
     let cache = match client::access(spec.cache, counters).await {
@@ -1040,26 +1039,6 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         }
         _ => Err(Undecodable::Malformed("bin data is not a blob")),
     }
-}
-
-/// The counters of `spec`'s set. Looked up by name once per spec and thread: a call finds them
-/// with a thread-local read instead of a lock and a hash of the set name.
-pub(crate) fn set_counters(spec: &'static CacheSpec) -> &'static SetCounters {
-    type Recent = [Cell<(usize, Option<&'static SetCounters>)>; 8];
-    thread_local! {
-        static RECENT: Recent = const { [const { Cell::new((0, None)) }; 8] };
-    }
-    // Specs are statics (or leaked): an address names one spec for the life of the process.
-    let address = core::ptr::from_ref(spec) as usize;
-    let slot = (address >> 4) % 8;
-    RECENT.with(|recent| match recent[slot].get() {
-        (cached, Some(counters)) if cached == address => counters,
-        _ => {
-            let counters = stats::counters(spec.set);
-            recent[slot].set((address, Some(counters)));
-            counters
-        }
-    })
 }
 
 /// Whether the `metrics` feature records call durations (then every call reads the clock).
