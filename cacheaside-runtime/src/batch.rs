@@ -30,13 +30,12 @@ use aerospike::{Key, Value};
 use crate::breaker;
 use crate::bridge;
 use crate::client::batch_read::Row;
-use crate::client::{self, Access, Data, Expected};
+use crate::client::{self, Data};
 use crate::codec;
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{CacheValue, OptionKind, PlainKind, ResultKind};
-use crate::namespace::NamespaceStatus;
+use crate::locate::{self, Wording};
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{encode_failed, store_with_ttl, LoadStart, Target};
@@ -716,6 +715,22 @@ fn all_missing(count: usize) -> Vec<Entry> {
     (0..count).map(|_| Entry::Missing(None)).collect()
 }
 
+/// What a batch loader logs when ids bypass the cache.
+const BATCH_WORDING: Wording = Wording {
+    bad_key: invalid_id,
+    disconnected: Some(|spec, error| {
+        format!("set {}: calls run without the cache: {error}", spec.set)
+    }),
+    invalid_key: invalid_id,
+};
+
+fn invalid_id(spec: &'static CacheSpec, error: &Error) -> String {
+    format!(
+        "set {}: an id of {} is not a valid Aerospike key, it bypasses the cache: {error}",
+        spec.set, spec.function
+    )
+}
+
 /// Reads the entry of every key in one batch command. Anything that keeps the cache from
 /// answering makes every id a miss without a write-back.
 async fn read_entries(
@@ -724,55 +739,24 @@ async fn read_entries(
     counters: &'static SetCounters,
 ) -> Vec<Entry> {
     let count = keys.len();
-    let cache = match client::access(spec.cache, counters).await {
-        Access::Ready(cache) => cache,
-        Access::Disabled => return all_missing(count),
-        Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Disconnected, spec.set, || {
-                format!("set {}: calls run without the cache: {error}", spec.set)
-            });
-            return all_missing(count);
-        }
-    };
-    let namespace_name = spec.namespace.unwrap_or_else(|| cache.default_namespace());
-    let namespace = cache.namespace_status(namespace_name);
-    if namespace == NamespaceStatus::Missing {
-        // Logged once by the namespace check.
-        counters.count(Event::CacheError);
+    let Ok((cache, namespace)) = locate::place(spec, counters, &BATCH_WORDING).await else {
         return all_missing(count);
-    }
-    let send_key = cache.config().send_key();
-    // Per id: its key and target, or `None` when its key cannot be built.
-    let mut targets: Vec<Option<Target>> = Vec::with_capacity(count);
-    for key in keys {
-        let built = key.and_then(|user_key| {
-            Key::new(namespace_name, spec.set, user_key.to_value())
-                .map(|key| (key, size::stored_key_cost(&user_key, send_key)))
-                .map_err(|e| Error::new(ErrorKind::Key, format!("invalid key: {e}")))
-        });
-        match built {
-            Ok((key, stored_key_cost)) => targets.push(Some(Target {
-                cache: cache.clone(),
-                key,
-                expected: Expected::Absent,
+    };
+    // Per id: its target, or `None` when its key cannot be built.
+    let targets: Vec<Option<Target>> = keys
+        .into_iter()
+        .map(|key| {
+            let user_key = locate::user_key(spec, key, counters, &BATCH_WORDING)?;
+            locate::target(
+                spec,
+                cache.clone(),
                 namespace,
-                stored_key_cost,
-                load_start: None,
-            })),
-            Err(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Key, spec.set, || {
-                    format!(
-                        "set {}: an id of {} is not a valid Aerospike key, it bypasses the \
-                         cache: {error}",
-                        spec.set, spec.function
-                    )
-                });
-                targets.push(None);
-            }
-        }
-    }
+                user_key,
+                counters,
+                &BATCH_WORDING,
+            )
+        })
+        .collect();
     let keys: Vec<Key> = targets.iter().flatten().map(|t| t.key.clone()).collect();
     if keys.is_empty() {
         return all_missing(count);

@@ -5,25 +5,25 @@ use core::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aerospike::{Key, ResultCode, Value};
+use aerospike::{ResultCode, Value};
 use tracing::Instrument as _;
 
 use crate::breaker;
 use crate::bridge;
-use crate::client::{self, Access, Cache, Data, Expected};
+use crate::client::{self, Data, Expected};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
 use crate::key::KeyResult;
 use crate::kind::ReturnKind;
+use crate::locate::{self, Bypass, Unconnected, Wording};
 use crate::namespace::NamespaceStatus;
 use crate::observe::{self, Outcome};
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::{CachePolicy, CacheSpec};
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{bytes_to_store, mark_invalidated, store_with_ttl, unshare, Target};
-use crate::{Error, ErrorKind, Ttl, UserKey};
+use crate::{Error, ErrorKind, Ttl};
 
 /// How a get-or-load call ended.
 // Lives for one return, on the stack: boxing the large variant would cost an allocation per hit.
@@ -861,15 +861,12 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
-    let cache = match client::access(spec.cache, counters).await {
-        Access::Disabled => return Ok(()),
-        Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
-            return Err(error);
-        }
-        Access::Ready(cache) => cache,
+    let cache = match locate::connect(spec, counters, None).await {
+        Ok(cache) => cache,
+        Err(Unconnected::Disabled) => return Ok(()),
+        Err(Unconnected::Unavailable(error)) => return Err(error),
     };
-    let key = aerospike_key(spec, &cache, &user_key)
+    let key = locate::record_key(spec, &cache, user_key)
         .inspect_err(|_| counters.count(Event::CacheError))?;
     let namespace = match cache.namespace_status(key.namespace()) {
         // Nothing can be cached there, so nothing can be served.
@@ -913,14 +910,6 @@ async fn refresh_target(
     }
 }
 
-/// Why a call bypasses the cache (counted and reported, except when the cache is disabled).
-enum Bypass {
-    /// The cache is disabled or the key cannot be built: the call does not coalesce either.
-    Alone,
-    /// The cache cannot be used now; calls of this key still share one load.
-    Unusable(UserKey),
-}
-
 /// The connected cache and the record's key, or `None` when this call must bypass the cache
 /// (counted and reported, except when the cache is disabled).
 pub(crate) async fn usable_cache(
@@ -931,77 +920,32 @@ pub(crate) async fn usable_cache(
     prepare(spec, key, counters).await.ok()
 }
 
+/// What a cached call logs when it bypasses the cache.
+const CALL_WORDING: Wording = Wording {
+    bad_key: |spec, error| {
+        format!(
+            "set {}: the key of {} cannot be built, calls bypass the cache: {error}",
+            spec.set, spec.function
+        )
+    },
+    disconnected: Some(|spec, error| {
+        format!("set {}: calls run without the cache: {error}", spec.set)
+    }),
+    invalid_key: |spec, error| {
+        format!(
+            "set {}: the key of {} is not a valid Aerospike key: {error}",
+            spec.set, spec.function
+        )
+    },
+};
+
 /// The connected cache and the record's key, or why this call must bypass the cache.
 async fn prepare(
     spec: &'static CacheSpec,
     key: KeyResult,
     counters: &'static SetCounters,
 ) -> Result<Target, Bypass> {
-    let user_key = match key {
-        Ok(user_key) => user_key,
-        Err(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Key, spec.set, || {
-                format!(
-                    "set {}: the key of {} cannot be built, calls bypass the cache: {error}",
-                    spec.set, spec.function
-                )
-            });
-            return Err(Bypass::Alone);
-        }
-    };
-    let cache = match client::access(spec.cache, counters).await {
-        Access::Ready(cache) => cache,
-        Access::Disabled => return Err(Bypass::Alone),
-        Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Disconnected, spec.set, || {
-                format!("set {}: calls run without the cache: {error}", spec.set)
-            });
-            return Err(Bypass::Unusable(user_key));
-        }
-    };
-    let namespace = match cache.namespace_status(key_namespace(spec, &cache)) {
-        // Logged once by the check.
-        NamespaceStatus::Missing => {
-            counters.count(Event::CacheError);
-            return Err(Bypass::Unusable(user_key));
-        }
-        namespace => namespace,
-    };
-    let stored_key_cost = size::stored_key_cost(&user_key, cache.config().send_key());
-    // The user key moves into the record's key: a hit does not copy it.
-    match Key::new(key_namespace(spec, &cache), spec.set, user_key.into_value()) {
-        Ok(key) => Ok(Target {
-            stored_key_cost,
-            cache,
-            key,
-            expected: Expected::Absent,
-            namespace,
-            load_start: None,
-        }),
-        Err(error) => {
-            let error = Error::new(ErrorKind::Key, format!("invalid key: {error}"));
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Key, spec.set, || {
-                format!(
-                    "set {}: the key of {} is not a valid Aerospike key: {error}",
-                    spec.set, spec.function
-                )
-            });
-            Err(Bypass::Alone)
-        }
-    }
-}
-
-/// The namespace of `spec`'s records: the attribute's, or the configured one.
-fn key_namespace<'a>(spec: &CacheSpec, cache: &'a Cache) -> &'a str {
-    spec.namespace.unwrap_or_else(|| cache.default_namespace())
-}
-
-fn aerospike_key(spec: &CacheSpec, cache: &Cache, user_key: &UserKey) -> Result<Key, Error> {
-    Key::new(key_namespace(spec, cache), spec.set, user_key.to_value())
-        .map_err(|e| Error::new(ErrorKind::Key, format!("invalid key: {e}")))
+    locate::locate(spec, key, counters, &CALL_WORDING).await
 }
 
 async fn run_loader<R, K: ReturnKind<R>, F: Future<Output = R>>(

@@ -10,19 +10,39 @@
 use aerospike::{Expiration, Key};
 use serde::Serialize;
 
-use crate::client::{self, Access, Cache, Expected};
+use crate::client::{Cache, Expected};
 use crate::codec;
 use crate::local;
+use crate::locate::{self, Wording};
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
-use crate::write_back::{is_stale_write, mark_invalidated};
+use crate::write_back::{is_stale_write, mark_invalidated, Target};
 use crate::{Error, Ttl, UserKey};
 
 /// Attempts at replacing an entry that other writers keep changing between our read and write.
 const REPLACE_ATTEMPTS: usize = 3;
+
+/// What a write-behind logs when its values cannot be cached.
+const WRITE_BEHIND_WORDING: Wording = Wording {
+    bad_key: |spec, error| {
+        format!(
+            "set {}: a write-behind key is not cached: {error}",
+            spec.set
+        )
+    },
+    disconnected: Some(|spec, error| {
+        format!(
+            "set {}: write-behind values are queued for the source but not cached: {error}",
+            spec.set
+        )
+    }),
+    invalid_key: |spec, error| {
+        format!("set {}: a write-behind key is not valid: {error}", spec.set)
+    },
+};
 
 /// Where a write-behind's values are cached.
 pub(super) struct CacheEntries {
@@ -45,7 +65,14 @@ impl CacheEntries {
     /// [`put`](Self::put) without the local tiers.
     async fn write_entry<V: Serialize>(&self, user_key: Result<UserKey, Error>, value: &V) {
         let (spec, counters) = (self.spec, self.counters);
-        let Some((cache, key, namespace, user_key)) = self.locate(user_key).await else {
+        let Ok(Target {
+            cache,
+            key,
+            namespace,
+            stored_key_cost,
+            ..
+        }) = locate::locate(spec, user_key, counters, &WRITE_BEHIND_WORDING).await
+        else {
             return;
         };
         let bytes = match codec::encode(value) {
@@ -62,7 +89,6 @@ impl CacheEntries {
                 return;
             }
         };
-        let stored_key_cost = size::stored_key_cost(&user_key, cache.config().send_key());
         let limit = size::limit(cache.config(), namespace);
         if !size::fits(bytes.len(), stored_key_cost, limit) {
             counters.count(Event::Oversize);
@@ -122,62 +148,6 @@ impl CacheEntries {
         }
         // Other writers keep changing it: make sure no older value stays.
         self.invalidate(&cache, key, namespace).await;
-    }
-
-    /// The connected cache, the record's key and its namespace, or `None` when the cache cannot
-    /// be used (counted and reported, except when it is disabled).
-    async fn locate(
-        &self,
-        user_key: Result<UserKey, Error>,
-    ) -> Option<(Cache, Key, NamespaceStatus, UserKey)> {
-        let (spec, counters) = (self.spec, self.counters);
-        let user_key = match user_key {
-            Ok(user_key) => user_key,
-            Err(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Key, spec.set, || {
-                    format!(
-                        "set {}: a write-behind key is not cached: {error}",
-                        spec.set
-                    )
-                });
-                return None;
-            }
-        };
-        let cache = match client::access(spec.cache, counters).await {
-            Access::Ready(cache) => cache,
-            Access::Disabled => return None,
-            Access::Unavailable(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Disconnected, spec.set, || {
-                    format!(
-                        "set {}: write-behind values are queued for the source but not cached: \
-                         {error}",
-                        spec.set
-                    )
-                });
-                return None;
-            }
-        };
-        let namespace = spec.namespace.unwrap_or_else(|| cache.default_namespace());
-        let key = match Key::new(namespace, spec.set, user_key.to_value()) {
-            Ok(key) => key,
-            Err(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Key, spec.set, || {
-                    format!("set {}: a write-behind key is not valid: {error}", spec.set)
-                });
-                return None;
-            }
-        };
-        match cache.namespace_status(key.namespace()) {
-            // Logged once by the namespace check; nothing of this namespace is ever cached.
-            NamespaceStatus::Missing => {
-                counters.count(Event::CacheError);
-                None
-            }
-            namespace => Some((cache, key, namespace, user_key)),
-        }
     }
 
     /// Replaces the entry with an invalidation marker; a failure is counted and logged.
