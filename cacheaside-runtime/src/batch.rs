@@ -27,11 +27,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use aerospike::{Key, Value};
 
-use crate::breaker;
 use crate::bridge;
+use crate::client;
 use crate::client::batch_read::Row;
-use crate::client::{self, Data};
 use crate::codec;
+use crate::found::{self, Found};
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{CacheValue, OptionKind, PlainKind, ResultKind};
 use crate::locate::{self, Wording};
@@ -516,14 +516,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
                         continue;
                     }
                     Err(why) => {
-                        counters.count(Event::Undecodable);
-                        report::warn_once(Cause::Undecodable, spec.set, || {
-                            format!(
-                                "set {}: a cached entry of {} does not decode ({why}); it is \
-                                 treated as a miss and overwritten",
-                                spec.set, spec.function
-                            )
-                        });
+                        found::undecodable(spec, counters, &why);
                         Some(target)
                     }
                 },
@@ -771,12 +764,11 @@ async fn read_entries(
                     spec.set
                 )
             });
-            // As for a single read: a cluster that failed the read would most likely fail the
-            // writes too; after another error, create-only writes cannot overwrite anything.
-            let write_back = !breaker::is_failure(&error);
             return targets
                 .into_iter()
-                .map(|target| Entry::Missing(target.filter(|_| write_back)))
+                .map(|target| {
+                    Entry::Missing(target.and_then(|t| found::after_failed_read(&error, t)))
+                })
                 .collect();
         }
     };
@@ -785,22 +777,12 @@ async fn read_entries(
     let entries = targets
         .into_iter()
         .map(|target| {
-            let Some(mut target) = target else {
+            let Some(target) = target else {
                 return Entry::Missing(None);
             };
-            match rows.next() {
-                Some(Row::Found(stored)) => {
-                    target.expected = stored.expected();
-                    match stored.data {
-                        Data::Bin(value) => Entry::Found(target, value),
-                        // An invalidation marker, or a record without our bin.
-                        Data::Absent => Entry::Missing(Some(target)),
-                        // Not bytes: a nil value does not decode either, so the entry counts as
-                        // undecodable and is replaced.
-                        Data::Unusable => Entry::Found(target, Value::Nil),
-                    }
-                }
-                Some(Row::Absent) => Entry::Missing(Some(target)),
+            let stored = match rows.next() {
+                Some(Row::Found(stored)) => Some(stored),
+                Some(Row::Absent) => None,
                 Some(Row::Failed(why)) => {
                     if !row_failed {
                         row_failed = true;
@@ -813,9 +795,13 @@ async fn read_entries(
                             )
                         });
                     }
-                    Entry::Missing(None)
+                    return Entry::Missing(None);
                 }
-                None => Entry::Missing(None),
+                None => return Entry::Missing(None),
+            };
+            match found::found(target, stored) {
+                Found::Entry(target, value, _) => Entry::Found(target, value),
+                Found::Missing(target) => Entry::Missing(Some(target)),
             }
         })
         .collect();

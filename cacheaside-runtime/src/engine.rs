@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use aerospike::{ResultCode, Value};
 use tracing::Instrument as _;
 
-use crate::breaker;
 use crate::bridge;
-use crate::client::{self, Data, Expected};
+use crate::client::{self, Expected};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
+use crate::found::{self, Found};
 use crate::key::KeyResult;
 use crate::kind::ReturnKind;
 use crate::locate::{self, Bypass, Unconnected, Wording};
@@ -769,25 +769,14 @@ async fn lookup(
     usable: Result<Target, Bypass>,
     counters: &'static SetCounters,
 ) -> Lookup {
-    let Ok(mut target) = usable else {
+    let Ok(target) = usable else {
         return Lookup::Bypass;
     };
     match target.cache.read(&target.key).await {
-        Ok(Some(stored)) => {
-            // The write-back replaces this record only if nothing (an invalidation, a refresh,
-            // another writer) changed it in the meantime.
-            target.expected = stored.expected();
-            match stored.data {
-                Data::Bin(value) => Lookup::Found(target, value, stored.time_to_live),
-                // An invalidation marker, or a record without our bin.
-                Data::Absent => Lookup::Missing(Some(target)),
-                // Not bytes: a nil value does not decode either, so the call counts the entry as
-                // undecodable and replaces it.
-                Data::Unusable => Lookup::Found(target, Value::Nil, None),
-            }
-        }
-        // Created only if still absent: an invalidation meanwhile leaves a marker that blocks it.
-        Ok(None) => Lookup::Missing(Some(target)),
+        Ok(stored) => match found::found(target, stored) {
+            Found::Entry(target, value, remaining) => Lookup::Found(target, value, remaining),
+            Found::Missing(target) => Lookup::Missing(Some(target)),
+        },
         Err(error) => {
             counters.count(Event::CacheError);
             report::warn_once(Cause::Read, spec.set, || {
@@ -796,12 +785,7 @@ async fn lookup(
                     spec.set
                 )
             });
-            // A cluster that failed the read (timed out, lost the connection, is unwell) would
-            // most likely fail the write too: skipping it keeps an outage to one operation per
-            // call. After another error the record's state is unknown, and a create-only write
-            // cannot overwrite anything.
-            let write_back_allowed = !breaker::is_failure(&error);
-            Lookup::Failed(write_back_allowed.then_some(target))
+            Lookup::Failed(found::after_failed_read(&error, target))
         }
     }
 }
@@ -838,14 +822,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
                 return Resolved::Hit(value, bytes, (target, remaining));
             }
             Err(why) => {
-                counters.count(Event::Undecodable);
-                report::warn_once(Cause::Undecodable, spec.set, || {
-                    format!(
-                        "set {}: a cached entry of {} does not decode ({why}); it is treated as \
-                         a miss and overwritten",
-                        spec.set, spec.function,
-                    )
-                });
+                found::undecodable(spec, counters, &why);
                 Some(target)
             }
         },

@@ -24,7 +24,8 @@
 //! 5. **Coordination in the process**: `flight` (single-flight), `refresh_ahead` (claims), `local`
 //!    (the in-process tier).
 //! 6. **Writing entries**: `write_back` (conditional write-backs, invalidation markers), `locate`
-//!    (from a spec and a key to the record a call reads and writes).
+//!    (from a spec and a key to the record a call reads and writes), `found` (what a read of that
+//!    record means for the call).
 //! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate), `batch` (batch
 //!    loaders), `write_through` (`#[cache_put]`, `#[cache_evict]`, `invalidate`), `write_behind`.
 //! 8. **Entry points**: `inspect` (for the operator tool), `__private` (what generated code
@@ -119,6 +120,7 @@ mod envelope;
 mod error;
 mod events;
 mod flight;
+mod found;
 pub mod inspect;
 mod key;
 mod kind;
