@@ -7,7 +7,7 @@
 //! new value cannot be written (too large, refused by the namespace, an error answer), the entry
 //! is invalidated instead, so readers load from the source rather than keep serving the old value.
 
-use aerospike::{Expiration, Key};
+use aerospike::Key;
 use serde::Serialize;
 
 use crate::client::{Cache, Expected};
@@ -16,11 +16,10 @@ use crate::local;
 use crate::locate::{self, Wording};
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
-use crate::write_back::{is_stale_write, mark_invalidated, Target};
-use crate::{Error, Ttl, UserKey};
+use crate::write_back::{admit, is_stale_write, mark_invalidated, Target, WriteWording};
+use crate::{Error, UserKey};
 
 /// Attempts at replacing an entry that other writers keep changing between our read and write.
 const REPLACE_ATTEMPTS: usize = 3;
@@ -41,6 +40,28 @@ const WRITE_BEHIND_WORDING: Wording = Wording {
     }),
     invalid_key: |spec, error| {
         format!("set {}: a write-behind key is not valid: {error}", spec.set)
+    },
+};
+
+/// What a write-behind logs when the write rules keep its value out of the cache (the entry is
+/// then invalidated).
+const WRITE_RULES_WORDING: WriteWording = WriteWording {
+    oversize_scope: |spec| format!("{}/write-behind", spec.set),
+    too_large: |spec, len, limit| {
+        format!(
+            "set {}: a write-behind value is {len} bytes encoded, too large for a record of at \
+             most {limit} bytes; the entry is invalidated instead",
+            spec.set
+        )
+    },
+    ttl_forbidden: |spec, namespace| {
+        format!(
+            "namespace {namespace}: records with a TTL are refused (nsup-period is 0), so \
+             write-behind values of set {} are not cached there. Fix: set nsup-period (or \
+             allow-ttl-without-nsup), use Ttl::Never, or opt in with \
+             Config::builder().write_without_ttl_when_forbidden(true)",
+            spec.set
+        )
     },
 };
 
@@ -65,13 +86,7 @@ impl CacheEntries {
     /// [`put`](Self::put) without the local tiers.
     async fn write_entry<V: Serialize>(&self, user_key: Result<UserKey, Error>, value: &V) {
         let (spec, counters) = (self.spec, self.counters);
-        let Ok(Target {
-            cache,
-            key,
-            namespace,
-            stored_key_cost,
-            ..
-        }) = locate::locate(spec, user_key, counters, &WRITE_BEHIND_WORDING).await
+        let Ok(target) = locate::locate(spec, user_key, counters, &WRITE_BEHIND_WORDING).await
         else {
             return;
         };
@@ -85,41 +100,26 @@ impl CacheEntries {
                         spec.set
                     )
                 });
-                self.invalidate(&cache, key, namespace).await;
+                self.invalidate(&target.cache, target.key, target.namespace)
+                    .await;
                 return;
             }
         };
-        let limit = size::limit(cache.config(), namespace);
-        if !size::fits(bytes.len(), stored_key_cost, limit) {
-            counters.count(Event::Oversize);
-            report::warn_once(
-                Cause::Oversize,
-                &format!("{}/write-behind", spec.set),
-                || {
-                    format!(
-                    "set {}: a write-behind value is {} bytes encoded, too large for a record of \
-                     at most {limit} bytes; the entry is invalidated instead",
-                    spec.set,
-                    bytes.len()
-                )
-                },
-            );
-            self.invalidate(&cache, key, namespace).await;
-            return;
-        }
-        let ttl = cache.config().cap_ttl(spec.set, spec.ttl);
-        let Some(expiration) = expiration(ttl, &cache, namespace) else {
-            counters.count(Event::TtlForbiddenSkip);
-            report::warn_once(Cause::Forbidden, key.namespace(), || {
-                format!(
-                    "namespace {}: records with a TTL are refused (nsup-period is 0), so \
-                     write-behind values of set {} are not cached there. Fix: set nsup-period \
-                     (or allow-ttl-without-nsup), use Ttl::Never, or opt in with \
-                     Config::builder().write_without_ttl_when_forbidden(true)",
-                    key.namespace(),
-                    spec.set
-                )
-            });
+        let admitted = admit(
+            spec,
+            &target,
+            spec.ttl,
+            bytes.len(),
+            counters,
+            &WRITE_RULES_WORDING,
+        );
+        let Target {
+            cache,
+            key,
+            namespace,
+            ..
+        } = target;
+        let Some(expiration) = admitted else {
             self.invalidate(&cache, key, namespace).await;
             return;
         };
@@ -166,19 +166,5 @@ impl CacheEntries {
                 self.spec.set
             )
         });
-    }
-}
-
-/// The expiration of entries in `namespace`, or `None` when they must not be written there (it
-/// refuses TTLs, the entries have one, and writing without one was not asked for). The same rule
-/// as annotated functions' write-backs.
-fn expiration(ttl: Ttl, cache: &Cache, namespace: NamespaceStatus) -> Option<Expiration> {
-    let has_ttl = matches!(ttl, Ttl::Seconds(seconds) if seconds > 0);
-    match namespace {
-        NamespaceStatus::Present(info) if info.ttl_forbidden && has_ttl => cache
-            .config()
-            .write_without_ttl_when_forbidden()
-            .then_some(Expiration::Never),
-        _ => Some(ttl.expiration()),
     }
 }
