@@ -240,11 +240,17 @@ const CALL_WORDING: WriteWording = WriteWording {
 
 /// Counts and notes a write-back skipped because the set was truncated since its load started.
 fn refused_after_truncate(spec: &'static CacheSpec, counters: &SetCounters) {
+    stale_write_prevented(spec, counters, "the set was truncated");
+}
+
+/// Counts and notes a write-back skipped because `what` happened while its value loaded: the
+/// value may be stale.
+fn stale_write_prevented(spec: &'static CacheSpec, counters: &SetCounters, what: &str) {
     counters.count(Event::StaleWritePrevented);
     tracing::debug!(
         target: "cacheaside",
         set = spec.set,
-        "the set was truncated while {} loaded; its value is returned but not written",
+        "{what} while {} loaded; its value is returned but not written",
         spec.function
     );
 }
@@ -346,13 +352,7 @@ pub(crate) async fn store_with_ttl(
             }
         }
         Err(error) if is_stale_write(&error) => {
-            counters.count(Event::StaleWritePrevented);
-            tracing::debug!(
-                target: "cacheaside",
-                set = spec.set,
-                "the entry changed while {} loaded; its value is returned but not written",
-                spec.function
-            );
+            stale_write_prevented(spec, counters, "the entry changed");
         }
         Err(error) => {
             counters.count(Event::CacheError);
