@@ -362,7 +362,7 @@ pub fn local_get<R, K: ReturnKind<R>>(
 ) -> Option<R> {
     let started = crate::engine::Call::clock();
     let value = (ops.value)(key.find(tier)?.value())?;
-    tier.counters(spec.set).count_local_hit();
+    crate::stats::counters(spec.set).count_local_hit();
     crate::engine::Call::local_hit(spec, started);
     Some(K::from_cached(value))
 }

@@ -27,16 +27,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use aerospike::{Key, Value};
 
-use crate::breaker;
 use crate::bridge;
+use crate::client;
 use crate::client::batch_read::Row;
-use crate::client::{self, Access, Data, Expected};
 use crate::codec;
+use crate::found::{self, Found};
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{CacheValue, OptionKind, PlainKind, ResultKind};
-use crate::namespace::NamespaceStatus;
+use crate::locate::{self, Wording};
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{encode_failed, store_with_ttl, LoadStart, Target};
@@ -517,14 +516,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
                         continue;
                     }
                     Err(why) => {
-                        counters.count(Event::Undecodable);
-                        report::warn_once(Cause::Undecodable, spec.set, || {
-                            format!(
-                                "set {}: a cached entry of {} does not decode ({why}); it is \
-                                 treated as a miss and overwritten",
-                                spec.set, spec.function
-                            )
-                        });
+                        found::undecodable(spec, counters, &why);
                         Some(target)
                     }
                 },
@@ -716,6 +708,22 @@ fn all_missing(count: usize) -> Vec<Entry> {
     (0..count).map(|_| Entry::Missing(None)).collect()
 }
 
+/// What a batch loader logs when ids bypass the cache.
+const BATCH_WORDING: Wording = Wording {
+    bad_key: invalid_id,
+    disconnected: Some(|spec, error| {
+        format!("set {}: calls run without the cache: {error}", spec.set)
+    }),
+    invalid_key: invalid_id,
+};
+
+fn invalid_id(spec: &'static CacheSpec, error: &Error) -> String {
+    format!(
+        "set {}: an id of {} is not a valid Aerospike key, it bypasses the cache: {error}",
+        spec.set, spec.function
+    )
+}
+
 /// Reads the entry of every key in one batch command. Anything that keeps the cache from
 /// answering makes every id a miss without a write-back.
 async fn read_entries(
@@ -724,55 +732,24 @@ async fn read_entries(
     counters: &'static SetCounters,
 ) -> Vec<Entry> {
     let count = keys.len();
-    let cache = match client::access(spec.cache, counters).await {
-        Access::Ready(cache) => cache,
-        Access::Disabled => return all_missing(count),
-        Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Disconnected, spec.set, || {
-                format!("set {}: calls run without the cache: {error}", spec.set)
-            });
-            return all_missing(count);
-        }
-    };
-    let namespace_name = spec.namespace.unwrap_or_else(|| cache.default_namespace());
-    let namespace = cache.namespace_status(namespace_name);
-    if namespace == NamespaceStatus::Missing {
-        // Logged once by the namespace check.
-        counters.count(Event::CacheError);
+    let Ok((cache, namespace)) = locate::place(spec, counters, &BATCH_WORDING).await else {
         return all_missing(count);
-    }
-    let send_key = cache.config().send_key();
-    // Per id: its key and target, or `None` when its key cannot be built.
-    let mut targets: Vec<Option<Target>> = Vec::with_capacity(count);
-    for key in keys {
-        let built = key.and_then(|user_key| {
-            Key::new(namespace_name, spec.set, user_key.to_value())
-                .map(|key| (key, size::stored_key_cost(&user_key, send_key)))
-                .map_err(|e| Error::new(ErrorKind::Key, format!("invalid key: {e}")))
-        });
-        match built {
-            Ok((key, stored_key_cost)) => targets.push(Some(Target {
-                cache: cache.clone(),
-                key,
-                expected: Expected::Absent,
+    };
+    // Per id: its target, or `None` when its key cannot be built.
+    let targets: Vec<Option<Target>> = keys
+        .into_iter()
+        .map(|key| {
+            let user_key = locate::user_key(spec, key, counters, &BATCH_WORDING)?;
+            locate::target(
+                spec,
+                cache.clone(),
                 namespace,
-                stored_key_cost,
-                load_start: None,
-            })),
-            Err(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Key, spec.set, || {
-                    format!(
-                        "set {}: an id of {} is not a valid Aerospike key, it bypasses the \
-                         cache: {error}",
-                        spec.set, spec.function
-                    )
-                });
-                targets.push(None);
-            }
-        }
-    }
+                user_key,
+                counters,
+                &BATCH_WORDING,
+            )
+        })
+        .collect();
     let keys: Vec<Key> = targets.iter().flatten().map(|t| t.key.clone()).collect();
     if keys.is_empty() {
         return all_missing(count);
@@ -787,12 +764,11 @@ async fn read_entries(
                     spec.set
                 )
             });
-            // As for a single read: a cluster that failed the read would most likely fail the
-            // writes too; after another error, create-only writes cannot overwrite anything.
-            let write_back = !breaker::is_failure(&error);
             return targets
                 .into_iter()
-                .map(|target| Entry::Missing(target.filter(|_| write_back)))
+                .map(|target| {
+                    Entry::Missing(target.and_then(|t| found::after_failed_read(&error, t)))
+                })
                 .collect();
         }
     };
@@ -801,22 +777,12 @@ async fn read_entries(
     let entries = targets
         .into_iter()
         .map(|target| {
-            let Some(mut target) = target else {
+            let Some(target) = target else {
                 return Entry::Missing(None);
             };
-            match rows.next() {
-                Some(Row::Found(stored)) => {
-                    target.expected = stored.expected();
-                    match stored.data {
-                        Data::Bin(value) => Entry::Found(target, value),
-                        // An invalidation marker, or a record without our bin.
-                        Data::Absent => Entry::Missing(Some(target)),
-                        // Not bytes: a nil value does not decode either, so the entry counts as
-                        // undecodable and is replaced.
-                        Data::Unusable => Entry::Found(target, Value::Nil),
-                    }
-                }
-                Some(Row::Absent) => Entry::Missing(Some(target)),
+            let stored = match rows.next() {
+                Some(Row::Found(stored)) => Some(stored),
+                Some(Row::Absent) => None,
                 Some(Row::Failed(why)) => {
                     if !row_failed {
                         row_failed = true;
@@ -829,9 +795,13 @@ async fn read_entries(
                             )
                         });
                     }
-                    Entry::Missing(None)
+                    return Entry::Missing(None);
                 }
-                None => Entry::Missing(None),
+                None => return Entry::Missing(None),
+            };
+            match found::found(target, stored) {
+                Found::Entry(target, value, _) => Entry::Found(target, value),
+                Found::Missing(target) => Entry::Missing(Some(target)),
             }
         })
         .collect();

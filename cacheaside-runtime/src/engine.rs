@@ -1,30 +1,29 @@
 //! The get-or-load engine: read, on a miss load and write back. It fails open: no cache problem
 //! ever reaches the caller of an annotated function, which gets its loader's result instead.
 
-use core::cell::Cell;
 use core::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aerospike::{Key, ResultCode, Value};
+use aerospike::{ResultCode, Value};
 use tracing::Instrument as _;
 
-use crate::breaker;
 use crate::bridge;
-use crate::client::{self, Access, Cache, Data, Expected};
+use crate::client::{self, Expected};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
+use crate::found::{self, Found};
 use crate::key::KeyResult;
 use crate::kind::ReturnKind;
+use crate::locate::{self, Bypass, Unconnected, Wording};
 use crate::namespace::NamespaceStatus;
 use crate::observe::{self, Outcome};
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::{CachePolicy, CacheSpec};
 use crate::stats::{self, Event, SetCounters};
 use crate::write_back::{bytes_to_store, mark_invalidated, store_with_ttl, unshare, Target};
-use crate::{Error, ErrorKind, Ttl, UserKey};
+use crate::{Error, ErrorKind, Ttl};
 
 /// How a get-or-load call ended.
 // Lives for one return, on the stack: boxing the large variant would cost an allocation per hit.
@@ -98,7 +97,7 @@ where
     match served {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
-            let counters = set_counters(spec);
+            let counters = stats::counters(spec.set);
             let refresh = async move {
                 let loaded = run_loader::<R, K, F>(load, counters).await;
                 write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
@@ -133,7 +132,7 @@ where
     match served {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, load, target, claim) => {
-            let counters = set_counters(spec);
+            let counters = stats::counters(spec.set);
             let refresh = async move {
                 let loading = tokio::task::spawn_blocking(move || {
                     run_loader_blocking::<R, K, L>(load, counters)
@@ -309,7 +308,7 @@ fn touch_in_background(spec: &'static CacheSpec, policy: &'static CachePolicy, t
     let Ok(runtime) = client::background() else {
         return;
     };
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let ttl = with_stale_window(spec.ttl, policy);
     let expiration = target.cache.config().cap_ttl(spec.set, ttl).expiration();
     runtime.spawn(async move {
@@ -336,7 +335,7 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
     refreshing: bool,
     call: &mut Call,
 ) -> Served<R, F> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let usable = prepare(spec, key, counters).await;
     let mut leader = None;
     if let Some((flight_key, bound)) = flight_of(spec, &usable) {
@@ -432,7 +431,7 @@ fn after_load<R, K: ReturnKind<R>>(
     mut leader: Option<Leader>,
     call: &mut Call,
 ) -> Loaded<R> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters) {
         call.outcome = Outcome::Stale;
         return Loaded {
@@ -499,7 +498,7 @@ fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     refreshing: bool,
     call: &mut Call,
 ) -> Served<R, L> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let usable = bridge::block_on(prepare(spec, key, counters));
     let mut leader = None;
     if let Some((flight_key, bound)) = flight_of(spec, &usable) {
@@ -573,7 +572,7 @@ pub(crate) async fn peek<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let usable = prepare(spec, key, counters).await;
     peeked::<K::Value>(lookup(spec, usable, counters).await)
 }
@@ -584,7 +583,7 @@ pub(crate) fn peek_blocking<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     let found = bridge::block_on(async {
         let usable = prepare(spec, key, counters).await;
         lookup(spec, usable, counters).await
@@ -683,7 +682,7 @@ pub(crate) async fn refresh_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
     kind: K,
     load: F,
 ) -> R {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let target = refresh_target(spec, key, counters).await;
     let returned = run_loader::<R, K, F>(load, counters).await;
@@ -714,7 +713,7 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let target = bridge::block_on(refresh_target(spec, key, counters));
     let returned = run_loader_blocking::<R, K, L>(load, counters);
@@ -730,7 +729,7 @@ pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
 /// `invalidate` for a sync function.
 pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     bridge::run(invalidate(spec, key)).unwrap_or_else(|| {
-        set_counters(spec).count(Event::CacheError);
+        stats::counters(spec.set).count(Event::CacheError);
         Err(Error::new(
             ErrorKind::Unavailable,
             "the cache's background runtime did not run the delete",
@@ -770,25 +769,14 @@ async fn lookup(
     usable: Result<Target, Bypass>,
     counters: &'static SetCounters,
 ) -> Lookup {
-    let Ok(mut target) = usable else {
+    let Ok(target) = usable else {
         return Lookup::Bypass;
     };
     match target.cache.read(&target.key).await {
-        Ok(Some(stored)) => {
-            // The write-back replaces this record only if nothing (an invalidation, a refresh,
-            // another writer) changed it in the meantime.
-            target.expected = stored.expected();
-            match stored.data {
-                Data::Bin(value) => Lookup::Found(target, value, stored.time_to_live),
-                // An invalidation marker, or a record without our bin.
-                Data::Absent => Lookup::Missing(Some(target)),
-                // Not bytes: a nil value does not decode either, so the call counts the entry as
-                // undecodable and replaces it.
-                Data::Unusable => Lookup::Found(target, Value::Nil, None),
-            }
-        }
-        // Created only if still absent: an invalidation meanwhile leaves a marker that blocks it.
-        Ok(None) => Lookup::Missing(Some(target)),
+        Ok(stored) => match found::found(target, stored) {
+            Found::Entry(target, value, remaining) => Lookup::Found(target, value, remaining),
+            Found::Missing(target) => Lookup::Missing(Some(target)),
+        },
         Err(error) => {
             counters.count(Event::CacheError);
             report::warn_once(Cause::Read, spec.set, || {
@@ -797,12 +785,7 @@ async fn lookup(
                     spec.set
                 )
             });
-            // A cluster that failed the read (timed out, lost the connection, is unwell) would
-            // most likely fail the write too: skipping it keeps an outage to one operation per
-            // call. After another error the record's state is unknown, and a create-only write
-            // cannot overwrite anything.
-            let write_back_allowed = !breaker::is_failure(&error);
-            Lookup::Failed(write_back_allowed.then_some(target))
+            Lookup::Failed(found::after_failed_read(&error, target))
         }
     }
 }
@@ -839,14 +822,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
                 return Resolved::Hit(value, bytes, (target, remaining));
             }
             Err(why) => {
-                counters.count(Event::Undecodable);
-                report::warn_once(Cause::Undecodable, spec.set, || {
-                    format!(
-                        "set {}: a cached entry of {} does not decode ({why}); it is treated as \
-                         a miss and overwritten",
-                        spec.set, spec.function,
-                    )
-                });
+                found::undecodable(spec, counters, &why);
                 Some(target)
             }
         },
@@ -859,18 +835,15 @@ fn resolve<T: serde::de::DeserializeOwned>(
 /// is fine; an unreachable cache is an error, because the caller needs to know the entry may
 /// still be served.
 pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
-    let counters = set_counters(spec);
+    let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
-    let cache = match client::access(spec.cache, counters).await {
-        Access::Disabled => return Ok(()),
-        Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
-            return Err(error);
-        }
-        Access::Ready(cache) => cache,
+    let cache = match locate::connect(spec, counters, None).await {
+        Ok(cache) => cache,
+        Err(Unconnected::Disabled) => return Ok(()),
+        Err(Unconnected::Unavailable(error)) => return Err(error),
     };
-    let key = aerospike_key(spec, &cache, &user_key)
+    let key = locate::record_key(spec, &cache, user_key)
         .inspect_err(|_| counters.count(Event::CacheError))?;
     let namespace = match cache.namespace_status(key.namespace()) {
         // Nothing can be cached there, so nothing can be served.
@@ -914,14 +887,6 @@ async fn refresh_target(
     }
 }
 
-/// Why a call bypasses the cache (counted and reported, except when the cache is disabled).
-enum Bypass {
-    /// The cache is disabled or the key cannot be built: the call does not coalesce either.
-    Alone,
-    /// The cache cannot be used now; calls of this key still share one load.
-    Unusable(UserKey),
-}
-
 /// The connected cache and the record's key, or `None` when this call must bypass the cache
 /// (counted and reported, except when the cache is disabled).
 pub(crate) async fn usable_cache(
@@ -932,77 +897,32 @@ pub(crate) async fn usable_cache(
     prepare(spec, key, counters).await.ok()
 }
 
+/// What a cached call logs when it bypasses the cache.
+const CALL_WORDING: Wording = Wording {
+    bad_key: |spec, error| {
+        format!(
+            "set {}: the key of {} cannot be built, calls bypass the cache: {error}",
+            spec.set, spec.function
+        )
+    },
+    disconnected: Some(|spec, error| {
+        format!("set {}: calls run without the cache: {error}", spec.set)
+    }),
+    invalid_key: |spec, error| {
+        format!(
+            "set {}: the key of {} is not a valid Aerospike key: {error}",
+            spec.set, spec.function
+        )
+    },
+};
+
 /// The connected cache and the record's key, or why this call must bypass the cache.
 async fn prepare(
     spec: &'static CacheSpec,
     key: KeyResult,
     counters: &'static SetCounters,
 ) -> Result<Target, Bypass> {
-    let user_key = match key {
-        Ok(user_key) => user_key,
-        Err(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Key, spec.set, || {
-                format!(
-                    "set {}: the key of {} cannot be built, calls bypass the cache: {error}",
-                    spec.set, spec.function
-                )
-            });
-            return Err(Bypass::Alone);
-        }
-    };
-    let cache = match client::access(spec.cache, counters).await {
-        Access::Ready(cache) => cache,
-        Access::Disabled => return Err(Bypass::Alone),
-        Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Disconnected, spec.set, || {
-                format!("set {}: calls run without the cache: {error}", spec.set)
-            });
-            return Err(Bypass::Unusable(user_key));
-        }
-    };
-    let namespace = match cache.namespace_status(key_namespace(spec, &cache)) {
-        // Logged once by the check.
-        NamespaceStatus::Missing => {
-            counters.count(Event::CacheError);
-            return Err(Bypass::Unusable(user_key));
-        }
-        namespace => namespace,
-    };
-    let stored_key_cost = size::stored_key_cost(&user_key, cache.config().send_key());
-    // The user key moves into the record's key: a hit does not copy it.
-    match Key::new(key_namespace(spec, &cache), spec.set, user_key.into_value()) {
-        Ok(key) => Ok(Target {
-            stored_key_cost,
-            cache,
-            key,
-            expected: Expected::Absent,
-            namespace,
-            load_start: None,
-        }),
-        Err(error) => {
-            let error = Error::new(ErrorKind::Key, format!("invalid key: {error}"));
-            counters.count(Event::CacheError);
-            report::warn_once(Cause::Key, spec.set, || {
-                format!(
-                    "set {}: the key of {} is not a valid Aerospike key: {error}",
-                    spec.set, spec.function
-                )
-            });
-            Err(Bypass::Alone)
-        }
-    }
-}
-
-/// The namespace of `spec`'s records: the attribute's, or the configured one.
-fn key_namespace<'a>(spec: &CacheSpec, cache: &'a Cache) -> &'a str {
-    spec.namespace.unwrap_or_else(|| cache.default_namespace())
-}
-
-fn aerospike_key(spec: &CacheSpec, cache: &Cache, user_key: &UserKey) -> Result<Key, Error> {
-    Key::new(key_namespace(spec, cache), spec.set, user_key.to_value())
-        .map_err(|e| Error::new(ErrorKind::Key, format!("invalid key: {e}")))
+    locate::locate(spec, key, counters, &CALL_WORDING).await
 }
 
 async fn run_loader<R, K: ReturnKind<R>, F: Future<Output = R>>(
@@ -1040,26 +960,6 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
         }
         _ => Err(Undecodable::Malformed("bin data is not a blob")),
     }
-}
-
-/// The counters of `spec`'s set. Looked up by name once per spec and thread: a call finds them
-/// with a thread-local read instead of a lock and a hash of the set name.
-pub(crate) fn set_counters(spec: &'static CacheSpec) -> &'static SetCounters {
-    type Recent = [Cell<(usize, Option<&'static SetCounters>)>; 8];
-    thread_local! {
-        static RECENT: Recent = const { [const { Cell::new((0, None)) }; 8] };
-    }
-    // Specs are statics (or leaked): an address names one spec for the life of the process.
-    let address = core::ptr::from_ref(spec) as usize;
-    let slot = (address >> 4) % 8;
-    RECENT.with(|recent| match recent[slot].get() {
-        (cached, Some(counters)) if cached == address => counters,
-        _ => {
-            let counters = stats::counters(spec.set);
-            recent[slot].set((address, Some(counters)));
-            counters
-        }
-    })
 }
 
 /// Whether the `metrics` feature records call durations (then every call reads the clock).

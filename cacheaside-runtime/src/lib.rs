@@ -23,7 +23,9 @@
 //!    (sync callers waiting on it).
 //! 5. **Coordination in the process**: `flight` (single-flight), `refresh_ahead` (claims), `local`
 //!    (the in-process tier).
-//! 6. **Writing entries**: `write_back` (conditional write-backs, invalidation markers).
+//! 6. **Writing entries**: `write_back` (conditional write-backs, invalidation markers), `locate`
+//!    (from a spec and a key to the record a call reads and writes), `found` (what a read of that
+//!    record means for the call).
 //! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate), `batch` (batch
 //!    loaders), `write_through` (`#[cache_put]`, `#[cache_evict]`, `invalidate`), `write_behind`.
 //! 8. **Entry points**: `inspect` (for the operator tool), `__private` (what generated code
@@ -118,11 +120,13 @@ mod envelope;
 mod error;
 mod events;
 mod flight;
+mod found;
 pub mod inspect;
 mod key;
 mod kind;
 mod local;
 mod local_registry;
+mod locate;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;

@@ -29,7 +29,6 @@ use moka::sync::Cache;
 use crate::flight::DigestHasher;
 use crate::key::{self, KeyPath, KeySink};
 use crate::local_registry::Forget;
-use crate::stats::{self, SetCounters};
 use crate::UserKey;
 
 /// How many times this process emptied every local tier (`#[cache_evict(all = true)]`).
@@ -164,9 +163,6 @@ pub struct LocalTier {
     ttl: Duration,
     capacity: u64,
     entries: OnceLock<Entries>,
-    /// The function's set counters, looked up once: a local hit is cheap enough that finding them
-    /// by name on every hit would be a good part of its cost.
-    counters: OnceLock<&'static SetCounters>,
     /// The hash state after the constant `::<path>` of the default key, for the first path
     /// seen (a generic function or a method of a generic type may see several, which then hash
     /// in full).
@@ -198,7 +194,6 @@ impl LocalTier {
             ttl: Duration::from_secs(ttl_secs),
             capacity,
             entries: OnceLock::new(),
-            counters: OnceLock::new(),
             prefix: OnceLock::new(),
         }
     }
@@ -227,12 +222,6 @@ impl LocalTier {
         } else {
             (hash(), None)
         }
-    }
-
-    /// The counters of `set`, the set of the one function this tier belongs to.
-    #[inline]
-    pub(crate) fn counters(&self, set: &'static str) -> &'static SetCounters {
-        self.counters.get_or_init(|| stats::counters(set))
     }
 
     fn entries(&self) -> &Entries {

@@ -16,31 +16,11 @@ pub(crate) fn call_finished(
     load: Option<Duration>,
 ) {
     #[cfg(feature = "metrics")]
-    counters_of(set)
+    crate::stats::counters(set)
         .exported()
         .call_finished(outcome, elapsed, load);
     #[cfg(not(feature = "metrics"))]
     let _ = (set, outcome, elapsed, load);
-}
-
-/// The counters of `set`, remembered per thread for the last set seen: a thread serving one
-/// function's calls skips the registry's lock and hash on each of them. (Two literals of one name
-/// at different addresses only miss this memo; they share one entry of the registry.)
-#[cfg(feature = "metrics")]
-fn counters_of(set: &'static str) -> &'static crate::stats::SetCounters {
-    use std::cell::Cell;
-    type Last = Option<(&'static str, &'static crate::stats::SetCounters)>;
-    thread_local! {
-        static LAST: Cell<Last> = const { Cell::new(None) };
-    }
-    LAST.with(|last| match last.get() {
-        Some((name, counters)) if core::ptr::eq(name, set) => counters,
-        _ => {
-            let counters = crate::stats::counters(set);
-            last.set(Some((set, counters)));
-            counters
-        }
-    })
 }
 
 #[cfg(all(test, feature = "metrics"))]

@@ -1,5 +1,6 @@
 //! Per-set counters: relaxed atomics on the hot path, a snapshot on demand.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
@@ -267,8 +268,34 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Registry::default)
 }
 
-/// The counters of `set`, created on first use.
+/// The counters of `set`, created on first use: the one way every part of the crate finds them.
+///
+/// Remembered per thread in a few slots keyed by the name's address: a thread serving a few
+/// functions' calls skips the registry's lock and hash on each of them, which is a good part of
+/// the cost of a hit. (Two literals of one name at different addresses only miss this memo; they
+/// share one entry of the registry.)
+#[inline]
 pub(crate) fn counters(set: &'static str) -> &'static SetCounters {
+    type Recent = [Cell<Option<(&'static str, &'static SetCounters)>>; 8];
+    thread_local! {
+        static RECENT: Recent = const { [const { Cell::new(None) }; 8] };
+    }
+    // Set names are `'static` strings: an address and length name one string for the life of
+    // the process. The multiply spreads neighbouring literals over the slots.
+    let address = set.as_ptr() as usize as u64;
+    let slot = (address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 61) as usize;
+    RECENT.with(|recent| match recent[slot].get() {
+        Some((name, counters)) if core::ptr::eq(name, set) => counters,
+        _ => {
+            let counters = registered(set);
+            recent[slot].set(Some((set, counters)));
+            counters
+        }
+    })
+}
+
+/// The counters of `set` in the registry, created on first use.
+fn registered(set: &'static str) -> &'static SetCounters {
     if let Some(counters) = registry()
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -293,6 +320,7 @@ mod tests {
         let users = counters("stats_test_users");
         let orders = counters("stats_test_orders");
         assert!(core::ptr::eq(users, counters("stats_test_users")));
+        assert!(core::ptr::eq(users, registered("stats_test_users")));
         users.count(Event::Hit);
         users.count(Event::Hit);
         users.count(Event::Miss);

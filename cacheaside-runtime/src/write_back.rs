@@ -21,7 +21,7 @@ use aerospike::{Expiration, Key, ResultCode};
 use crate::client::{Cache, Expected};
 use crate::codec;
 use crate::kind::ReturnKind;
-use crate::namespace::{NamespaceInfo, NamespaceStatus};
+use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::size;
 use crate::spec::CacheSpec;
@@ -143,7 +143,7 @@ pub(crate) async fn mark_invalidated(
     let window = u32::try_from(cache.config().invalidation_window().as_secs()).unwrap_or(u32::MAX);
     let marker_expiration = match namespace {
         NamespaceStatus::Present(info) if info.ttl_forbidden => {
-            match entry_expiration(spec.ttl, cache.config(), info) {
+            match expiration(spec.ttl, cache.config(), namespace) {
                 Some(_) => Expiration::Never,
                 None => return cache.delete(key).await.map(|()| Expected::Absent),
             }
@@ -159,26 +159,98 @@ pub(crate) async fn mark_invalidated(
     }
 }
 
-/// The expiration of this function's entries in a namespace, or `None` when they must not be
-/// written there: the namespace refuses TTLs, the function has one, and writing without it was not
-/// asked for.
-fn entry_expiration(ttl: Ttl, config: &Config, namespace: NamespaceInfo) -> Option<Expiration> {
+/// The expiration of entries with `ttl` in a namespace, or `None` when they must not be written
+/// there: the namespace refuses TTLs, the entries have one, and writing without it was not asked
+/// for.
+fn expiration(ttl: Ttl, config: &Config, namespace: NamespaceStatus) -> Option<Expiration> {
     let has_ttl = matches!(ttl, Ttl::Seconds(seconds) if seconds > 0);
-    if !(namespace.ttl_forbidden && has_ttl) {
-        return Some(ttl.expiration());
+    match namespace {
+        NamespaceStatus::Present(info) if info.ttl_forbidden && has_ttl => config
+            .write_without_ttl_when_forbidden()
+            .then_some(Expiration::Never),
+        _ => Some(ttl.expiration()),
     }
-    config
-        .write_without_ttl_when_forbidden()
-        .then_some(Expiration::Never)
 }
+
+/// How a path of a call words the values the write rules keep out of the cache.
+pub(crate) struct WriteWording {
+    /// What an oversize value is reported once per: the function, or the write-behind of a set.
+    pub(crate) oversize_scope: fn(&'static CacheSpec) -> String,
+    /// A value of `len` encoded bytes is too large for a record of at most `limit` bytes.
+    pub(crate) too_large: fn(spec: &'static CacheSpec, len: usize, limit: usize) -> String,
+    /// The namespace refuses records with a TTL (reported once per namespace).
+    pub(crate) ttl_forbidden: fn(spec: &'static CacheSpec, namespace: &str) -> String,
+}
+
+/// The rules every value passes before it is written to `target`: its record must fit the size
+/// limit (the smaller of the configured and the namespace's), and its namespace must take its
+/// TTL (`ttl`, capped for the set). Returns the expiration to write it with, or `None` when it
+/// must not be written: counted as [`Oversize`](Event::Oversize) or
+/// [`TtlForbiddenSkip`](Event::TtlForbiddenSkip) and reported once, in the path's words.
+pub(crate) fn admit(
+    spec: &'static CacheSpec,
+    target: &Target,
+    ttl: Ttl,
+    len: usize,
+    counters: &SetCounters,
+    wording: &WriteWording,
+) -> Option<Expiration> {
+    let config = target.cache.config();
+    let limit = size::limit(config, target.namespace);
+    if !size::fits(len, target.stored_key_cost, limit) {
+        counters.count(Event::Oversize);
+        report::warn_once(Cause::Oversize, &(wording.oversize_scope)(spec), || {
+            (wording.too_large)(spec, len, limit)
+        });
+        return None;
+    }
+    let ttl = config.cap_ttl(spec.set, ttl);
+    let expiration = expiration(ttl, config, target.namespace);
+    if expiration.is_none() {
+        counters.count(Event::TtlForbiddenSkip);
+        let namespace = target.key.namespace();
+        report::warn_once(Cause::Forbidden, namespace, || {
+            (wording.ttl_forbidden)(spec, namespace)
+        });
+    }
+    expiration
+}
+
+/// What a cached call logs when its value is not written.
+const CALL_WORDING: WriteWording = WriteWording {
+    oversize_scope: |spec| format!("{}/{}", spec.set, spec.function),
+    too_large: |spec, len, limit| {
+        format!(
+            "set {}: a value of {} is {len} bytes encoded, too large for a record of at most \
+             {limit} bytes (the namespace's max-record-size or Config::max_record_size); it is \
+             returned but not cached",
+            spec.set, spec.function,
+        )
+    },
+    ttl_forbidden: |spec, namespace| {
+        format!(
+            "namespace {namespace}: records with a TTL are refused (nsup-period is 0), so values \
+             of functions with a ttl are not cached there (first: {} in set {}). Fix: set \
+             nsup-period (or allow-ttl-without-nsup) on the namespace, use ttl = never, or opt in \
+             to entries without TTL with Config::builder().write_without_ttl_when_forbidden(true)",
+            spec.function, spec.set
+        )
+    },
+};
 
 /// Counts and notes a write-back skipped because the set was truncated since its load started.
 fn refused_after_truncate(spec: &'static CacheSpec, counters: &SetCounters) {
+    stale_write_prevented(spec, counters, "the set was truncated");
+}
+
+/// Counts and notes a write-back skipped because `what` happened while its value loaded: the
+/// value may be stale.
+fn stale_write_prevented(spec: &'static CacheSpec, counters: &SetCounters, what: &str) {
     counters.count(Event::StaleWritePrevented);
     tracing::debug!(
         target: "cacheaside",
         set = spec.set,
-        "the set was truncated while {} loaded; its value is returned but not written",
+        "{what} while {} loaded; its value is returned but not written",
         spec.function
     );
 }
@@ -255,61 +327,21 @@ pub(crate) async fn store_with_ttl(
     ttl: Ttl,
     counters: &'static SetCounters,
 ) {
+    if target.load_start.is_some_and(LoadStart::truncated_since) {
+        refused_after_truncate(spec, counters);
+        return;
+    }
+    let Some(expiration) = admit(spec, &target, ttl, bytes.len(), counters, &CALL_WORDING) else {
+        return;
+    };
     let Target {
         cache,
         key,
         expected,
         namespace,
-        stored_key_cost,
         load_start,
+        ..
     } = target;
-    if load_start.is_some_and(LoadStart::truncated_since) {
-        refused_after_truncate(spec, counters);
-        return;
-    }
-    let ttl = cache.config().cap_ttl(spec.set, ttl);
-    let limit = size::limit(cache.config(), namespace);
-    if !size::fits(bytes.len(), stored_key_cost, limit) {
-        counters.count(Event::Oversize);
-        report::warn_once(
-            Cause::Oversize,
-            &format!("{}/{}", spec.set, spec.function),
-            || {
-                format!(
-                "set {}: a value of {} is {} bytes encoded, too large for a record of at most {} \
-                 bytes (the namespace's max-record-size or Config::max_record_size); it is \
-                 returned but not cached",
-                spec.set,
-                spec.function,
-                bytes.len(),
-                limit
-            )
-            },
-        );
-        return;
-    }
-    let expiration = match namespace {
-        NamespaceStatus::Present(info) => match entry_expiration(ttl, cache.config(), info) {
-            Some(expiration) => expiration,
-            None => {
-                counters.count(Event::TtlForbiddenSkip);
-                report::warn_once(Cause::Forbidden, key.namespace(), || {
-                    format!(
-                        "namespace {}: records with a TTL are refused (nsup-period is 0), so \
-                         values of functions with a ttl are not cached there (first: {} in set \
-                         {}). Fix: set nsup-period (or allow-ttl-without-nsup) on the namespace, \
-                         use ttl = never, or opt in to entries without TTL with \
-                         Config::builder().write_without_ttl_when_forbidden(true)",
-                        key.namespace(),
-                        spec.function,
-                        spec.set
-                    )
-                });
-                return;
-            }
-        },
-        NamespaceStatus::Unknown | NamespaceStatus::Missing => ttl.expiration(),
-    };
     // The write borrows the key: it is still at hand to undo the write, should a truncate
     // overtake it, without a copy on every miss.
     match cache.write(&key, bytes, expiration, expected).await {
@@ -320,13 +352,7 @@ pub(crate) async fn store_with_ttl(
             }
         }
         Err(error) if is_stale_write(&error) => {
-            counters.count(Event::StaleWritePrevented);
-            tracing::debug!(
-                target: "cacheaside",
-                set = spec.set,
-                "the entry changed while {} loaded; its value is returned but not written",
-                spec.function
-            );
+            stale_write_prevented(spec, counters, "the entry changed");
         }
         Err(error) => {
             counters.count(Event::CacheError);

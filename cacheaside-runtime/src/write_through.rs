@@ -21,10 +21,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use crate::client::{self, Access};
+use crate::client;
 use crate::engine;
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{OptionKind, PlainKind, ResultKind, ReturnKind};
+use crate::locate::{self, Unconnected};
 use crate::names::{name_problem, NameKind};
 use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
@@ -399,15 +400,12 @@ async fn remove(spec: &'static CacheSpec, key: KeyResult) {
 
 async fn truncate(spec: &'static CacheSpec) -> Result<(), Error> {
     let counters = stats::counters(spec.set);
-    let cache = match client::access(spec.cache, counters).await {
-        Access::Disabled => return Ok(()),
-        Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
-            return Err(error);
-        }
-        Access::Ready(cache) => cache,
+    let cache = match locate::connect(spec, counters, None).await {
+        Ok(cache) => cache,
+        Err(Unconnected::Disabled) => return Ok(()),
+        Err(Unconnected::Unavailable(error)) => return Err(error),
     };
-    let namespace = spec.namespace.unwrap_or_else(|| cache.default_namespace());
+    let namespace = locate::namespace_name(spec, &cache);
     // Before the request: a load of this process that started earlier must not write after it.
     note_truncate(spec, namespace);
     cache

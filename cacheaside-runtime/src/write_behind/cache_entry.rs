@@ -7,22 +7,63 @@
 //! new value cannot be written (too large, refused by the namespace, an error answer), the entry
 //! is invalidated instead, so readers load from the source rather than keep serving the old value.
 
-use aerospike::{Expiration, Key};
+use aerospike::Key;
 use serde::Serialize;
 
-use crate::client::{self, Access, Cache, Expected};
+use crate::client::{Cache, Expected};
 use crate::codec;
 use crate::local;
+use crate::locate::{self, Wording};
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
-use crate::write_back::{is_stale_write, mark_invalidated};
-use crate::{Error, Ttl, UserKey};
+use crate::write_back::{admit, is_stale_write, mark_invalidated, Target, WriteWording};
+use crate::{Error, UserKey};
 
 /// Attempts at replacing an entry that other writers keep changing between our read and write.
 const REPLACE_ATTEMPTS: usize = 3;
+
+/// What a write-behind logs when its values cannot be cached.
+const WRITE_BEHIND_WORDING: Wording = Wording {
+    bad_key: |spec, error| {
+        format!(
+            "set {}: a write-behind key is not cached: {error}",
+            spec.set
+        )
+    },
+    disconnected: Some(|spec, error| {
+        format!(
+            "set {}: write-behind values are queued for the source but not cached: {error}",
+            spec.set
+        )
+    }),
+    invalid_key: |spec, error| {
+        format!("set {}: a write-behind key is not valid: {error}", spec.set)
+    },
+};
+
+/// What a write-behind logs when the write rules keep its value out of the cache (the entry is
+/// then invalidated).
+const WRITE_RULES_WORDING: WriteWording = WriteWording {
+    oversize_scope: |spec| format!("{}/write-behind", spec.set),
+    too_large: |spec, len, limit| {
+        format!(
+            "set {}: a write-behind value is {len} bytes encoded, too large for a record of at \
+             most {limit} bytes; the entry is invalidated instead",
+            spec.set
+        )
+    },
+    ttl_forbidden: |spec, namespace| {
+        format!(
+            "namespace {namespace}: records with a TTL are refused (nsup-period is 0), so \
+             write-behind values of set {} are not cached there. Fix: set nsup-period (or \
+             allow-ttl-without-nsup), use Ttl::Never, or opt in with \
+             Config::builder().write_without_ttl_when_forbidden(true)",
+            spec.set
+        )
+    },
+};
 
 /// Where a write-behind's values are cached.
 pub(super) struct CacheEntries {
@@ -45,7 +86,8 @@ impl CacheEntries {
     /// [`put`](Self::put) without the local tiers.
     async fn write_entry<V: Serialize>(&self, user_key: Result<UserKey, Error>, value: &V) {
         let (spec, counters) = (self.spec, self.counters);
-        let Some((cache, key, namespace, user_key)) = self.locate(user_key).await else {
+        let Ok(target) = locate::locate(spec, user_key, counters, &WRITE_BEHIND_WORDING).await
+        else {
             return;
         };
         let bytes = match codec::encode(value) {
@@ -58,42 +100,26 @@ impl CacheEntries {
                         spec.set
                     )
                 });
-                self.invalidate(&cache, key, namespace).await;
+                self.invalidate(&target.cache, target.key, target.namespace)
+                    .await;
                 return;
             }
         };
-        let stored_key_cost = size::stored_key_cost(&user_key, cache.config().send_key());
-        let limit = size::limit(cache.config(), namespace);
-        if !size::fits(bytes.len(), stored_key_cost, limit) {
-            counters.count(Event::Oversize);
-            report::warn_once(
-                Cause::Oversize,
-                &format!("{}/write-behind", spec.set),
-                || {
-                    format!(
-                    "set {}: a write-behind value is {} bytes encoded, too large for a record of \
-                     at most {limit} bytes; the entry is invalidated instead",
-                    spec.set,
-                    bytes.len()
-                )
-                },
-            );
-            self.invalidate(&cache, key, namespace).await;
-            return;
-        }
-        let ttl = cache.config().cap_ttl(spec.set, spec.ttl);
-        let Some(expiration) = expiration(ttl, &cache, namespace) else {
-            counters.count(Event::TtlForbiddenSkip);
-            report::warn_once(Cause::Forbidden, key.namespace(), || {
-                format!(
-                    "namespace {}: records with a TTL are refused (nsup-period is 0), so \
-                     write-behind values of set {} are not cached there. Fix: set nsup-period \
-                     (or allow-ttl-without-nsup), use Ttl::Never, or opt in with \
-                     Config::builder().write_without_ttl_when_forbidden(true)",
-                    key.namespace(),
-                    spec.set
-                )
-            });
+        let admitted = admit(
+            spec,
+            &target,
+            spec.ttl,
+            bytes.len(),
+            counters,
+            &WRITE_RULES_WORDING,
+        );
+        let Target {
+            cache,
+            key,
+            namespace,
+            ..
+        } = target;
+        let Some(expiration) = admitted else {
             self.invalidate(&cache, key, namespace).await;
             return;
         };
@@ -124,62 +150,6 @@ impl CacheEntries {
         self.invalidate(&cache, key, namespace).await;
     }
 
-    /// The connected cache, the record's key and its namespace, or `None` when the cache cannot
-    /// be used (counted and reported, except when it is disabled).
-    async fn locate(
-        &self,
-        user_key: Result<UserKey, Error>,
-    ) -> Option<(Cache, Key, NamespaceStatus, UserKey)> {
-        let (spec, counters) = (self.spec, self.counters);
-        let user_key = match user_key {
-            Ok(user_key) => user_key,
-            Err(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Key, spec.set, || {
-                    format!(
-                        "set {}: a write-behind key is not cached: {error}",
-                        spec.set
-                    )
-                });
-                return None;
-            }
-        };
-        let cache = match client::access(spec.cache, counters).await {
-            Access::Ready(cache) => cache,
-            Access::Disabled => return None,
-            Access::Unavailable(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Disconnected, spec.set, || {
-                    format!(
-                        "set {}: write-behind values are queued for the source but not cached: \
-                         {error}",
-                        spec.set
-                    )
-                });
-                return None;
-            }
-        };
-        let namespace = spec.namespace.unwrap_or_else(|| cache.default_namespace());
-        let key = match Key::new(namespace, spec.set, user_key.to_value()) {
-            Ok(key) => key,
-            Err(error) => {
-                counters.count(Event::CacheError);
-                report::warn_once(Cause::Key, spec.set, || {
-                    format!("set {}: a write-behind key is not valid: {error}", spec.set)
-                });
-                return None;
-            }
-        };
-        match cache.namespace_status(key.namespace()) {
-            // Logged once by the namespace check; nothing of this namespace is ever cached.
-            NamespaceStatus::Missing => {
-                counters.count(Event::CacheError);
-                None
-            }
-            namespace => Some((cache, key, namespace, user_key)),
-        }
-    }
-
     /// Replaces the entry with an invalidation marker; a failure is counted and logged.
     async fn invalidate(&self, cache: &Cache, key: Key, namespace: NamespaceStatus) {
         if let Err(error) = mark_invalidated(self.spec, cache, key, namespace).await {
@@ -196,19 +166,5 @@ impl CacheEntries {
                 self.spec.set
             )
         });
-    }
-}
-
-/// The expiration of entries in `namespace`, or `None` when they must not be written there (it
-/// refuses TTLs, the entries have one, and writing without one was not asked for). The same rule
-/// as annotated functions' write-backs.
-fn expiration(ttl: Ttl, cache: &Cache, namespace: NamespaceStatus) -> Option<Expiration> {
-    let has_ttl = matches!(ttl, Ttl::Seconds(seconds) if seconds > 0);
-    match namespace {
-        NamespaceStatus::Present(info) if info.ttl_forbidden && has_ttl => cache
-            .config()
-            .write_without_ttl_when_forbidden()
-            .then_some(Expiration::Never),
-        _ => Some(ttl.expiration()),
     }
 }
