@@ -260,20 +260,18 @@ async fn invalidate_takes_the_type_arguments_of_the_key() {
     assert_eq!(label::<Admin>(id).await, format!("admin:{id}"));
     assert_eq!(label::<Guest>(id).await, format!("guest:{id}"));
     label_invalidate::<Admin>(id).await.expect("invalidates");
-    let stats = || cacheaside::stats().set("keys");
-    let misses = stats().misses;
-    assert_eq!(label::<Guest>(id).await, format!("guest:{id}"));
+    // Peeks, not the set's counters: other tests of this file use the set at the same time.
     assert_eq!(
-        stats().misses,
-        misses,
+        label_peek::<Admin>(id).await,
+        None,
+        "the entry of `label::<Admin>` is gone"
+    );
+    assert_eq!(
+        label_peek::<Guest>(id).await,
+        Some(format!("guest:{id}")),
         "the entry of `label::<Guest>` stays"
     );
     assert_eq!(label::<Admin>(id).await, format!("admin:{id}"));
-    assert_eq!(
-        stats().misses,
-        misses + 1,
-        "the entry of `label::<Admin>` is gone"
-    );
     assert_eq!(label_peek::<Guest>(id).await, Some(format!("guest:{id}")));
 }
 
@@ -312,9 +310,11 @@ async fn nan_signs_and_payloads_and_zero_signs_are_other_arguments() {
 #[tokio::test]
 async fn an_explicit_key_never_reads_a_default_key_entry() {
     common::init().await;
-    let user_id = 2633;
+    // The report used user 2633; a fresh id shows the same, and keeps the test repeatable
+    // against a server that keeps the records of earlier runs.
+    let user_id = common::unique();
     let token = api_token(user_id).await;
-    assert_eq!(token, "secret-token-of-2633");
+    assert_eq!(token, format!("secret-token-of-{user_id}"));
     assert_eq!(api_token_peek(user_id).await, Some(token.clone()));
 
     // The report's call: the old form of the default key, as an explicit key.
