@@ -22,7 +22,7 @@ pub use crate::kind::{
 };
 pub use crate::local::{DefaultKeyParts, LocalEntry, LocalKey, LocalProbe, LocalTier};
 pub use crate::spec::{CachePolicy, CacheSpec};
-pub use crate::write_through::{
+pub use crate::writes::{
     cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
     cache_put_blocking, put_returned, put_value, put_value_if, succeeded, Outcome, PutEntry,
     PutValue,
@@ -231,7 +231,7 @@ pub fn get_or_load_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    crate::engine::get_or_load_blocking_with(spec, policy, key, kind, load)
+    crate::engine::get_or_load_with_blocking(spec, policy, key, kind, load)
 }
 
 /// [`get_or_load_refreshing`] for a sync function: the background refresh calls `load` on a
@@ -274,7 +274,7 @@ pub fn refresh_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    crate::engine::refresh_blocking_with(spec, policy, key, kind, load)
+    crate::engine::refresh_with_blocking(spec, policy, key, kind, load)
 }
 
 /// `<fn>_peek`: the cached value, or `None` when there is none or the cache cannot answer. Never

@@ -31,14 +31,14 @@ use crate::bridge;
 use crate::client;
 use crate::client::batch_read::Row;
 use crate::codec;
-use crate::found::{self, Found};
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{CacheValue, OptionKind, PlainKind, ResultKind};
-use crate::locate::{self, Wording};
 use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
-use crate::write_back::{encode_failed, store_with_ttl, LoadStart, Target};
+use crate::store::found::{self, Found};
+use crate::store::locate::{self, Wording};
+use crate::store::write::{encode_failed, store_with_ttl, LoadStart, Target};
 use crate::{Error, ErrorKind, UserKey};
 
 /// Write-backs of one batch call in flight at a time: enough to hide round trips, few enough to

@@ -12,17 +12,17 @@ use crate::bridge;
 use crate::client::{self, Expected};
 use crate::codec::{self, Undecodable};
 use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
-use crate::found::{self, Found};
 use crate::key::KeyResult;
 use crate::kind::ReturnKind;
-use crate::locate::{self, Bypass, Unconnected, Wording};
 use crate::namespace::NamespaceStatus;
 use crate::observe::{self, Outcome};
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
 use crate::spec::{CachePolicy, CacheSpec};
 use crate::stats::{self, Event, SetCounters};
-use crate::write_back::{bytes_to_store, mark_invalidated, store_with_ttl, unshare, Target};
+use crate::store::found::{self, Found};
+use crate::store::locate::{self, Bypass, Unconnected, Wording};
+use crate::store::write::{bytes_to_store, mark_invalidated, store_with_ttl, unshare, Target};
 use crate::{Error, ErrorKind, Ttl};
 
 /// How a get-or-load call ended.
@@ -465,12 +465,12 @@ pub(crate) fn get_or_load_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    get_or_load_blocking_with(spec, &CachePolicy::DEFAULT, key, kind, load)
+    get_or_load_with_blocking(spec, &CachePolicy::DEFAULT, key, kind, load)
 }
 
 /// `get_or_load_blocking` with a policy; refresh-ahead needs
 /// [`get_or_load_blocking_refreshing`].
-pub(crate) fn get_or_load_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+pub(crate) fn get_or_load_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
@@ -702,11 +702,11 @@ pub(crate) fn refresh_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
-    refresh_blocking_with(spec, &CachePolicy::DEFAULT, key, kind, load)
+    refresh_with_blocking(spec, &CachePolicy::DEFAULT, key, kind, load)
 }
 
 /// `refresh_blocking` with a policy.
-pub(crate) fn refresh_blocking_with<R, K: ReturnKind<R>, L: FnOnce() -> R>(
+pub(crate) fn refresh_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,

@@ -15,19 +15,21 @@
 //!    value is cached), `key` (user keys, the default key format), `names` (Aerospike's naming
 //!    rules), `envelope` (the layout of bin `data`), `events` (what telemetry reports), `report`
 //!    (rate-limited warnings), `breaker`, `namespace`, `tls`, `set_policy`, `local_registry`.
-//! 2. **Encoding and settings**: `codec` (the envelope's payload), `size` (the record size
-//!    guard), `config`, `metrics` (the `metrics` feature's export).
+//! 2. **Encoding and settings**: `codec` (the envelope's payload), `config`, `metrics` (the
+//!    `metrics` feature's export).
 //! 3. **Telemetry**: `stats` (the per-set counters), `observe` (call durations, the call span).
 //! 4. **The cluster**: `client` (the shared client, its background runtime, every Aerospike
 //!    operation with its timeout and breaker, the read filter of `client::data_filter`), `bridge`
 //!    (sync callers waiting on it).
 //! 5. **Coordination in the process**: `flight` (single-flight), `refresh_ahead` (claims), `local`
 //!    (the in-process tier).
-//! 6. **Writing entries**: `write_back` (conditional write-backs, invalidation markers), `locate`
-//!    (from a spec and a key to the record a call reads and writes), `found` (what a read of that
-//!    record means for the call).
+//! 6. **The record of a call**: `store` — `store::locate` (from a spec and a key to the record a
+//!    call reads and writes), `store::found` (what a read of that record means for the call),
+//!    `store::write` (conditional write-backs, invalidation markers, the write rules),
+//!    `store::size` (the record size guard).
 //! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate), `batch` (batch
-//!    loaders), `write_through` (`#[cache_put]`, `#[cache_evict]`, `invalidate`), `write_behind`.
+//!    loaders), `writes` (`#[cache_put]`, `#[cache_evict]`, `invalidate`, `NamedCache`),
+//!    `write_behind` (delayed writes to the source).
 //! 8. **Entry points**: `inspect` (for the operator tool), `__private` (what generated code
 //!    calls: re-exports and thin checks; nothing else in the crate imports it) and this `lib`.
 //!
@@ -120,13 +122,11 @@ mod envelope;
 mod error;
 mod events;
 mod flight;
-mod found;
 pub mod inspect;
 mod key;
 mod kind;
 mod local;
 mod local_registry;
-mod locate;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
@@ -136,13 +136,12 @@ mod observe;
 mod refresh_ahead;
 mod report;
 mod set_policy;
-mod size;
 mod spec;
 mod stats;
+mod store;
 mod tls;
-mod write_back;
 pub mod write_behind;
-mod write_through;
+mod writes;
 
 pub use client::{init, init_named};
 pub use config::{Config, ConfigBuilder};
@@ -151,6 +150,6 @@ pub use key::{IntoUserKey, UserKey};
 pub use set_policy::SetPolicy;
 pub use spec::Ttl;
 pub use stats::{stats, SetStats, Stats};
-pub use write_through::{
+pub use writes::{
     invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking, named, NamedCache,
 };

@@ -13,12 +13,12 @@ use serde::Serialize;
 use crate::client::{Cache, Expected};
 use crate::codec;
 use crate::local;
-use crate::locate::{self, Wording};
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
-use crate::write_back::{admit, is_stale_write, mark_invalidated, Target, WriteWording};
+use crate::store::locate::{self, Wording};
+use crate::store::write::{admit, is_stale_write, mark_invalidated, Target, WriteWording};
 use crate::{Error, UserKey};
 
 /// Attempts at replacing an entry that other writers keep changing between our read and write.

@@ -13,7 +13,7 @@ use crate::client::{Data, Stored};
 use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
-use crate::write_back::Target;
+use crate::store::write::Target;
 use crate::Error;
 
 /// What a read of a target's record found for the call.

@@ -13,10 +13,10 @@ use crate::client::{self, Access, Cache, Expected};
 use crate::key::KeyResult;
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
-use crate::write_back::Target;
+use crate::store::size;
+use crate::store::write::Target;
 use crate::{Error, ErrorKind, UserKey};
 
 /// What a path of a call says when it cannot use the cache: each function gets the spec and the

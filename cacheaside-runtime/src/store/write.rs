@@ -23,9 +23,9 @@ use crate::codec;
 use crate::kind::ReturnKind;
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
-use crate::size;
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
+use crate::store::size;
 use crate::{Config, Error, Ttl};
 
 /// The bytes to write; copied when the flight or its followers still hold them (a memory copy

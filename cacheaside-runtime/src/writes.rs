@@ -25,12 +25,12 @@ use crate::client;
 use crate::engine;
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{OptionKind, PlainKind, ResultKind, ReturnKind};
-use crate::locate::{self, Unconnected};
 use crate::names::{name_problem, NameKind};
 use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
-use crate::write_back::{mark_invalidated, note_truncate, store_with_ttl};
+use crate::store::locate::{self, Unconnected};
+use crate::store::write::{mark_invalidated, note_truncate, store_with_ttl};
 use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl};
 
 /// Whether a returned value means the call succeeded: `Ok` of a `Result`, `Some` of an `Option`,
@@ -156,7 +156,7 @@ pub fn cache_evict_blocking(spec: &'static CacheSpec, key: KeyResult) {
 /// process's local tiers. Never fails: problems are counted and logged once.
 ///
 /// A truncate leaves no marker, so loads of this process that started before it are told apart
-/// by a count of truncates (see `write_back::LoadStart`): they do not write back; nor do they, or
+/// by a count of truncates (see `store::write::LoadStart`): they do not write back; nor do they, or
 /// calls that read an entry before the truncate, keep their values locally. Loads of other
 /// processes are not told.
 pub async fn cache_evict_all(spec: &'static CacheSpec) {
