@@ -360,12 +360,15 @@ where
                 shared
             }
             Err(error) => {
-                tracing::warn!(
-                    target: "cacheaside",
-                    set = self.set,
-                    "write-behind journal {name} cannot be read ({error}); starting without a \
-                     journal, its records stay for the next start"
-                );
+                // Limited like every other warning: a service that starts write-behind queues
+                // again and again (in a retry loop) logs this once per interval.
+                report::warn_limited(Cause::Read, self.journal_set, || {
+                    format!(
+                        "write-behind journal {name} of set {} cannot be read ({error}); starting \
+                         without a journal, its records stay for the next start",
+                        self.set
+                    )
+                });
                 self.shared(None)?
             }
         };
