@@ -54,12 +54,21 @@ fn reported() -> MutexGuard<'static, HashMap<(Cause, String), Reported>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// What an occurrence stands for, which decides how often it is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Occurrence {
+    /// A lasting problem: logged when it starts, then not again until it ends (see [`resumed`]).
+    Problem,
+    /// A one-off event: each one is worth a line.
+    Event,
+}
+
 /// Whether an occurrence of `cause` for `scope` at `now` is logged, and if so how many earlier
-/// ones were not (rate-limited); records it.
-fn admit(cause: Cause, scope: &str, now: Instant) -> Option<u64> {
+/// ones were not (rate-limited to one line per [`REPEAT_INTERVAL`]); records it.
+fn admit(cause: Cause, scope: &str, now: Instant, occurrence: Occurrence) -> Option<u64> {
     let mut reported = reported();
     let entry = reported.entry((cause, scope.to_owned())).or_default();
-    if entry.ongoing {
+    if occurrence == Occurrence::Problem && entry.ongoing {
         return None;
     }
     if entry
@@ -69,25 +78,22 @@ fn admit(cause: Cause, scope: &str, now: Instant) -> Option<u64> {
         entry.suppressed += 1;
         return None;
     }
-    entry.ongoing = true;
+    entry.ongoing |= occurrence == Occurrence::Problem;
     entry.last_line = Some(now);
     Some(std::mem::take(&mut entry.suppressed))
 }
 
-/// Whether an event of `cause` for `scope` at `now` is logged, at most once per
-/// [`REPEAT_INTERVAL`], and if so how many earlier ones were not; records it.
-fn admit_repeating(cause: Cause, scope: &str, now: Instant) -> Option<u64> {
-    let mut reported = reported();
-    let entry = reported.entry((cause, scope.to_owned())).or_default();
-    if entry
-        .last_line
-        .is_some_and(|last| now.saturating_duration_since(last) < REPEAT_INTERVAL)
-    {
-        entry.suppressed += 1;
-        return None;
+/// Logs `message` at `level` if [`admit`] lets this occurrence through.
+fn log(
+    level: Level,
+    occurrence: Occurrence,
+    cause: Cause,
+    scope: &str,
+    message: impl FnOnce() -> String,
+) {
+    if let Some(suppressed) = admit(cause, scope, Instant::now(), occurrence) {
+        emit(level, cause, scope, with_suppressed(message(), suppressed));
     }
-    entry.last_line = Some(now);
-    Some(std::mem::take(&mut entry.suppressed))
 }
 
 /// Ends the problem `cause` for `scope`: the next occurrence may be logged again. Whether it was
@@ -124,39 +130,18 @@ fn with_suppressed(message: String, suppressed: u64) -> String {
 /// hosts for connection problems), then not again until the problem is over (see [`resumed`]),
 /// and at most once per [`REPEAT_INTERVAL`].
 pub(crate) fn warn_once(cause: Cause, scope: &str, message: impl FnOnce() -> String) {
-    if let Some(suppressed) = admit(cause, scope, Instant::now()) {
-        emit(
-            Level::WARN,
-            cause,
-            scope,
-            with_suppressed(message(), suppressed),
-        );
-    }
+    log(Level::WARN, Occurrence::Problem, cause, scope, message);
 }
 
 /// Logs `message` at warn level for an event that is not a lasting problem (each one is worth
 /// a line), at most once per [`REPEAT_INTERVAL`] for `cause` and `scope`.
 pub(crate) fn warn_limited(cause: Cause, scope: &str, message: impl FnOnce() -> String) {
-    if let Some(suppressed) = admit_repeating(cause, scope, Instant::now()) {
-        emit(
-            Level::WARN,
-            cause,
-            scope,
-            with_suppressed(message(), suppressed),
-        );
-    }
+    log(Level::WARN, Occurrence::Event, cause, scope, message);
 }
 
 /// Logs `message` at error level like [`warn_limited`].
 pub(crate) fn error_limited(cause: Cause, scope: &str, message: impl FnOnce() -> String) {
-    if let Some(suppressed) = admit_repeating(cause, scope, Instant::now()) {
-        emit(
-            Level::ERROR,
-            cause,
-            scope,
-            with_suppressed(message(), suppressed),
-        );
-    }
+    log(Level::ERROR, Occurrence::Event, cause, scope, message);
 }
 
 /// Logs the recovery of the connection and lets the next outage be reported again.
@@ -177,14 +162,7 @@ pub(crate) fn connected(hosts: &str) {
 /// Logs `message` at error level like [`warn_once`]: for misconfigurations that need a fix, not
 /// for outages.
 pub(crate) fn error_once(cause: Cause, scope: &str, message: impl FnOnce() -> String) {
-    if let Some(suppressed) = admit(cause, scope, Instant::now()) {
-        emit(
-            Level::ERROR,
-            cause,
-            scope,
-            with_suppressed(message(), suppressed),
-        );
-    }
+    log(Level::ERROR, Occurrence::Problem, cause, scope, message);
 }
 
 /// Logs that the problem `cause` reported for `scope` is over, and lets it be reported again.
@@ -211,42 +189,75 @@ mod tests {
     #[test]
     fn each_cause_and_scope_is_reported_once() {
         let now = Instant::now();
-        assert_eq!(admit(Cause::Read, "report_test_a", now), Some(0));
-        assert_eq!(admit(Cause::Read, "report_test_a", now), None);
-        assert_eq!(admit(Cause::Write, "report_test_a", now), Some(0));
-        assert_eq!(admit(Cause::Read, "report_test_b", now), Some(0));
+        assert_eq!(
+            admit(Cause::Read, "report_test_a", now, Occurrence::Problem),
+            Some(0)
+        );
+        assert_eq!(
+            admit(Cause::Read, "report_test_a", now, Occurrence::Problem),
+            None
+        );
+        assert_eq!(
+            admit(Cause::Write, "report_test_a", now, Occurrence::Problem),
+            Some(0)
+        );
+        assert_eq!(
+            admit(Cause::Read, "report_test_b", now, Occurrence::Problem),
+            Some(0)
+        );
         // Still once much later: the problem is not over.
         let later = now + REPEAT_INTERVAL * 10;
-        assert_eq!(admit(Cause::Read, "report_test_a", later), None);
+        assert_eq!(
+            admit(Cause::Read, "report_test_a", later, Occurrence::Problem),
+            None
+        );
     }
 
     #[test]
     fn a_problem_that_comes_and_goes_is_reported_once_per_interval() {
         let scope = "report_test_flapping";
         let start = Instant::now();
-        assert_eq!(admit(Cause::Breaker, scope, start), Some(0));
+        assert_eq!(
+            admit(Cause::Breaker, scope, start, Occurrence::Problem),
+            Some(0)
+        );
         for cycle in 0..100 {
             // Only the first ending follows a logged line.
             assert_eq!(end(&mut reported(), Cause::Breaker, scope), cycle == 0);
-            assert_eq!(admit(Cause::Breaker, scope, start), None);
+            assert_eq!(
+                admit(Cause::Breaker, scope, start, Occurrence::Problem),
+                None
+            );
         }
         // After the interval, the next occurrence is logged with the count of the others.
         let later = start + REPEAT_INTERVAL;
-        assert_eq!(admit(Cause::Breaker, scope, later), Some(100));
-        assert_eq!(admit(Cause::Breaker, scope, later), None);
+        assert_eq!(
+            admit(Cause::Breaker, scope, later, Occurrence::Problem),
+            Some(100)
+        );
+        assert_eq!(
+            admit(Cause::Breaker, scope, later, Occurrence::Problem),
+            None
+        );
     }
 
     #[test]
     fn repeating_events_are_logged_once_per_interval() {
         let scope = "report_test_repeating";
         let start = Instant::now();
-        assert_eq!(admit_repeating(Cause::Write, scope, start), Some(0));
+        assert_eq!(
+            admit(Cause::Write, scope, start, Occurrence::Event),
+            Some(0)
+        );
         for _ in 0..5 {
-            assert_eq!(admit_repeating(Cause::Write, scope, start), None);
+            assert_eq!(admit(Cause::Write, scope, start, Occurrence::Event), None);
         }
         let later = start + REPEAT_INTERVAL;
-        assert_eq!(admit_repeating(Cause::Write, scope, later), Some(5));
-        assert_eq!(admit_repeating(Cause::Write, scope, later), None);
+        assert_eq!(
+            admit(Cause::Write, scope, later, Occurrence::Event),
+            Some(5)
+        );
+        assert_eq!(admit(Cause::Write, scope, later, Occurrence::Event), None);
     }
 
     /// Counts the events of target `cacheaside` by level, on the thread that installs it.
