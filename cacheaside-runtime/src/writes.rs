@@ -240,8 +240,7 @@ pub async fn invalidate_in<K: IntoUserKey>(
 /// As [`invalidate`].
 pub fn invalidate_blocking<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
     let spec = spec_for(None, None, set)?;
-    let key = key.into_user_key();
-    bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+    invalidate_spec_blocking(spec, key.into_user_key())
 }
 
 /// [`invalidate_in`] for sync code.
@@ -254,8 +253,7 @@ pub fn invalidate_in_blocking<K: IntoUserKey>(
     key: K,
 ) -> Result<(), Error> {
     let spec = spec_for(None, Some(namespace), set)?;
-    let key = key.into_user_key();
-    bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+    invalidate_spec_blocking(spec, key.into_user_key())
 }
 
 /// A cluster installed by [`init_named`](crate::init_named), to remove entries from: what
@@ -322,8 +320,7 @@ impl NamedCache {
         key: K,
     ) -> Result<(), Error> {
         let spec = self.spec(None, set)?;
-        let key = key.into_user_key();
-        bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+        invalidate_spec_blocking(spec, key.into_user_key())
     }
 
     /// [`invalidate_in_blocking`] in this cluster.
@@ -337,8 +334,7 @@ impl NamedCache {
         key: K,
     ) -> Result<(), Error> {
         let spec = self.spec(Some(namespace), set)?;
-        let key = key.into_user_key();
-        bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+        invalidate_spec_blocking(spec, key.into_user_key())
     }
 
     fn spec(
@@ -353,6 +349,11 @@ impl NamedCache {
 
 async fn invalidate_spec(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     local::forgetting_around(key.as_ref().ok().cloned(), engine::invalidate(spec, key)).await
+}
+
+/// [`invalidate_spec`] for sync callers, on the background runtime.
+fn invalidate_spec_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
+    bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
 }
 
 /// Writes `bytes` over whatever the entry holds: an invalidation marker first (so older loads
