@@ -43,11 +43,11 @@ mod report;
 
 use std::io::Write;
 
-use aerospike::expressions::{bin_type, bool_val, eq, int_val, ne, or, Expression};
+use aerospike::expressions::{bin_type, bool_val, eq, int_val, ne, Expression};
 use aerospike::{
     AuthMode, Bins, Client, ClientPolicy, Key, ParticleType, ReadPolicy, Record, ResultCode, Value,
 };
-use cacheaside_runtime::inspect::{DATA_BIN, INVALIDATED_BIN};
+use cacheaside_runtime::inspect::{self, DATA_BIN, INVALIDATED_BIN};
 
 pub use args::{Command, Request, USAGE};
 pub use report::{render, Rendered};
@@ -115,9 +115,10 @@ pub async fn run(
 ///
 /// The client parses lists and maps recursively, without a depth limit: a record whose bin `data`
 /// holds a list nested 100,000 deep would crash the tool. So the server is asked for bin `data`
-/// only when it holds bytes or nothing (a filter expression); otherwise the bin's type is found
-/// with header-only reads filtered by type, and the report says what the bin holds without
-/// reading it. Of bin `invalidated` only its presence is asked, and other bins are not read.
+/// only when it holds bytes or nothing (the filter every read of the cache carries); otherwise
+/// the bin's type is found with header-only reads filtered by type, and the report says what the
+/// bin holds without reading it. Of bin `invalidated` only its presence is asked, and other bins
+/// are not read.
 async fn read_safely(client: &Client, key: &Key, millis: u32) -> aerospike::Result<Record> {
     let read = |filter: Expression| {
         let mut read = ReadPolicy::default();
@@ -127,13 +128,9 @@ async fn read_safely(client: &Client, key: &Key, millis: u32) -> aerospike::Resu
         read
     };
     let data_is = |particle: ParticleType| eq(bin_type(DATA_BIN), int_val(particle as i64));
-    let bytes_or_nothing = or(vec![
-        data_is(ParticleType::Null),
-        data_is(ParticleType::Blob),
-    ]);
     let filtered_out = |e: &aerospike::Error| e.matches(&[ResultCode::FilteredOut]);
     match client
-        .get(&read(bytes_or_nothing), key, Bins::from([DATA_BIN]))
+        .get(&read(inspect::data_filter()), key, Bins::from([DATA_BIN]))
         .await
     {
         Ok(mut record) => {

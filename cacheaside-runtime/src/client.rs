@@ -43,7 +43,7 @@ use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
 
 pub(crate) mod batch_read;
-mod data_filter;
+pub(crate) mod data_filter;
 
 /// Worker threads of the background runtime: operations are I/O bound and short.
 const BACKGROUND_WORKERS: usize = 2;

@@ -18,8 +18,24 @@
 
 use core::fmt;
 
+use aerospike::expressions::Expression;
+
+use crate::client::data_filter;
 use crate::codec;
 use crate::envelope::{self, EnvelopeMismatch};
+
+/// The filter expression every read of the cache carries: bin `data` is bytes or absent. A tool
+/// that reads cached records with it is answered FILTERED_OUT, not sent the value, for a record
+/// whose bin `data` holds anything else, so no value a hostile writer stored reaches the
+/// `aerospike` client's recursive parser.
+///
+/// ```
+/// let mut policy = aerospike::ReadPolicy::default();
+/// policy.base_policy.filter_expression = Some(cacheaside_runtime::inspect::data_filter());
+/// ```
+pub fn data_filter() -> Expression {
+    data_filter::usable().clone()
+}
 
 /// The bin that holds an entry's envelope.
 pub const DATA_BIN: &str = envelope::DATA_BIN;
