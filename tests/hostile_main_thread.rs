@@ -6,8 +6,7 @@
 mod common;
 
 use cacheaside::cache_aside;
-use cacheaside_testkit::raw::{self, particle, RawBin};
-use cacheaside_testkit::UserKey;
+use cacheaside_testkit::raw::{particle, RawBin};
 
 #[cache_aside(set = "hostile_main", ttl = 3600, key = id)]
 fn label_sync(id: u64) -> String {
@@ -20,21 +19,13 @@ async fn label_async(id: u64) -> String {
 }
 
 async fn plant_deep_list(id: u64) {
-    let cluster = common::cluster();
-    let mut nested = vec![0x91; 100_000];
-    nested.push(0xc0);
-    let bin = RawBin::new("data", particle::LIST, nested);
-    let key = UserKey::Int(i64::try_from(id).expect("ids fit in i64"));
-    let code = raw::put(
-        &cluster.hosts(),
-        cluster.namespace(),
+    let nested = common::nested_list(100_000);
+    common::put_raw(
         "hostile_main",
-        &key,
-        &[bin],
+        id,
+        RawBin::new("data", particle::LIST, nested),
     )
-    .await
-    .expect("the raw write reaches the server");
-    assert_eq!(code, 0, "the server stores the hostile record");
+    .await;
 }
 
 /// The one test's name, for test runners that list tests first (`--list`, as cargo-nextest does).

@@ -12,8 +12,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cacheaside::cache_aside;
-use cacheaside_testkit::raw::{self, particle, RawBin};
-use cacheaside_testkit::UserKey;
+use cacheaside_testkit::raw::{particle, RawBin};
 
 /// Loads of each test's function (tests run in parallel).
 static ASYNC_LOADS: AtomicUsize = AtomicUsize::new(0);
@@ -41,13 +40,6 @@ async fn labels(ids: &[u64]) -> std::collections::HashMap<u64, String> {
         .collect()
 }
 
-/// A list nested `depth` deep: `depth` one-element array markers, then a nil.
-fn nested_list(depth: usize) -> Vec<u8> {
-    let mut bytes = vec![0x91; depth];
-    bytes.push(0xc0);
-    bytes
-}
-
 /// A map nested `depth` deep: `{0: {0: ... nil}}`.
 fn nested_map(depth: usize) -> Vec<u8> {
     let mut bytes = [0x81, 0x00].repeat(depth);
@@ -60,11 +52,11 @@ fn hostile_bins() -> Vec<(&'static str, RawBin)> {
     vec![
         (
             "list 5,000 deep",
-            RawBin::new("data", particle::LIST, nested_list(5_000)),
+            RawBin::new("data", particle::LIST, common::nested_list(5_000)),
         ),
         (
             "list 100,000 deep",
-            RawBin::new("data", particle::LIST, nested_list(100_000)),
+            RawBin::new("data", particle::LIST, common::nested_list(100_000)),
         ),
         (
             "map 50,000 deep",
@@ -81,22 +73,6 @@ fn hostile_bins() -> Vec<(&'static str, RawBin)> {
     ]
 }
 
-/// Puts `bin` as the record of integer key `id` in `set`.
-async fn plant(set: &str, id: u64, bin: &RawBin) {
-    let cluster = common::cluster();
-    let key = UserKey::Int(i64::try_from(id).unwrap());
-    let code = raw::put(
-        &cluster.hosts(),
-        cluster.namespace(),
-        set,
-        &key,
-        std::slice::from_ref(bin),
-    )
-    .await
-    .expect("the raw write reaches the server");
-    assert_eq!(code, 0, "the server stores the hostile record");
-}
-
 fn stats(set: &str) -> cacheaside::SetStats {
     cacheaside::stats().set(set)
 }
@@ -109,7 +85,7 @@ async fn async_calls_and_spawned_tasks_survive_and_replace_hostile_records() {
     for (what, bin) in hostile_bins() {
         for spawned in [false, true] {
             let id = common::unique();
-            plant("hostile_async", id, &bin).await;
+            common::put_raw("hostile_async", id, bin.clone()).await;
             planted += 1;
             let value = if spawned {
                 tokio::spawn(label_async(id)).await.expect("the task lives")
@@ -154,7 +130,7 @@ async fn sync_calls_on_small_stacks_survive_and_replace_hostile_records() {
     let mut ids = Vec::new();
     for (_, bin) in hostile_bins() {
         let id = common::unique();
-        plant("hostile_sync", id, &bin).await;
+        common::put_raw("hostile_sync", id, bin).await;
         ids.push(id);
     }
     let calls = ids.clone();
@@ -191,7 +167,7 @@ async fn batch_reads_survive_and_replace_hostile_records() {
     let mut ids = Vec::new();
     for (_, bin) in hostile_bins() {
         let id = common::unique();
-        plant("hostile_batch", id, &bin).await;
+        common::put_raw("hostile_batch", id, bin).await;
         ids.push(id);
     }
     let healthy = common::unique();
@@ -217,12 +193,8 @@ async fn batch_reads_survive_and_replace_hostile_records() {
 async fn a_hostile_record_fixed_meanwhile_is_not_overwritten() {
     common::init().await;
     let id = common::unique();
-    plant(
-        "hostile_race",
-        id,
-        &RawBin::new("data", particle::LIST, nested_list(10)),
-    )
-    .await;
+    let bin = RawBin::new("data", particle::LIST, common::nested_list(10));
+    common::put_raw("hostile_race", id, bin).await;
     let before = stats("hostile_race");
     assert_eq!(slow_label(id).await, format!("loaded-{id}"));
     assert_eq!(

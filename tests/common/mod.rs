@@ -2,7 +2,8 @@
 //! server started once per test process (it runs on its own thread, so it outlives each test's runtime).
 #![allow(dead_code)] // each test file uses a different part of this module
 
-use cacheaside_testkit::{TestCluster, TestServer};
+use cacheaside_testkit::raw::{self, RawBin};
+use cacheaside_testkit::{TestCluster, TestServer, UserKey};
 
 /// The process's cluster, started on first use.
 pub fn cluster() -> &'static TestCluster {
@@ -54,4 +55,22 @@ pub fn unique() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64);
     nanos.unwrap_or(0).wrapping_mul(1_000) + NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Puts `bin` as the record of integer key `id` in `set` with a raw write, exactly as given (a
+/// value no client would send), into the process's cluster.
+pub async fn put_raw(set: &str, id: u64, bin: RawBin) {
+    let cluster = cluster();
+    let key = UserKey::Int(i64::try_from(id).expect("ids fit in i64"));
+    let code = raw::put(&cluster.hosts(), cluster.namespace(), set, &key, &[bin])
+        .await
+        .expect("the raw write reaches the server");
+    assert_eq!(code, 0, "the server stores the raw record");
+}
+
+/// A MessagePack list nested `depth` deep: `depth` one-element array markers, then a nil.
+pub fn nested_list(depth: usize) -> Vec<u8> {
+    let mut bytes = vec![0x91; depth];
+    bytes.push(0xc0);
+    bytes
 }
