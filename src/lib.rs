@@ -831,11 +831,8 @@ pub mod guide;
 /// Write-behind: update the cache at once, write the source later in batches, losing nothing.
 pub use cacheaside_runtime::write_behind;
 
-mod private_support;
-
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::private_support::*;
     pub use cacheaside_runtime::__private::*;
     pub use cacheaside_runtime::Error;
 }

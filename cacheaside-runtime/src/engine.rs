@@ -11,11 +11,11 @@ use tracing::Instrument as _;
 use crate::bridge;
 use crate::client::{self, Expected};
 use crate::codec::{self, Undecodable};
-use crate::flight::{self, Caller, FlightKey, Landed, Landing, Leader, Role};
+use crate::flight::{self, FlightKey, Landed, Landing, Leader, Role};
 use crate::key::KeyResult;
 use crate::kind::ReturnKind;
 use crate::namespace::NamespaceStatus;
-use crate::observe::{self, Outcome};
+use crate::observe::{Call, Outcome};
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
 use crate::spec::{CachePolicy, CacheSpec};
@@ -23,7 +23,11 @@ use crate::stats::{self, Event, SetCounters};
 use crate::store::found::{self, Found};
 use crate::store::locate::{self, Bypass, Unconnected, Wording};
 use crate::store::write::{bytes_to_store, mark_invalidated, store_with_ttl, unshare, Target};
-use crate::{Error, ErrorKind, Ttl};
+use crate::{Error, Ttl};
+
+mod wait;
+
+use wait::{Awaited, Blocking, Body};
 
 /// How a get-or-load call ended.
 // Lives for one return, on the stack: boxing the large variant would cost an allocation per hit.
@@ -57,7 +61,7 @@ pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>
 ) -> R {
     let mut call = Call::start(spec);
     let span = call.span.clone();
-    let served = serve::<R, K, F>(spec, policy, key, &kind, load, false, &mut call);
+    let served = serve::<R, K, _>(spec, policy, key, &kind, Awaited(load), false, &mut call);
     // Awaited here rather than through a helper: each layer of futures copies the call's state
     // as it is created.
     let served = if span.is_disabled() {
@@ -87,26 +91,16 @@ where
 {
     let mut call = Call::start(spec);
     let span = call.span.clone();
-    let served = serve::<R, K, F>(spec, policy, key, &kind, load, true, &mut call);
+    let served = serve::<R, K, _>(spec, policy, key, &kind, Awaited(load), true, &mut call);
     let served = if span.is_disabled() {
         served.await
     } else {
         served.instrument(span).await
     };
     call.finish(spec);
-    match served {
-        Served::Done(returned) => returned,
-        Served::NearExpiry(returned, load, target, claim) => {
-            let counters = stats::counters(spec.set);
-            let refresh = async move {
-                let loaded = run_loader::<R, K, F>(load, counters).await;
-                write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
-                drop(claim);
-            };
-            spawn_refresh(refresh, counters);
-            returned
-        }
-    }
+    returned_refreshing::<R, K, _, _>(spec, policy, kind, served, |Awaited(load)| async move {
+        Some(load.await)
+    })
 }
 
 /// [`get_or_load_refreshing`] for a sync function: the loader runs on a blocking thread of the
@@ -124,21 +118,43 @@ where
     L: FnOnce() -> R + Send + 'static,
 {
     let mut call = Call::start(spec);
-    let served = call
-        .span
-        .clone()
-        .in_scope(|| serve_blocking::<R, K, L>(spec, policy, key, &kind, load, true, &mut call));
+    let body = Blocking(load);
+    let served = call.span.clone().in_scope(|| {
+        wait::run_blocking(serve::<R, K, _>(
+            spec, policy, key, &kind, body, true, &mut call,
+        ))
+    });
     call.finish(spec);
+    returned_refreshing::<R, K, _, _>(spec, policy, kind, served, |Blocking(load)| async move {
+        tokio::task::spawn_blocking(load).await.ok()
+    })
+}
+
+/// The value a call returns; a hit near expiry also starts its refresh-ahead, which runs the
+/// body in the background and writes its value over the entry.
+fn returned_refreshing<R, K, B, F>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    kind: K,
+    served: Served<R, B>,
+    in_background: impl FnOnce(B) -> F,
+) -> R
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Send + 'static,
+    F: Future<Output = Option<R>> + Send + 'static,
+{
     match served {
         Served::Done(returned) => returned,
-        Served::NearExpiry(returned, load, target, claim) => {
+        Served::NearExpiry(returned, body, target, claim) => {
             let counters = stats::counters(spec.set);
+            let loading = in_background(body);
             let refresh = async move {
-                let loading = tokio::task::spawn_blocking(move || {
-                    run_loader_blocking::<R, K, L>(load, counters)
-                });
-                // A panicking loader has nothing to write; the claim is released either way.
-                if let Ok(loaded) = loading.await {
+                counters.count(Event::Load);
+                // `None`: the loader panicked and has nothing to write. The claim is released
+                // either way.
+                if let Some(loaded) = loading.await {
+                    count_failed_load::<R, K>(&loaded, counters);
                     write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
                 }
                 drop(claim);
@@ -326,26 +342,28 @@ fn touch_in_background(spec: &'static CacheSpec, policy: &'static CachePolicy, t
     });
 }
 
-async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
+/// One `get_or_load` call, async or sync alike (see [`wait`]): join the key's flight, read
+/// the entry, and on anything but a hit run the body and write its value back.
+async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
     key: KeyResult,
     kind: &K,
-    load: F,
+    body: B,
     refreshing: bool,
     call: &mut Call,
-) -> Served<R, F> {
+) -> Served<R, B> {
     let counters = stats::counters(spec.set);
-    let usable = prepare(spec, key, counters).await;
+    let usable = B::cache(prepare(spec, key, counters)).await;
     let mut leader = None;
     if let Some((flight_key, bound)) = flight_of(spec, &usable) {
         loop {
-            match flight::join(&flight_key, Caller::current_async()) {
+            match flight::join(&flight_key, B::caller()) {
                 Role::Leader(lead) => {
                     leader = Some(lead);
                     break;
                 }
-                Role::Follower(follower) => match follower.wait(bound).await {
+                Role::Follower(follower) => match B::follow(follower, bound).await {
                     Landing::Abandoned => continue,
                     landing => {
                         if let Some(value) = follow::<K::Value>(spec, landing, counters) {
@@ -358,16 +376,16 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
             }
         }
     }
-    let found = lookup(spec, usable, counters).await;
+    let found = B::cache(lookup(spec, usable, counters)).await;
     let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters, call) {
         Resolved::Hit(value, bytes, entry) => {
-            return hit::<R, K, F>(spec, policy, leader, value, bytes, entry, load, refreshing);
+            return hit::<R, K, B>(spec, policy, leader, value, bytes, entry, body, refreshing);
         }
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
     let started = Instant::now();
-    let returned = run_loader::<R, K, F>(load, counters).await;
+    let returned = run_loader::<R, K, B>(body, counters).await;
     call.load = Some(started.elapsed());
     let loaded = after_load::<R, K>(
         spec,
@@ -380,7 +398,7 @@ async fn serve<R, K: ReturnKind<R>, F: Future<Output = R>>(
         call,
     );
     if let Some((target, bytes, ttl)) = loaded.write {
-        store_with_ttl(spec, target, bytes, ttl, counters).await;
+        B::cache(store_with_ttl(spec, target, bytes, ttl, counters)).await;
     }
     drop(loaded.landed);
     Served::Done(loaded.returned)
@@ -478,75 +496,16 @@ pub(crate) fn get_or_load_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     load: L,
 ) -> R {
     let mut call = Call::start(spec);
-    let served = call
-        .span
-        .clone()
-        .in_scope(|| serve_blocking::<R, K, L>(spec, policy, key, &kind, load, false, &mut call));
+    let body = Blocking(load);
+    let served = call.span.clone().in_scope(|| {
+        wait::run_blocking(serve::<R, K, _>(
+            spec, policy, key, &kind, body, false, &mut call,
+        ))
+    });
     call.finish(spec);
     match served {
         Served::Done(returned) | Served::NearExpiry(returned, ..) => returned,
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn serve_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
-    spec: &'static CacheSpec,
-    policy: &'static CachePolicy,
-    key: KeyResult,
-    kind: &K,
-    load: L,
-    refreshing: bool,
-    call: &mut Call,
-) -> Served<R, L> {
-    let counters = stats::counters(spec.set);
-    let usable = bridge::block_on(prepare(spec, key, counters));
-    let mut leader = None;
-    if let Some((flight_key, bound)) = flight_of(spec, &usable) {
-        loop {
-            match flight::join(&flight_key, Caller::Blocking) {
-                Role::Leader(lead) => {
-                    leader = Some(lead);
-                    break;
-                }
-                Role::Follower(follower) => match follower.wait_blocking(bound) {
-                    Landing::Abandoned => continue,
-                    landing => {
-                        if let Some(value) = follow::<K::Value>(spec, landing, counters) {
-                            call.outcome = Outcome::Hit;
-                            return Served::Done(K::from_cached(value));
-                        }
-                        break;
-                    }
-                },
-            }
-        }
-    }
-    let found = bridge::block_on(lookup(spec, usable, counters));
-    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters, call) {
-        Resolved::Hit(value, bytes, entry) => {
-            return hit::<R, K, L>(spec, policy, leader, value, bytes, entry, load, refreshing);
-        }
-        Resolved::Load(write_target) => (write_target, None),
-        Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
-    };
-    let started = Instant::now();
-    let returned = run_loader_blocking::<R, K, L>(load, counters);
-    call.load = Some(started.elapsed());
-    let loaded = after_load::<R, K>(
-        spec,
-        policy,
-        kind,
-        returned,
-        write_target,
-        stale,
-        leader,
-        call,
-    );
-    if let Some((target, bytes, ttl)) = loaded.write {
-        bridge::block_on(store_with_ttl(spec, target, bytes, ttl, counters));
-    }
-    drop(loaded.landed);
-    Served::Done(loaded.returned)
 }
 
 /// After a load in the stale window: when the body failed (nothing cacheable), the stale value to
@@ -572,9 +531,7 @@ pub(crate) async fn peek<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    let counters = stats::counters(spec.set);
-    let usable = prepare(spec, key, counters).await;
-    peeked::<K::Value>(lookup(spec, usable, counters).await)
+    peeked::<K::Value>(find(spec, key).await)
 }
 
 /// [`peek`] for a sync function.
@@ -583,12 +540,14 @@ pub(crate) fn peek_blocking<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
+    peeked::<K::Value>(bridge::block_on(find(spec, key)))
+}
+
+/// Reads the entry of a key, if the cache is usable.
+async fn find(spec: &'static CacheSpec, key: KeyResult) -> Lookup {
     let counters = stats::counters(spec.set);
-    let found = bridge::block_on(async {
-        let usable = prepare(spec, key, counters).await;
-        lookup(spec, usable, counters).await
-    });
-    peeked::<K::Value>(found)
+    let usable = prepare(spec, key, counters).await;
+    lookup(spec, usable, counters).await
 }
 
 fn peeked<T: serde::de::DeserializeOwned>(found: Lookup) -> Option<T> {
@@ -682,17 +641,7 @@ pub(crate) async fn refresh_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
     kind: K,
     load: F,
 ) -> R {
-    let counters = stats::counters(spec.set);
-    detach_flight(spec, &key);
-    let target = refresh_target(spec, key, counters).await;
-    let returned = run_loader::<R, K, F>(load, counters).await;
-    if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
-        if let Some(target) = target {
-            let ttl = entry_ttl::<R, K>(spec, policy, &kind, &returned);
-            store_with_ttl(spec, target, bytes, ttl, counters).await;
-        }
-    }
-    returned
+    refresh_body(spec, policy, key, kind, Awaited(load)).await
 }
 
 /// `refresh` for a sync function.
@@ -713,28 +662,28 @@ pub(crate) fn refresh_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     kind: K,
     load: L,
 ) -> R {
+    wait::run_blocking(refresh_body(spec, policy, key, kind, Blocking(load)))
+}
+
+/// One `refresh` call, async or sync alike.
+async fn refresh_body<R, K: ReturnKind<R>, B: Body<R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    key: KeyResult,
+    kind: K,
+    body: B,
+) -> R {
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
-    let target = bridge::block_on(refresh_target(spec, key, counters));
-    let returned = run_loader_blocking::<R, K, L>(load, counters);
+    let target = B::cache(refresh_target(spec, key, counters)).await;
+    let returned = run_loader::<R, K, B>(body, counters).await;
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
             let ttl = entry_ttl::<R, K>(spec, policy, &kind, &returned);
-            bridge::block_on(store_with_ttl(spec, target, bytes, ttl, counters));
+            B::cache(store_with_ttl(spec, target, bytes, ttl, counters)).await;
         }
     }
     returned
-}
-
-/// `invalidate` for a sync function.
-pub(crate) fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
-    bridge::run(invalidate(spec, key)).unwrap_or_else(|| {
-        stats::counters(spec.set).count(Event::CacheError);
-        Err(Error::new(
-            ErrorKind::Unavailable,
-            "the cache's background runtime did not run the delete",
-        ))
-    })
 }
 
 /// What the read of a call's entry found. Not generic, so that it can run on the background
@@ -925,28 +874,19 @@ async fn prepare(
     locate::locate(spec, key, counters, &CALL_WORDING).await
 }
 
-async fn run_loader<R, K: ReturnKind<R>, F: Future<Output = R>>(
-    load: F,
-    counters: &SetCounters,
-) -> R {
+/// Runs the body of a call, counting the load and whether it failed.
+async fn run_loader<R, K: ReturnKind<R>, B: Body<R>>(body: B, counters: &SetCounters) -> R {
     counters.count(Event::Load);
-    let returned = load.await;
-    if K::cacheable(&returned).is_none() {
-        counters.count(Event::LoadError);
-    }
+    let returned = body.run().await;
+    count_failed_load::<R, K>(&returned, counters);
     returned
 }
 
-fn run_loader_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
-    load: L,
-    counters: &SetCounters,
-) -> R {
-    counters.count(Event::Load);
-    let returned = load();
-    if K::cacheable(&returned).is_none() {
+/// Counts a load that returned nothing cacheable (an error, or `None` without `none_ttl`).
+fn count_failed_load<R, K: ReturnKind<R>>(returned: &R, counters: &SetCounters) {
+    if K::cacheable(returned).is_none() {
         counters.count(Event::LoadError);
     }
-    returned
 }
 
 /// Decodes bin `data`; returns the bytes as well, to share with the call's followers.
@@ -959,78 +899,6 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
             Ok((value, bytes))
         }
         _ => Err(Undecodable::Malformed("bin data is not a blob")),
-    }
-}
-
-/// Whether the `metrics` feature records call durations (then every call reads the clock).
-const METRICS: bool = cfg!(feature = "metrics");
-
-/// One cached call as it is observed: its tracing span (DEBUG, target `cacheaside`: set,
-/// function, outcome and, when the loader ran, its time in ms; never keys or values), and what
-/// it reports to [`observe::call_finished`] when it ends.
-pub(crate) struct Call {
-    span: tracing::Span,
-    /// When the call started, if anyone looks at its duration.
-    started: Option<Instant>,
-    outcome: Outcome,
-    load: Option<Duration>,
-}
-
-impl Call {
-    /// Starts observing a call of `spec`'s function. Without a subscriber for the span and
-    /// without the `metrics` feature, this reads no clock.
-    pub(crate) fn start(spec: &'static CacheSpec) -> Call {
-        let mut call = Call::new(spec, None);
-        if METRICS || !call.span.is_disabled() {
-            call.started = Some(Instant::now());
-        }
-        call
-    }
-
-    /// A call of `spec`'s function that started at `started`.
-    fn new(spec: &'static CacheSpec, started: Option<Instant>) -> Call {
-        let span = tracing::debug_span!(
-            target: "cacheaside",
-            "cached_call",
-            set = spec.set,
-            function = spec.function,
-            outcome = tracing::field::Empty,
-            load_ms = tracing::field::Empty,
-        );
-        Call {
-            started,
-            span,
-            outcome: Outcome::Bypass,
-            load: None,
-        }
-    }
-
-    /// The time now, if anyone looks at call durations (the `metrics` feature, or a subscriber
-    /// of the call spans); for a local-tier lookup, which starts its call only on a hit.
-    pub(crate) fn clock() -> Option<Instant> {
-        let timed = METRICS || tracing::enabled!(target: "cacheaside", tracing::Level::DEBUG);
-        timed.then(Instant::now)
-    }
-
-    /// Reports a hit of the local tier, whose lookup started at `started`.
-    pub(crate) fn local_hit(spec: &'static CacheSpec, started: Option<Instant>) {
-        let mut call = Call::new(spec, started);
-        call.outcome = Outcome::LocalHit;
-        call.finish(spec);
-    }
-
-    /// Records the outcome in the span and reports the finished call.
-    pub(crate) fn finish(self, spec: &'static CacheSpec) {
-        let elapsed = self
-            .started
-            .map_or(Duration::ZERO, |started| started.elapsed());
-        if !self.span.is_disabled() {
-            self.span.record("outcome", self.outcome.as_str());
-            if let Some(load) = self.load {
-                self.span.record("load_ms", load.as_secs_f64() * 1000.0);
-            }
-        }
-        observe::call_finished(spec.set, self.outcome, elapsed, self.load);
     }
 }
 

@@ -17,7 +17,8 @@
 //!    (rate-limited warnings), `breaker`, `namespace`, `tls`, `set_policy`, `local_registry`.
 //! 2. **Encoding and settings**: `codec` (the envelope's payload), `config`, `metrics` (the
 //!    `metrics` feature's export).
-//! 3. **Telemetry**: `stats` (the per-set counters), `observe` (call durations, the call span).
+//! 3. **Telemetry**: `stats` (the per-set counters), `observe` (one call as it is observed:
+//!    `observe::Call` holds its span, outcome and durations).
 //! 4. **The cluster**: `client` (the shared client, its background runtime, every Aerospike
 //!    operation with its timeout and breaker, the read filter of `client::data_filter`), `bridge`
 //!    (sync callers waiting on it).
@@ -27,11 +28,14 @@
 //!    call reads and writes), `store::found` (what a read of that record means for the call),
 //!    `store::write` (conditional write-backs, invalidation markers, the write rules),
 //!    `store::size` (the record size guard).
-//! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate), `batch` (batch
-//!    loaders), `writes` (`#[cache_put]`, `#[cache_evict]`, `invalidate`, `NamedCache`),
+//! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate; written once as
+//!    async code, which a sync function's call runs by blocking its thread on each step instead
+//!    of awaiting it: `engine::wait`), `batch` (batch loaders), `writes` (`#[cache_put]`, `#[cache_evict]`, `invalidate`, `NamedCache`),
 //!    `write_behind` (delayed writes to the source).
-//! 8. **Entry points**: `inspect` (for the operator tool), `__private` (what generated code
-//!    calls: re-exports and thin checks; nothing else in the crate imports it) and this `lib`.
+//! 8. **Entry points**: `inspect` (for the operator tool), `__private` (the whole interface of
+//!    generated code, which the facade re-exports: re-exports, thin entry points that forward to
+//!    the modules above, and the compile-time checks of `__private::checks`; nothing else in the
+//!    crate imports it) and this `lib`.
 //!
 //! # Record format
 //!

@@ -26,9 +26,13 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use crate::client;
 use crate::flight::DigestHasher;
 use crate::key::{self, KeyPath, KeySink};
 use crate::local_registry::Forget;
+use crate::observe::Call;
+use crate::spec::CacheSpec;
+use crate::stats;
 use crate::UserKey;
 
 /// How many times this process emptied every local tier (`#[cache_evict(all = true)]`).
@@ -275,6 +279,31 @@ impl LocalTier {
         );
         if changes(hash) != seen {
             entries.invalidate(&hash);
+        }
+    }
+
+    /// A hit of this tier for a call of `spec`'s function: the stored value, if `value` can
+    /// take it (a clone of the right type), counted and reported as a local hit. `None` sends
+    /// the call on to Aerospike.
+    #[inline]
+    pub(crate) fn hit<V>(
+        &self,
+        spec: &'static CacheSpec,
+        probe: &impl LocalProbe,
+        value: impl FnOnce(&(dyn Any + Send + Sync)) -> Option<V>,
+    ) -> Option<V> {
+        let started = Call::clock();
+        let value = value(probe.find(self)?.value())?;
+        stats::counters(spec.set).count_local_hit();
+        Call::local_hit(spec, started);
+        Some(value)
+    }
+
+    /// Keeps a call's loaded value (see [`insert_loaded`](Self::insert_loaded)), given by `keep`,
+    /// unless `spec`'s cluster is disabled or not installed: no cache, no local copy of it.
+    pub(crate) fn keep_loaded(&self, spec: &'static CacheSpec, keep: impl FnOnce(&Self)) {
+        if !client::disabled(spec.cache) {
+            keep(self);
         }
     }
 

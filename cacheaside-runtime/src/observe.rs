@@ -1,11 +1,15 @@
 //! What a finished cached call reports beyond the counters of `stats`: its outcome and how long it
 //! took, for latency histograms (the `metrics` feature) and the per-call tracing span.
 //!
-//! The engine calls [`call_finished`] once per cached call, after the value is decided.
+//! The engine starts a [`Call`] for each cached call and finishes it once the value is decided;
+//! a hit of a local tier reports itself with [`Call::local_hit`].
 
 use std::time::Duration;
 
 pub(crate) use crate::events::Outcome;
+pub(crate) use call::Call;
+
+mod call;
 
 /// Reports one finished call of a function caching into `set`: its outcome, its whole duration,
 /// and the loader's duration when the loader ran.

@@ -211,7 +211,7 @@ pub fn cache_evict_all_blocking(spec: &'static CacheSpec) {
 /// string key does not start with `::`, which marks default keys (see [`UserKey`](crate::UserKey)).
 /// A disabled cache is not an error.
 pub async fn invalidate<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
-    invalidate_spec(spec_for(None, None, set)?, key.into_user_key()).await
+    invalidate_key(spec_for(None, None, set)?, key.into_user_key()).await
 }
 
 /// [`invalidate`] in another namespace than the configured one (an attribute's `namespace`).
@@ -223,7 +223,7 @@ pub async fn invalidate_in<K: IntoUserKey>(
     set: &'static str,
     key: K,
 ) -> Result<(), Error> {
-    invalidate_spec(spec_for(None, Some(namespace), set)?, key.into_user_key()).await
+    invalidate_key(spec_for(None, Some(namespace), set)?, key.into_user_key()).await
 }
 
 /// [`invalidate`] for sync code: blocks this thread while the cache's background runtime does
@@ -240,7 +240,7 @@ pub async fn invalidate_in<K: IntoUserKey>(
 /// As [`invalidate`].
 pub fn invalidate_blocking<K: IntoUserKey>(set: &'static str, key: K) -> Result<(), Error> {
     let spec = spec_for(None, None, set)?;
-    invalidate_spec_blocking(spec, key.into_user_key())
+    invalidate_key_blocking(spec, key.into_user_key())
 }
 
 /// [`invalidate_in`] for sync code.
@@ -253,7 +253,7 @@ pub fn invalidate_in_blocking<K: IntoUserKey>(
     key: K,
 ) -> Result<(), Error> {
     let spec = spec_for(None, Some(namespace), set)?;
-    invalidate_spec_blocking(spec, key.into_user_key())
+    invalidate_key_blocking(spec, key.into_user_key())
 }
 
 /// A cluster installed by [`init_named`](crate::init_named), to remove entries from: what
@@ -293,7 +293,7 @@ impl NamedCache {
     /// [`ErrorKind::Unavailable`] while no cluster is installed under this name.
     pub async fn invalidate<K: IntoUserKey>(self, set: &'static str, key: K) -> Result<(), Error> {
         let spec = self.spec(None, set)?;
-        invalidate_spec(spec, key.into_user_key()).await
+        invalidate_key(spec, key.into_user_key()).await
     }
 
     /// [`invalidate_in`] in this cluster.
@@ -307,7 +307,7 @@ impl NamedCache {
         key: K,
     ) -> Result<(), Error> {
         let spec = self.spec(Some(namespace), set)?;
-        invalidate_spec(spec, key.into_user_key()).await
+        invalidate_key(spec, key.into_user_key()).await
     }
 
     /// [`invalidate_blocking`] in this cluster.
@@ -320,7 +320,7 @@ impl NamedCache {
         key: K,
     ) -> Result<(), Error> {
         let spec = self.spec(None, set)?;
-        invalidate_spec_blocking(spec, key.into_user_key())
+        invalidate_key_blocking(spec, key.into_user_key())
     }
 
     /// [`invalidate_in_blocking`] in this cluster.
@@ -334,7 +334,7 @@ impl NamedCache {
         key: K,
     ) -> Result<(), Error> {
         let spec = self.spec(Some(namespace), set)?;
-        invalidate_spec_blocking(spec, key.into_user_key())
+        invalidate_key_blocking(spec, key.into_user_key())
     }
 
     fn spec(
@@ -347,13 +347,19 @@ impl NamedCache {
     }
 }
 
-async fn invalidate_spec(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
+/// Invalidates the entry of `key` in Aerospike (see `engine::invalidate`) between two forgets of
+/// the key by every local tier of this process (see `local::forgetting_around`): the one rule
+/// for `invalidate`, `<fn>_invalidate` and [`NamedCache::invalidate`].
+pub(crate) async fn invalidate_key(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     local::forgetting_around(key.as_ref().ok().cloned(), engine::invalidate(spec, key)).await
 }
 
-/// [`invalidate_spec`] for sync callers, on the background runtime.
-fn invalidate_spec_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
-    bridge::run(invalidate_spec(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
+/// [`invalidate_key`] for sync callers, on the background runtime.
+pub(crate) fn invalidate_key_blocking(
+    spec: &'static CacheSpec,
+    key: KeyResult,
+) -> Result<(), Error> {
+    bridge::run(invalidate_key(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
 }
 
 /// Writes `bytes` over whatever the entry holds: an invalidation marker first (so older loads

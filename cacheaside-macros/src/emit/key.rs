@@ -104,7 +104,7 @@ pub fn default_key_parts(plan: &Plan, args: &[usize], present: &[bool]) -> Vec<T
             let binding = &param.binding;
             let span = syn::spanned::Spanned::span(&param.pat);
             // Spanned on the argument: a key argument that is not serializable is reported
-            // there, once (see `private_support`).
+            // there, once (see the runtime's `__private::checks`).
             let method = Ident::new("key_part", span);
             quote::quote_spanned!(span=> #krate::__private::KeyPart(&#binding).#method())
         })

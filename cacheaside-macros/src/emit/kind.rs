@@ -69,7 +69,7 @@ pub fn marker_type(krate: &syn::Path, kind: Kind) -> TokenStream {
     }
 }
 
-/// Brings the fallback traits of the compile-time checks into scope (see `private_support`).
+/// Brings the fallback traits of the compile-time checks into scope (see the runtime's `__private::checks`).
 pub fn check_traits(krate: &syn::Path) -> TokenStream {
     quote! {
         #[allow(unused_imports)]

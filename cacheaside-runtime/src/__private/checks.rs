@@ -9,9 +9,9 @@
 
 use core::marker::PhantomData;
 
-// `CacheValue` is `Serialize + DeserializeOwned` and `KeyArg` is `Serialize`, both implemented for
-// every such type; they stand in for serde's traits here.
-use cacheaside_runtime::__private::{CacheValue, KeyArg, OptionKind, PlainKind, ResultKind};
+use serde::Serialize;
+
+use super::{CacheValue, OptionKind, PlainKind, ResultKind};
 
 /// Stands for "no user type": the single implementation of the marker traits below, so that they
 /// are implemented for nothing a user can name.
@@ -20,7 +20,7 @@ pub enum NoUserType {}
 /// Borrows one key argument for the default key.
 pub struct KeyPart<'a, T: ?Sized>(pub &'a T);
 
-impl<'a, T: KeyArg + ?Sized> KeyPart<'a, T> {
+impl<'a, T: Serialize + ?Sized> KeyPart<'a, T> {
     /// The argument, once it is known to be serializable.
     #[inline(always)]
     pub fn key_part(&self) -> &'a T {
