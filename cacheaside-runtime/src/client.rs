@@ -44,6 +44,9 @@ use crate::{Error, ErrorKind};
 
 pub(crate) mod batch_read;
 pub(crate) mod data_filter;
+mod runtime_clients;
+
+use runtime_clients::RuntimeClients;
 
 /// Worker threads of the background runtime: operations are I/O bound and short.
 const BACKGROUND_WORKERS: usize = 2;
@@ -214,8 +217,10 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
             ),
         ));
     }
+    let own_client = installation.runtime_clients.here(background_id());
     Access::Ready(Cache {
         client,
+        own_client,
         installation,
         counters,
     })
@@ -238,7 +243,11 @@ async fn settled_connection(installation: &Installation) -> Option<Arc<Client>> 
 /// The connected cache: runs operations on the background runtime, each bounded by the
 /// operation timeout.
 pub(crate) struct Cache {
+    /// The shared client.
     client: Arc<Client>,
+    /// The client of the caller's runtime and that runtime, if it has one (see
+    /// `runtime_clients`).
+    own_client: Option<(tokio::runtime::Id, Arc<Client>)>,
     installation: Arc<Installation>,
     /// The counters of the set whose call uses this cache.
     counters: &'static SetCounters,
@@ -260,8 +269,8 @@ impl Cache {
     /// other record the read finds [`Data::Unusable`].
     pub(crate) async fn read(&self, key: impl Borrow<Key> + Send) -> Result<Option<Stored>, Error> {
         let policies = self.installation.policies_for(key.borrow().set_name());
-        let (client, policy) = (&self.client, &policies.read);
-        self.run(async move {
+        let policy = &policies.read;
+        self.run(move |client| async move {
             match client.get(policy, key.borrow(), [DATA_BIN]).await {
                 Ok(record) => {
                     let (generation, time_to_live) = (record.generation, record.time_to_live());
@@ -294,7 +303,6 @@ impl Cache {
         expiration: Expiration,
         expected: Expected,
     ) -> Result<(), Error> {
-        let client = Arc::clone(&self.client);
         let mut policy = self
             .installation
             .policies_for(key.borrow().set_name())
@@ -313,7 +321,7 @@ impl Cache {
                 policy.base_policy.filter_expression = Some(data_filter::unusable().clone());
             }
         }
-        self.run(async move {
+        self.run(move |client| async move {
             client
                 .put(
                     &policy,
@@ -332,10 +340,9 @@ impl Cache {
         key: Key,
         expiration: Expiration,
     ) -> Result<u32, Error> {
-        let client = Arc::clone(&self.client);
         let mut policy = self.installation.policies_for(key.set_name()).write.clone();
         policy.expiration = expiration;
-        self.run(async move {
+        self.run(move |client| async move {
             // Removes bin `data` (a nil write deletes a bin) rather than replacing the record:
             // the server may refuse read operations with the replace policies.
             let no_data = Bin::new(DATA_BIN, Value::Nil);
@@ -360,24 +367,22 @@ impl Cache {
         expiration: Expiration,
         generation: u32,
     ) -> Result<(), Error> {
-        let client = Arc::clone(&self.client);
         let mut policy = self.installation.policies_for(key.set_name()).write.clone();
         policy.expiration = expiration;
         policy.generation_policy = GenerationPolicy::ExpectGenEqual;
         policy.generation = generation;
-        self.run(async move { client.touch(&policy, &key).await })
+        self.run(move |client| async move { client.touch(&policy, &key).await })
             .await
     }
 
     /// Deletes the record; deleting an absent record succeeds.
     pub(crate) async fn delete(&self, key: Key) -> Result<(), Error> {
-        let client = Arc::clone(&self.client);
         let policy = self
             .installation
             .policies_for(key.set_name())
             .delete
             .clone();
-        self.run(async move { client.delete(&policy, &key).await.map(|_existed| ()) })
+        self.run(move |client| async move { client.delete(&policy, &key).await.map(|_existed| ()) })
             .await
     }
 
@@ -415,16 +420,28 @@ impl Cache {
     /// The operation is boxed at once, before anything awaits it: the futures of the engine that
     /// await this one then hold a pointer, not the client's large state machine, and do not
     /// copy it around as they are created and moved.
-    fn run<'a, T: 'a>(
+    fn run<'a, T: 'a, F>(
         &'a self,
-        operation: impl Future<Output = aerospike::Result<T>> + Send + 'a,
-    ) -> impl Future<Output = Result<T, Error>> + Send + 'a {
-        let operation = Box::pin(operation);
+        operation: impl FnOnce(Arc<Client>) -> F,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'a
+    where
+        F: Future<Output = aerospike::Result<T>> + Send + 'a,
+    {
+        // The runtime's own client only where that runtime runs this call (see
+        // `runtime_clients`); anywhere else the shared one, polled in the background's context.
+        let own = self.own_client.as_ref().filter(|(runtime, _)| {
+            Handle::try_current().is_ok_and(|handle| handle.id() == *runtime)
+        });
+        let in_place = own.is_some();
+        let client = own.map_or(&self.client, |(_, client)| client);
+        let operation = Box::pin(operation(Arc::clone(client)));
         async move {
-            let runtime = background()?;
-            let result = InBackground::new(runtime.handle(), operation)
-                .await
-                .map_err(|error| Error::from_aerospike(&error));
+            let result = if in_place {
+                operation.await
+            } else {
+                InBackground::new(background()?.handle(), operation).await
+            };
+            let result = result.map_err(|error| Error::from_aerospike(&error));
             self.record(&result);
             result
         }
@@ -577,6 +594,8 @@ struct Installation {
     breaker: Breaker,
     /// What the cluster said about each namespace used so far.
     namespaces: Mutex<HashMap<String, NamespaceCheck>>,
+    /// The clients of the runtimes that call the cache most.
+    runtime_clients: Arc<RuntimeClients>,
     /// The final status of the configured namespace (a copy of its `Done` check in
     /// `namespaces`): most calls use it, and find it with one atomic load.
     default_namespace: OnceLock<NamespaceStatus>,
@@ -615,7 +634,6 @@ impl Installation {
                     Policies::with_timeout(&config, timeout.unwrap_or(config.operation_timeout()))
                 })
                 .collect(),
-            config,
             state,
             client: OnceLock::new(),
             nodes_checked: AtomicU64::new(0),
@@ -624,6 +642,14 @@ impl Installation {
             breaker: Breaker::default(),
             namespaces: Mutex::default(),
             default_namespace: OnceLock::new(),
+            runtime_clients: Arc::new(RuntimeClients::new(
+                config.client_per_runtime(),
+                client_policy(&config),
+                seed_hosts(&config),
+                config.connect_timeout(),
+                config.reconnect_interval(),
+            )),
+            config,
         }
     }
 
@@ -951,6 +977,7 @@ fn start(config: Config) -> Arc<Installation> {
 /// Stops a replaced installation and closes its client.
 fn retire(installation: &Arc<Installation>) {
     installation.replaced.store(true, Ordering::SeqCst);
+    installation.runtime_clients.close_all();
     let Some(state) = &installation.state else {
         return;
     };
@@ -1082,6 +1109,11 @@ async fn wait_for_first_attempt(
         // The waiter cannot panic; should the runtime be shutting down, report "not connected".
         Err(_) => watch::Sender::new(ConnState::Disconnected).subscribe(),
     }
+}
+
+/// The id of the background runtime, if it runs.
+fn background_id() -> Option<tokio::runtime::Id> {
+    background().ok().map(|runtime| runtime.handle().id())
 }
 
 /// The background runtime, started on first use.

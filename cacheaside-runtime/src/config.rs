@@ -87,6 +87,12 @@ const TLS_NAME: Setting = Setting {
     env: "AEROSPIKE_TLS_NAME",
     builder: "tls_name",
 };
+const CLIENT_PER_RUNTIME: Setting = Setting {
+    env: "CACHEASIDE_CLIENT_PER_RUNTIME_AFTER",
+    builder: "client_per_runtime",
+};
+/// Operations a thread of a runtime makes before that runtime gets a client of its own.
+const DEFAULT_CLIENT_PER_RUNTIME: u32 = 1_000;
 const CLUSTER_NAME: Setting = Setting {
     env: "AEROSPIKE_CLUSTER_NAME",
     builder: "cluster_name",
@@ -133,6 +139,7 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `AEROSPIKE_TLS` | [`tls`](ConfigBuilder::tls) | `false` (`true` with a CA file) | `1`/`true`: connect over TLS, trusting the platform's root certificates unless a CA file is given (`tls` feature) |
 /// | `AEROSPIKE_TLS_CA_FILE` | [`tls_ca_file`](ConfigBuilder::tls_ca_file) | none | connect over TLS, trusting the CA certificates in this PEM file (and not the platform's) (`tls` feature) |
 /// | `AEROSPIKE_TLS_NAME` | [`tls_name`](ConfigBuilder::tls_name) | each host's name | the name in the servers' certificates, for hosts that give none (`host:tls-name:port`) |
+/// | `CACHEASIDE_CLIENT_PER_RUNTIME_AFTER` | [`client_per_runtime`](ConfigBuilder::client_per_runtime) | `1000` | operations after which a multi-thread tokio runtime gets a client of its own, whose I/O runs on it; `off`: never |
 /// | `AEROSPIKE_CLUSTER_NAME` | [`cluster_name`](ConfigBuilder::cluster_name) | none | connect only to nodes of the cluster with this name |
 /// | `CACHEASIDE_SET_<SET>_TIMEOUT_MS` | [`set_policy`](ConfigBuilder::set_policy) | none | the operation timeout of one set's functions |
 /// | `CACHEASIDE_SET_<SET>_MAX_TTL_SECS` | [`set_policy`](ConfigBuilder::set_policy) | none | the longest TTL one set's entries are written with |
@@ -169,6 +176,7 @@ pub struct Config {
     max_record_size: usize,
     tls: TlsSettings,
     cluster_name: Option<String>,
+    client_per_runtime: Option<u32>,
     set_policies: SetPolicies,
 }
 
@@ -195,6 +203,7 @@ impl fmt::Debug for Config {
             .field("tls_ca_file", &self.tls.ca_file)
             .field("tls_name", &self.tls.name)
             .field("cluster_name", &self.cluster_name)
+            .field("client_per_runtime", &self.client_per_runtime)
             .field("set_policies", &self.set_policies)
             .finish()
     }
@@ -218,6 +227,7 @@ impl Default for Config {
             max_record_size: DEFAULT_MAX_RECORD_SIZE,
             tls: TlsSettings::none(),
             cluster_name: None,
+            client_per_runtime: Some(DEFAULT_CLIENT_PER_RUNTIME),
             set_policies: SetPolicies::default(),
         }
     }
@@ -330,6 +340,18 @@ impl Config {
         config.tls.ca_file = non_empty(TLS_CA_FILE).map(PathBuf::from);
         config.tls.name = non_empty(TLS_NAME).map(|name| name.trim().to_owned());
         config.cluster_name = non_empty(CLUSTER_NAME).map(|name| name.trim().to_owned());
+        if let Some(after) = non_empty(CLIENT_PER_RUNTIME) {
+            config.client_per_runtime = match after.trim().to_ascii_lowercase().as_str() {
+                "off" | "never" | "no" | "false" => None,
+                number => Some(number.parse().map_err(|_| {
+                    invalid(
+                        CLIENT_PER_RUNTIME,
+                        source,
+                        "expected a number of operations, or off",
+                    )
+                })?),
+            };
+        }
         let mut set_variables: Vec<String> = set_variables.collect();
         // Sorted, so that the first invalid variable is always the same one.
         set_variables.sort();
@@ -468,6 +490,11 @@ impl Config {
     /// How long a call waits for a concurrent call of the same key to load.
     pub fn single_flight_wait(&self) -> Duration {
         self.single_flight_wait
+    }
+
+    /// After how many operations a multi-thread runtime gets a client of its own; `None`: never.
+    pub fn client_per_runtime(&self) -> Option<u32> {
+        self.client_per_runtime
     }
 
     /// How long an invalidation refuses write-backs of loads that began before it.
@@ -718,6 +745,29 @@ impl ConfigBuilder {
         self
     }
 
+    /// Gives each multi-thread tokio runtime that keeps calling the cache a client of its own,
+    /// once one of its threads has made `after` cache operations (default `Some(1000)`; `None`:
+    /// never, every operation uses the shared client).
+    ///
+    /// The shared client lives on the cache's background runtime, so that sync functions, other
+    /// executors and short-lived runtimes can all use it. An async call on another runtime pays
+    /// for that on every operation: the answer wakes a background thread that hands the call
+    /// over to its runtime. Under concurrency that costs about a third of the throughput of hits
+    /// (64 tasks over 20,000 keys, see `BENCHMARKS.md`). A runtime's own client has its
+    /// connections and tend task on that runtime, and its operations run in place, as those of
+    /// a hand-written client do. It opens its own connections to every node (the pool of the
+    /// shared client stays), and goes away with its runtime. Current-thread runtimes, sync
+    /// callers and tasks of the background runtime always use the shared client.
+    ///
+    /// ```
+    /// let config = cacheaside::Config::builder().client_per_runtime(None).build().unwrap();
+    /// assert_eq!(config.client_per_runtime(), None);
+    /// ```
+    pub fn client_per_runtime(mut self, after: Option<u32>) -> Self {
+        self.config.client_per_runtime = after;
+        self
+    }
+
     /// How long an invalidation refuses the write-back of loads that began before it (default
     /// 60 s, whole seconds, at least 1 s). `<fn>_invalidate` leaves a marker record that lives this
     /// long; a load that started before it and finishes within it does not write its (possibly
@@ -834,6 +884,20 @@ mod tests {
             },
             set_variables.collect::<Vec<_>>().into_iter(),
         )
+    }
+
+    #[test]
+    fn client_per_runtime_from_the_environment() {
+        let variable = "CACHEASIDE_CLIENT_PER_RUNTIME_AFTER";
+        assert_eq!(from(&[]).unwrap().client_per_runtime(), Some(1_000));
+        assert_eq!(from(&[(variable, "50")]).unwrap().client_per_runtime(), Some(50));
+        assert_eq!(from(&[(variable, " Off ")]).unwrap().client_per_runtime(), None);
+        assert_eq!(from(&[(variable, "")]).unwrap().client_per_runtime(), Some(1_000));
+        let error = from(&[(variable, "soon")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid CACHEASIDE_CLIENT_PER_RUNTIME_AFTER: expected a number of operations, or off"
+        );
     }
 
     #[test]

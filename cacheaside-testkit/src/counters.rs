@@ -58,6 +58,9 @@ pub struct Counters {
     pub batch_keys: u64,
     /// Info requests.
     pub info: u64,
+    /// Connections accepted (a client opens one per concurrent command to each node, and keeps
+    /// them in its pool).
+    pub connections: u64,
 }
 
 impl Counters {
@@ -92,11 +95,16 @@ impl Counters {
 pub(crate) struct CounterCells {
     by_kind: [AtomicU64; 8],
     batch_keys: AtomicU64,
+    connections: AtomicU64,
 }
 
 impl CounterCells {
     pub(crate) fn record(&self, kind: CommandKind) {
         self.by_kind[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn record_batch_keys(&self, keys: u64) {
@@ -115,6 +123,7 @@ impl CounterCells {
             batch_reads: count(CommandKind::BatchRead),
             batch_keys: self.batch_keys.load(Ordering::Relaxed),
             info: count(CommandKind::Info),
+            connections: self.connections.load(Ordering::Relaxed),
         }
     }
 
@@ -123,5 +132,6 @@ impl CounterCells {
             cell.store(0, Ordering::Relaxed);
         }
         self.batch_keys.store(0, Ordering::Relaxed);
+        self.connections.store(0, Ordering::Relaxed);
     }
 }

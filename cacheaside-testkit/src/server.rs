@@ -425,6 +425,7 @@ async fn accept_loop(
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    shared.counters.record_connection();
                     #[cfg(feature = "tls")]
                     if let Some(config) = &shared.tls {
                         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));

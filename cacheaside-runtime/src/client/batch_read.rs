@@ -25,6 +25,7 @@ impl Clone for Cache {
     fn clone(&self) -> Self {
         Cache {
             client: Arc::clone(&self.client),
+            own_client: self.own_client.clone(),
             installation: Arc::clone(&self.installation),
             counters: self.counters,
         }
@@ -36,7 +37,6 @@ impl Cache {
     /// node), bounded by the operation timeout of the keys' set as a whole. One row per key, in
     /// order.
     pub(crate) async fn read_batch(&self, keys: Vec<Key>) -> Result<Vec<Row>, Error> {
-        let client = Arc::clone(&self.client);
         // The keys of one batch call share their set, and so its policies.
         let set = keys.first().map_or("", Key::set_name);
         let read = &self.installation.policies_for(set).read;
@@ -47,7 +47,7 @@ impl Cache {
         policy.base_policy.sleep_between_retries = 0;
         // Rows whose bin `data` is not bytes answer FILTERED_OUT (see `data_filter`).
         policy.base_policy.filter_expression = Some(data_filter::usable().clone());
-        self.run(async move {
+        self.run(move |client| async move {
             let row_policy = BatchReadPolicy::default();
             let mut ops: Vec<BatchOperation> = keys
                 .into_iter()
