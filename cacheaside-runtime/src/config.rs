@@ -890,9 +890,18 @@ mod tests {
     fn client_per_runtime_from_the_environment() {
         let variable = "CACHEASIDE_CLIENT_PER_RUNTIME_AFTER";
         assert_eq!(from(&[]).unwrap().client_per_runtime(), Some(1_000));
-        assert_eq!(from(&[(variable, "50")]).unwrap().client_per_runtime(), Some(50));
-        assert_eq!(from(&[(variable, " Off ")]).unwrap().client_per_runtime(), None);
-        assert_eq!(from(&[(variable, "")]).unwrap().client_per_runtime(), Some(1_000));
+        assert_eq!(
+            from(&[(variable, "50")]).unwrap().client_per_runtime(),
+            Some(50)
+        );
+        assert_eq!(
+            from(&[(variable, " Off ")]).unwrap().client_per_runtime(),
+            None
+        );
+        assert_eq!(
+            from(&[(variable, "")]).unwrap().client_per_runtime(),
+            Some(1_000)
+        );
         let error = from(&[(variable, "soon")]).unwrap_err();
         assert_eq!(
             error.to_string(),

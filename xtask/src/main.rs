@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo run -p xtask -- bench-report [--skip-run] | hit-instructions | layers\n\
-  bench-report      run the benches (about 5 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
+  bench-report      run the benches (about 8 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
   --skip-run        write the report from the output of the last run instead\n\
   hit-instructions  count instructions per hit under valgrind's callgrind (needs valgrind), for the report\n\
   layers            print the import graph of the runtime and macro crates and its cycles";

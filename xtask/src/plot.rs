@@ -65,7 +65,93 @@ pub fn write_all(results: &Results, dir: &Path) -> Result<Vec<Plot>, String> {
             }
         }
     }
+    if let Some(many_keys) = results.figures("many_keys") {
+        let levels = many_keys
+            .pointer("/levels")
+            .and_then(serde_json::Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let series = |side: &str| -> Vec<(f64, f64)> {
+            levels
+                .iter()
+                .filter_map(|level| {
+                    let tasks = crate::results::number(level, "/tasks")?;
+                    let ops = crate::results::number(level, &format!("/{side}/median_ops"))?;
+                    Some((tasks, ops))
+                })
+                .collect()
+        };
+        let sides = [
+            ("raw get", series("raw_client")),
+            ("hand-written", series("handwritten")),
+            ("#[cache_aside]", series("cache_aside")),
+        ];
+        if sides.iter().all(|(_, points)| points.len() >= 2) {
+            let plot = Plot {
+                file: "many_keys.svg",
+                title: "Hits over 20,000 keys: throughput against concurrent tasks",
+            };
+            ops_against_tasks(&dir.join(plot.file), plot.title, &sides)?;
+            written.push(plot);
+        }
+    }
     Ok(written)
+}
+
+/// Operations per second against the number of tasks (logarithmic), one line per side.
+fn ops_against_tasks(
+    path: &Path,
+    title: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> Result<(), String> {
+    let points = series.iter().flat_map(|(_, points)| points.iter());
+    let x_max = points.clone().map(|(x, _)| *x).fold(1.0_f64, f64::max) * 1.5;
+    let y_max = points.map(|(_, y)| *y).fold(1.0_f64, f64::max) * 1.15;
+    let root = SVGBackend::new(path, (900, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(drawing)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(80)
+        .build_cartesian_2d((0.7..x_max).log_scale(), 0.0..y_max)
+        .map_err(drawing)?;
+    chart
+        .configure_mesh()
+        .x_desc("concurrent tasks (log scale)")
+        .y_desc("calls per second")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{:.0}k", y / 1000.0))
+        .draw()
+        .map_err(drawing)?;
+    for (index, (name, points)) in series.iter().enumerate() {
+        let color = Palette99::pick(index).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(drawing)?
+            .label(*name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .map(|&point| Circle::new(point, 4, color.filled())),
+            )
+            .map_err(drawing)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(drawing)?;
+    root.present().map_err(drawing)
 }
 
 /// The cumulative distribution of `(name, sorted nanoseconds)` series, in microseconds, cut at

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::machine::Machine;
 use crate::plot::Plot;
-use crate::results::{number, Estimate, Ratio, Results};
+use crate::results::{number, numbers, Estimate, Ratio, Results};
 
 /// The one command that reproduces the report.
 pub const COMMAND: &str = "cargo run -p xtask -- bench-report";
@@ -49,9 +49,9 @@ fn header(out: &mut String, machine: &Machine, failed: &[String]) {
     let _ = write!(
         out,
         "# Benchmarks\n\n\
-         Reproduce with one command (about five minutes on two cores):\n\n\
+         Reproduce with one command (about eight minutes on two cores):\n\n\
          ```sh\n{COMMAND}\n```\n\n\
-         It runs the criterion benches of `benches/` (`paths`, `local_tier`, `codec`, `stampede`, `degraded`) and \
+         It runs the criterion benches of `benches/` (`paths`, `local_tier`, `codec`, `stampede`, `degraded`, `many_keys`) and \
          rewrites this file and the plots in `docs/benchmarks/`; add `--skip-run` to rewrite them from \
          the last run's output. Set `AEROSPIKE_HOSTS` to measure against a real cluster instead of the \
          in-process testkit server.\n\n\
@@ -256,6 +256,7 @@ fn summary(out: &mut String, results: &Results) {
     rows.extend(degraded_rows(results));
     rows.extend(codec_rows(results));
     rows.push(throughput_row(results));
+    rows.extend(many_keys_rows(results));
 
     out.push_str(
         "\n## Summary\n\n\
@@ -285,7 +286,13 @@ fn summary(out: &mut String, results: &Results) {
         "\nBaselines: the hand-written recipe (get → decode; on a miss load → put with a TTL; same \
          client, same codec, default client policies) for 1–3 and 5; for 6, the first column is \
          MessagePack with named fields (the codec `cacheaside` uses) and the baseline positional \
-         MessagePack; raw client gets without decoding for 7. The diagnostic rows put the runtime hop \
+         MessagePack; raw client gets without decoding for 7. For 8, each task calls in a loop over \
+         its own stretch of 20,000 cached keys, in windows of a fixed time, the three sides \
+         (raw get, hand-written recipe, `#[cache_aside]`) interleaved round by round; the columns \
+         are median ops/s and the interleaved ratio is the median (and quartiles) of the rounds' \
+         ops/s ratios, above 1 is faster. For 9, one batch loader call for 100 cached ids against \
+         100 single calls of the same entries, and against a hand-written batch read (times; below \
+         1 is faster). The diagnostic rows put the runtime hop \
          `cacheaside`'s client used to make (every operation spawned on its background runtime; \
          calls now poll operations in place) into the hand-written recipe, in the `#[cache_aside]` \
          column. For 4, the baseline is a `moka::sync::Cache<u64, User>` get of the same value.\n",
@@ -563,6 +570,89 @@ fn throughput_row(results: &Results) -> Row {
     }
 }
 
+/// The concurrency levels of the many-keys bench, with their row names; 64 tasks carries the
+/// target.
+const MANY_KEYS_LEVELS: [(u64, &str); 4] = [
+    (1, "8. Many keys: 1 task over 20,000 cached keys"),
+    (8, "8. Many keys: 8 tasks over 20,000 cached keys"),
+    (64, "8. Many keys: 64 tasks over 20,000 cached keys"),
+    (256, "8. Many keys: 256 tasks over 20,000 cached keys"),
+];
+/// The least share of the hand-written recipe's throughput `#[cache_aside]` must reach with 64
+/// tasks over many keys.
+const MANY_KEYS_MIN_RATIO: f64 = 0.95;
+
+/// The level of the many-keys bench with `tasks` tasks, if it ran.
+fn many_keys_level(figures: &Value, tasks: u64) -> Option<&Value> {
+    figures
+        .pointer("/levels")?
+        .as_array()?
+        .iter()
+        .find(|level| number(level, "/tasks") == Some(tasks as f64))
+}
+
+fn many_keys_rows(results: &Results) -> Vec<Row> {
+    let figures = results.figures("many_keys");
+    let ops = |level: &Value, side: &str| {
+        number(level, &format!("/{side}/median_ops"))
+            .map_or_else(not_measured, |rate| format!("{} ops/s", count(rate)))
+    };
+    let mut rows: Vec<Row> = MANY_KEYS_LEVELS
+        .iter()
+        .map(|&(tasks, figure)| {
+            let level = figures.as_ref().and_then(|f| many_keys_level(f, tasks));
+            let Some(level) = level else {
+                return Row::plain(figure, not_measured(), not_measured(), "—".to_owned());
+            };
+            let mut ratios = numbers(level, "/ratio_to_handwritten/rounds");
+            ratios.sort_by(f64::total_cmp);
+            let median = number(level, "/ratio_to_handwritten/median");
+            let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+            let target = tasks == 64;
+            Row {
+                paired: match median {
+                    Some(median) if !ratios.is_empty() => {
+                        format!("{median:.3} ({:.3}–{:.3})", at(0.25), at(0.75))
+                    }
+                    _ => "—".to_owned(),
+                },
+                target: if target { "≥ 0.95" } else { "—" },
+                met: median.filter(|_| target).map(|m| m >= MANY_KEYS_MIN_RATIO),
+                ..Row::plain(
+                    figure,
+                    ops(level, "cache_aside"),
+                    ops(level, "handwritten"),
+                    "—".to_owned(),
+                )
+            }
+        })
+        .collect();
+    for (figure, baseline, pointer) in [
+        (
+            "9. Batch loader, 100 cached ids, vs 100 single calls",
+            "batch_100/cache_aside_single_calls",
+            "/batch/against_single_calls",
+        ),
+        (
+            "9. Batch loader, 100 cached ids, vs a hand-written batch read",
+            "batch_100/handwritten_batch",
+            "/batch/against_handwritten_batch",
+        ),
+    ] {
+        rows.push(
+            Row::timed(
+                figure,
+                results.estimate("batch_100/cache_aside_batch"),
+                results.estimate(baseline),
+                "—",
+                None,
+            )
+            .with_paired(figures.as_ref(), pointer),
+        );
+    }
+    rows
+}
+
 fn throughput_elements(results: &Results) -> f64 {
     results
         .figures("throughput")
@@ -572,7 +662,7 @@ fn throughput_elements(results: &Results) -> f64 {
 
 fn details(out: &mut String, results: &Results) {
     out.push_str("\n## Details\n");
-    let groups: [(&str, &[&str]); 7] = [
+    let groups: [(&str, &[&str]); 9] = [
         (
             "hit",
             &["handwritten", "cache_aside", "cache_aside_key_expr"],
@@ -582,6 +672,15 @@ fn details(out: &mut String, results: &Results) {
             &["handwritten", "cache_aside", "cache_aside_key_expr"],
         ),
         ("throughput", &["raw_client", "handwritten", "cache_aside"]),
+        ("many_keys", &["raw_client", "handwritten", "cache_aside"]),
+        (
+            "batch_100",
+            &[
+                "cache_aside_batch",
+                "cache_aside_single_calls",
+                "handwritten_batch",
+            ],
+        ),
         ("stampede", &["handwritten", "cache_aside"]),
         (
             "codec_small",
@@ -614,7 +713,8 @@ fn details(out: &mut String, results: &Results) {
     ];
     out.push_str(
         "\nCriterion's estimate of the time per iteration and its 95% confidence interval (an iteration is one \
-         call; for `throughput`, 64 tasks × 16 gets; for `stampede`, one round of 1,000 callers).\n\n\
+         call; for `throughput`, 64 tasks × 16 gets; for `many_keys`, 64 tasks × 16 gets over 20,000 keys; \
+         for `batch_100`, one batch of 100 ids or 100 single calls; for `stampede`, one round of 1,000 callers).\n\n\
          | bench | time | 95% interval |\n| --- | --- | --- |\n",
     );
     for (group, benches) in groups {
@@ -678,6 +778,10 @@ fn sanity_checks(out: &mut String, results: &Results) {
         (
             "throughput",
             "loads during the throughput benches (0 = every call was a hit)",
+        ),
+        (
+            "many_keys",
+            "loads during the many-keys windows (0 = every call was a hit)",
         ),
         ("miss", "loads during the miss benches (one per call)"),
     ] {

@@ -4,7 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The benches of `benches/`, in the order they run.
-pub const BENCHES: [&str; 5] = ["paths", "local_tier", "codec", "stampede", "degraded"];
+pub const BENCHES: [&str; 6] = [
+    "paths",
+    "local_tier",
+    "codec",
+    "stampede",
+    "degraded",
+    "many_keys",
+];
 
 /// Where one run's output goes: criterion's estimates, and the figures the benches count
 /// themselves (loader calls, per-call latencies).
