@@ -422,7 +422,7 @@ impl Cache {
     /// copy it around as they are created and moved.
     fn run<'a, T: 'a, F>(
         &'a self,
-        operation: impl FnOnce(Arc<Client>) -> F,
+        operation: impl FnOnce(&'a Client) -> F,
     ) -> impl Future<Output = Result<T, Error>> + Send + 'a
     where
         F: Future<Output = aerospike::Result<T>> + Send + 'a,
@@ -434,7 +434,7 @@ impl Cache {
         });
         let in_place = own.is_some();
         let client = own.map_or(&self.client, |(_, client)| client);
-        let operation = Box::pin(operation(Arc::clone(client)));
+        let operation = Box::pin(operation(client));
         async move {
             let result = if in_place {
                 operation.await
