@@ -25,6 +25,8 @@ const TASKS: u64 = 64;
 const GETS_PER_TASK: u64 = 16;
 /// Interleaved pairs of throughput iterations.
 const THROUGHPUT_PAIRED_ROUNDS: usize = 30;
+/// Hits of both sides before the counted ones of `CACHEASIDE_HIT_LOOP`.
+const HIT_LOOP_WARM_UP: u64 = 2_000;
 /// Individually timed hits per side, for the latency distribution.
 const TIMED_HITS: usize = 4_000;
 
@@ -333,6 +335,13 @@ fn hit_loop(setup: &Setup, hits: u64) {
     warm(setup, id);
     let before = loads();
     setup.runtime.block_on(async {
+        // The same steady state in every run, whatever `hits`: past the operations after which
+        // the runtime gets a client of its own (`Config::client_per_runtime`), and past its
+        // connecting, so that the difference of two runs counts hits alone.
+        for _ in 0..HIT_LOOP_WARM_UP {
+            let _ = user_cached(id).await;
+            let _ = setup.handwritten.get_or_load(id, load_user(id)).await;
+        }
         for _ in 0..hits {
             match variant.as_str() {
                 "handwritten" => {

@@ -828,8 +828,38 @@ fn installed() -> &'static RwLock<Option<Arc<Installation>>> {
     &INSTALLED
 }
 
+/// Counts the changes of [`installed`], so that a thread can keep the current installation
+/// and skip the lock (shared by every thread, and written on each acquisition) on every call.
+static INSTALLS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The installation this thread last found, and the count of changes it was found at.
+    static CURRENT: std::cell::RefCell<Option<(u64, Arc<Installation>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// The current installation; on first use installs the configuration from the environment.
 fn current() -> Arc<Installation> {
+    // Read before the lock: a change after this read bumps the count, and the next call looks
+    // again.
+    let installs = INSTALLS.load(Ordering::Acquire);
+    let kept = CURRENT.try_with(|kept| match &*kept.borrow() {
+        Some((at, installation)) if *at == installs => Some(Arc::clone(installation)),
+        _ => None,
+    });
+    if let Ok(Some(installation)) = kept {
+        return installation;
+    }
+    let installation = installed_or_from_env();
+    // A thread whose locals are being destroyed simply reads the lock next time too.
+    let _ = CURRENT.try_with(|kept| {
+        *kept.borrow_mut() = Some((installs, Arc::clone(&installation)));
+    });
+    installation
+}
+
+/// The installed installation, or one for the environment's configuration if there is none.
+fn installed_or_from_env() -> Arc<Installation> {
     if let Some(installation) = installed()
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -854,6 +884,7 @@ fn current() -> Arc<Installation> {
         });
     }
     *slot = Some(Arc::clone(&installation));
+    INSTALLS.fetch_add(1, Ordering::Release);
     installation
 }
 
@@ -948,6 +979,7 @@ fn install(config: Config) -> Result<Arc<Installation>, Error> {
         .write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .replace(Arc::clone(&installation));
+    INSTALLS.fetch_add(1, Ordering::Release);
     if let Some(previous) = previous {
         retire(&previous);
     }
