@@ -180,3 +180,25 @@ fn a_runtime_that_shuts_down_takes_its_client_and_others_go_on() {
     drop(second);
     assert_eq!(item_sync(3).expect("the body succeeds").id, 3);
 }
+
+#[test]
+fn after_init_the_runtime_uses_the_new_cluster_not_its_old_client() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let (old, new) = (server(), server());
+    let runtime = multi_thread();
+    runtime.block_on(async {
+        cacheaside::init(config(&old, Some(0))).await.expect("init");
+        let connections = old.counters().connections;
+        assert!(calls_until_more_connections(&old, connections, Duration::from_secs(30)).await);
+
+        cacheaside::init(config(&new, Some(0))).await.expect("init");
+        let old_reads = old.counters().reads;
+        call_items(300).await;
+        assert_eq!(
+            old.counters().reads,
+            old_reads,
+            "no call reads the old cluster"
+        );
+        assert!(new.counters().reads >= 300);
+    });
+}

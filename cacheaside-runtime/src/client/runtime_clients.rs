@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ pub(crate) struct RuntimeClients {
     /// How long a runtime whose client failed to connect waits before it tries again.
     retry_after: Duration,
     slots: Mutex<HashMap<Id, Slot>>,
+    /// Set when the installation is replaced: a client that connects afterwards is closed.
+    closed: AtomicBool,
 }
 
 enum Slot {
@@ -78,6 +80,7 @@ impl RuntimeClients {
             connect_timeout,
             retry_after,
             slots: Mutex::default(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -109,8 +112,9 @@ impl RuntimeClients {
             if let Some(client) = &here.client {
                 return Some((runtime, Arc::clone(client)));
             }
-            here.operations = here.operations.saturating_add(1);
-            if here.operations < after || (here.operations - after) % ASK_EVERY != 0 {
+            let before = here.operations;
+            here.operations = before.saturating_add(1);
+            if before < after || (before - after) % ASK_EVERY != 0 {
                 return None;
             }
             here.client = self.client_of(runtime, &handle);
@@ -122,6 +126,9 @@ impl RuntimeClients {
 
     /// The ready client of `runtime`, or `None` after starting it if it has none (yet).
     fn client_of(self: &Arc<Self>, runtime: Id, handle: &Handle) -> Option<Arc<Client>> {
+        if self.closed.load(Ordering::SeqCst) {
+            return None;
+        }
         let mut slots = self.slots();
         match slots.get(&runtime) {
             Some(Slot::Ready(client, _)) => return Some(Arc::clone(client)),
@@ -149,8 +156,17 @@ impl RuntimeClients {
                 return;
             }
         };
-        self.slots()
-            .insert(runtime, Slot::Ready(Arc::clone(&client), handle));
+        {
+            let mut slots = self.slots();
+            // Checked under the lock that `close_all` takes after setting the flag: either it
+            // finds this client in its slot, or the client is closed here.
+            if self.closed.load(Ordering::SeqCst) {
+                drop(slots);
+                client.close().await.ok();
+                return;
+            }
+            slots.insert(runtime, Slot::Ready(Arc::clone(&client), handle));
+        }
         // A runtime that shuts down drops its tasks, this one with them, and so the slot.
         let _leaving = Leaving {
             clients: Arc::downgrade(&self),
@@ -162,6 +178,7 @@ impl RuntimeClients {
 
     /// Closes every client, for a replaced installation.
     pub(crate) fn close_all(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         for (_, slot) in self.slots().drain() {
             if let Slot::Ready(client, handle) = slot {
                 // Closing fails only for a client already closed: nothing more to do then.
