@@ -228,7 +228,8 @@ fn apply_write(
                 continue;
             }
             op::DELETE => bins.clear(),
-            op::TOUCH => {}
+            // Names no bin: a real server answers no result for it, even with RESPOND_ALL_OPS.
+            op::TOUCH => continue,
             op::WRITE | op::INCR | op::APPEND | op::PREPEND => {
                 apply_bin_op(&mut bins, name, operation)?;
             }

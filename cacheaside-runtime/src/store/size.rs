@@ -4,10 +4,19 @@
 use crate::namespace::NamespaceStatus;
 use crate::{Config, UserKey};
 
-/// Bytes a record takes besides the value of bin `data`. Measured on Aerospike 8.1: a record
-/// with one blob bin named `b` and no stored key fits if its value has at most
-/// `max-record-size - 55` bytes; every further byte of bin name costs one byte (`data` has 3).
-const RECORD_OVERHEAD: usize = 55 + (crate::envelope::DATA_BIN.len() - 1);
+/// Bytes a record takes besides the value of bin `data`, its set name and a stored key. Measured
+/// on Aerospike 8.1: a record with one blob bin and no set fits if its value has at most
+/// `max-record-size - 46` bytes less the bin name's length.
+const RECORD_OVERHEAD: usize = 46 + crate::envelope::DATA_BIN.len();
+
+/// What the set name adds to a record: its bytes and one more (measured likewise; no set, none).
+fn set_cost(set: &str) -> usize {
+    if set.is_empty() {
+        0
+    } else {
+        set.len() + 1
+    }
+}
 
 /// The record size limit: the smaller of the configured one and the namespace's reported
 /// `max-record-size`.
@@ -35,10 +44,11 @@ pub(crate) fn stored_key_cost(user_key: &UserKey, send_key: bool) -> usize {
     key_len + 2
 }
 
-/// Whether a record holding `value_len` bytes in bin `data` fits in `limit`.
-pub(crate) fn fits(value_len: usize, stored_key_cost: usize, limit: usize) -> bool {
+/// Whether a record of `set` holding `value_len` bytes in bin `data` fits in `limit`.
+pub(crate) fn fits(value_len: usize, set: &str, stored_key_cost: usize, limit: usize) -> bool {
     value_len
         .saturating_add(RECORD_OVERHEAD)
+        .saturating_add(set_cost(set))
         .saturating_add(stored_key_cost)
         <= limit
 }
@@ -52,15 +62,17 @@ mod tests {
 
     #[test]
     fn the_measured_boundary() {
-        // Bin `b` fits MIB - 55; bin `data` three bytes less.
-        assert!(fits(MIB - 58, 0, MIB));
-        assert!(!fits(MIB - 57, 0, MIB));
+        // Bin `b` in set `size-1` fits MIB - 54 (no set: MIB - 47); bin `data` three bytes less.
+        assert!(fits(MIB - 57, "size-1", 0, MIB));
+        assert!(!fits(MIB - 56, "size-1", 0, MIB));
+        assert!(fits(MIB - 50, "", 0, MIB));
+        assert!(!fits(MIB - 49, "", 0, MIB));
         let key = UserKey::Str("user:42".to_owned());
         assert_eq!(stored_key_cost(&key, false), 0);
         assert_eq!(stored_key_cost(&key, true), 9);
-        assert!(fits(MIB - 58 - 9, 9, MIB));
-        assert!(!fits(MIB - 58 - 8, 9, MIB));
-        assert!(!fits(usize::MAX, 0, MIB), "no overflow");
+        assert!(fits(MIB - 57 - 9, "size-1", 9, MIB));
+        assert!(!fits(MIB - 57 - 8, "size-1", 9, MIB));
+        assert!(!fits(usize::MAX, "", 0, MIB), "no overflow");
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub(crate) fn admit(
 ) -> Option<Expiration> {
     let config = target.cache.config();
     let limit = size::limit(config, target.namespace);
-    if !size::fits(len, target.stored_key_cost, limit) {
+    if !size::fits(len, target.key.set_name(), target.stored_key_cost, limit) {
         counters.count(Event::Oversize);
         report::warn_once(Cause::Oversize, &(wording.oversize_scope)(spec), || {
             (wording.too_large)(spec, len, limit)
