@@ -18,7 +18,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -175,7 +175,7 @@ impl Flight {
 
     /// Removes this flight from its key, unless another flight took the key meanwhile.
     fn detach(self: &Arc<Self>) {
-        let mut flights = flights();
+        let mut flights = flights(&self.key);
         let slots = &mut flights.slots;
         if matches!(slots.get(&self.key), Some(Slot::Flying(current)) if Arc::ptr_eq(current, self))
         {
@@ -223,13 +223,15 @@ enum Slot {
     Flying(Arc<Flight>),
 }
 
-/// Every key's slot, and the flights detached before their leader took them.
+/// The slots of the keys of one shard, and their flights detached before their leader took them.
 #[derive(Default)]
 struct Flights {
     slots: ByFlightKey<Slot>,
     /// Flights made by followers and detached (an invalidation) while their leader was still
     /// reading, by the leader's token: the leader takes it from here to land it.
     orphans: HashMap<u64, Arc<Flight>>,
+    /// The last token given out in this shard (tokens only tell apart leaders of one key).
+    last_token: u64,
 }
 
 impl Flights {
@@ -242,17 +244,24 @@ impl Flights {
     }
 }
 
-fn flights() -> MutexGuard<'static, Flights> {
-    static FLIGHTS: OnceLock<Mutex<Flights>> = OnceLock::new();
-    FLIGHTS
-        .get_or_init(Mutex::default)
+/// Shards of the flight map: calls of different keys rarely wait for one another's lock, nor
+/// write one cache line, on every call.
+const SHARDS: usize = 16;
+
+/// One shard, on a cache line of its own.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Flights>);
+
+/// The shard of `key`'s slot (and of its orphaned flights).
+fn flights(key: &FlightKey) -> MutexGuard<'static, Flights> {
+    static FLIGHTS: OnceLock<[Shard; SHARDS]> = OnceLock::new();
+    // The digest is uniform; its last byte is not the one the map hashes.
+    let shard = usize::from(key.digest[19]) % SHARDS;
+    FLIGHTS.get_or_init(Default::default)[shard]
+        .0
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn next_token() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A caller's part in the flight of its key.
@@ -263,7 +272,8 @@ pub(crate) enum Role {
 
 /// Joins the flight of `key`, or starts one with `caller` as its leader.
 pub(crate) fn join(key: &FlightKey, caller: Caller) -> Role {
-    let mut flights = flights();
+    let mut shard = flights(key);
+    let flights = &mut *shard;
     // One lookup of the key, whether it has a slot or gets one.
     match flights.slots.entry(*key) {
         Entry::Occupied(mut occupied) => {
@@ -280,7 +290,8 @@ pub(crate) fn join(key: &FlightKey, caller: Caller) -> Role {
             Role::Follower(Follower { flight })
         }
         Entry::Vacant(vacant) => {
-            let token = next_token();
+            flights.last_token += 1;
+            let token = flights.last_token;
             vacant.insert(Slot::Reading {
                 token,
                 leader: caller,
@@ -300,7 +311,7 @@ pub(crate) fn join(key: &FlightKey, caller: Caller) -> Role {
 /// for the followers it has. Invalidation calls this, so that no caller arriving after an
 /// invalidation is handed a value loaded before it.
 pub(crate) fn detach(key: &FlightKey) {
-    let mut flights = flights();
+    let mut flights = flights(key);
     if let Some(Slot::Flying(flight)) = flights.slots.remove(key) {
         if !flight.claimed.load(Ordering::Acquire) {
             flights.orphans.insert(flight.token, flight);
@@ -326,7 +337,7 @@ impl Leader {
         if let Some(flight) = &self.flight {
             return Arc::clone(flight);
         }
-        let mut flights = flights();
+        let mut flights = flights(&self.key);
         let flight = match flights.slots.get_mut(&self.key) {
             Some(slot) if matches!(*slot, Slot::Reading { token, .. } if token == self.token) => {
                 let flight = Flight::new(self.key, self.token, self.leader);
@@ -348,7 +359,7 @@ impl Leader {
     /// `bytes`. Without followers, nothing is allocated.
     pub(crate) fn hit(mut self, bytes: impl FnOnce() -> Arc<Vec<u8>>) {
         if self.flight.is_none() {
-            let mut flights = flights();
+            let mut flights = flights(&self.key);
             if let Entry::Occupied(slot) = flights.slots.entry(self.key) {
                 if matches!(slot.get(), Slot::Reading { token, .. } if *token == self.token) {
                     slot.remove();
@@ -391,7 +402,7 @@ impl Drop for Leader {
         match &self.flight {
             Some(flight) => flight.land(Landing::Abandoned),
             None => {
-                let mut flights = flights();
+                let mut flights = flights(&self.key);
                 if matches!(flights.slots.get(&self.key), Some(Slot::Reading { token, .. }) if *token == self.token)
                 {
                     flights.slots.remove(&self.key);
