@@ -760,7 +760,7 @@ impl ConfigBuilder {
     /// callers and tasks of the background runtime always use the shared client.
     ///
     /// ```
-    /// let config = cacheaside::Config::builder().client_per_runtime(None).build().unwrap();
+    /// let config = cacheaside_runtime::Config::builder().client_per_runtime(None).build().unwrap();
     /// assert_eq!(config.client_per_runtime(), None);
     /// ```
     pub fn client_per_runtime(mut self, after: Option<u32>) -> Self {
