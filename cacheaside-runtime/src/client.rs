@@ -387,8 +387,10 @@ impl Cache {
     }
 
     /// Asks the cluster to remove every record of `set` in `namespace` (the info command
-    /// `truncate`). The server answers at once and removes the records in the background; records
-    /// written after the request are kept. An info command, bounded by the connect timeout.
+    /// `truncate`), and returns once every node that holds the set has the new cutoff in force:
+    /// the server answers the command before it applies it, and until then reads still find the
+    /// old records. Records written after the cutoff are kept. Bounded, as a whole, by the connect
+    /// timeout.
     pub(crate) async fn truncate(&self, namespace: &str, set: &str) -> Result<(), Error> {
         let client = Arc::clone(&self.client);
         let limit = self.installation.config.connect_timeout();
@@ -397,14 +399,26 @@ impl Cache {
         };
         let (namespace, set) = (namespace.to_owned(), set.to_owned());
         let task = background()?.spawn(async move {
-            tokio::time::timeout(limit, client.truncate(&policy, &namespace, &set, 0)).await
+            tokio::time::timeout(limit, async {
+                let before = truncate_cutoffs(&client, &policy, &namespace, &set).await;
+                // The server removes records last written before the millisecond of its cutoff:
+                // one written in that same millisecond, just before this call, would survive.
+                tokio::time::sleep(TRUNCATE_CLOCK_STEP).await;
+                client.truncate(&policy, &namespace, &set, 0).await?;
+                cutoffs_moved(&client, &policy, &namespace, &set, &before).await;
+                Ok::<(), aerospike::Error>(())
+            })
+            .await
         });
         match task.await {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(error))) => Err(Error::from_aerospike(&error)),
             Ok(Err(_elapsed)) => Err(Error::new(
                 ErrorKind::Timeout,
-                format!("the truncate request took longer than {limit:?}"),
+                format!(
+                    "the truncate request took longer than {limit:?}; entries may be served until \
+                     the cluster applies it"
+                ),
             )),
             Err(join_error) => Err(Error::new(
                 ErrorKind::Unavailable,
@@ -1140,6 +1154,58 @@ async fn wait_for_first_attempt(
         Ok(state) => state,
         // The waiter cannot panic; should the runtime be shutting down, report "not connected".
         Err(_) => watch::Sender::new(ConnState::Disconnected).subscribe(),
+    }
+}
+
+/// How long a truncate waits before it asks for its cutoff: longer than the millisecond of the
+/// server's record times, so that every write made before the call is older than the cutoff.
+const TRUNCATE_CLOCK_STEP: Duration = Duration::from_millis(2);
+
+/// Each node's truncate cutoff of a set (`truncate_lut` of the info command `sets/<ns>/<set>`),
+/// for the nodes that report one: a node that does not know the set holds none of its records.
+async fn truncate_cutoffs(
+    client: &Client,
+    policy: &AdminPolicy,
+    namespace: &str,
+    set: &str,
+) -> HashMap<String, u64> {
+    let command = format!("sets/{namespace}/{set}");
+    let mut cutoffs = HashMap::new();
+    for node in client.nodes() {
+        // A node that does not answer is not waited for: the truncate reaches it through the
+        // cluster, and the timeout bounds the whole call anyway.
+        if let Ok(answers) = node.info(policy, &[command.as_str()]).await {
+            let cutoff = answers.get(&command).and_then(|answer| {
+                answer
+                    .split([':', ';'])
+                    .find_map(|field| field.strip_prefix("truncate_lut="))
+                    .and_then(|value| value.parse().ok())
+            });
+            if let Some(cutoff) = cutoff {
+                cutoffs.insert(node.name().to_owned(), cutoff);
+            }
+        }
+    }
+    cutoffs
+}
+
+/// Waits until every node of `before` reports a later truncate cutoff than it did there.
+async fn cutoffs_moved(
+    client: &Client,
+    policy: &AdminPolicy,
+    namespace: &str,
+    set: &str,
+    before: &HashMap<String, u64>,
+) {
+    loop {
+        let now = truncate_cutoffs(client, policy, namespace, set).await;
+        let applied = before
+            .iter()
+            .all(|(node, cutoff)| now.get(node).is_none_or(|later| later > cutoff));
+        if applied {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
