@@ -791,10 +791,11 @@ pub use cacheaside_macros::cache_put;
 /// value. An `Err` does not keep the entry then (the source may have changed halfway).
 ///
 /// `all = true` sends Aerospike's `truncate` info command for the set (in the reader's namespace)
-/// and empties this process's local tiers. On a real cluster truncation is expensive and
-/// asynchronous: the server answers at once and removes the records in the background, every node
-/// scanning its part of the set; records written after the request stay. Use it for bulk
-/// reloads, not per request.
+/// and empties this process's local tiers. On a real cluster truncation is expensive: every node
+/// removes its part of the set in the background. The call returns once every node holding the
+/// set has the truncate's cutoff in force (reads then find none of the old records), within the
+/// connect timeout; records written after the request stay. Use it for bulk reloads, not per
+/// request.
 ///
 /// A truncate leaves no invalidation marker behind, unlike a single-key evict, so loads running
 /// while it is sent need their own protection. Loads of this process get it: a load of the set
