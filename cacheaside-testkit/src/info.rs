@@ -58,6 +58,12 @@ fn value_of(store: &Store, port: u16, cluster_name: Option<&str>, name: &str) ->
         }
         "namespaces" => store.namespaces().map(|ns| ns.config.name.clone()).collect::<Vec<_>>().join(";"),
         _ if name.starts_with("truncate") => store.truncate_command(name),
+        _ if name.starts_with("sets/") => match name["sets/".len()..].split_once('/') {
+            Some((ns_name, set)) => store
+                .namespace(ns_name.as_bytes())
+                .map_or_else(String::new, |ns| ns.set_info(set)),
+            None => "ERROR::unrecognized command".to_owned(),
+        },
         _ => match name.strip_prefix("namespace/") {
             Some(ns_name) => match store.namespace(ns_name.as_bytes()) {
                 Some(ns) => format!(

@@ -63,6 +63,9 @@ impl StoredRecord {
 pub(crate) struct NamespaceStore {
     pub(crate) config: NamespaceConfig,
     shards: Vec<Mutex<HashMap<[u8; 20], StoredRecord>>>,
+    /// Each truncated set's cutoff (`truncate_lut`, milliseconds since 2010-01-01), as a real
+    /// server reports it in `sets/<ns>/<set>`.
+    truncate_luts: Mutex<HashMap<String, u64>>,
 }
 
 impl NamespaceStore {
@@ -70,6 +73,7 @@ impl NamespaceStore {
         NamespaceStore {
             config,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            truncate_luts: Mutex::default(),
         }
     }
 
@@ -87,6 +91,42 @@ impl NamespaceStore {
     /// Number of records held (expired ones not yet removed included).
     pub(crate) fn object_count(&self) -> usize {
         self.all_shards().map(|shard| shard.len()).sum()
+    }
+
+    /// The answer to `sets/<ns>/<set>`: the set's record count and truncate cutoff, or nothing
+    /// for a set the namespace has never seen (as a real server answers).
+    pub(crate) fn set_info(&self, set: &str) -> String {
+        let objects: usize = self
+            .all_shards()
+            .map(|shard| shard.values().filter(|record| record.set == set).count())
+            .sum();
+        let truncate_lut = self.truncate_luts().get(set).copied();
+        if objects == 0 && truncate_lut.is_none() {
+            return String::new();
+        }
+        format!(
+            "objects={objects}:tombstones=0:truncate_lut={}:truncating=false;",
+            truncate_lut.unwrap_or(0)
+        )
+    }
+
+    /// Notes a truncate of `set` now: its cutoff moves forward, by at least a millisecond.
+    fn note_truncate(&self, set: &str) {
+        const EPOCH_2010: u64 = 1_262_304_000_000;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        let mut luts = self.truncate_luts();
+        let last = luts.get(set).copied().unwrap_or(0);
+        luts.insert(set.to_owned(), now.saturating_sub(EPOCH_2010).max(last + 1));
+    }
+
+    fn truncate_luts(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.truncate_luts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn all_shards(&self) -> impl Iterator<Item = MutexGuard<'_, HashMap<[u8; 20], StoredRecord>>> {
@@ -183,6 +223,9 @@ impl Store {
         }
         for mut shard in ns.all_shards() {
             shard.retain(|_, record| set.is_some_and(|set| record.set != set));
+        }
+        if let Some(set) = set {
+            ns.note_truncate(set);
         }
         "ok".to_owned()
     }

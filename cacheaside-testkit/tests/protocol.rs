@@ -574,3 +574,59 @@ async fn filter_expressions_on_bin_types() {
     let err = t.client.get(&bad, &blob, ["data"]).await.unwrap_err();
     assert_eq!(code(&err), Some(ResultCode::ParameterError));
 }
+
+/// `truncate_lut` of `sets/<ns>/<set>`, if the server reports the set.
+async fn truncate_lut(client: &aerospike::Client, command: &str) -> Option<u64> {
+    let answers = client
+        .info(&aerospike::AdminPolicy::default(), &[command])
+        .await
+        .unwrap();
+    answers[command]
+        .split([':', ';'])
+        .find_map(|field| field.strip_prefix("truncate_lut="))
+        .map(|value| value.parse().unwrap())
+}
+
+#[tokio::test]
+async fn set_info_reports_records_and_the_truncate_cutoff() {
+    let t = any_server().await;
+    let set = unique_set("setinfo");
+    let command = format!("sets/{}/{set}", t.namespace);
+    assert_eq!(
+        truncate_lut(&t.client, &command).await,
+        None,
+        "an unseen set"
+    );
+    for id in 0..2 {
+        let key = as_key!(t.namespace.as_str(), set.as_str(), id);
+        t.client
+            .put(&WritePolicy::default(), &key, &[as_bin!("a", 1)])
+            .await
+            .unwrap();
+    }
+    let answers = t
+        .client
+        .info(&aerospike::AdminPolicy::default(), &[command.as_str()])
+        .await
+        .unwrap();
+    assert!(answers[&command].contains("objects=2"), "{answers:?}");
+    let before = truncate_lut(&t.client, &command).await.unwrap();
+
+    t.client
+        .truncate(&aerospike::AdminPolicy::default(), &t.namespace, &set, 0)
+        .await
+        .unwrap();
+    // A real server applies the cutoff shortly after it answers.
+    let mut after = before;
+    for _ in 0..500 {
+        after = truncate_lut(&t.client, &command).await.unwrap_or(0);
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        after > before,
+        "the cutoff moves forward: {before} → {after}"
+    );
+}
