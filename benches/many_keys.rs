@@ -106,9 +106,15 @@ struct Keys {
     namespace: String,
     client: Arc<Client>,
     handwritten: HandWritten,
-    /// The hand-written recipe with a client of `other`.
-    other_handwritten: HandWritten,
-    other: tokio::runtime::Runtime,
+    /// The diagnostic side's runtime and recipe, made only when that side runs: its client's
+    /// tend task would otherwise run beside every other measurement.
+    other: Option<OtherRuntime>,
+}
+
+/// A second runtime, and the hand-written recipe with a client living on it.
+struct OtherRuntime {
+    runtime: tokio::runtime::Runtime,
+    handwritten: HandWritten,
 }
 
 impl Keys {
@@ -131,8 +137,9 @@ impl Keys {
                 let _ = user(id).await;
             }
             Side::HandWrittenOtherRuntime => {
-                let get = self.other_handwritten.get_or_load(id, load_user(id));
-                let _ = InContext(self.other.handle(), Box::pin(get)).await;
+                let other = self.other.as_ref().expect("made for the diagnostic side");
+                let get = other.handwritten.get_or_load(id, load_user(id));
+                let _ = InContext(other.runtime.handle(), Box::pin(get)).await;
             }
         }
     }
@@ -344,13 +351,30 @@ fn main() {
         init_cacheaside(&cluster.hosts, &cluster.namespace, Duration::from_secs(1)).await;
         Arc::new(raw_client(&cluster.hosts).await)
     });
-    let other = runtime();
-    let other_client = Arc::new(other.block_on(raw_client(&cluster.hosts)));
+    // `<side>:<tasks>:<seconds>`: that side alone.
+    let only = std::env::var("CACHEASIDE_MANY_KEYS_ONLY").ok().map(|only| {
+        let mut parts = only.split(':');
+        let side = parts
+            .next()
+            .and_then(Side::parse)
+            .expect("a side: raw_client, handwritten, cache_aside or handwritten_other_runtime");
+        let tasks: usize = parts.next().and_then(|t| t.parse().ok()).unwrap_or(64);
+        let seconds: u64 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(10);
+        (side, tasks, seconds)
+    });
+    let other = matches!(only, Some((Side::HandWrittenOtherRuntime, ..))).then(|| {
+        let runtime = runtime();
+        let other_client = Arc::new(runtime.block_on(raw_client(&cluster.hosts)));
+        let handwritten = HandWritten::new(other_client, &cluster.namespace, "bench_many_hw");
+        OtherRuntime {
+            runtime,
+            handwritten,
+        }
+    });
     let keys = Arc::new(Keys {
         base: run_unique_base() + 500_000_000,
         namespace: cluster.namespace.clone(),
         handwritten: HandWritten::new(Arc::clone(&client), &cluster.namespace, "bench_many_hw"),
-        other_handwritten: HandWritten::new(other_client, &cluster.namespace, "bench_many_hw"),
         other,
         client,
     });
@@ -358,14 +382,7 @@ fn main() {
     let loads_before =
         json!({ "cache_aside": CACHED_LOADS.get(), "handwritten": HANDWRITTEN_LOADS.get() });
 
-    if let Ok(only) = std::env::var("CACHEASIDE_MANY_KEYS_ONLY") {
-        let mut parts = only.split(':');
-        let side = parts
-            .next()
-            .and_then(Side::parse)
-            .expect("a side: raw_client, handwritten or cache_aside");
-        let tasks = parts.next().and_then(|t| t.parse().ok()).unwrap_or(64);
-        let seconds = parts.next().and_then(|s| s.parse().ok()).unwrap_or(10);
+    if let Some((side, tasks, seconds)) = only {
         let rate = rt.block_on(window(&keys, side, tasks, Duration::from_secs(seconds)));
         eprintln!("{} with {tasks} tasks: {rate:.0} ops/s", side.name());
         return;

@@ -217,7 +217,7 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
             ),
         ));
     }
-    let own_client = installation.runtime_clients.here(background_id());
+    let own_client = installation.runtime_clients.here();
     Access::Ready(Cache {
         client,
         own_client,
@@ -240,8 +240,9 @@ async fn settled_connection(installation: &Installation) -> Option<Arc<Client>> 
     }
 }
 
-/// The connected cache: runs operations on the background runtime, each bounded by the
-/// operation timeout.
+/// The connected cache: runs operations with the shared client (on the background runtime) or
+/// with the client of the caller's runtime (see `runtime_clients`), each bounded by the operation
+/// timeout.
 pub(crate) struct Cache {
     /// The shared client.
     client: Arc<Client>,

@@ -91,7 +91,7 @@ const CLIENT_PER_RUNTIME: Setting = Setting {
     env: "CACHEASIDE_CLIENT_PER_RUNTIME_AFTER",
     builder: "client_per_runtime",
 };
-/// Operations a thread of a runtime makes before that runtime gets a client of its own.
+/// Cached calls a thread of a runtime makes before that runtime gets a client of its own.
 const DEFAULT_CLIENT_PER_RUNTIME: u32 = 1_000;
 const CLUSTER_NAME: Setting = Setting {
     env: "AEROSPIKE_CLUSTER_NAME",
@@ -139,7 +139,7 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `AEROSPIKE_TLS` | [`tls`](ConfigBuilder::tls) | `false` (`true` with a CA file) | `1`/`true`: connect over TLS, trusting the platform's root certificates unless a CA file is given (`tls` feature) |
 /// | `AEROSPIKE_TLS_CA_FILE` | [`tls_ca_file`](ConfigBuilder::tls_ca_file) | none | connect over TLS, trusting the CA certificates in this PEM file (and not the platform's) (`tls` feature) |
 /// | `AEROSPIKE_TLS_NAME` | [`tls_name`](ConfigBuilder::tls_name) | each host's name | the name in the servers' certificates, for hosts that give none (`host:tls-name:port`) |
-/// | `CACHEASIDE_CLIENT_PER_RUNTIME_AFTER` | [`client_per_runtime`](ConfigBuilder::client_per_runtime) | `1000` | operations after which a multi-thread tokio runtime gets a client of its own, whose I/O runs on it; `off`: never |
+/// | `CACHEASIDE_CLIENT_PER_RUNTIME_AFTER` | [`client_per_runtime`](ConfigBuilder::client_per_runtime) | `1000` | cached calls after which a multi-thread tokio runtime gets a client of its own, whose I/O runs on it; `off`: never |
 /// | `AEROSPIKE_CLUSTER_NAME` | [`cluster_name`](ConfigBuilder::cluster_name) | none | connect only to nodes of the cluster with this name |
 /// | `CACHEASIDE_SET_<SET>_TIMEOUT_MS` | [`set_policy`](ConfigBuilder::set_policy) | none | the operation timeout of one set's functions |
 /// | `CACHEASIDE_SET_<SET>_MAX_TTL_SECS` | [`set_policy`](ConfigBuilder::set_policy) | none | the longest TTL one set's entries are written with |
@@ -492,7 +492,7 @@ impl Config {
         self.single_flight_wait
     }
 
-    /// After how many operations a multi-thread runtime gets a client of its own; `None`: never.
+    /// After how many cached calls a multi-thread runtime gets a client of its own; `None`: never.
     pub fn client_per_runtime(&self) -> Option<u32> {
         self.client_per_runtime
     }
@@ -746,7 +746,7 @@ impl ConfigBuilder {
     }
 
     /// Gives each multi-thread tokio runtime that keeps calling the cache a client of its own,
-    /// once one of its threads has made `after` cache operations (default `Some(1000)`; `None`:
+    /// once one of its threads has made `after` cached calls (default `Some(1000)`; `None`:
     /// never, every operation uses the shared client).
     ///
     /// The shared client lives on the cache's background runtime, so that sync functions, other

@@ -12,7 +12,7 @@
 //! on that runtime: its connections and its tend task run there, and its operations are polled
 //! where the call runs, as a hand-written client's are. A runtime gets one once one of its threads
 //! has made [`ConfigBuilder::client_per_runtime`](crate::ConfigBuilder::client_per_runtime)
-//! operations (1,000 by default): a test or a script that makes a few calls keeps using the shared
+//! cached calls (1,000 by default): a test or a script that makes a few calls keeps using the shared
 //! client. The client goes away with its runtime, and is closed when the installation is replaced.
 //! Until it is connected, and whenever an operation runs elsewhere (a task of the background
 //! runtime, a sync caller), the shared client serves.
@@ -26,14 +26,14 @@ use std::time::{Duration, Instant};
 use aerospike::{Client, ClientPolicy, Host};
 use tokio::runtime::{Handle, Id, RuntimeFlavor};
 
-/// How often, in operations, a thread whose runtime's client is still starting asks again.
+/// How often, in calls, a thread whose runtime's client is still starting asks again.
 const ASK_EVERY: u32 = 64;
 
 /// The clients of one installation, one per runtime that earned one.
 pub(crate) struct RuntimeClients {
     /// Unique among installations, so that a thread never keeps a replaced installation's client.
     owner: u64,
-    /// Operations a thread makes before its runtime gets a client; `None`: never.
+    /// Calls a thread makes before its runtime gets a client; `None`: never.
     after: Option<u32>,
     policy: ClientPolicy,
     hosts: Vec<Host>,
@@ -56,7 +56,7 @@ struct Here {
     owner: u64,
     runtime: Id,
     client: Option<Arc<Client>>,
-    operations: u32,
+    calls: u32,
 }
 
 thread_local! {
@@ -85,16 +85,16 @@ impl RuntimeClients {
     }
 
     /// The client of the runtime this thread runs on, with that runtime's id; `None` where the
-    /// shared client serves (see the module docs). Counts the operation towards the runtime's
-    /// own client, and starts it when the count is reached.
-    pub(crate) fn here(self: &Arc<Self>, background: Option<Id>) -> Option<(Id, Arc<Client>)> {
+    /// shared client serves (see the module docs). Counts the call towards the runtime's own
+    /// client, and starts it when the count is reached.
+    pub(crate) fn here(self: &Arc<Self>) -> Option<(Id, Arc<Client>)> {
         let after = self.after?;
         let handle = Handle::try_current().ok()?;
         if handle.runtime_flavor() != RuntimeFlavor::MultiThread {
             return None;
         }
         let runtime = handle.id();
-        if Some(runtime) == background {
+        if Some(runtime) == super::background_id() {
             return None;
         }
         // A thread whose locals are being destroyed uses the shared client.
@@ -106,14 +106,14 @@ impl RuntimeClients {
                     owner: self.owner,
                     runtime,
                     client: None,
-                    operations: 0,
+                    calls: 0,
                 }),
             };
             if let Some(client) = &here.client {
                 return Some((runtime, Arc::clone(client)));
             }
-            let before = here.operations;
-            here.operations = before.saturating_add(1);
+            let before = here.calls;
+            here.calls = before.saturating_add(1);
             if before < after || (before - after) % ASK_EVERY != 0 {
                 return None;
             }
