@@ -757,7 +757,7 @@ async fn read_entries(
     let rows = match cache.read_batch(keys).await {
         Ok(rows) => rows,
         Err(error) => {
-            counters.count(Event::CacheError);
+            counters.count_failed(&error);
             report::warn_once(Cause::Read, spec.set, || {
                 format!(
                     "set {}: cache batch read failed, loading every id instead: {error}",

@@ -29,12 +29,13 @@ use std::time::{Duration, Instant};
 
 use aerospike::{
     operations, AdminPolicy, AuthMode, Bin, Client, ClientPolicy, Expiration, GenerationPolicy,
-    Key, ReadPolicy, RecordExistsAction, ResultCode, Value, WritePolicy,
+    Key, ReadPolicy, RecordExistsAction, Replica, ResultCode, Value, WritePolicy,
 };
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 
-use crate::breaker::{self, Breaker, Transition};
+use crate::breaker::partitions::{Access as RecordAccess, Route};
+use crate::breaker::{self, Admission, Breaker, Outcome, PartitionGates, Transition};
 use crate::config::Config;
 use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
 use crate::namespace::{self, NamespaceStatus};
@@ -181,41 +182,23 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
         Some(client) => Arc::clone(client),
         None => match settled_connection(&installation).await {
             Some(client) => client,
-            None => {
-                return Access::Unavailable(Error::new(
-                    ErrorKind::Unavailable,
-                    format!(
-                        "not connected to Aerospike at {}",
-                        installation.config.hosts()
-                    ),
-                ))
-            }
+            None => return Access::Unavailable(not_connected(&installation.config)),
         },
     };
-    let now = breaker::now_millis();
-    if !installation
+    let Some(admission) = installation
         .breaker
-        .admits_at(now, breaker::millis(installation.probe_expiry()))
-    {
-        return Access::Unavailable(Error::new(
-            ErrorKind::Unavailable,
-            format!(
-                "Aerospike at {} failed {} operations in a row; the cache is paused for {:?} at \
-                 a time until it answers",
-                installation.config.hosts(),
-                crate::breaker::FAILURES_TO_OPEN,
-                installation.config.reconnect_interval()
-            ),
-        ));
-    }
-    if !installation.has_nodes(&client, now) {
-        return Access::Unavailable(Error::new(
-            ErrorKind::Unavailable,
-            format!(
-                "not connected to Aerospike at {}",
-                installation.config.hosts()
-            ),
-        ));
+        .admits(|| (breaker::now_millis(), installation.probe_expiry_millis()))
+    else {
+        return Access::Unavailable(Error::bypassed(format!(
+            "Aerospike at {} failed {} operations in a row; the cache is paused for {:?} at a \
+             time until it answers",
+            installation.config.hosts(),
+            crate::breaker::FAILURES_TO_OPEN,
+            installation.config.reconnect_interval()
+        )));
+    };
+    if !installation.has_nodes(&client, breaker::now_millis()) {
+        return Access::Unavailable(not_connected(&installation.config));
     }
     let own_client = installation.runtime_clients.here();
     Access::Ready(Cache {
@@ -223,7 +206,14 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
         own_client,
         installation,
         counters,
+        admission,
     })
+}
+
+/// No client knows a node of the cluster: calls skip the cache until the connection loop (which
+/// reports the outage) connects again.
+fn not_connected(config: &Config) -> Error {
+    Error::bypassed(format!("not connected to Aerospike at {}", config.hosts()))
 }
 
 /// The client of an installation that has no connected snapshot: waits for a first connection
@@ -252,6 +242,8 @@ pub(crate) struct Cache {
     installation: Arc<Installation>,
     /// The counters of the set whose call uses this cache.
     counters: &'static SetCounters,
+    /// How the cluster's breaker let this call through: a probe's first outcome decides.
+    admission: Admission,
 }
 
 impl Cache {
@@ -271,7 +263,8 @@ impl Cache {
     pub(crate) async fn read(&self, key: impl Borrow<Key> + Send) -> Result<Option<Stored>, Error> {
         let policies = self.installation.policies_for(key.borrow().set_name());
         let policy = &policies.read;
-        self.run(move |client| async move {
+        let route = Route::of(key.borrow(), RecordAccess::Read);
+        self.run(Some(route), move |client| async move {
             match client.get(policy, key.borrow(), [DATA_BIN]).await {
                 Ok(record) => {
                     let (generation, time_to_live) = (record.generation, record.time_to_live());
@@ -322,7 +315,8 @@ impl Cache {
                 policy.base_policy.filter_expression = Some(data_filter::unusable().clone());
             }
         }
-        self.run(move |client| async move {
+        let route = Route::of(key.borrow(), RecordAccess::Write);
+        self.run(Some(route), move |client| async move {
             client
                 .put(
                     &policy,
@@ -343,7 +337,8 @@ impl Cache {
     ) -> Result<u32, Error> {
         let mut policy = self.installation.policies_for(key.set_name()).write.clone();
         policy.expiration = expiration;
-        self.run(move |client| async move {
+        let route = Route::of(&key, RecordAccess::Invalidate);
+        self.run(Some(route), move |client| async move {
             // Removes bin `data` (a nil write deletes a bin) rather than replacing the record:
             // the server may refuse read operations with the replace policies.
             let no_data = Bin::new(DATA_BIN, Value::Nil);
@@ -372,8 +367,11 @@ impl Cache {
         policy.expiration = expiration;
         policy.generation_policy = GenerationPolicy::ExpectGenEqual;
         policy.generation = generation;
-        self.run(move |client| async move { client.touch(&policy, &key).await })
-            .await
+        let route = Route::of(&key, RecordAccess::Write);
+        self.run(Some(route), move |client| async move {
+            client.touch(&policy, &key).await
+        })
+        .await
     }
 
     /// Deletes the record; deleting an absent record succeeds.
@@ -383,8 +381,11 @@ impl Cache {
             .policies_for(key.set_name())
             .delete
             .clone();
-        self.run(move |client| async move { client.delete(&policy, &key).await.map(|_existed| ()) })
-            .await
+        let route = Route::of(&key, RecordAccess::Invalidate);
+        self.run(Some(route), move |client| async move {
+            client.delete(&policy, &key).await.map(|_existed| ())
+        })
+        .await
     }
 
     /// Asks the cluster to remove every record of `set` in `namespace` (the info command
@@ -435,13 +436,29 @@ impl Cache {
     /// The operation is boxed at once, before anything awaits it: the futures of the engine that
     /// await this one then hold a pointer, not the client's large state machine, and do not
     /// copy it around as they are created and moved.
+    ///
+    /// An operation on one record (`route`) first asks its partition's breaker: a partition that
+    /// failed recently is skipped (see `breaker`).
     fn run<'a, T: 'a, F>(
         &'a self,
+        route: Option<Route>,
         operation: impl FnOnce(&'a Client) -> F,
     ) -> impl Future<Output = Result<T, Error>> + Send + 'a
     where
         F: Future<Output = aerospike::Result<T>> + Send + 'a,
     {
+        let gate = match route {
+            None => Ok(None),
+            Some(route) => match self.installation.partitions.admits(route, || {
+                (
+                    breaker::now_millis(),
+                    self.installation.probe_expiry_millis(),
+                )
+            }) {
+                Some(admission) => Ok(Some((route, admission))),
+                None => Err(route),
+            },
+        };
         // The runtime's own client only where that runtime runs this call (see
         // `runtime_clients`); anywhere else the shared one, polled in the background's context.
         let own = self.own_client.as_ref().filter(|(runtime, _)| {
@@ -449,28 +466,54 @@ impl Cache {
         });
         let in_place = own.is_some();
         let client = own.map_or(&self.client, |(_, client)| client);
-        let operation = Box::pin(operation(client));
+        let operation = gate.is_ok().then(|| Box::pin(operation(client)));
         async move {
+            let (gate, Some(operation)) = (gate, operation) else {
+                return Err(self.paused(route));
+            };
+            let gate = gate.unwrap_or(None);
             let result = if in_place {
                 operation.await
             } else {
                 InBackground::new(background()?.handle(), operation).await
             };
             let result = result.map_err(|error| Error::from_aerospike(&error));
-            self.record(&result);
+            self.record(gate, &result);
             result
         }
     }
 
-    /// Records an operation's outcome in the breaker; reports the breaker opening and closing.
-    fn record<T>(&self, result: &Result<T, Error>) {
-        let failed = matches!(&result, Err(error) if breaker::is_failure(error));
+    /// The error of an operation skipped because its partition is paused.
+    fn paused(&self, route: Option<Route>) -> Error {
+        Error::bypassed(format!(
+            "partition {} failed within the last {:?}: the cache skips it until an operation \
+             there succeeds again",
+            route.map_or(0, Route::partition),
+            self.installation.config.reconnect_interval()
+        ))
+    }
+
+    /// Records an operation's outcome in the breakers; reports the cluster's breaker opening
+    /// and closing.
+    fn record<T>(&self, gate: Option<(Route, Admission)>, result: &Result<T, Error>) {
+        let outcome = Outcome::of(result);
         let config = &self.installation.config;
-        match self
-            .installation
-            .breaker
-            .record(failed, config.reconnect_interval())
-        {
+        if let Some((route, admission)) = gate {
+            let failed = matches!(outcome, Outcome::Failed(_));
+            self.installation.partitions.record(
+                route,
+                admission,
+                failed,
+                config.reconnect_interval(),
+            );
+        }
+        let single_node = || self.client.nodes().len() <= 1;
+        match self.installation.breaker.record(
+            outcome,
+            self.admission,
+            config.reconnect_interval(),
+            single_node,
+        ) {
             Some(Transition::Opened) => {
                 self.counters.count(Event::BreakerOpened);
                 let last = result.as_ref().err().map(ToString::to_string);
@@ -607,6 +650,8 @@ struct Installation {
     unusable: Option<Error>,
     /// Stops paying timeouts while the cluster does not answer.
     breaker: Breaker,
+    /// Stops paying timeouts for the partitions that do not answer.
+    partitions: PartitionGates,
     /// What the cluster said about each namespace used so far.
     namespaces: Mutex<HashMap<String, NamespaceCheck>>,
     /// The clients of the runtimes that call the cache most.
@@ -655,6 +700,7 @@ impl Installation {
             replaced: AtomicBool::new(false),
             unusable: None,
             breaker: Breaker::default(),
+            partitions: PartitionGates::default(),
             namespaces: Mutex::default(),
             default_namespace: OnceLock::new(),
             runtime_clients: Arc::new(RuntimeClients::new(
@@ -782,8 +828,8 @@ impl Installation {
 
     /// How long a half-open breaker waits for its probe to report before admitting another:
     /// a probe's call makes at most a few operations, each bounded by the operation timeout.
-    fn probe_expiry(&self) -> Duration {
-        self.config.operation_timeout().saturating_mul(3)
+    fn probe_expiry_millis(&self) -> u64 {
+        breaker::millis(self.config.operation_timeout().saturating_mul(3))
     }
 
     fn state_receiver(&self) -> Option<watch::Receiver<ConnState>> {
@@ -818,8 +864,12 @@ impl Policies {
         let mut read = ReadPolicy::default();
         read.base_policy.filter_expression = Some(data_filter::usable().clone());
         read.base_policy.total_timeout = millis;
-        read.base_policy.socket_timeout = millis;
-        // One retry covers a pooled connection the server closed (e.g. after a restart).
+        // A node that does not answer within half the budget leaves the other half to the
+        // retry, which goes to the partition's replica (`Replica::Sequence`): a dead or stalled
+        // node does not fail the reads of the keys it holds. The retry also covers a pooled
+        // connection the server closed (e.g. after a restart).
+        read.base_policy.socket_timeout = (millis / 2).max(1);
+        read.base_policy.replica = Replica::Sequence;
         read.base_policy.max_retries = 1;
         read.base_policy.sleep_between_retries = 0;
         let mut write = WritePolicy::default();

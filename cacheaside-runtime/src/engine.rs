@@ -336,7 +336,7 @@ fn touch_in_background(spec: &'static CacheSpec, policy: &'static CachePolicy, t
                     error.server_code(),
                     Some(ResultCode::GenerationError | ResultCode::KeyNotFoundError)
                 ) => {}
-            Err(_) => counters.count(Event::CacheError),
+            Err(error) => counters.count_failed(&error),
         }
         drop(claim);
     });
@@ -727,7 +727,7 @@ async fn lookup(
             Found::Missing(target) => Lookup::Missing(Some(target)),
         },
         Err(error) => {
-            counters.count(Event::CacheError);
+            counters.count_failed(&error);
             report::warn_once(Cause::Read, spec.set, || {
                 format!(
                     "set {}: cache read failed, loading instead: {error}",
@@ -803,7 +803,7 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
         .await
         .map(|_| ())
         .inspect_err(|error| {
-            counters.count(Event::CacheError);
+            counters.count_failed(error);
             report::warn_once(Cause::Delete, spec.set, || {
                 format!("set {}: cache invalidation failed: {error}", spec.set)
             });
@@ -824,7 +824,7 @@ async fn refresh_target(
             Some(target)
         }
         Err(error) => {
-            counters.count(Event::CacheError);
+            counters.count_failed(&error);
             report::warn_once(Cause::Write, spec.set, || {
                 format!(
                     "set {}: cache refresh failed, the loaded value is returned uncached: {error}",

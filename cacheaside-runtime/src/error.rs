@@ -30,6 +30,20 @@ pub struct Error {
     message: String,
     /// The server's result code, for the failures that get their own advice.
     server_code: Option<aerospike::ResultCode>,
+    /// Where the operation failed, for the circuit breaker (see `breaker`).
+    origin: Origin,
+}
+
+/// Where an operation's error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Not a cache operation's failure, or the client did not say which node it tried last.
+    Unknown,
+    /// The node the client tried last, as a hash of its name.
+    Node(u64),
+    /// No request was sent: the circuit breaker knew the cluster, or the partition holding
+    /// the key, to be failing.
+    Bypassed,
 }
 
 impl Error {
@@ -38,7 +52,26 @@ impl Error {
             kind,
             message: message.into(),
             server_code: None,
+            origin: Origin::Unknown,
         }
+    }
+
+    /// An operation not sent because the breaker knew it would fail (see [`Origin::Bypassed`]).
+    pub(crate) fn bypassed(message: impl Into<String>) -> Self {
+        Error {
+            origin: Origin::Bypassed,
+            ..Error::new(ErrorKind::Unavailable, message)
+        }
+    }
+
+    /// Whether the operation was skipped rather than tried (counted as
+    /// [`bypassed`](crate::SetStats::bypassed), not as a cache error).
+    pub(crate) fn is_bypass(&self) -> bool {
+        self.origin == Origin::Bypassed
+    }
+
+    pub(crate) fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// What went wrong.
@@ -57,6 +90,9 @@ impl Error {
         };
         Error {
             server_code,
+            origin: error
+                .node()
+                .map_or(Origin::Unknown, |node| Origin::Node(node_hash(node))),
             ..Error::new(kind, format!("aerospike: {error}"))
         }
     }
@@ -69,6 +105,13 @@ impl Error {
     pub(crate) fn set_server_code(&mut self, code: aerospike::ResultCode) {
         self.server_code = Some(code);
     }
+}
+
+/// FNV-1a of a node's name: enough to tell the nodes of one cluster apart.
+fn node_hash(node: &str) -> u64 {
+    node.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl fmt::Display for Error {

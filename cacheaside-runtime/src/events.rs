@@ -24,12 +24,15 @@ pub(crate) enum Event {
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     LocalHit,
     Touch,
+    /// A cache operation skipped because the cluster, or the part of it that holds the key, is
+    /// known to be failing (see `health`): no request was sent.
+    Bypassed,
 }
 
 impl Event {
     /// Every event, in declaration order (`event as usize` is its index here).
     #[cfg(test)]
-    pub(crate) const ALL: [Event; 16] = [
+    pub(crate) const ALL: [Event; 17] = [
         Event::Hit,
         Event::Miss,
         Event::Load,
@@ -46,6 +49,7 @@ impl Event {
         Event::StaleServed,
         Event::LocalHit,
         Event::Touch,
+        Event::Bypassed,
     ];
 
     /// The name of the [`SetStats`](crate::SetStats) field that counts this event.
@@ -68,6 +72,7 @@ impl Event {
             Event::StaleServed => "stale_served",
             Event::LocalHit => "local_hits",
             Event::Touch => "touches",
+            Event::Bypassed => "bypassed",
         }
     }
 }

@@ -24,6 +24,7 @@
 //! | `cacheaside_stale_served_total` | counter | `set` | [`SetStats::stale_served`](crate::SetStats::stale_served) |
 //! | `cacheaside_local_hits_total` | counter | `set` | [`SetStats::local_hits`](crate::SetStats::local_hits) |
 //! | `cacheaside_touches_total` | counter | `set` | [`SetStats::touches`](crate::SetStats::touches) |
+//! | `cacheaside_bypassed_total` | counter | `set` | [`SetStats::bypassed`](crate::SetStats::bypassed) |
 //! | `cacheaside_call_duration_seconds` | histogram | `set`, `outcome` | how long a call of an annotated function took, by how it was answered: `hit`, `local_hit`, `miss`, `stale`, `bypass` or `error` |
 //! | `cacheaside_load_duration_seconds` | histogram | `set` | how long the function's body (the loader) took, when it ran |
 //!
@@ -50,7 +51,7 @@ use ::metrics::{Key, KeyName, Label, Level, Metadata, SharedString, Unit};
 use crate::events::{Event, Outcome};
 
 /// Name and description of the counter of each [`Event`], at its index.
-pub(crate) const COUNTERS: [(&str, &str); 16] = [
+pub(crate) const COUNTERS: [(&str, &str); 17] = [
     ("cacheaside_hits_total", "Calls answered from the cache."),
     (
         "cacheaside_misses_total",
@@ -106,6 +107,10 @@ pub(crate) const COUNTERS: [(&str, &str); 16] = [
         "Hits answered by the in-process tier of local(...).",
     ),
     ("cacheaside_touches_total", "TTL resets by touch_on_read."),
+    (
+        "cacheaside_bypassed_total",
+        "Cache operations skipped because the cluster, or the part holding the key, was failing.",
+    ),
 ];
 
 pub(crate) const CALL_DURATION: &str = "cacheaside_call_duration_seconds";
@@ -148,7 +153,7 @@ pub fn describe() {
 /// costs a lookup in the recorder and no allocation.
 #[derive(Debug)]
 pub(crate) struct SetMetrics {
-    counters: [Key; 16],
+    counters: [Key; 17],
     calls: [Key; 6],
     load: Key,
 }

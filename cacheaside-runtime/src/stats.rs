@@ -23,9 +23,10 @@ pub struct SetStats {
     /// Loads whose result was not cacheable and so was not written: an `Err` of a `Result` or a
     /// `None` of an `Option`. Plain return values are always cacheable.
     pub load_errors: u64,
-    /// Failed cache operations: reads, writes and deletes that returned an error or timed out,
-    /// calls that found the cache unreachable (not counted when it is disabled), keys that could
-    /// not be built and values that could not be encoded. None of them reached the caller.
+    /// Failed cache operations: reads, writes and deletes that were sent and returned an error or
+    /// timed out, namespaces missing on the cluster, keys that could not be built and values that
+    /// could not be encoded. None of them reached the caller. Operations not sent because the
+    /// cache was known to be failing are counted in [`bypassed`](Self::bypassed) instead.
     pub cache_errors: u64,
     /// Entries found but not decodable as the expected type (another codec, an older shape,
     /// corrupt bytes); each is also a miss, and the load overwrites it.
@@ -38,8 +39,10 @@ pub struct SetStats {
     /// Write-backs refused because the entry changed after the read that missed (an
     /// invalidation, a refresh or a write by another process): the loaded value may be stale.
     pub stale_writes_prevented: u64,
-    /// Times the circuit breaker opened (the cluster failed several operations in a row), counted
-    /// on the set whose call saw the last of them; calls then bypass the cache until it answers.
+    /// Times the cluster's circuit breaker opened (several operations in a row failed, on more
+    /// than one node or on a one-node cluster), counted on the set whose call saw the last of
+    /// them; calls then bypass the cache until a probe is answered. A single failing partition
+    /// pauses only itself and is not counted here.
     pub breaker_opens: u64,
     /// Values not written because their namespace refuses records with a TTL (`nsup-period` 0)
     /// and [`write_without_ttl_when_forbidden`](crate::ConfigBuilder::write_without_ttl_when_forbidden)
@@ -60,6 +63,12 @@ pub struct SetStats {
     pub local_hits: u64,
     /// TTL resets by `touch_on_read` (sliding expiry), made in the background after a hit.
     pub touches: u64,
+    /// Cache operations not sent because the cluster, or the partition that holds the key, was
+    /// failing (the circuit breaker was open, or the client had no connection): the call loaded
+    /// instead, at no cost in timeouts. They are not counted in
+    /// [`cache_errors`](Self::cache_errors), which counts operations that were tried and failed:
+    /// alert on both.
+    pub bypassed: u64,
 }
 
 impl SetStats {
@@ -90,6 +99,7 @@ impl SetStats {
         self.stale_served += other.stale_served;
         self.local_hits += other.local_hits;
         self.touches += other.touches;
+        self.bypassed += other.bypassed;
     }
 }
 
@@ -161,6 +171,7 @@ pub(crate) struct SetCounters {
     stale_served: AtomicU64,
     local_hits: AtomicU64,
     touches: AtomicU64,
+    bypassed: AtomicU64,
     /// Hits of the local tier counted by [`count_local_hit`](Self::count_local_hit): each is a
     /// hit and a local hit, counted by one increment.
     local_tier_hits: AtomicU64,
@@ -190,6 +201,7 @@ impl SetCounters {
             stale_served: AtomicU64::new(0),
             local_hits: AtomicU64::new(0),
             touches: AtomicU64::new(0),
+            bypassed: AtomicU64::new(0),
             local_tier_hits: AtomicU64::new(0),
         }
     }
@@ -218,10 +230,21 @@ impl SetCounters {
             Event::StaleServed => &self.stale_served,
             Event::LocalHit => &self.local_hits,
             Event::Touch => &self.touches,
+            Event::Bypassed => &self.bypassed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         self.exported.count(event);
+    }
+
+    /// A cache operation that did not succeed: [`Bypassed`](Event::Bypassed) when it was never
+    /// sent (a breaker knew it would fail), else a [`CacheError`](Event::CacheError).
+    pub(crate) fn count_failed(&self, error: &crate::Error) {
+        self.count(if error.is_bypass() {
+            Event::Bypassed
+        } else {
+            Event::CacheError
+        });
     }
 
     /// A hit of the local tier: counts a [`Hit`](Event::Hit) and a [`LocalHit`](Event::LocalHit)
@@ -255,6 +278,7 @@ impl SetCounters {
             stale_served: self.stale_served.load(Ordering::Relaxed),
             local_hits: self.local_hits.load(Ordering::Relaxed) + local_tier_hits,
             touches: self.touches.load(Ordering::Relaxed),
+            bypassed: self.bypassed.load(Ordering::Relaxed),
         }
     }
 }
@@ -344,15 +368,15 @@ mod tests {
         counters(set).count(Event::Miss);
         let stats = stats().set(set);
         assert_eq!((stats.hits, stats.local_hits, stats.misses), (3, 2, 1));
-        let mut expected = [0; 16];
+        let mut expected = [0; 17];
         (expected[0], expected[1], expected[14]) = (3, 1, 2);
         assert_eq!(fields(&stats), expected, "no other counter moves");
     }
 
-    const EVERY_EVENT: [Event; 16] = Event::ALL;
+    const EVERY_EVENT: [Event; 17] = Event::ALL;
 
     /// Every field of a snapshot, in declaration order.
-    fn fields(stats: &SetStats) -> [u64; 16] {
+    fn fields(stats: &SetStats) -> [u64; 17] {
         [
             stats.hits,
             stats.misses,
@@ -370,6 +394,7 @@ mod tests {
             stats.stale_served,
             stats.local_hits,
             stats.touches,
+            stats.bypassed,
         ]
     }
 
@@ -378,7 +403,7 @@ mod tests {
         for (index, event) in EVERY_EVENT.into_iter().enumerate() {
             let set: &'static str = Box::leak(format!("stats_test_event_{index}").into_boxed_str());
             counters(set).count(event);
-            let mut expected = [0; 16];
+            let mut expected = [0; 17];
             expected[index] = 1;
             assert_eq!(fields(&stats().set(set)), expected, "{event:?}");
         }
@@ -392,7 +417,7 @@ mod tests {
         };
         total.add(&one_each);
         total.add(&one_each);
-        assert_eq!(fields(&total), [2; 16], "add() sums every field");
+        assert_eq!(fields(&total), [2; 17], "add() sums every field");
     }
 
     #[test]
@@ -417,6 +442,7 @@ mod tests {
             "stale_served",
             "local_hits",
             "touches",
+            "bypassed",
         ];
         let debug = format!("{:?}", SetStats::default());
         for (event, name) in Event::ALL.into_iter().zip(names) {

@@ -380,7 +380,7 @@ async fn write_replacing(
             store_with_ttl(spec, target, bytes, spec.ttl, counters).await;
         }
         Err(error) => {
-            counters.count(Event::CacheError);
+            counters.count_failed(&error);
             report::warn_once(Cause::Write, spec.set, || {
                 format!(
                     "set {}: {} could not write its value to the cache: {error}; the old entry \
@@ -418,7 +418,7 @@ async fn truncate(spec: &'static CacheSpec) -> Result<(), Error> {
     cache
         .truncate(namespace, spec.set)
         .await
-        .inspect_err(|_| counters.count(Event::CacheError))
+        .inspect_err(|error| counters.count_failed(error))
 }
 
 /// Counts and describes a background runtime that could not run a sync caller's operation.

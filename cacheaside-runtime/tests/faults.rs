@@ -105,6 +105,65 @@ async fn server_errors_return_the_loaded_value() {
 }
 
 #[tokio::test]
+async fn a_failed_operation_pauses_only_its_keys_partition() {
+    static SPEC: CacheSpec = CacheSpec {
+        cache: None,
+        namespace: None,
+        set: "ft_partition",
+        ttl: Ttl::Seconds(60),
+        function: "f",
+    };
+    let Some((server, _turn)) = server("a_failed_operation_pauses_only_its_keys_partition").await
+    else {
+        return;
+    };
+    let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
+    for (value, key) in (0..).zip(&keys) {
+        assert_eq!(call(&SPEC, key, value).await, value);
+    }
+    let before = stats("ft_partition");
+    let reads_before = server.counters().reads;
+
+    // Result code 1: a server error, for the next read (k0's).
+    server.faults().fail_next(1, 1);
+    assert_eq!(call(&SPEC, "k0", 100).await, 100, "fails open");
+    assert_eq!(
+        call(&SPEC, "k0", 101).await,
+        101,
+        "k0's partition is paused: the call skips the cache"
+    );
+    for (value, key) in (0..).zip(&keys).skip(1) {
+        assert_eq!(
+            call(&SPEC, key, 999).await,
+            value,
+            "{key}: the other partitions still answer"
+        );
+    }
+    let after = stats("ft_partition");
+    assert_eq!(after.cache_errors - before.cache_errors, 1, "{after:?}");
+    assert_eq!(after.bypassed - before.bypassed, 1, "{after:?}");
+    assert_eq!(after.breaker_opens, before.breaker_opens, "{after:?}");
+    assert_eq!(after.hits - before.hits, 9, "{after:?}");
+    assert_eq!(
+        server.counters().reads - reads_before,
+        10,
+        "the paused partition was not read"
+    );
+
+    // After the pause (the reconnect interval), one call probes the partition and finds the
+    // entry k0 had before the failure.
+    let mut resumed = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if call(&SPEC, "k0", 7).await == 0 {
+            resumed = true;
+            break;
+        }
+    }
+    assert!(resumed, "the partition answers again after the pause");
+}
+
+#[tokio::test]
 async fn a_stalled_server_costs_at_most_the_timeout() {
     static SPEC: CacheSpec = CacheSpec {
         cache: None,
@@ -127,8 +186,13 @@ async fn a_stalled_server_costs_at_most_the_timeout() {
     let after = stats("ft_stall");
     assert_eq!(
         after.cache_errors - before.cache_errors,
-        2,
-        "one timed-out read per call: {after:?}"
+        1,
+        "the first call's read timed out: {after:?}"
+    );
+    assert_eq!(
+        after.bypassed - before.bypassed,
+        1,
+        "which paused the key's partition: the second call skipped the cache: {after:?}"
     );
     assert_eq!(
         after.writes, before.writes,

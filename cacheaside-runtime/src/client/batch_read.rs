@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aerospike::{BatchOperation, BatchPolicy, BatchReadPolicy, Bins, Key, ResultCode};
 
 use super::{data_filter, Cache, Data, Stored};
+use crate::breaker::Admission;
 use crate::envelope::DATA_BIN;
 use crate::Error;
 
@@ -28,6 +29,8 @@ impl Clone for Cache {
             own_client: self.own_client.clone(),
             installation: Arc::clone(&self.installation),
             counters: self.counters,
+            // A probe's outcome is its own: a copy reports as an ordinary call.
+            admission: Admission::Closed,
         }
     }
 }
@@ -47,7 +50,7 @@ impl Cache {
         policy.base_policy.sleep_between_retries = 0;
         // Rows whose bin `data` is not bytes answer FILTERED_OUT (see `data_filter`).
         policy.base_policy.filter_expression = Some(data_filter::usable().clone());
-        self.run(move |client| async move {
+        self.run(None, move |client| async move {
             let row_policy = BatchReadPolicy::default();
             let mut ops: Vec<BatchOperation> = keys
                 .into_iter()

@@ -114,7 +114,7 @@ fn every_counter_is_exported_with_its_set_label() {
     }
     assert_eq!(
         capture.counters.lock().unwrap().len(),
-        16,
+        17,
         "one series each"
     );
     let stats = crate::stats().set(set);
@@ -146,6 +146,7 @@ fn one_each() -> SetStats {
         stale_served: 1,
         local_hits: 1,
         touches: 1,
+        bypassed: 1,
     }
 }
 
@@ -202,7 +203,7 @@ fn every_metric_is_described_with_its_unit() {
     let capture = Capture::default();
     ::metrics::with_local_recorder(&capture, describe);
     let described = capture.described.lock().unwrap();
-    assert_eq!(described.len(), 18);
+    assert_eq!(described.len(), 19);
     for (name, _) in COUNTERS {
         assert_eq!(described[name].0, Some(Unit::Count), "{name}");
     }

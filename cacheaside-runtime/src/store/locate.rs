@@ -96,7 +96,7 @@ pub(crate) async fn connect(
         Access::Ready(cache) => Ok(cache),
         Access::Disabled => Err(Unconnected::Disabled),
         Access::Unavailable(error) => {
-            counters.count(Event::CacheError);
+            counters.count_failed(&error);
             if let Some(disconnected) = disconnected {
                 report::warn_once(Cause::Disconnected, spec.set, || disconnected(spec, &error));
             }

@@ -267,7 +267,7 @@ async fn undo_write(
 ) {
     refused_after_truncate(spec, counters);
     if let Err(error) = mark_invalidated(spec, cache, key, namespace).await {
-        counters.count(Event::CacheError);
+        counters.count_failed(&error);
         report::warn_once(Cause::Delete, spec.set, || {
             format!(
                 "set {}: a value of {} written while the set was truncated could not be removed: \
@@ -355,7 +355,7 @@ pub(crate) async fn store_with_ttl(
             stale_write_prevented(spec, counters, "the entry changed");
         }
         Err(error) => {
-            counters.count(Event::CacheError);
+            counters.count_failed(&error);
             let (cause, advice) = match error.server_code() {
                 Some(ResultCode::FailForbidden) => (
                     Cause::Forbidden,

@@ -158,7 +158,7 @@ impl CacheEntries {
     }
 
     fn failed(&self, error: Error) {
-        self.counters.count(Event::CacheError);
+        self.counters.count_failed(&error);
         report::warn_once(Cause::Write, self.spec.set, || {
             format!(
                 "set {}: a write-behind value could not be cached: {error}; the source write is \

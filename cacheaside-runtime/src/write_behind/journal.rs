@@ -23,7 +23,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use crate::client::{self, Access, Cache, Data, Expected, Stored};
 use crate::codec;
 use crate::report::{self, Cause};
-use crate::stats::{Event, SetCounters};
+use crate::stats::SetCounters;
 use crate::{Error, ErrorKind};
 
 /// Sequence numbers reserved per compare-and-set of the cursor: one cursor update per this many
@@ -274,7 +274,7 @@ impl Journal {
     /// Counts a failed journal operation; logs the first one per journal (an outage would
     /// otherwise log on every write).
     fn failed(&self, error: &Error) {
-        self.counters.count(Event::CacheError);
+        self.counters.count_failed(error);
         report::warn_once(Cause::Write, &format!("{}/{}", self.set, self.name), || {
             format!(
                 "write-behind journal {} (set {}): {error}; writes stay queued in memory, and \
