@@ -61,6 +61,14 @@ pub struct Counters {
     /// Connections accepted (a client opens one per concurrent command to each node, and keeps
     /// them in its pool).
     pub connections: u64,
+    /// Keys of data commands (one per single-record command, one per key of a batch) that reached a
+    /// node holding a replica of the key's partition but not its master copy (a client reading
+    /// from a replica, or retrying there). Always 0 with one node.
+    pub served_as_replica: u64,
+    /// Keys of data commands that reached a node holding no copy of the key's partition (a real
+    /// node proxies them to the master; this one serves them from the shared store). Always 0
+    /// with one node.
+    pub proxied: u64,
 }
 
 impl Counters {
@@ -96,6 +104,8 @@ pub(crate) struct CounterCells {
     by_kind: [AtomicU64; 8],
     batch_keys: AtomicU64,
     connections: AtomicU64,
+    served_as_replica: AtomicU64,
+    proxied: AtomicU64,
 }
 
 impl CounterCells {
@@ -111,6 +121,12 @@ impl CounterCells {
         self.batch_keys.fetch_add(keys, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_ownership(&self, served_as_replica: u64, proxied: u64) {
+        self.served_as_replica
+            .fetch_add(served_as_replica, Ordering::Relaxed);
+        self.proxied.fetch_add(proxied, Ordering::Relaxed);
+    }
+
     pub(crate) fn snapshot(&self) -> Counters {
         let count = |kind: CommandKind| self.by_kind[kind.index()].load(Ordering::Relaxed);
         Counters {
@@ -124,6 +140,8 @@ impl CounterCells {
             batch_keys: self.batch_keys.load(Ordering::Relaxed),
             info: count(CommandKind::Info),
             connections: self.connections.load(Ordering::Relaxed),
+            served_as_replica: self.served_as_replica.load(Ordering::Relaxed),
+            proxied: self.proxied.load(Ordering::Relaxed),
         }
     }
 
@@ -133,5 +151,7 @@ impl CounterCells {
         }
         self.batch_keys.store(0, Ordering::Relaxed);
         self.connections.store(0, Ordering::Relaxed);
+        self.served_as_replica.store(0, Ordering::Relaxed);
+        self.proxied.store(0, Ordering::Relaxed);
     }
 }

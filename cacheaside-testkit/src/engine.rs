@@ -432,3 +432,18 @@ pub(crate) fn batch_key_count(message: &Message<'_>) -> u64 {
             u64::from(u32::from_be_bytes([count[0], count[1], count[2], count[3]]))
         })
 }
+
+/// The digests of the records a data message addresses: its key, or every key of a batch.
+pub(crate) fn digests(message: &Message<'_>) -> Vec<[u8; 20]> {
+    if message.info1 & info1::BATCH != 0 {
+        return match message.field(field::BATCH_INDEX).map(parse_batch) {
+            Some(Ok(rows)) => rows.into_iter().map(|row| row.digest).collect(),
+            _ => Vec::new(),
+        };
+    }
+    message
+        .field(field::DIGEST)
+        .and_then(|d| <[u8; 20]>::try_from(d).ok())
+        .into_iter()
+        .collect()
+}

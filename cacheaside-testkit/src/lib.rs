@@ -23,6 +23,35 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Several nodes
+//!
+//! [`TestServerBuilder::nodes`] runs a cluster in the process: each node listens on its own port
+//! with its own node name and answers the client's cluster discovery as a node of a real cluster:
+//! its peers, generations, and the partitions it holds as master and replica (partition `p`'s
+//! master is node `p % n`, its replica the next node; a lost master's partitions pass to their
+//! first replica). The nodes share one store, as a cluster with a replication factor of 2 or more
+//! keeps every record through the loss of one node, so any node serves any record; per-node
+//! counters ([`TestServer::node_counters`]) show where the client sent each command, and
+//! [`Counters::served_as_replica`] and [`Counters::proxied`] count the keys a node got for
+//! partitions it is not master of. [`TestServer::kill_node`] and [`TestServer::restart_node`]
+//! take a node away and back; the others notice after the re-cluster delay, as a real cluster
+//! notices through its heartbeats, and [`TestServer::rebalance`] moves partitions at once.
+//!
+//! ```
+//! # async fn demo() -> std::io::Result<()> {
+//! let server = cacheaside_testkit::TestServer::builder()
+//!     .nodes(3)
+//!     .recluster_delay(std::time::Duration::from_millis(100))
+//!     .start()
+//!     .await?;
+//! // let client = aerospike::Client::new(&aerospike::ClientPolicy::default(), &server.hosts()).await?;
+//! server.kill_node(1).await;
+//! // Within the client's tend interval after the re-cluster delay, it knows nodes 0 and 2 only.
+//! server.restart_node(1).await?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -36,6 +65,7 @@ mod expression;
 mod faults;
 mod info;
 mod key;
+mod membership;
 mod namespace;
 pub mod raw;
 mod server;
@@ -51,6 +81,6 @@ pub use counters::{CommandKind, Counters};
 pub use faults::Faults;
 pub use key::UserKey;
 pub use namespace::{NamespaceConfig, DEFAULT_MAX_RECORD_SIZE};
-pub use server::{TestServer, TestServerBuilder};
+pub use server::{TestServer, TestServerBuilder, DEFAULT_RECLUSTER_DELAY};
 pub use store::{KeyView, RecordView};
 pub use value::BinValue;

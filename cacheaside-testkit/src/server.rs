@@ -18,9 +18,16 @@ use crate::engine;
 use crate::faults::Faults;
 use crate::info;
 use crate::key::UserKey;
+use crate::membership::{partition_of, Membership};
 use crate::namespace::NamespaceConfig;
 use crate::store::{KeyView, RecordView, Store};
 use crate::wire::{self, FrameKind, MESSAGE_HEADER_SIZE};
+
+/// How long the surviving nodes keep advertising the old cluster after a node is killed or
+/// restarted, unless [`TestServerBuilder::recluster_delay`] says otherwise. With the default
+/// heartbeat settings (interval 150 ms, timeout 10 intervals) a real cluster notices a lost node
+/// after 1.5 s and has re-formed about half a second later.
+pub const DEFAULT_RECLUSTER_DELAY: Duration = Duration::from_secs(2);
 
 /// State shared by the handle and the server thread.
 #[derive(Debug)]
@@ -28,8 +35,10 @@ struct Shared {
     store: Store,
     clock: Clock,
     faults: Faults,
+    /// Counts over all nodes.
     counters: CounterCells,
-    port: Mutex<u16>,
+    nodes: Vec<NodeShared>,
+    membership: Membership,
     /// What `cluster-name` answers; `None` answers `null`, as a server without one does.
     cluster_name: Option<String>,
     /// The users that may log in; without any, connections need no login.
@@ -39,17 +48,44 @@ struct Shared {
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
+/// What belongs to one node.
+#[derive(Debug, Default)]
+struct NodeShared {
+    /// The port it listens on (kept while it is stopped or killed).
+    port: Mutex<u16>,
+    counters: CounterCells,
+}
+
 impl Shared {
-    fn port(&self) -> u16 {
-        *self.port.lock().unwrap_or_else(PoisonError::into_inner)
+    fn port_of(&self, node: usize) -> u16 {
+        *self.nodes[node]
+            .port
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        (0..self.nodes.len())
+            .map(|node| self.port_of(node))
+            .collect()
+    }
+
+    /// Applies `count` to the counters of all nodes and to those of `node`.
+    fn count(&self, node: usize, count: impl Fn(&CounterCells)) {
+        count(&self.counters);
+        count(&self.nodes[node].counters);
     }
 }
 
+/// Called once the nodes asked for listen, or with the first error; may be sync or async.
+type OnListening = Box<dyn FnOnce(io::Result<()>) + Send>;
+
 /// Requests from the handle to the server thread.
 enum Control {
-    /// Listen (if not already) and report the port to the callback, which may be sync or async.
-    Listen(Box<dyn FnOnce(io::Result<u16>) + Send>),
-    Stop(oneshot::Sender<()>),
+    /// Listen on these nodes' ports (those not listening already).
+    Listen(Vec<usize>, OnListening),
+    /// Close these nodes' listeners and connections, all at once.
+    Close(Vec<usize>, oneshot::Sender<()>),
     Shutdown(Option<oneshot::Sender<()>>),
 }
 
@@ -78,6 +114,7 @@ impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestServer")
             .field("port", &self.port())
+            .field("nodes", &self.node_count())
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +123,9 @@ impl std::fmt::Debug for TestServer {
 #[derive(Clone, Debug, Default)]
 pub struct TestServerBuilder {
     port: u16,
+    nodes: usize,
+    replication_factor: Option<usize>,
+    recluster_delay: Option<Duration>,
     namespaces: Vec<NamespaceConfig>,
     cluster_name: Option<String>,
     users: Vec<(String, String)>,
@@ -94,9 +134,52 @@ pub struct TestServerBuilder {
 }
 
 impl TestServerBuilder {
-    /// The port to listen on; 0 (the default) picks a free one.
+    /// The port to listen on; 0 (the default) picks a free one. With several
+    /// [`nodes`](Self::nodes), node `i` listens on `port + i` (each on a free port with 0).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+
+    /// Runs a cluster of `nodes` nodes (default 1; 0 is taken as 1), each listening on its own
+    /// port on 127.0.0.1 with its own node name (`BB9TESTKIT0001`, `BB9TESTKIT0002`, …), and each
+    /// answering the client's cluster discovery as a node of a real cluster would: its peers,
+    /// generations, and the partitions it holds as master and as replica. Partition `p`'s master
+    /// is node `p % nodes` and its replicas the nodes after it; a partition whose master is gone
+    /// passes to its first replica.
+    ///
+    /// All nodes serve one shared store, as a cluster with a replication factor of 2 or more keeps
+    /// every record through the loss of one node: any node answers for any record (a real node
+    /// proxies a command for a partition it does not hold), and [`Counters::served_as_replica`]
+    /// and [`Counters::proxied`] count the keys a node got for partitions it is not master of.
+    /// See [`TestServer::kill_node`] and [`TestServer::restart_node`].
+    ///
+    /// ```
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let server = cacheaside_testkit::TestServer::builder().nodes(3).start().await?;
+    /// // Seeds: every node, e.g. "127.0.0.1:41001,127.0.0.1:41002,127.0.0.1:41003".
+    /// assert_eq!(server.hosts().split(',').count(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn nodes(mut self, nodes: usize) -> Self {
+        self.nodes = nodes.max(1);
+        self
+    }
+
+    /// Copies of each partition while enough nodes are in the cluster (the namespaces'
+    /// `replication-factor`; 0 is taken as 1). Default: 2, or 1 for a single node. The nodes
+    /// advertise `min(replication factor, nodes in the cluster)` copies.
+    pub fn replication_factor(mut self, copies: usize) -> Self {
+        self.replication_factor = Some(copies.max(1));
+        self
+    }
+
+    /// How long after [`TestServer::kill_node`] or [`TestServer::restart_node`] the nodes keep
+    /// advertising the old cluster (peers, partition map, generations) before they re-form it;
+    /// default [`DEFAULT_RECLUSTER_DELAY`]. Tests can shorten it, e.g. to 100 ms.
+    pub fn recluster_delay(mut self, delay: Duration) -> Self {
+        self.recluster_delay = Some(delay);
         self
     }
 
@@ -164,8 +247,8 @@ impl TestServerBuilder {
     /// Starts the server and waits until it listens.
     pub async fn start(self) -> io::Result<TestServer> {
         let (reply, listening) = oneshot::channel();
-        let server = self.spawn(Box::new(move |port| {
-            let _ = reply.send(port);
+        let server = self.spawn(Box::new(move |outcome| {
+            let _ = reply.send(outcome);
         }))?;
         listening.await.map_err(|_| server_gone())??;
         Ok(server)
@@ -175,17 +258,14 @@ impl TestServerBuilder {
     /// Blocks the calling thread only until the server listens, so it may be called inside a runtime.
     pub fn start_blocking(self) -> io::Result<TestServer> {
         let (reply, listening) = std::sync::mpsc::channel();
-        let server = self.spawn(Box::new(move |port| {
-            let _ = reply.send(port);
+        let server = self.spawn(Box::new(move |outcome| {
+            let _ = reply.send(outcome);
         }))?;
         listening.recv().map_err(|_| server_gone())??;
         Ok(server)
     }
 
-    fn spawn(
-        self,
-        on_listening: Box<dyn FnOnce(io::Result<u16>) + Send>,
-    ) -> io::Result<TestServer> {
+    fn spawn(self, on_listening: OnListening) -> io::Result<TestServer> {
         let mut namespaces = self.namespaces;
         if namespaces.is_empty() {
             namespaces.push(NamespaceConfig::new("test"));
@@ -196,12 +276,36 @@ impl TestServerBuilder {
             .as_ref()
             .map(crate::tls::TlsIdentity::server_config)
             .transpose()?;
+        let node_count = self.nodes.max(1);
+        let nodes = (0..node_count)
+            .map(|node| {
+                let port = match self.port {
+                    0 => Ok(0),
+                    first => u16::try_from(usize::from(first) + node).map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("{node_count} nodes from port {first} go past port 65535"),
+                        )
+                    }),
+                };
+                Ok(NodeShared {
+                    port: Mutex::new(port?),
+                    counters: CounterCells::default(),
+                })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let membership = Membership::new(
+            node_count,
+            self.replication_factor.unwrap_or(node_count.min(2)),
+            self.recluster_delay.unwrap_or(DEFAULT_RECLUSTER_DELAY),
+        );
         let shared = Arc::new(Shared {
             store: Store::new(namespaces),
             clock: Clock::default(),
             faults: Faults::default(),
             counters: CounterCells::default(),
-            port: Mutex::new(self.port),
+            nodes,
+            membership,
             cluster_name: self.cluster_name,
             security: Security::new(&self.users)?,
             #[cfg(feature = "tls")]
@@ -214,7 +318,7 @@ impl TestServerBuilder {
             .build()?;
         let (control, requests) = mpsc::unbounded_channel();
         control
-            .send(Control::Listen(on_listening))
+            .send(Control::Listen((0..node_count).collect(), on_listening))
             .map_err(|_| server_gone())?;
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -243,35 +347,167 @@ impl TestServer {
         TestServerBuilder::default()
     }
 
-    /// `127.0.0.1:PORT`, the hosts string for `aerospike::Client::new`.
+    /// `127.0.0.1:PORT`, the hosts string for `aerospike::Client::new`. With several
+    /// [`nodes`](TestServerBuilder::nodes), every node not [killed](Self::kill_node) (all of
+    /// them if every one is), comma-separated: the client takes each as a seed.
     pub fn hosts(&self) -> String {
-        format!("127.0.0.1:{}", self.port())
+        let live: Vec<usize> = (0..self.node_count())
+            .filter(|&node| self.shared.membership.is_live(node))
+            .collect();
+        let nodes = if live.is_empty() {
+            (0..self.node_count()).collect()
+        } else {
+            live
+        };
+        nodes
+            .into_iter()
+            .map(|node| self.node_host(node))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
-    /// The port the server listens on (kept across [`stop`](Self::stop) and [`start_again`](Self::start_again)).
+    /// The port the server (its first node) listens on (kept across [`stop`](Self::stop) and
+    /// [`start_again`](Self::start_again)).
     pub fn port(&self) -> u16 {
-        self.shared.port()
+        self.shared.port_of(0)
     }
 
-    /// Closes the listener and every connection; data, faults, counters and the port number are kept.
-    /// Clients see connection refused until [`start_again`](Self::start_again).
-    pub async fn stop(&self) {
-        let (reply, done) = oneshot::channel();
-        if self.control.send(Control::Stop(reply)).is_ok() {
-            let _ = done.await;
+    /// The number of nodes, killed or not ([`TestServerBuilder::nodes`]).
+    pub fn node_count(&self) -> usize {
+        self.shared.nodes.len()
+    }
+
+    /// The port of node `node` (0-based), kept while it is killed.
+    ///
+    /// # Panics
+    /// If there is no such node.
+    pub fn node_port(&self, node: usize) -> u16 {
+        self.shared.port_of(node)
+    }
+
+    /// `127.0.0.1:PORT` of node `node` (0-based), e.g. to connect a client to that node only.
+    ///
+    /// # Panics
+    /// If there is no such node.
+    pub fn node_host(&self, node: usize) -> String {
+        format!("127.0.0.1:{}", self.node_port(node))
+    }
+
+    /// The name node `node` (0-based) reports: `BB9TESTKIT0001` for node 0, and so on. The
+    /// client's `Node::name` for that node.
+    ///
+    /// # Panics
+    /// If there is no such node.
+    pub fn node_name(&self, node: usize) -> String {
+        assert!(node < self.node_count(), "no node {node}");
+        info::node_name(node)
+    }
+
+    /// A snapshot of the commands node `node` (0-based) has seen; [`counters`](Self::counters)
+    /// adds up all nodes.
+    ///
+    /// # Panics
+    /// If there is no such node.
+    pub fn node_counters(&self, node: usize) -> Counters {
+        self.shared.nodes[node].counters.snapshot()
+    }
+
+    /// The nodes of the cluster as the nodes advertise it now, ascending: all of them, but for a
+    /// killed one once the re-cluster delay has passed, and for a restarted one until it has.
+    pub fn cluster_nodes(&self) -> Vec<usize> {
+        self.shared
+            .membership
+            .with_view(|view| view.members().to_vec())
+    }
+
+    /// The nodes holding the partition of this key, master first, as the nodes advertise it now.
+    pub fn owners(&self, set: &str, key: impl Into<UserKey>) -> Vec<usize> {
+        self.owners_by_digest(&key.into().digest(set))
+    }
+
+    /// The nodes holding the partition of this digest, master first, as advertised now.
+    pub fn owners_by_digest(&self, digest: &[u8; 20]) -> Vec<usize> {
+        let partition = partition_of(digest);
+        self.shared
+            .membership
+            .with_view(|view| view.owners(partition).collect())
+    }
+
+    /// Kills node `node` (0-based) as `kill -9` would: it stops listening and every open
+    /// connection to it is closed at once, so clients read end-of-stream on the connections they
+    /// hold and have new ones refused. The other nodes keep advertising the old cluster, the
+    /// killed node included, for the [re-cluster delay](TestServerBuilder::recluster_delay);
+    /// then they re-form it without the node: new peers lists, the killed node's partitions
+    /// passed to their replicas, generations bumped. The node's data stays in the shared store.
+    /// Does nothing if the node is already killed.
+    ///
+    /// # Panics
+    /// If there is no such node.
+    pub async fn kill_node(&self, node: usize) {
+        assert!(node < self.node_count(), "no node {node}");
+        if self.shared.membership.set_live(node, false) {
+            self.close(vec![node]).await;
         }
     }
 
-    /// Listens again on the same port after [`stop`](Self::stop). Does nothing if already listening.
+    /// Starts a [killed](Self::kill_node) node again on the same port with the same name. It
+    /// answers at once, but as a node outside the cluster (no peers, `partition-generation` -1,
+    /// no partitions) until the re-cluster delay has passed; then the cluster re-forms with it
+    /// and it takes its partitions back. Does nothing if the node runs.
+    ///
+    /// # Panics
+    /// If there is no such node.
+    pub async fn restart_node(&self, node: usize) -> io::Result<()> {
+        assert!(node < self.node_count(), "no node {node}");
+        if self.shared.membership.is_live(node) {
+            return Ok(());
+        }
+        self.listen(vec![node]).await?;
+        self.shared.membership.set_live(node, true);
+        Ok(())
+    }
+
+    /// Moves every partition to other nodes now, as the migrations after a rebalance would:
+    /// each partition's master and replicas shift one node along, and `partition-generation`
+    /// is bumped on every node, so clients fetch the new partition map on their next tend.
+    /// Clients that have not yet done so send commands to the old owners, which still serve
+    /// them (counted in [`Counters::served_as_replica`] or [`Counters::proxied`]).
+    pub fn rebalance(&self) {
+        self.shared.membership.rebalance();
+    }
+
+    /// Closes every node's listener and connections; data, faults, counters and the port numbers
+    /// are kept, and the nodes keep advertising the same cluster. Clients see connection refused
+    /// until [`start_again`](Self::start_again).
+    pub async fn stop(&self) {
+        self.close((0..self.node_count()).collect()).await;
+    }
+
+    /// Listens again on the same ports after [`stop`](Self::stop) (killed nodes stay killed).
+    /// Does nothing for nodes that listen already.
     pub async fn start_again(&self) -> io::Result<()> {
+        let live = (0..self.node_count())
+            .filter(|&node| self.shared.membership.is_live(node))
+            .collect();
+        self.listen(live).await
+    }
+
+    async fn listen(&self, nodes: Vec<usize>) -> io::Result<()> {
         let (reply, listening) = oneshot::channel();
-        let on_listening = Box::new(move |port| {
-            let _ = reply.send(port);
+        let on_listening = Box::new(move |outcome| {
+            let _ = reply.send(outcome);
         });
         self.control
-            .send(Control::Listen(on_listening))
+            .send(Control::Listen(nodes, on_listening))
             .map_err(|_| server_gone())?;
-        listening.await.map_err(|_| server_gone())?.map(|_| ())
+        listening.await.map_err(|_| server_gone())?
+    }
+
+    async fn close(&self, nodes: Vec<usize>) {
+        let (reply, done) = oneshot::channel();
+        if self.control.send(Control::Close(nodes, reply)).is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// Stops the server for good and frees the port (dropping it does the same).
@@ -293,14 +529,17 @@ impl TestServer {
         &self.shared.faults
     }
 
-    /// A snapshot of the commands seen so far, per kind.
+    /// A snapshot of the commands seen so far, per kind, by all nodes together.
     pub fn counters(&self) -> Counters {
         self.shared.counters.snapshot()
     }
 
-    /// Sets every command counter back to zero.
+    /// Sets every command counter back to zero, those of each node too.
     pub fn reset_counters(&self) {
         self.shared.counters.reset();
+        for node in &self.shared.nodes {
+            node.counters.reset();
+        }
     }
 
     /// A live record's bins, generation and TTL, read straight from server state.
@@ -355,48 +594,32 @@ struct Listening {
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Listening {
-    async fn close(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
 async fn control_loop(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver<Control>) {
-    let mut listening: Option<Listening> = None;
+    let mut listening: Vec<Option<Listening>> = shared.nodes.iter().map(|_| None).collect();
     while let Some(request) = requests.recv().await {
         match request {
-            Control::Listen(reply) => {
-                if listening.is_some() {
-                    reply(Ok(shared.port()));
-                    continue;
-                }
-                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, shared.port()));
-                match TcpListener::bind(addr)
-                    .await
-                    .and_then(|l| Ok((l.local_addr()?.port(), l)))
-                {
-                    Ok((port, listener)) => {
-                        *shared.port.lock().unwrap_or_else(PoisonError::into_inner) = port;
-                        let (stop, stopped) = watch::channel(false);
-                        let task =
-                            tokio::spawn(accept_loop(listener, Arc::clone(&shared), stopped));
-                        listening = Some(Listening { stop, task });
-                        reply(Ok(port));
+            Control::Listen(nodes, reply) => {
+                let mut outcome = Ok(());
+                for node in nodes {
+                    if listening[node].is_some() {
+                        continue;
                     }
-                    Err(e) => reply(Err(e)),
+                    match listen(&shared, node).await {
+                        Ok(running) => listening[node] = Some(running),
+                        Err(e) => {
+                            outcome = Err(e);
+                            break;
+                        }
+                    }
                 }
+                reply(outcome);
             }
-            Control::Stop(reply) => {
-                if let Some(running) = listening.take() {
-                    running.close().await;
-                }
+            Control::Close(nodes, reply) => {
+                close_all(nodes.into_iter().filter_map(|node| listening[node].take())).await;
                 let _ = reply.send(());
             }
             Control::Shutdown(reply) => {
-                if let Some(running) = listening.take() {
-                    running.close().await;
-                }
+                close_all(listening.iter_mut().filter_map(Option::take)).await;
                 if let Some(reply) = reply {
                     let _ = reply.send(());
                 }
@@ -404,14 +627,40 @@ async fn control_loop(shared: Arc<Shared>, mut requests: mpsc::UnboundedReceiver
             }
         }
     }
-    if let Some(running) = listening.take() {
-        running.close().await;
+    close_all(listening.iter_mut().filter_map(Option::take)).await;
+}
+
+/// Binds `node`'s port (a free one the first time if it is 0) and accepts connections on it.
+async fn listen(shared: &Arc<Shared>, node: usize) -> io::Result<Listening> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, shared.port_of(node)));
+    let listener = TcpListener::bind(addr).await?;
+    let port = listener.local_addr()?.port();
+    *shared.nodes[node]
+        .port
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = port;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, Arc::clone(shared), node, stopped));
+    Ok(Listening { stop, task })
+}
+
+/// Signals every listener first, so that their connections all close at once, then waits.
+async fn close_all(running: impl Iterator<Item = Listening>) {
+    let tasks: Vec<_> = running
+        .map(|running| {
+            let _ = running.stop.send(true);
+            running.task
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
     }
 }
 
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
+    node: usize,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -425,14 +674,14 @@ async fn accept_loop(
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
-                    shared.counters.record_connection();
+                    shared.count(node, CounterCells::record_connection);
                     #[cfg(feature = "tls")]
                     if let Some(config) = &shared.tls {
                         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
-                        connections.spawn(serve_tls(acceptor, stream, Arc::clone(&shared)));
+                        connections.spawn(serve_tls(acceptor, stream, Arc::clone(&shared), node));
                         continue;
                     }
-                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
+                    connections.spawn(serve_connection(stream, Arc::clone(&shared), node));
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -462,9 +711,14 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Completes the TLS handshake, then serves the connection; a failed handshake closes it.
 #[cfg(feature = "tls")]
-async fn serve_tls(acceptor: tokio_rustls::TlsAcceptor, stream: TcpStream, shared: Arc<Shared>) {
+async fn serve_tls(
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    node: usize,
+) {
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => serve_connection(tls, shared).await,
+        Ok(Ok(tls)) => serve_connection(tls, shared, node).await,
         Ok(Err(error)) => {
             tracing::debug!(%error, "closing a connection after a failed TLS handshake")
         }
@@ -473,7 +727,7 @@ async fn serve_tls(acceptor: tokio_rustls::TlsAcceptor, stream: TcpStream, share
 }
 
 /// Serves one connection until the client closes it, a frame is malformed, or a fault ends it.
-async fn serve_connection(stream: impl Connection, shared: Arc<Shared>) {
+async fn serve_connection(stream: impl Connection, shared: Arc<Shared>, node: usize) {
     let mut stream = BufReader::with_capacity(16 * 1024, stream);
     let mut body = Vec::new();
     let mut authenticated = !shared.security.enabled();
@@ -505,13 +759,17 @@ async fn serve_connection(stream: impl Connection, shared: Arc<Shared>) {
         }
         let reply = match frame.kind {
             FrameKind::Info => {
-                shared.counters.record(CommandKind::Info);
-                wire::info_frame(&info::answer(
-                    &shared.store,
-                    shared.port(),
-                    shared.cluster_name.as_deref(),
-                    &body,
-                ))
+                shared.count(node, |counters| counters.record(CommandKind::Info));
+                let ports = shared.ports();
+                let view = shared.membership.view();
+                let context = info::Context {
+                    store: &shared.store,
+                    cluster_name: shared.cluster_name.as_deref(),
+                    node,
+                    ports: &ports,
+                    view: &view,
+                };
+                wire::info_frame(&info::answer(&context, &body))
             }
             FrameKind::Admin => {
                 let (reply, outcome) = shared.security.answer(&body);
@@ -519,7 +777,7 @@ async fn serve_connection(stream: impl Connection, shared: Arc<Shared>) {
                 reply
             }
             FrameKind::Message if !authenticated => wire::Reply::code(admin::NOT_AUTHENTICATED),
-            FrameKind::Message => match handle_message(&shared, &body).await {
+            FrameKind::Message => match handle_message(&shared, node, &body).await {
                 Some(reply) => reply,
                 None => {
                     stream.get_ref().reset_on_close();
@@ -536,7 +794,7 @@ async fn serve_connection(stream: impl Connection, shared: Arc<Shared>) {
 }
 
 /// The reply to one data message, or `None` to drop the connection.
-async fn handle_message(shared: &Shared, body: &[u8]) -> Option<Vec<u8>> {
+async fn handle_message(shared: &Shared, node: usize, body: &[u8]) -> Option<Vec<u8>> {
     let message = match wire::parse_message(body) {
         Ok(message) => message,
         Err(error) => {
@@ -545,11 +803,13 @@ async fn handle_message(shared: &Shared, body: &[u8]) -> Option<Vec<u8>> {
         }
     };
     let kind = engine::classify(&message);
-    shared.counters.record(kind);
+    shared.count(node, |counters| counters.record(kind));
     if kind == CommandKind::BatchRead {
-        shared
-            .counters
-            .record_batch_keys(engine::batch_key_count(&message));
+        let keys = engine::batch_key_count(&message);
+        shared.count(node, |counters| counters.record_batch_keys(keys));
+    }
+    if shared.nodes.len() > 1 {
+        count_ownership(shared, node, &message);
     }
     let plan = shared.faults.plan(kind);
     if plan.reset {
@@ -570,6 +830,27 @@ async fn handle_message(shared: &Shared, body: &[u8]) -> Option<Vec<u8>> {
         wire::corrupt_bin_values(&mut reply);
     }
     Some(reply)
+}
+
+/// Counts the keys of a message that `node` is not master of, by the partition map it advertises.
+fn count_ownership(shared: &Shared, node: usize, message: &wire::Message<'_>) {
+    let digests = engine::digests(message);
+    let (as_replica, proxied) = shared.membership.with_view(|view| {
+        digests
+            .iter()
+            .fold((0, 0), |(as_replica, proxied), digest| {
+                match view.role(node, partition_of(digest)) {
+                    Some(0) => (as_replica, proxied),
+                    Some(_) => (as_replica + 1, proxied),
+                    None => (as_replica, proxied + 1),
+                }
+            })
+    });
+    if as_replica + proxied > 0 {
+        shared.count(node, |counters| {
+            counters.record_ownership(as_replica, proxied)
+        });
+    }
 }
 
 /// Whether a reply frame has at least one operation (bin) in its first message.

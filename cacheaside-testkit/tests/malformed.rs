@@ -55,21 +55,11 @@ async fn malformed_frames_close_only_their_connection() {
         .unwrap();
 }
 
-#[test]
-fn binary_prints_a_ready_line_and_exits_zero_on_sigterm() {
-    if common::real_hosts().is_some() {
-        return;
-    }
+/// Starts the binary with `args` and reads its ready line.
+fn spawn_binary(args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aerospike-testkit"))
-        .args([
-            "--port",
-            "0",
-            "--namespace",
-            "test",
-            "--namespace",
-            "nottl:nsup-period=0",
-        ])
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -77,6 +67,22 @@ fn binary_prints_a_ready_line_and_exits_zero_on_sigterm() {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    (child, line)
+}
+
+#[test]
+fn binary_prints_a_ready_line_and_exits_zero_on_sigterm() {
+    if common::real_hosts().is_some() {
+        return;
+    }
+    let (mut child, line) = spawn_binary(&[
+        "--port",
+        "0",
+        "--namespace",
+        "test",
+        "--namespace",
+        "nottl:nsup-period=0",
+    ]);
     let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
     assert!(addr.starts_with("127.0.0.1:"), "{line}");
     assert!(TcpStream::connect(&addr).is_ok());
@@ -87,4 +93,30 @@ fn binary_prints_a_ready_line_and_exits_zero_on_sigterm() {
         .unwrap();
     assert!(status.success());
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn binary_runs_several_nodes_and_says_so() {
+    if common::real_hosts().is_some() {
+        return;
+    }
+    let (mut child, line) = spawn_binary(&["--port", "0", "--nodes", "3"]);
+    assert!(
+        line.starts_with("aerospike-testkit (3 nodes) listening on "),
+        "{line}"
+    );
+    let hosts = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(hosts.split(',').count(), 3, "{line}");
+    for addr in hosts.split(',') {
+        assert!(TcpStream::connect(addr).is_ok(), "{addr}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let usage = std::process::Command::new(env!("CARGO_BIN_EXE_aerospike-testkit"))
+        .args(["--nodes", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("--nodes N"));
 }
