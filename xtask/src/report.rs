@@ -51,7 +51,7 @@ fn header(out: &mut String, machine: &Machine, failed: &[String]) {
         "# Benchmarks\n\n\
          Reproduce with one command (about eight minutes on two cores):\n\n\
          ```sh\n{COMMAND}\n```\n\n\
-         It runs the criterion benches of `benches/` (`paths`, `local_tier`, `codec`, `stampede`, `degraded`, `many_keys`) and \
+         It runs the benches of `benches/` (`paths`, `local_tier`, `codec`, `stampede`, `degraded`, `many_keys`, `node_loss`) and \
          rewrites this file and the plots in `docs/benchmarks/`; add `--skip-run` to rewrite them from \
          the last run's output. Set `AEROSPIKE_HOSTS` to measure against a real cluster instead of the \
          in-process testkit server.\n\n\
@@ -257,6 +257,7 @@ fn summary(out: &mut String, results: &Results) {
     rows.extend(codec_rows(results));
     rows.push(throughput_row(results));
     rows.extend(many_keys_rows(results));
+    rows.extend(node_loss_rows(results));
 
     out.push_str(
         "\n## Summary\n\n\
@@ -292,7 +293,10 @@ fn summary(out: &mut String, results: &Results) {
          are median ops/s and the interleaved ratio is the median (and quartiles) of the rounds' \
          ops/s ratios, above 1 is faster. For 9, one batch loader call for 100 cached ids against \
          100 single calls of the same entries, and against a hand-written batch read (times; below \
-         1 is faster). The diagnostic rows put the runtime hop \
+         1 is faster). For 10, 32 tasks call in a loop over 2,000 cached keys of a three-node cluster \
+         (the testkit's, in the same process; replication factor 2) for 10 s, then one node is killed \
+         for 15 s, then restarted for 15 s; the rows compare the phase with the node down to the \
+         phase before. The diagnostic rows put the runtime hop \
          `cacheaside`'s client used to make (every operation spawned on its background runtime; \
          calls now poll operations in place) into the hand-written recipe, in the `#[cache_aside]` \
          column. For 4, the baseline is a `moka::sync::Cache<u64, User>` get of the same value.\n",
@@ -651,6 +655,83 @@ fn many_keys_rows(results: &Results) -> Vec<Row> {
         );
     }
     rows
+}
+
+/// The phases of the node-loss bench: before the kill, while the node is down, after its
+/// restart.
+fn node_loss_rows(results: &Results) -> Vec<Row> {
+    let figures = results.figures("node_loss");
+    if let Some(reason) = figures
+        .as_ref()
+        .and_then(|f| f.get("skipped"))
+        .and_then(Value::as_str)
+    {
+        return vec![Row {
+            figure: "10. One node of three killed under load",
+            ours: format!("skipped: {reason}"),
+            baseline: "—".to_owned(),
+            paired: "—".to_owned(),
+            ratio: "—".to_owned(),
+            target: "—",
+            met: None,
+            max_ratio: None,
+        }];
+    }
+    let phase = |name: &str| {
+        figures
+            .as_ref()?
+            .pointer("/phases")?
+            .as_array()?
+            .iter()
+            .find(|phase| phase.pointer("/phase").and_then(Value::as_str) == Some(name))
+    };
+    let (before, down) = (phase("before"), phase("node down"));
+    let field =
+        |phase: Option<&Value>, name: &str| phase.and_then(|p| number(p, &format!("/{name}")));
+    let share = |phase: Option<&Value>| {
+        field(phase, "load_share").map_or_else(not_measured, |share| {
+            format!(
+                "{:.2}% of calls ({} loads, {} failed, {} breaker opens)",
+                share * 100.0,
+                count(field(phase, "loads").unwrap_or(0.0)),
+                count(field(phase, "failed").unwrap_or(0.0)),
+                count(field(phase, "breaker_opens").unwrap_or(0.0)),
+            )
+        })
+    };
+    let rate = |phase: Option<&Value>| {
+        field(phase, "calls_per_second")
+            .map_or_else(not_measured, |r| format!("{} calls/s", count(r)))
+    };
+    let held = field(down, "failed")
+        .zip(field(down, "breaker_opens"))
+        .map(|(failed, opens)| failed == 0.0 && opens == 0.0);
+    let kept = field(down, "calls_per_second")
+        .zip(field(before, "calls_per_second"))
+        .map(|(down, before)| down / before);
+    vec![
+        Row {
+            figure:
+                "10. One node of three killed under load: calls that ran the body while it was down",
+            ours: share(down),
+            baseline: format!("before the kill: {}", share(before)),
+            paired: "—".to_owned(),
+            ratio: "—".to_owned(),
+            target: "no failed call, no cluster-wide bypass",
+            met: held,
+            max_ratio: None,
+        },
+        Row {
+            figure: "10. One node of three killed under load: throughput while it was down",
+            ours: rate(down),
+            baseline: format!("before the kill: {}", rate(before)),
+            paired: "—".to_owned(),
+            ratio: kept.map_or_else(not_measured, |r| format!("{r:.2}")),
+            target: "—",
+            met: None,
+            max_ratio: None,
+        },
+    ]
 }
 
 fn throughput_elements(results: &Results) -> f64 {

@@ -4,13 +4,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The benches of `benches/`, in the order they run.
-pub const BENCHES: [&str; 6] = [
+pub const BENCHES: [&str; 7] = [
     "paths",
     "local_tier",
     "codec",
     "stampede",
     "degraded",
     "many_keys",
+    "node_loss",
 ];
 
 /// Where one run's output goes: criterion's estimates, and the figures the benches count
