@@ -224,6 +224,30 @@ fn main() {
         let at =
             |second: u64| tokio::time::sleep_until((start + Duration::from_secs(second)).into());
         let s0 = sample(&calls, &failed);
+        // A line per quarter second around the kill and the restart: how long each lasts.
+        let timeline = {
+            let (calls, failed, stop) = (calls.clone(), failed.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut lines = Vec::new();
+                let mut last = sample(&calls, &failed);
+                let mut tick = tokio::time::interval(Duration::from_millis(250));
+                tick.tick().await;
+                while !stop.load(Ordering::Relaxed) {
+                    tick.tick().await;
+                    let now = sample(&calls, &failed);
+                    lines.push(json!({
+                        "at_ms": start.elapsed().as_millis() as u64,
+                        "calls": now.calls - last.calls,
+                        "loads": now.loads - last.loads,
+                        "cache_errors": now.cache_errors - last.cache_errors,
+                        "bypassed": now.bypassed - last.bypassed,
+                        "breaker_opens": now.breaker_opens - last.breaker_opens,
+                    }));
+                    last = now;
+                }
+                lines
+            })
+        };
         at(plan.kill_at).await;
         let s1 = sample(&calls, &failed);
         cluster.kill().await;
@@ -236,11 +260,24 @@ fn main() {
         for task in tasks {
             let _ = task.await;
         }
+        let timeline = timeline.await.unwrap_or_default();
+        // The quarter seconds in which any call loaded, skipped the cache or saw an error.
+        for line in &timeline {
+            let busy = ["loads", "cache_errors", "bypassed", "breaker_opens"]
+                .iter()
+                .any(|field| line[field].as_u64() != Some(0));
+            if busy {
+                println!("  at {:>6} ms: {line}", line["at_ms"]);
+            }
+        }
         let phases = [
             phase("before", s0, s1, plan.kill_at as f64),
             phase("node down", s1, s2, (plan.restart_at - plan.kill_at) as f64),
             phase("restarted", s2, s3, (plan.end_at - plan.restart_at) as f64),
         ];
-        write_extra("node_loss", &json!({ "phases": phases }));
+        write_extra(
+            "node_loss",
+            &json!({ "phases": phases, "timeline": timeline }),
+        );
     });
 }

@@ -115,6 +115,11 @@ impl Pause {
             .then_some(Admission::Probe)
     }
 
+    /// Gives back a probe admitted by [`admits_at`](Self::admits_at) that will not be sent.
+    fn release_probe(&self) {
+        self.probe_since.store(0, Ordering::Relaxed);
+    }
+
     fn is_open(&self) -> bool {
         self.open_until.load(Ordering::Relaxed) != 0
     }

@@ -216,6 +216,13 @@ fn not_connected(config: &Config) -> Error {
     Error::bypassed(format!("not connected to Aerospike at {}", config.hosts()))
 }
 
+/// How long a partition that failed, and the node it failed on, are paused: a quarter of the
+/// reconnect interval (the client's tend interval), so that the keys of a dead node come back
+/// soon after the client routes around it. Cheap, since a node's partitions probe one at a time.
+fn partition_pause(config: &Config) -> Duration {
+    config.reconnect_interval() / 4
+}
+
 /// The client of an installation that has no connected snapshot: waits for a first connection
 /// attempt in progress (at most the operation timeout), then reads the state it settled in.
 async fn settled_connection(installation: &Installation) -> Option<Arc<Client>> {
@@ -489,7 +496,7 @@ impl Cache {
             "partition {} failed within the last {:?}: the cache skips it until an operation \
              there succeeds again",
             route.map_or(0, Route::partition),
-            self.installation.config.reconnect_interval()
+            partition_pause(&self.installation.config)
         ))
     }
 
@@ -499,13 +506,13 @@ impl Cache {
         let outcome = Outcome::of(result);
         let config = &self.installation.config;
         if let Some((route, admission)) = gate {
-            let failed = matches!(outcome, Outcome::Failed(_));
-            self.installation.partitions.record(
-                route,
-                admission,
-                failed,
-                config.reconnect_interval(),
-            );
+            let failed = match outcome {
+                Outcome::Failed(node) => Some(node),
+                Outcome::Answered => None,
+            };
+            self.installation
+                .partitions
+                .record(route, admission, failed, partition_pause(config));
         }
         let single_node = || self.client.nodes().len() <= 1;
         match self.installation.breaker.record(

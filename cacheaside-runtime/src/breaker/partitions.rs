@@ -8,6 +8,7 @@
 
 use aerospike::Key;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{millis, now_millis, Admission, Pause};
@@ -47,34 +48,117 @@ impl Route {
     }
 }
 
-/// A [`Pause`] per partition, for reads and for writes (128 KiB, allocated once per
+/// Slots of the nodes' pauses, by a hash of the node's name: more than a cluster's nodes
+/// that fail at once; two failing nodes that share a slot only share their probes.
+const NODE_SLOTS: usize = 64;
+
+/// The pauses of one kind of access.
+#[derive(Debug)]
+struct Gate {
+    /// One per partition.
+    partitions: Box<[Pause]>,
+    /// The node each partition last failed on (a hash of its name; 0 = unknown).
+    failed_on: Box<[AtomicU64]>,
+    /// One per node slot: the partitions that failed on a node wait for its pause, and then
+    /// probe one at a time, so a dead node costs one probe per pause, not one per partition.
+    nodes: Box<[Pause]>,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            partitions: (0..PARTITIONS).map(|_| Pause::default()).collect(),
+            failed_on: (0..PARTITIONS).map(|_| AtomicU64::new(0)).collect(),
+            nodes: (0..NODE_SLOTS).map(|_| Pause::default()).collect(),
+        }
+    }
+
+    /// The pause of the node `partition` last failed on, if known.
+    fn node_of(&self, partition: usize) -> Option<&Pause> {
+        match self.failed_on[partition].load(Ordering::Relaxed) {
+            0 => None,
+            node => Some(&self.nodes[(node % NODE_SLOTS as u64) as usize]),
+        }
+    }
+
+    fn admits(&self, partition: usize, clock: impl FnOnce() -> (u64, u64)) -> Option<Admission> {
+        let pause = &self.partitions[partition];
+        let mut read_clock = None;
+        let admission = pause.admits(|| *read_clock.insert(clock()))?;
+        let Some((now, probe_expiry)) = read_clock else {
+            return Some(admission); // closed: the hot path
+        };
+        if admission == Admission::Probe {
+            // The partition's pause is over; its node's pause decides whether it may probe.
+            if let Some(node) = self.node_of(partition) {
+                if node.admits_at(now, probe_expiry).is_none() {
+                    pause.release_probe();
+                    return None;
+                }
+            }
+        }
+        Some(admission)
+    }
+
+    fn record(
+        &self,
+        partition: usize,
+        admission: Admission,
+        failed: Option<Option<u64>>,
+        now: u64,
+        pause: u64,
+    ) -> bool {
+        let opened =
+            self.partitions[partition].record(admission, failed.is_some(), true, now, pause);
+        match failed {
+            // A new failure, or a failed probe: the partition waits for this node's pause.
+            Some(node) if opened || admission == Admission::Probe => {
+                self.failed_on[partition].store(node.unwrap_or(0), Ordering::Relaxed);
+                if let Some(node) = self.node_of(partition) {
+                    node.open(now, pause);
+                }
+            }
+            // The probe was answered: the node's other partitions may probe again (each
+            // closes on its own answer; a node still down pauses them again).
+            None if admission == Admission::Probe => {
+                if let Some(node) = self.node_of(partition) {
+                    node.close();
+                }
+            }
+            Some(_) | None => {}
+        }
+        opened
+    }
+}
+
+/// The pauses of every partition, for reads and for writes (about 200 KiB, allocated once per
 /// configuration). Namespaces share them: a node holds the same partitions of every namespace.
 #[derive(Debug)]
 pub(crate) struct PartitionGates {
-    reads: Box<[Pause]>,
-    writes: Box<[Pause]>,
+    reads: Gate,
+    writes: Gate,
 }
 
 impl Default for PartitionGates {
     fn default() -> Self {
-        let pauses = || (0..PARTITIONS).map(|_| Pause::default()).collect();
         PartitionGates {
-            reads: pauses(),
-            writes: pauses(),
+            reads: Gate::new(),
+            writes: Gate::new(),
         }
     }
 }
 
 impl PartitionGates {
-    fn pause(&self, route: Route) -> &Pause {
-        let pauses = match route.access {
+    fn gate(&self, route: Route) -> &Gate {
+        match route.access {
             Access::Read => &self.reads,
             Access::Write | Access::Invalidate => &self.writes,
-        };
-        &pauses[usize::from(route.partition)]
+        }
     }
 
-    /// Whether an operation on `route` may go now (see [`Pause::admits`]).
+    /// Whether an operation on `route` may go now: always while its partition is closed; after a
+    /// failure, not for the pause, then as the one probe of its partition, and only while the
+    /// node it failed on is not paused itself (see [`Gate::nodes`]).
     #[inline]
     pub(crate) fn admits(
         &self,
@@ -84,26 +168,26 @@ impl PartitionGates {
         if route.access == Access::Invalidate {
             return Some(Admission::Closed);
         }
-        self.pause(route).admits(clock)
+        self.gate(route).admits(usize::from(route.partition), clock)
     }
 
     #[cfg(test)]
     fn admits_at(&self, route: Route, now: u64, probe_expiry: u64) -> Option<Admission> {
-        self.pause(route).admits_at(now, probe_expiry)
+        self.admits(route, || (now, probe_expiry))
     }
 
-    /// Records the outcome of an operation on `route`: one failure pauses the partition for
-    /// `pause` (a partition sees few operations, and each failure cost a call a timeout);
-    /// `true` when that opened it.
+    /// Records the outcome of an operation on `route` (`failed`: on which node, if known): one
+    /// failure pauses the partition, and the node, for `pause` (a partition sees few operations,
+    /// and each failure cost a call a timeout); `true` when that opened the partition.
     #[inline]
     pub(crate) fn record(
         &self,
         route: Route,
         admission: Admission,
-        failed: bool,
+        failed: Option<Option<u64>>,
         pause: Duration,
     ) -> bool {
-        if !failed && admission == Admission::Closed {
+        if failed.is_none() && admission == Admission::Closed {
             // The hot path: a healthy partition's answer writes nothing and reads no clock.
             return false;
         }
@@ -114,12 +198,12 @@ impl PartitionGates {
         &self,
         route: Route,
         admission: Admission,
-        failed: bool,
+        failed: Option<Option<u64>>,
         now: u64,
         pause: u64,
     ) -> bool {
-        self.pause(route)
-            .record(admission, failed, true, now, pause)
+        self.gate(route)
+            .record(usize::from(route.partition), admission, failed, now, pause)
     }
 }
 
@@ -129,6 +213,8 @@ mod tests {
 
     const PAUSE: u64 = 1_000;
     const EXPIRY: u64 = 100;
+    /// A failure on a node of name hash 5.
+    const FAILED: Option<Option<u64>> = Some(Some(5));
 
     fn route(partition: u16, access: Access) -> Route {
         Route { partition, access }
@@ -149,7 +235,7 @@ mod tests {
     fn a_failure_pauses_its_partition_and_access_only() {
         let gates = PartitionGates::default();
         let failed = route(7, Access::Write);
-        assert!(gates.record_at(failed, Admission::Closed, true, 10, PAUSE));
+        assert!(gates.record_at(failed, Admission::Closed, FAILED, 10, PAUSE));
         assert_eq!(gates.admits_at(failed, 11, EXPIRY), None);
         assert_eq!(
             gates.admits_at(route(7, Access::Read), 11, EXPIRY),
@@ -164,10 +250,49 @@ mod tests {
     }
 
     #[test]
+    fn the_partitions_that_failed_on_one_node_probe_one_at_a_time() {
+        let gates = PartitionGates::default();
+        let (first, second) = (route(1, Access::Read), route(2, Access::Read));
+        gates.record_at(first, Admission::Closed, FAILED, 10, PAUSE);
+        gates.record_at(second, Admission::Closed, FAILED, 10, PAUSE);
+        let later = 10 + PAUSE;
+        assert_eq!(
+            gates.admits_at(first, later, EXPIRY),
+            Some(Admission::Probe)
+        );
+        assert_eq!(
+            gates.admits_at(second, later, EXPIRY),
+            None,
+            "the node's probe is out"
+        );
+        gates.record_at(first, Admission::Probe, FAILED, later, PAUSE);
+        assert_eq!(
+            gates.admits_at(second, later + 1, EXPIRY),
+            None,
+            "the node is paused again"
+        );
+        let again = later + PAUSE;
+        assert_eq!(
+            gates.admits_at(second, again, EXPIRY),
+            Some(Admission::Probe)
+        );
+        gates.record_at(second, Admission::Probe, None, again, PAUSE);
+        assert_eq!(
+            gates.admits_at(first, again, EXPIRY),
+            Some(Admission::Probe),
+            "an answer on the node lets its other partitions probe"
+        );
+        assert_eq!(
+            gates.admits_at(second, again, EXPIRY),
+            Some(Admission::Closed)
+        );
+    }
+
+    #[test]
     fn invalidations_are_never_kept_out_and_their_failures_pause_the_writes() {
         let gates = PartitionGates::default();
         let invalidate = route(3, Access::Invalidate);
-        assert!(gates.record_at(invalidate, Admission::Closed, true, 10, PAUSE));
+        assert!(gates.record_at(invalidate, Admission::Closed, FAILED, 10, PAUSE));
         assert_eq!(gates.admits_at(route(3, Access::Write), 11, EXPIRY), None);
         assert_eq!(
             gates.admits(invalidate, || (11, EXPIRY)),
@@ -179,9 +304,9 @@ mod tests {
     fn after_the_pause_one_probe_decides_and_late_outcomes_do_not() {
         let gates = PartitionGates::default();
         let r = route(1, Access::Read);
-        gates.record_at(r, Admission::Closed, true, 10, PAUSE);
+        gates.record_at(r, Admission::Closed, FAILED, 10, PAUSE);
         assert!(
-            !gates.record_at(r, Admission::Closed, false, 20, PAUSE),
+            !gates.record_at(r, Admission::Closed, None, 20, PAUSE),
             "a late answer (sent before the pause) does not close it"
         );
         assert_eq!(gates.admits_at(r, 20, EXPIRY), None);
@@ -192,7 +317,7 @@ mod tests {
             None,
             "one probe at a time"
         );
-        gates.record_at(r, Admission::Probe, true, later, PAUSE);
+        gates.record_at(r, Admission::Probe, FAILED, later, PAUSE);
         assert_eq!(
             gates.admits_at(r, later + 1, EXPIRY),
             None,
@@ -200,7 +325,7 @@ mod tests {
         );
         let again = later + PAUSE;
         assert_eq!(gates.admits_at(r, again, EXPIRY), Some(Admission::Probe));
-        gates.record_at(r, Admission::Probe, false, again, PAUSE);
+        gates.record_at(r, Admission::Probe, None, again, PAUSE);
         assert_eq!(gates.admits_at(r, again, EXPIRY), Some(Admission::Closed));
     }
 }
