@@ -26,7 +26,10 @@ use aerospike::ResultCode;
 use crate::error::Origin;
 use crate::{Error, ErrorKind};
 
+mod owners;
 pub(crate) mod partitions;
+
+pub(crate) use owners::mastered_elsewhere;
 
 pub(crate) use partitions::PartitionGates;
 
@@ -131,6 +134,14 @@ impl Pause {
             .swap(now.saturating_add(pause).max(1), Ordering::Relaxed);
         self.probe_since.store(0, Ordering::Relaxed);
         was == 0
+    }
+
+    /// Keeps operations out until `now + pause` if it is closed; `true` if it was.
+    fn open_if_closed(&self, now: u64, pause: u64) -> bool {
+        let until = now.saturating_add(pause).max(1);
+        self.open_until
+            .compare_exchange(0, until, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Lets operations through again; `true` if it was open.

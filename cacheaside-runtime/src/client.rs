@@ -51,8 +51,8 @@ use runtime_clients::RuntimeClients;
 
 /// Worker threads of the background runtime: operations are I/O bound and short.
 const BACKGROUND_WORKERS: usize = 2;
-/// The client refuses tend intervals below this.
-const MIN_TEND_INTERVAL: Duration = Duration::from_millis(250);
+/// How often the client refreshes its view of the cluster: the shortest it accepts.
+const TEND_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Installs `config`: every later call uses it. Calling `init` again replaces the configuration
 /// and the client (the old client is closed).
@@ -217,10 +217,11 @@ fn not_connected(config: &Config) -> Error {
 }
 
 /// How long a partition that failed, and the node it failed on, are paused: a quarter of the
-/// reconnect interval (the client's tend interval), so that the keys of a dead node come back
-/// soon after the client routes around it. Cheap, since a node's partitions probe one at a time.
+/// reconnect interval, at most the client's tend interval, so that the keys of a dead node come
+/// back soon after the client routes around it. Cheap, since a node's partitions probe one at a
+/// time.
 fn partition_pause(config: &Config) -> Duration {
-    config.reconnect_interval() / 4
+    (config.reconnect_interval() / 4).min(TEND_INTERVAL)
 }
 
 /// The client of an installation that has no connected snapshot: waits for a first connection
@@ -500,6 +501,26 @@ impl Cache {
         ))
     }
 
+    /// Pauses the partitions of a node found failing (see `breaker::partitions`) that have not
+    /// failed yet, once the nodes that still answer have said which ones they are: in the
+    /// background, while calls go on.
+    fn pause_failing_node(&self, node: u64) {
+        let Ok(runtime) = background() else {
+            return;
+        };
+        let client = Arc::clone(&self.client);
+        let installation = Arc::clone(&self.installation);
+        runtime.spawn(async move {
+            let config = &installation.config;
+            let timeout = config.operation_timeout().saturating_mul(3);
+            if let Some(mastered) = breaker::mastered_elsewhere(&client, node, timeout).await {
+                installation
+                    .partitions
+                    .pause_node(node, &mastered, partition_pause(config));
+            }
+        });
+    }
+
     /// Records an operation's outcome in the breakers; reports the cluster's breaker opening
     /// and closing.
     fn record<T>(&self, gate: Option<(Route, Admission)>, result: &Result<T, Error>) {
@@ -510,9 +531,15 @@ impl Cache {
                 Outcome::Failed(node) => Some(node),
                 Outcome::Answered => None,
             };
-            self.installation
-                .partitions
-                .record(route, admission, failed, partition_pause(config));
+            let down = self.installation.partitions.record(
+                route,
+                admission,
+                failed,
+                partition_pause(config),
+            );
+            if let Some(node) = down {
+                self.pause_failing_node(node);
+            }
         }
         let single_node = || self.client.nodes().len() <= 1;
         match self.installation.breaker.record(
@@ -1179,8 +1206,10 @@ fn client_policy(config: &Config) -> ClientPolicy {
     policy.timeout = connect_millis;
     policy.connect_timeout = connect_millis;
     policy.login_timeout = connect_millis;
-    let tend = config.reconnect_interval().max(MIN_TEND_INTERVAL);
-    policy.tend_interval = u32::try_from(tend.as_millis()).unwrap_or(u32::MAX);
+    // The client notices a changed cluster (a node gone, partitions moved) at its next tend:
+    // four times a second, for one small info request per node, rather than the client's
+    // default of once, so that the keys of a dead node come back sooner.
+    policy.tend_interval = u32::try_from(TEND_INTERVAL.as_millis()).unwrap_or(u32::MAX);
     if let Some((user, password)) = config.credentials() {
         policy.auth_mode = AuthMode::Internal(user.to_owned(), password.to_owned());
     }

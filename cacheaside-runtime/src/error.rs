@@ -108,7 +108,7 @@ impl Error {
 }
 
 /// FNV-1a of a node's name: enough to tell the nodes of one cluster apart.
-fn node_hash(node: &str) -> u64 {
+pub(crate) fn node_hash(node: &str) -> u64 {
     node.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })

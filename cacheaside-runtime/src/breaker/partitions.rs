@@ -8,7 +8,7 @@
 
 use aerospike::Key;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{millis, now_millis, Admission, Pause};
@@ -62,6 +62,23 @@ struct Gate {
     /// One per node slot: the partitions that failed on a node wait for its pause, and then
     /// probe one at a time, so a dead node costs one probe per pause, not one per partition.
     nodes: Box<[Pause]>,
+    /// Per node slot: partitions that failed on the node since it last answered a probe.
+    node_failures: Box<[AtomicU32]>,
+}
+
+/// Partitions that fail on one node, with no answer from it in between, that make it a failing
+/// node: its other partitions are then paused before each costs a call a timeout (see
+/// `owners`). More than one, so that a single slow answer does not pause a node's every key.
+pub(crate) const FAILURES_TO_PAUSE_NODE: u32 = 3;
+
+/// What recording an outcome changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Recorded {
+    /// The partition was closed and is now paused.
+    pub(crate) opened: bool,
+    /// The node (a hash of its name) has just reached [`FAILURES_TO_PAUSE_NODE`]: the caller
+    /// may pause the rest of its partitions ([`PartitionGates::pause_node`]).
+    pub(crate) node_down: Option<u64>,
 }
 
 impl Gate {
@@ -70,15 +87,21 @@ impl Gate {
             partitions: (0..PARTITIONS).map(|_| Pause::default()).collect(),
             failed_on: (0..PARTITIONS).map(|_| AtomicU64::new(0)).collect(),
             nodes: (0..NODE_SLOTS).map(|_| Pause::default()).collect(),
+            node_failures: (0..NODE_SLOTS).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    /// The slot of the node `partition` last failed on, if known.
+    fn slot_of(&self, partition: usize) -> Option<usize> {
+        match self.failed_on[partition].load(Ordering::Relaxed) {
+            0 => None,
+            node => Some((node % NODE_SLOTS as u64) as usize),
         }
     }
 
     /// The pause of the node `partition` last failed on, if known.
     fn node_of(&self, partition: usize) -> Option<&Pause> {
-        match self.failed_on[partition].load(Ordering::Relaxed) {
-            0 => None,
-            node => Some(&self.nodes[(node % NODE_SLOTS as u64) as usize]),
-        }
+        self.slot_of(partition).map(|slot| &self.nodes[slot])
     }
 
     fn admits(&self, partition: usize, clock: impl FnOnce() -> (u64, u64)) -> Option<Admission> {
@@ -107,27 +130,46 @@ impl Gate {
         failed: Option<Option<u64>>,
         now: u64,
         pause: u64,
-    ) -> bool {
+    ) -> Recorded {
         let opened =
             self.partitions[partition].record(admission, failed.is_some(), true, now, pause);
+        let mut recorded = Recorded {
+            opened,
+            node_down: None,
+        };
         match failed {
             // A new failure, or a failed probe: the partition waits for this node's pause.
             Some(node) if opened || admission == Admission::Probe => {
                 self.failed_on[partition].store(node.unwrap_or(0), Ordering::Relaxed);
-                if let Some(node) = self.node_of(partition) {
-                    node.open(now, pause);
+                if let (Some(slot), Some(node)) = (self.slot_of(partition), node) {
+                    self.nodes[slot].open(now, pause);
+                    let failures = self.node_failures[slot].fetch_add(1, Ordering::Relaxed) + 1;
+                    if failures == FAILURES_TO_PAUSE_NODE {
+                        recorded.node_down = Some(node);
+                    }
                 }
             }
             // The probe was answered: the node's other partitions may probe again (each
             // closes on its own answer; a node still down pauses them again).
             None if admission == Admission::Probe => {
-                if let Some(node) = self.node_of(partition) {
-                    node.close();
+                if let Some(slot) = self.slot_of(partition) {
+                    self.nodes[slot].close();
+                    self.node_failures[slot].store(0, Ordering::Relaxed);
                 }
             }
             Some(_) | None => {}
         }
-        opened
+        recorded
+    }
+
+    /// Pauses every closed partition that `mastered_elsewhere` does not mark, as failed on
+    /// `node`.
+    fn pause_node(&self, node: u64, mastered_elsewhere: &[bool], now: u64, pause: u64) {
+        for (partition, elsewhere) in mastered_elsewhere.iter().enumerate().take(PARTITIONS) {
+            if !elsewhere && self.partitions[partition].open_if_closed(now, pause) {
+                self.failed_on[partition].store(node, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -178,7 +220,8 @@ impl PartitionGates {
 
     /// Records the outcome of an operation on `route` (`failed`: on which node, if known): one
     /// failure pauses the partition, and the node, for `pause` (a partition sees few operations,
-    /// and each failure cost a call a timeout); `true` when that opened the partition.
+    /// and each failure cost a call a timeout). Returns the node that has just been found
+    /// failing, if any (see [`Recorded::node_down`]).
     #[inline]
     pub(crate) fn record(
         &self,
@@ -186,12 +229,22 @@ impl PartitionGates {
         admission: Admission,
         failed: Option<Option<u64>>,
         pause: Duration,
-    ) -> bool {
+    ) -> Option<u64> {
         if failed.is_none() && admission == Admission::Closed {
             // The hot path: a healthy partition's answer writes nothing and reads no clock.
-            return false;
+            return None;
         }
         self.record_at(route, admission, failed, now_millis(), millis(pause))
+            .node_down
+    }
+
+    /// Pauses, for reads and writes, the partitions of a failing `node` that have not failed yet:
+    /// those no other node is master of (`mastered_elsewhere`, one flag per partition, from
+    /// `owners`). Each then waits for the node's probe instead of paying a timeout first.
+    pub(crate) fn pause_node(&self, node: u64, mastered_elsewhere: &[bool], pause: Duration) {
+        let (now, pause) = (now_millis(), millis(pause));
+        self.reads.pause_node(node, mastered_elsewhere, now, pause);
+        self.writes.pause_node(node, mastered_elsewhere, now, pause);
     }
 
     fn record_at(
@@ -201,7 +254,7 @@ impl PartitionGates {
         failed: Option<Option<u64>>,
         now: u64,
         pause: u64,
-    ) -> bool {
+    ) -> Recorded {
         self.gate(route)
             .record(usize::from(route.partition), admission, failed, now, pause)
     }
@@ -235,7 +288,11 @@ mod tests {
     fn a_failure_pauses_its_partition_and_access_only() {
         let gates = PartitionGates::default();
         let failed = route(7, Access::Write);
-        assert!(gates.record_at(failed, Admission::Closed, FAILED, 10, PAUSE));
+        assert!(
+            gates
+                .record_at(failed, Admission::Closed, FAILED, 10, PAUSE)
+                .opened
+        );
         assert_eq!(gates.admits_at(failed, 11, EXPIRY), None);
         assert_eq!(
             gates.admits_at(route(7, Access::Read), 11, EXPIRY),
@@ -292,7 +349,11 @@ mod tests {
     fn invalidations_are_never_kept_out_and_their_failures_pause_the_writes() {
         let gates = PartitionGates::default();
         let invalidate = route(3, Access::Invalidate);
-        assert!(gates.record_at(invalidate, Admission::Closed, FAILED, 10, PAUSE));
+        assert!(
+            gates
+                .record_at(invalidate, Admission::Closed, FAILED, 10, PAUSE)
+                .opened
+        );
         assert_eq!(gates.admits_at(route(3, Access::Write), 11, EXPIRY), None);
         assert_eq!(
             gates.admits(invalidate, || (11, EXPIRY)),
@@ -306,7 +367,9 @@ mod tests {
         let r = route(1, Access::Read);
         gates.record_at(r, Admission::Closed, FAILED, 10, PAUSE);
         assert!(
-            !gates.record_at(r, Admission::Closed, None, 20, PAUSE),
+            !gates
+                .record_at(r, Admission::Closed, None, 20, PAUSE)
+                .opened,
             "a late answer (sent before the pause) does not close it"
         );
         assert_eq!(gates.admits_at(r, 20, EXPIRY), None);
