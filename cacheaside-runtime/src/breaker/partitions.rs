@@ -346,6 +346,45 @@ mod tests {
     }
 
     #[test]
+    fn a_node_that_fails_three_partitions_has_its_others_paused() {
+        let gates = PartitionGates::default();
+        let downs: Vec<Option<u64>> = (1..=FAILURES_TO_PAUSE_NODE as u16)
+            .map(|p| {
+                gates
+                    .record_at(route(p, Access::Read), Admission::Closed, FAILED, 10, PAUSE)
+                    .node_down
+            })
+            .collect();
+        assert_eq!(downs.last(), Some(&Some(5)), "{downs:?}");
+        assert!(downs[..downs.len() - 1].iter().all(Option::is_none), "once");
+
+        // The nodes that answer master every partition but 100 and 200.
+        let mut mastered = vec![true; PARTITIONS];
+        (mastered[100], mastered[200]) = (false, false);
+        gates.reads.pause_node(5, &mastered, 20, PAUSE);
+        gates.writes.pause_node(5, &mastered, 20, PAUSE);
+        for access in [Access::Read, Access::Write] {
+            assert_eq!(gates.admits_at(route(100, access), 21, EXPIRY), None);
+            assert_eq!(gates.admits_at(route(200, access), 21, EXPIRY), None);
+            assert_eq!(
+                gates.admits_at(route(300, access), 21, EXPIRY),
+                Some(Admission::Closed),
+                "mastered by a node that answers"
+            );
+        }
+        // After the pause they wait for the node's probe, like the partitions that failed.
+        let later = 20 + PAUSE;
+        assert_eq!(
+            gates.admits_at(route(1, Access::Read), later, EXPIRY),
+            Some(Admission::Probe)
+        );
+        assert_eq!(
+            gates.admits_at(route(100, Access::Read), later, EXPIRY),
+            None
+        );
+    }
+
+    #[test]
     fn invalidations_are_never_kept_out_and_their_failures_pause_the_writes() {
         let gates = PartitionGates::default();
         let invalidate = route(3, Access::Invalidate);
