@@ -3,12 +3,13 @@
 //! closed), and once the client routes around the node, and again after it restarts, calls hit.
 //! Testkit only (it kills and restarts a node). Its own test process.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cacheaside::cache_aside;
-use cacheaside_testkit::TestServer;
 
 const SET: &str = "node_loss";
 const KEYS: usize = 600;
@@ -71,25 +72,14 @@ fn load_until(stop: Arc<AtomicBool>, wrong: Arc<AtomicU64>) -> Vec<tokio::task::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_node_costs_its_own_keys_only_and_caching_recovers() {
-    if std::env::var("AEROSPIKE_HOSTS").is_ok_and(|hosts| !hosts.is_empty()) {
-        eprintln!("skipped: kills and restarts a node of a testkit cluster");
+    let Some(server) = common::three_node_testkit(
+        "a_dead_node_costs_its_own_keys_only",
+        Duration::from_millis(500),
+    )
+    .await
+    else {
         return;
-    }
-    let server = TestServer::builder()
-        .nodes(3)
-        .recluster_delay(Duration::from_millis(500))
-        .start()
-        .await
-        .expect("a three-node testkit cluster starts");
-    let config = cacheaside::Config::builder()
-        .hosts(server.hosts())
-        // Generous for a loaded test machine; the pause of a failing partition or cluster.
-        .operation_timeout(Duration::from_millis(200))
-        .reconnect_interval(Duration::from_millis(300))
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    cacheaside::init(config).await.unwrap();
+    };
     assert_eq!(
         keys_that_load().await,
         KEYS,

@@ -45,8 +45,10 @@ use crate::{Error, ErrorKind};
 
 pub(crate) mod batch_read;
 pub(crate) mod data_filter;
+mod fallback;
 mod runtime_clients;
 
+use fallback::{Fallback, Fallbacks};
 use runtime_clients::RuntimeClients;
 
 /// Worker threads of the background runtime: operations are I/O bound and short.
@@ -201,12 +203,14 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
         return Access::Unavailable(not_connected(&installation.config));
     }
     let own_client = installation.runtime_clients.here();
+    let fallback = installation.fallbacks.current();
     Access::Ready(Cache {
         client,
         own_client,
         installation,
         counters,
         admission,
+        fallback,
     })
 }
 
@@ -222,6 +226,16 @@ fn not_connected(config: &Config) -> Error {
 /// time.
 fn partition_pause(config: &Config) -> Duration {
     (config.reconnect_interval() / 4).min(TEND_INTERVAL)
+}
+
+/// Closes a fallback client that is no longer used, in the background.
+fn close_in_background(fallback: Option<Fallback>) {
+    let (Some(fallback), Ok(runtime)) = (fallback, background()) else {
+        return;
+    };
+    runtime.spawn(async move {
+        let _ = fallback.client.close().await;
+    });
 }
 
 /// The client of an installation that has no connected snapshot: waits for a first connection
@@ -252,6 +266,8 @@ pub(crate) struct Cache {
     counters: &'static SetCounters,
     /// How the cluster's breaker let this call through: a probe's first outcome decides.
     admission: Admission,
+    /// The client of the nodes other than a failing one, while there is one (see `fallback`).
+    fallback: Option<Fallback>,
 }
 
 impl Cache {
@@ -472,13 +488,21 @@ impl Cache {
         let own = self.own_client.as_ref().filter(|(runtime, _)| {
             Handle::try_current().is_ok_and(|handle| handle.id() == *runtime)
         });
-        let in_place = own.is_some();
-        let client = own.map_or(&self.client, |(_, client)| client);
-        let operation = gate.is_ok().then(|| Box::pin(operation(client)));
+        let mut in_place = own.is_some();
+        let mut client = Some(own.map_or(&self.client, |(_, client)| client));
+        if let Err(paused) = gate {
+            // A paused partition's read goes to the replicas, if a node is down and this
+            // partition failed on it; anything else skips the cache.
+            client = self.fallback_for(paused).map(|fallback| &fallback.client);
+            in_place = false;
+        }
+        let operation = client.map(|client| Box::pin(operation(client)));
         async move {
-            let (gate, Some(operation)) = (gate, operation) else {
+            let Some(operation) = operation else {
                 return Err(self.paused(route));
             };
+            // Not recorded when it went to the fallback client: a probe of the main one decides.
+            let via_main = gate.is_ok();
             let gate = gate.unwrap_or(None);
             let result = if in_place {
                 operation.await
@@ -486,9 +510,20 @@ impl Cache {
                 InBackground::new(background()?.handle(), operation).await
             };
             let result = result.map_err(|error| Error::from_aerospike(&error));
-            self.record(gate, &result);
+            if via_main {
+                self.record(gate, &result);
+            }
             result
         }
+    }
+
+    /// The fallback client for a read of `route`'s paused partition, if it failed on the node
+    /// that client avoids.
+    fn fallback_for(&self, route: Route) -> Option<&Fallback> {
+        let fallback = self.fallback.as_ref()?;
+        (route.access() == RecordAccess::Read
+            && self.installation.partitions.failed_on(route) == fallback.node)
+            .then_some(fallback)
     }
 
     /// The error of an operation skipped because its partition is paused.
@@ -518,6 +553,19 @@ impl Cache {
                     .partitions
                     .pause_node(node, &mastered, partition_pause(config));
             }
+            let policy = client_policy(config);
+            let timeout = config.connect_timeout();
+            if let Some(other_nodes) = fallback::connect(&client, node, &policy, timeout).await {
+                let replaced = installation.fallbacks.install(Fallback {
+                    node,
+                    client: other_nodes,
+                });
+                close_in_background(replaced);
+                // Retired meanwhile: its fallback would never be closed otherwise.
+                if installation.replaced.load(Ordering::SeqCst) {
+                    close_in_background(installation.fallbacks.take());
+                }
+            }
         });
     }
 
@@ -531,14 +579,17 @@ impl Cache {
                 Outcome::Failed(node) => Some(node),
                 Outcome::Answered => None,
             };
-            let down = self.installation.partitions.record(
+            let recorded = self.installation.partitions.record(
                 route,
                 admission,
                 failed,
                 partition_pause(config),
             );
-            if let Some(node) = down {
+            if let Some(node) = recorded.node_down {
                 self.pause_failing_node(node);
+            }
+            if let Some(node) = recorded.node_up {
+                self.installation.close_fallback(node);
             }
         }
         let single_node = || self.client.nodes().len() <= 1;
@@ -686,6 +737,8 @@ struct Installation {
     breaker: Breaker,
     /// Stops paying timeouts for the partitions that do not answer.
     partitions: PartitionGates,
+    /// Reads a failing node's keys from their replicas meanwhile.
+    fallbacks: Fallbacks,
     /// What the cluster said about each namespace used so far.
     namespaces: Mutex<HashMap<String, NamespaceCheck>>,
     /// The clients of the runtimes that call the cache most.
@@ -735,6 +788,7 @@ impl Installation {
             unusable: None,
             breaker: Breaker::default(),
             partitions: PartitionGates::default(),
+            fallbacks: Fallbacks::default(),
             namespaces: Mutex::default(),
             default_namespace: OnceLock::new(),
             runtime_clients: Arc::new(RuntimeClients::new(
@@ -862,6 +916,12 @@ impl Installation {
 
     /// How long a half-open breaker waits for its probe to report before admitting another:
     /// a probe's call makes at most a few operations, each bounded by the operation timeout.
+    /// Closes the fallback client that avoids `node`, if it is open: the main client reaches
+    /// that node's partitions again.
+    fn close_fallback(&self, node: u64) {
+        close_in_background(self.fallbacks.remove(node));
+    }
+
     fn probe_expiry_millis(&self) -> u64 {
         breaker::millis(self.config.operation_timeout().saturating_mul(3))
     }
@@ -1109,6 +1169,7 @@ fn start(config: Config) -> Arc<Installation> {
 fn retire(installation: &Arc<Installation>) {
     installation.replaced.store(true, Ordering::SeqCst);
     installation.runtime_clients.close_all();
+    close_in_background(installation.fallbacks.take());
     let Some(state) = &installation.state else {
         return;
     };

@@ -74,3 +74,32 @@ pub fn nested_list(depth: usize) -> Vec<u8> {
     bytes.push(0xc0);
     bytes
 }
+
+/// A three-node testkit cluster whose survivors re-form `recluster_delay` after a node dies, with
+/// a configuration installed for it; `None` (after printing why) against a real cluster, whose
+/// nodes a test cannot kill.
+pub async fn three_node_testkit(
+    test: &str,
+    recluster_delay: std::time::Duration,
+) -> Option<TestServer> {
+    if std::env::var("AEROSPIKE_HOSTS").is_ok_and(|hosts| !hosts.is_empty()) {
+        eprintln!("{test}: skipped, it kills a node of a testkit cluster");
+        return None;
+    }
+    let server = TestServer::builder()
+        .nodes(3)
+        .recluster_delay(recluster_delay)
+        .start()
+        .await
+        .expect("a three-node testkit cluster starts");
+    let config = cacheaside::Config::builder()
+        .hosts(server.hosts())
+        // Generous for a loaded test machine; also the pause of a failing partition or cluster.
+        .operation_timeout(std::time::Duration::from_millis(200))
+        .reconnect_interval(std::time::Duration::from_millis(300))
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("valid test configuration");
+    cacheaside::init(config).await.expect("init");
+    Some(server)
+}

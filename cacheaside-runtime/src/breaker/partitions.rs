@@ -46,6 +46,10 @@ impl Route {
     pub(crate) fn partition(self) -> u16 {
         self.partition
     }
+
+    pub(crate) fn access(self) -> Access {
+        self.access
+    }
 }
 
 /// Slots of the nodes' pauses, by a hash of the node's name: more than a cluster's nodes
@@ -79,6 +83,9 @@ pub(crate) struct Recorded {
     /// The node (a hash of its name) has just reached [`FAILURES_TO_PAUSE_NODE`]: the caller
     /// may pause the rest of its partitions ([`PartitionGates::pause_node`]).
     pub(crate) node_down: Option<u64>,
+    /// A probe of a partition that had failed on this node was answered: the client reaches
+    /// that partition again.
+    pub(crate) node_up: Option<u64>,
 }
 
 impl Gate {
@@ -135,7 +142,7 @@ impl Gate {
             self.partitions[partition].record(admission, failed.is_some(), true, now, pause);
         let mut recorded = Recorded {
             opened,
-            node_down: None,
+            ..Recorded::default()
         };
         match failed {
             // A new failure, or a failed probe: the partition waits for this node's pause.
@@ -155,6 +162,7 @@ impl Gate {
                 if let Some(slot) = self.slot_of(partition) {
                     self.nodes[slot].close();
                     self.node_failures[slot].store(0, Ordering::Relaxed);
+                    recorded.node_up = Some(self.failed_on[partition].load(Ordering::Relaxed));
                 }
             }
             Some(_) | None => {}
@@ -220,8 +228,8 @@ impl PartitionGates {
 
     /// Records the outcome of an operation on `route` (`failed`: on which node, if known): one
     /// failure pauses the partition, and the node, for `pause` (a partition sees few operations,
-    /// and each failure cost a call a timeout). Returns the node that has just been found
-    /// failing, if any (see [`Recorded::node_down`]).
+    /// and each failure cost a call a timeout). Says which node, if any, has just been found
+    /// failing or reachable again.
     #[inline]
     pub(crate) fn record(
         &self,
@@ -229,13 +237,17 @@ impl PartitionGates {
         admission: Admission,
         failed: Option<Option<u64>>,
         pause: Duration,
-    ) -> Option<u64> {
+    ) -> Recorded {
         if failed.is_none() && admission == Admission::Closed {
             // The hot path: a healthy partition's answer writes nothing and reads no clock.
-            return None;
+            return Recorded::default();
         }
         self.record_at(route, admission, failed, now_millis(), millis(pause))
-            .node_down
+    }
+
+    /// The node (a hash of its name) `route`'s partition last failed on; 0 if unknown.
+    pub(crate) fn failed_on(&self, route: Route) -> u64 {
+        self.gate(route).failed_on[usize::from(route.partition)].load(Ordering::Relaxed)
     }
 
     /// Pauses, for reads and writes, the partitions of a failing `node` that have not failed yet:

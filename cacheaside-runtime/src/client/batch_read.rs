@@ -31,6 +31,7 @@ impl Clone for Cache {
             counters: self.counters,
             // A probe's outcome is its own: a copy reports as an ordinary call.
             admission: Admission::Closed,
+            fallback: self.fallback.clone(),
         }
     }
 }
