@@ -85,6 +85,7 @@ pub async fn init_cacheaside(hosts: &str, namespace: &str, reconnect_interval: D
         .hosts(hosts)
         .namespace(namespace)
         .reconnect_interval(reconnect_interval)
+        .tend_interval(tend_interval())
         .build()
         .expect("a valid bench configuration");
     cacheaside::init(config).await.expect("init");
@@ -92,9 +93,31 @@ pub async fn init_cacheaside(hosts: &str, namespace: &str, reconnect_interval: D
 
 /// A client of the official crate with its default policy, as the hand-written code uses it.
 pub async fn raw_client(hosts: &str) -> Client {
-    Client::new(&ClientPolicy::default(), &hosts)
+    let mut policy = ClientPolicy::default();
+    if instruction_count() {
+        policy.tend_interval = u32::try_from(tend_interval().as_millis()).unwrap_or(u32::MAX);
+    }
+    Client::new(&policy, &hosts)
         .await
         .expect("the raw client connects")
+}
+
+/// Whether this run counts instructions per hit (`CACHEASIDE_HIT_LOOP`, under callgrind).
+fn instruction_count() -> bool {
+    std::env::var_os("CACHEASIDE_HIT_LOOP").is_some()
+}
+
+/// The clients' tend interval: the default, except when counting instructions per hit, where a
+/// tend (which runs by the clock, and so more often per hit the slower the machine) would make
+/// the count depend on the machine's load.
+fn tend_interval() -> Duration {
+    if instruction_count() {
+        Duration::from_secs(3_600)
+    } else {
+        cacheaside::Config::builder()
+            .build()
+            .map_or(Duration::from_millis(250), |config| config.tend_interval())
+    }
 }
 
 /// A base for record ids unique to this run, so a real cluster never serves an earlier run's records.

@@ -53,8 +53,6 @@ use runtime_clients::RuntimeClients;
 
 /// Worker threads of the background runtime: operations are I/O bound and short.
 const BACKGROUND_WORKERS: usize = 2;
-/// How often the client refreshes its view of the cluster: the shortest it accepts.
-const TEND_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Installs `config`: every later call uses it. Calling `init` again replaces the configuration
 /// and the client (the old client is closed).
@@ -225,7 +223,7 @@ fn not_connected(config: &Config) -> Error {
 /// back soon after the client routes around it. Cheap, since a node's partitions probe one at a
 /// time.
 fn partition_pause(config: &Config) -> Duration {
-    (config.reconnect_interval() / 4).min(TEND_INTERVAL)
+    (config.reconnect_interval() / 4).min(config.tend_interval())
 }
 
 /// Closes a fallback client that is no longer used, in the background.
@@ -1268,9 +1266,9 @@ fn client_policy(config: &Config) -> ClientPolicy {
     policy.connect_timeout = connect_millis;
     policy.login_timeout = connect_millis;
     // The client notices a changed cluster (a node gone, partitions moved) at its next tend:
-    // four times a second, for one small info request per node, rather than the client's
-    // default of once, so that the keys of a dead node come back sooner.
-    policy.tend_interval = u32::try_from(TEND_INTERVAL.as_millis()).unwrap_or(u32::MAX);
+    // by default four times a second rather than the client's once, so that the keys of a dead
+    // node come back sooner. Checked to fit in u32 milliseconds.
+    policy.tend_interval = u32::try_from(config.tend_interval().as_millis()).unwrap_or(u32::MAX);
     if let Some((user, password)) = config.credentials() {
         policy.auth_mode = AuthMode::Internal(user.to_owned(), password.to_owned());
     }

@@ -16,6 +16,10 @@ const DEFAULT_NAMESPACE: &str = "test";
 const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(50);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
+/// Four times a second: a node's death is followed within a quarter second of the cluster
+/// re-forming, for one small info request per node each time. The client refuses less.
+const DEFAULT_TEND_INTERVAL: Duration = Duration::from_millis(250);
+const MIN_TEND_INTERVAL: Duration = Duration::from_millis(250);
 const DEFAULT_SINGLE_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 const DEFAULT_INVALIDATION_WINDOW: Duration = Duration::from_secs(60);
 /// Aerospike's default `max-record-size`.
@@ -62,6 +66,10 @@ const CONNECT_TIMEOUT: Setting = Setting {
 const RECONNECT_INTERVAL: Setting = Setting {
     env: "CACHEASIDE_RECONNECT_INTERVAL_MS",
     builder: "reconnect_interval",
+};
+const TEND_INTERVAL: Setting = Setting {
+    env: "CACHEASIDE_TEND_INTERVAL_MS",
+    builder: "tend_interval",
 };
 const SINGLE_FLIGHT_WAIT: Setting = Setting {
     env: "CACHEASIDE_SINGLE_FLIGHT_WAIT_MS",
@@ -131,6 +139,7 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `CACHEASIDE_OPERATION_TIMEOUT_MS` | [`operation_timeout`](ConfigBuilder::operation_timeout) | `50` | total time one cache read, write or delete may take |
 /// | `CACHEASIDE_CONNECT_TIMEOUT_MS` | [`connect_timeout`](ConfigBuilder::connect_timeout) | `1000` | how long one connection attempt, and [`init`](crate::init), may take |
 /// | `CACHEASIDE_RECONNECT_INTERVAL_MS` | [`reconnect_interval`](ConfigBuilder::reconnect_interval) | `1000` | pause between connection attempts while disconnected, and of the cache after five timeouts in a row |
+/// | `CACHEASIDE_TEND_INTERVAL_MS` | [`tend_interval`](ConfigBuilder::tend_interval) | `250` | how often the client refreshes its view of the cluster (nodes, partition map); at least 250 |
 /// | (none) | [`send_key`](ConfigBuilder::send_key) | `false` | store the user key in the record as well as its digest |
 /// | `CACHEASIDE_SINGLE_FLIGHT_WAIT_MS` | [`single_flight_wait`](ConfigBuilder::single_flight_wait) | `10000` | how long a call waits for a concurrent call of the same key to load, before it loads itself |
 /// | `CACHEASIDE_INVALIDATION_WINDOW_MS` | [`invalidation_window`](ConfigBuilder::invalidation_window) | `60000` | how long an invalidation refuses the write-back of loads that began before it (whole seconds); make it longer than the slowest load |
@@ -169,6 +178,7 @@ pub struct Config {
     operation_timeout: Duration,
     connect_timeout: Duration,
     reconnect_interval: Duration,
+    tend_interval: Duration,
     send_key: bool,
     single_flight_wait: Duration,
     invalidation_window: Duration,
@@ -191,6 +201,7 @@ impl fmt::Debug for Config {
             .field("operation_timeout", &self.operation_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("reconnect_interval", &self.reconnect_interval)
+            .field("tend_interval", &self.tend_interval)
             .field("send_key", &self.send_key)
             .field("single_flight_wait", &self.single_flight_wait)
             .field("invalidation_window", &self.invalidation_window)
@@ -220,6 +231,7 @@ impl Default for Config {
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             reconnect_interval: DEFAULT_RECONNECT_INTERVAL,
+            tend_interval: DEFAULT_TEND_INTERVAL,
             send_key: false,
             single_flight_wait: DEFAULT_SINGLE_FLIGHT_WAIT,
             invalidation_window: DEFAULT_INVALIDATION_WINDOW,
@@ -304,6 +316,7 @@ impl Config {
             (OPERATION_TIMEOUT, &mut config.operation_timeout),
             (CONNECT_TIMEOUT, &mut config.connect_timeout),
             (RECONNECT_INTERVAL, &mut config.reconnect_interval),
+            (TEND_INTERVAL, &mut config.tend_interval),
             (SINGLE_FLIGHT_WAIT, &mut config.single_flight_wait),
             (INVALIDATION_WINDOW, &mut config.invalidation_window),
         ] {
@@ -384,6 +397,7 @@ impl Config {
             (OPERATION_TIMEOUT, self.operation_timeout),
             (CONNECT_TIMEOUT, self.connect_timeout),
             (RECONNECT_INTERVAL, self.reconnect_interval),
+            (TEND_INTERVAL, self.tend_interval),
             (SINGLE_FLIGHT_WAIT, self.single_flight_wait),
         ] {
             if duration.is_zero() || duration.as_millis() > u128::from(u32::MAX) {
@@ -393,6 +407,16 @@ impl Config {
                     "must be at least 1 ms and below 2^32 ms",
                 ));
             }
+        }
+        if self.tend_interval < MIN_TEND_INTERVAL {
+            return Err(invalid(
+                TEND_INTERVAL,
+                source,
+                format_args!(
+                    "must be at least {} ms (the client refuses less)",
+                    MIN_TEND_INTERVAL.as_millis()
+                ),
+            ));
         }
         if self.invalidation_window < Duration::from_secs(1)
             || self.invalidation_window.as_secs() > u64::from(u32::MAX)
@@ -480,6 +504,11 @@ impl Config {
     /// Pause between background connection attempts.
     pub fn reconnect_interval(&self) -> Duration {
         self.reconnect_interval
+    }
+
+    /// How often the client refreshes its view of the cluster.
+    pub fn tend_interval(&self) -> Duration {
+        self.tend_interval
     }
 
     /// Whether records store the user key.
@@ -731,6 +760,29 @@ impl ConfigBuilder {
         self
     }
 
+    /// How often the client refreshes its view of the cluster: its nodes and the partition map
+    /// (default 250 ms, the least the client accepts). When a node dies, the keys it held are
+    /// served by their replicas again at the first refresh after the cluster re-forms; each
+    /// refresh costs one small info request per node.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let config = cacheaside_runtime::Config::builder()
+    ///     .tend_interval(Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.tend_interval(), Duration::from_secs(1));
+    /// assert!(cacheaside_runtime::Config::builder()
+    ///     .tend_interval(Duration::from_millis(100))
+    ///     .build()
+    ///     .is_err());
+    /// ```
+    pub fn tend_interval(mut self, interval: Duration) -> Self {
+        self.config.tend_interval = interval;
+        self
+    }
+
     /// Store the user key in each record, not only its digest (default `false`).
     pub fn send_key(mut self, send_key: bool) -> Self {
         self.config.send_key = send_key;
@@ -918,6 +970,7 @@ mod tests {
         assert!(!config.disabled());
         assert_eq!(config.operation_timeout(), Duration::from_millis(50));
         assert_eq!(config.reconnect_interval(), Duration::from_secs(1));
+        assert_eq!(config.tend_interval(), Duration::from_millis(250));
         assert!(!config.send_key());
     }
 
@@ -932,6 +985,7 @@ mod tests {
             ("CACHEASIDE_OPERATION_TIMEOUT_MS", "20"),
             ("CACHEASIDE_CONNECT_TIMEOUT_MS", "300"),
             ("CACHEASIDE_RECONNECT_INTERVAL_MS", "250"),
+            ("CACHEASIDE_TEND_INTERVAL_MS", "2000"),
         ])
         .unwrap();
         assert_eq!(config.hosts(), "10.0.0.1:3100,10.0.0.2:3100");
@@ -941,6 +995,7 @@ mod tests {
         assert_eq!(config.operation_timeout(), Duration::from_millis(20));
         assert_eq!(config.connect_timeout(), Duration::from_millis(300));
         assert_eq!(config.reconnect_interval(), Duration::from_millis(250));
+        assert_eq!(config.tend_interval(), Duration::from_secs(2));
     }
 
     #[test]
@@ -966,6 +1021,10 @@ mod tests {
             (
                 &[("CACHEASIDE_RECONNECT_INTERVAL_MS", "-1")][..],
                 "CACHEASIDE_RECONNECT_INTERVAL_MS",
+            ),
+            (
+                &[("CACHEASIDE_TEND_INTERVAL_MS", "100")][..],
+                "CACHEASIDE_TEND_INTERVAL_MS",
             ),
         ] {
             let error = from(vars).unwrap_err();
