@@ -6,6 +6,9 @@
 //! Both versions answer 1,000 requests whose customer ids follow a skewed (Zipf) distribution, as real
 //! traffic does; the program prints how often each one queried SQLite and how long the calls took.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -143,23 +146,7 @@ impl Run {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the server alive for the whole run; `None` when a real cluster is configured.
-    let (_server, config) = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) => {
-            println!("Using the Aerospike cluster at {hosts} (AEROSPIKE_HOSTS).");
-            (None, cacheaside::Config::from_env()?)
-        }
-        Err(_) => {
-            let server = cacheaside_testkit::TestServer::start().await?;
-            println!(
-                "No AEROSPIKE_HOSTS set: started the in-process Aerospike test server at {}.",
-                server.hosts()
-            );
-            let config = cacheaside::Config::builder()
-                .hosts(server.hosts())
-                .build()?;
-            (Some(server), config)
-        }
-    };
+    let (_server, config) = support::cluster().await?;
     cacheaside::init(config).await?;
 
     let started = Instant::now();

@@ -19,7 +19,7 @@ async fn load(id: i64) -> Result<i64, String> {
 
 #[tokio::test]
 async fn calls_succeed_while_aerospike_is_down_and_caching_resumes_when_it_is_back() {
-    if std::env::var("AEROSPIKE_HOSTS").is_ok() {
+    if std::env::var("AEROSPIKE_HOSTS").is_ok_and(|hosts| !hosts.trim().is_empty()) {
         eprintln!("skipped: stops and restarts the testkit server");
         return;
     }

@@ -55,12 +55,12 @@ pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         let namespace = std::env::var("AEROSPIKE_NAMESPACE").unwrap_or_else(|_| "test".to_owned());
         match std::env::var("AEROSPIKE_HOSTS") {
-            Ok(hosts) => Cluster {
+            Ok(hosts) if !hosts.trim().is_empty() => Cluster {
                 hosts,
                 namespace,
                 server: None,
             },
-            Err(_) => {
+            _ => {
                 let server = start_testkit();
                 Cluster {
                     hosts: server.hosts(),

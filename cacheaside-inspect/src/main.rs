@@ -13,7 +13,12 @@ fn main() -> ExitCode {
             return ExitCode::from(cacheaside_inspect::Status::Failed.code());
         }
     };
-    let env = |name: &str| std::env::var(name).ok();
+    // Set but empty means unset, as for the library's own variables.
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    };
     let status = runtime.block_on(cacheaside_inspect::run(
         std::env::args().skip(1),
         &env,

@@ -247,6 +247,8 @@ impl Default for Config {
 
 impl Config {
     /// Reads the environment variables of the table above; unset variables take their defaults.
+    /// A variable set to an empty value (or only spaces) counts as unset, as compose files and CI
+    /// templates often leave them.
     ///
     /// # Errors
     /// An [`ErrorKind::Config`] error naming the first invalid variable.
@@ -278,6 +280,8 @@ impl Config {
         set_variables: impl Iterator<Item = String>,
     ) -> Result<Config, Error> {
         let source = Source::Env;
+        // Set but empty means unset, for every variable.
+        let lookup = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let mut config = Config::default();
         if let Some(hosts) = lookup(HOSTS.env) {
             config.hosts = hosts;
@@ -285,7 +289,7 @@ impl Config {
         if let Some(namespace) = lookup(NAMESPACE.env) {
             config.namespace = namespace;
         }
-        let user = lookup(USER.env).filter(|u| !u.is_empty());
+        let user = lookup(USER.env);
         let password = lookup(PASSWORD.env);
         config.credentials = match (user, password) {
             (Some(user), Some(password)) => Some((user, password)),
@@ -333,7 +337,7 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid(MAX_RECORD_SIZE, source, "expected a number of bytes"))?;
         }
-        let non_empty = |setting: Setting| lookup(setting.env).filter(|v| !v.trim().is_empty());
+        let non_empty = |setting: Setting| lookup(setting.env);
         if let Some(tls) = non_empty(TLS) {
             config.tls.enabled = Some(match tls.trim().to_ascii_lowercase().as_str() {
                 "1" | "true" | "yes" | "on" => true,
@@ -369,8 +373,9 @@ impl Config {
         // Sorted, so that the first invalid variable is always the same one.
         set_variables.sort();
         for variable in &set_variables {
-            let value = lookup(variable).unwrap_or_default();
-            read_set_variable(&mut config.set_policies, variable, &value)?;
+            if let Some(value) = lookup(variable) {
+                read_set_variable(&mut config.set_policies, variable, &value)?;
+            }
         }
         config.validate(source)
     }
@@ -999,11 +1004,48 @@ mod tests {
     }
 
     #[test]
+    fn variables_set_to_nothing_are_unset() {
+        let every: Vec<(&str, &str)> = [
+            "AEROSPIKE_HOSTS",
+            "AEROSPIKE_NAMESPACE",
+            "AEROSPIKE_USER",
+            "AEROSPIKE_PASSWORD",
+            "CACHEASIDE_DISABLED",
+            "CACHEASIDE_OPERATION_TIMEOUT_MS",
+            "CACHEASIDE_CONNECT_TIMEOUT_MS",
+            "CACHEASIDE_RECONNECT_INTERVAL_MS",
+            "CACHEASIDE_TEND_INTERVAL_MS",
+            "CACHEASIDE_SINGLE_FLIGHT_WAIT_MS",
+            "CACHEASIDE_INVALIDATION_WINDOW_MS",
+            "CACHEASIDE_MAX_RECORD_SIZE",
+            "AEROSPIKE_TLS",
+            "AEROSPIKE_TLS_CA_FILE",
+            "AEROSPIKE_TLS_NAME",
+            "AEROSPIKE_CLUSTER_NAME",
+            "CACHEASIDE_CLIENT_PER_RUNTIME_AFTER",
+            "CACHEASIDE_SET_USERS_TIMEOUT_MS",
+        ]
+        .into_iter()
+        .map(|name| (name, ""))
+        .collect();
+        let empty = from(&every).unwrap();
+        let defaults = from(&[]).unwrap();
+        assert_eq!(format!("{empty:?}"), format!("{defaults:?}"));
+        let spaces: Vec<(&str, &str)> = every.iter().map(|&(name, _)| (name, "  ")).collect();
+        assert_eq!(
+            format!("{:?}", from(&spaces).unwrap()),
+            format!("{defaults:?}")
+        );
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         for (vars, name) in [
             (&[("AEROSPIKE_HOSTS", "not a host")][..], "AEROSPIKE_HOSTS"),
-            (&[("AEROSPIKE_HOSTS", "")][..], "AEROSPIKE_HOSTS"),
-            (&[("AEROSPIKE_NAMESPACE", "")][..], "AEROSPIKE_NAMESPACE"),
+            (
+                &[("AEROSPIKE_NAMESPACE", "a-name-longer-than-thirty-one-bytes")][..],
+                "AEROSPIKE_NAMESPACE",
+            ),
             (&[("AEROSPIKE_USER", "app")][..], "AEROSPIKE_PASSWORD"),
             (&[("AEROSPIKE_PASSWORD", "x")][..], "AEROSPIKE_USER"),
             (

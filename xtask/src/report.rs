@@ -43,8 +43,10 @@ pub fn render(
 
 fn header(out: &mut String, machine: &Machine, failed: &[String]) {
     let cluster = match std::env::var("AEROSPIKE_HOSTS") {
-        Ok(hosts) => format!("the Aerospike cluster at `{hosts}` (`AEROSPIKE_HOSTS`)"),
-        Err(_) => "the in-process testkit server on loopback".to_owned(),
+        Ok(hosts) if !hosts.trim().is_empty() => {
+            format!("the Aerospike cluster at `{hosts}` (`AEROSPIKE_HOSTS`)")
+        }
+        _ => "the in-process testkit server on loopback".to_owned(),
     };
     let _ = write!(
         out,

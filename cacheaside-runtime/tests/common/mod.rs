@@ -29,7 +29,7 @@ impl Backend {
     /// The real server of `AEROSPIKE_HOSTS`, or a new testkit server.
     pub async fn start() -> Backend {
         match std::env::var("AEROSPIKE_HOSTS") {
-            Ok(hosts) if !hosts.is_empty() => Backend {
+            Ok(hosts) if !hosts.trim().is_empty() => Backend {
                 hosts,
                 testkit: None,
             },
