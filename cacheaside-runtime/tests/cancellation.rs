@@ -11,7 +11,7 @@ use cacheaside_runtime::__private::{default_key, get_or_load, CacheSpec, PlainKi
 use cacheaside_runtime::Ttl;
 use cacheaside_testkit::CommandKind;
 use common::Backend;
-use tokio::sync::OnceCell;
+use tokio::sync::{Mutex, MutexGuard, OnceCell};
 
 const SCOPE: &str = "app::cancel";
 /// Long enough that no read in these tests times out: a call ends only when it is dropped.
@@ -32,6 +32,14 @@ async fn backend() -> &'static Backend {
             backend
         })
         .await
+}
+
+/// The tests take turns: the latency fault is server-wide, and each compares the set's counters
+/// before and after.
+static TURN: Mutex<()> = Mutex::const_new(());
+
+async fn turn() -> MutexGuard<'static, ()> {
+    TURN.lock().await
 }
 
 static SPEC: CacheSpec = CacheSpec {
@@ -82,6 +90,7 @@ async fn drop_calls_mid_read(server: &cacheaside_testkit::TestServer, names: &[S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_dropped_mid_read_do_not_disturb_later_calls() {
+    let _turn = turn().await;
     let backend = backend().await;
     let Some(server) = backend.testkit("calls_dropped_mid_read_do_not_disturb_later_calls") else {
         return;
@@ -111,6 +120,7 @@ async fn calls_dropped_mid_read_do_not_disturb_later_calls() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_dropped_mid_read_releases_its_key() {
+    let _turn = turn().await;
     let backend = backend().await;
     let Some(server) = backend.testkit("a_leader_dropped_mid_read_releases_its_key") else {
         return;
@@ -131,6 +141,7 @@ async fn a_leader_dropped_mid_read_releases_its_key() {
 
 #[test]
 fn calls_of_a_runtime_that_shut_down_leave_the_cache_usable() {
+    let _turn = TURN.blocking_lock();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
