@@ -3,13 +3,17 @@
 //!
 //! Two failure domains, each a [`Pause`] (closed, open, half-open):
 //! - **Partitions** ([`PartitionGates`]): an operation that fails pauses its key's partition (one
-//!   of Aerospike's 4,096), for reads or for writes alone. A node that dies thus costs the keys it
-//!   holds, each once per pause, and nothing else: the rest of the cluster keeps serving.
+//!   of Aerospike's 4,096), for reads or for writes alone. The partitions that failed on one
+//!   node probe one at a time; a node that fails again after its pause has the rest of its
+//!   partitions paused too (`owners`), and its keys read from their replicas meanwhile (the
+//!   client's `fallback`). A node that dies thus costs the keys it holds, and nothing else: the
+//!   rest of the cluster keeps serving.
 //! - **The cluster** ([`Breaker`]): [`FAILURES_TO_OPEN`] failures in a row, from more than one
 //!   node (or from a cluster of one node, or with no node at all), open it for every call: the
 //!   whole cluster is failing, and each call would pay a timeout.
 //!
-//! Open, a domain keeps its calls out for a pause (the reconnect interval); their added latency
+//! Open, a domain keeps its calls out for a pause (the cluster: the reconnect interval; a
+//! partition: a quarter of it, at most the tend interval); their added latency
 //! is a few atomic loads. Then it is half-open: one operation at a time is let through as a
 //! probe, and the probe alone decides: its answer closes the domain, its failure opens it for
 //! another pause. Answers and failures of operations sent before the domain opened change

@@ -201,14 +201,13 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
         return Access::Unavailable(not_connected(&installation.config));
     }
     let own_client = installation.runtime_clients.here();
-    let fallback = installation.fallbacks.current();
     Access::Ready(Cache {
         client,
         own_client,
         installation,
         counters,
         admission,
-        fallback,
+        fallback: OnceLock::new(),
     })
 }
 
@@ -264,8 +263,9 @@ pub(crate) struct Cache {
     counters: &'static SetCounters,
     /// How the cluster's breaker let this call through: a probe's first outcome decides.
     admission: Admission,
-    /// The client of the nodes other than a failing one, while there is one (see `fallback`).
-    fallback: Option<Fallback>,
+    /// The client of the nodes other than a failing one, while there is one (see `fallback`):
+    /// looked up by the first read of a paused partition, so that other calls take no lock.
+    fallback: OnceLock<Option<Fallback>>,
 }
 
 impl Cache {
@@ -518,17 +518,21 @@ impl Cache {
     /// The fallback client for a read of `route`'s paused partition, if it failed on the node
     /// that client avoids.
     fn fallback_for(&self, route: Route) -> Option<&Fallback> {
-        let fallback = self.fallback.as_ref()?;
-        (route.access() == RecordAccess::Read
-            && self.installation.partitions.failed_on(route) == fallback.node)
-            .then_some(fallback)
+        if route.access() != RecordAccess::Read {
+            return None;
+        }
+        let fallback = self
+            .fallback
+            .get_or_init(|| self.installation.fallbacks.current())
+            .as_ref()?;
+        (self.installation.partitions.failed_on(route) == fallback.node).then_some(fallback)
     }
 
     /// The error of an operation skipped because its partition is paused.
     fn paused(&self, route: Option<Route>) -> Error {
         Error::bypassed(format!(
-            "partition {} failed within the last {:?}: the cache skips it until an operation \
-             there succeeds again",
+            "partition {} is paused (it, or the node holding it, failed within the last {:?}): \
+             the cache skips it until an operation there succeeds again",
             route.map_or(0, Route::partition),
             partition_pause(&self.installation.config)
         ))
@@ -541,28 +545,31 @@ impl Cache {
         let Ok(runtime) = background() else {
             return;
         };
+        // One preparation per node at a time, and none while its fallback is open.
+        let Some(answers) = self.installation.fallbacks.prepare(node) else {
+            return;
+        };
         let client = Arc::clone(&self.client);
         let installation = Arc::clone(&self.installation);
         runtime.spawn(async move {
             let config = &installation.config;
+            let fallbacks = &installation.fallbacks;
             let timeout = config.operation_timeout().saturating_mul(3);
-            if let Some(mastered) = breaker::mastered_elsewhere(&client, node, timeout).await {
+            let mastered = breaker::mastered_elsewhere(&client, node, timeout).await;
+            // A probe answered meanwhile: the node, or the client, is back; pause nothing more.
+            if let Some(mastered) = mastered.filter(|_| !fallbacks.answered_since(answers)) {
                 installation
                     .partitions
                     .pause_node(node, &mastered, partition_pause(config));
             }
             let policy = client_policy(config);
             let timeout = config.connect_timeout();
-            if let Some(other_nodes) = fallback::connect(&client, node, &policy, timeout).await {
-                let replaced = installation.fallbacks.install(Fallback {
-                    node,
-                    client: other_nodes,
-                });
-                close_in_background(replaced);
-                // Retired meanwhile: its fallback would never be closed otherwise.
-                if installation.replaced.load(Ordering::SeqCst) {
-                    close_in_background(installation.fallbacks.take());
-                }
+            let other_nodes = fallback::connect(&client, node, &policy, timeout).await;
+            let fallback = other_nodes.map(|client| Fallback { node, client });
+            close_in_background(fallbacks.install(node, fallback, answers));
+            // Retired meanwhile: its fallback would never be closed otherwise.
+            if installation.replaced.load(Ordering::SeqCst) {
+                close_in_background(fallbacks.take());
             }
         });
     }
@@ -917,7 +924,7 @@ impl Installation {
     /// Closes the fallback client that avoids `node`, if it is open: the main client reaches
     /// that node's partitions again.
     fn close_fallback(&self, node: u64) {
-        close_in_background(self.fallbacks.remove(node));
+        close_in_background(self.fallbacks.answered(node));
     }
 
     fn probe_expiry_millis(&self) -> u64 {
@@ -957,9 +964,10 @@ impl Policies {
         read.base_policy.filter_expression = Some(data_filter::usable().clone());
         read.base_policy.total_timeout = millis;
         // A node that does not answer within half the budget leaves the other half to the
-        // retry, which goes to the partition's replica (`Replica::Sequence`): a dead or stalled
-        // node does not fail the reads of the keys it holds. The retry also covers a pooled
-        // connection the server closed (e.g. after a restart).
+        // retry, which goes to the partition's replica (`Replica::Sequence`): a stalled node
+        // does not fail the reads of the keys it holds. (A dead one refuses connections, which
+        // the client waits out without retrying elsewhere: see `fallback`.) The retry also
+        // covers a pooled connection the server closed (e.g. after a restart).
         read.base_policy.socket_timeout = (millis / 2).max(1);
         read.base_policy.replica = Replica::Sequence;
         read.base_policy.max_retries = 1;

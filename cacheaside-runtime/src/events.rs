@@ -25,7 +25,7 @@ pub(crate) enum Event {
     LocalHit,
     Touch,
     /// A cache operation skipped because the cluster, or the part of it that holds the key, is
-    /// known to be failing (see `health`): no request was sent.
+    /// known to be failing (see `breaker`): no request was sent.
     Bypassed,
 }
 

@@ -66,22 +66,24 @@ struct Gate {
     /// One per node slot: the partitions that failed on a node wait for its pause, and then
     /// probe one at a time, so a dead node costs one probe per pause, not one per partition.
     nodes: Box<[Pause]>,
-    /// Per node slot: partitions that failed on the node since it last answered a probe.
+    /// Per node slot: partitions that failed on the node since a probe there was answered.
     node_failures: Box<[AtomicU32]>,
 }
 
-/// Partitions that fail on one node, with no answer from it in between, that make it a failing
-/// node: its other partitions are then paused before each costs a call a timeout (see
-/// `owners`). More than one, so that a single slow answer does not pause a node's every key.
-pub(crate) const FAILURES_TO_PAUSE_NODE: u32 = 3;
+/// Partitions failing on one node, with no answer from it in between, that make it a failing
+/// node (as does a failed probe): the rest of its partitions may then be paused before each
+/// costs a call a timeout. Several, so that one slow answer does not pause a node's every key;
+/// a node that dies under load reaches it within a few operation timeouts.
+pub(crate) const FAILURES_TO_PAUSE_NODE: u32 = 8;
 
 /// What recording an outcome changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Recorded {
     /// The partition was closed and is now paused.
     pub(crate) opened: bool,
-    /// The node (a hash of its name) has just reached [`FAILURES_TO_PAUSE_NODE`]: the caller
-    /// may pause the rest of its partitions ([`PartitionGates::pause_node`]).
+    /// This node (a hash of its name) is failing: a probe failed there (it failed, stayed
+    /// failing for a pause, and failed again), or [`FAILURES_TO_PAUSE_NODE`] partitions did.
+    /// The caller may pause the rest of its partitions ([`PartitionGates::pause_node`]).
     pub(crate) node_down: Option<u64>,
     /// A probe of a partition that had failed on this node was answered: the client reaches
     /// that partition again.
@@ -151,7 +153,7 @@ impl Gate {
                 if let (Some(slot), Some(node)) = (self.slot_of(partition), node) {
                     self.nodes[slot].open(now, pause);
                     let failures = self.node_failures[slot].fetch_add(1, Ordering::Relaxed) + 1;
-                    if failures == FAILURES_TO_PAUSE_NODE {
+                    if admission == Admission::Probe || failures == FAILURES_TO_PAUSE_NODE {
                         recorded.node_down = Some(node);
                     }
                 }
@@ -182,7 +184,8 @@ impl Gate {
 }
 
 /// The pauses of every partition, for reads and for writes (about 200 KiB, allocated once per
-/// configuration). Namespaces share them: a node holds the same partitions of every namespace.
+/// configuration). Namespaces share them: a node usually holds the same partitions in every
+/// namespace, and where it does not, a pause covers more keys than needed, never fewer.
 #[derive(Debug)]
 pub(crate) struct PartitionGates {
     reads: Gate,
@@ -358,42 +361,73 @@ mod tests {
     }
 
     #[test]
-    fn a_node_that_fails_three_partitions_has_its_others_paused() {
+    fn a_node_whose_probe_fails_is_down_and_its_other_partitions_can_be_paused() {
         let gates = PartitionGates::default();
-        let downs: Vec<Option<u64>> = (1..=FAILURES_TO_PAUSE_NODE as u16)
+        for p in 1..=3 {
+            let recorded =
+                gates.record_at(route(p, Access::Read), Admission::Closed, FAILED, 10, PAUSE);
+            assert_eq!(
+                recorded.node_down, None,
+                "a few failures are not a failing node"
+            );
+        }
+        let later = 10 + PAUSE;
+        assert_eq!(
+            gates.admits_at(route(1, Access::Read), later, EXPIRY),
+            Some(Admission::Probe)
+        );
+        let recorded = gates.record_at(
+            route(1, Access::Read),
+            Admission::Probe,
+            FAILED,
+            later,
+            PAUSE,
+        );
+        assert_eq!(
+            recorded.node_down,
+            Some(5),
+            "failing again after a pause is"
+        );
+
+        // The nodes that answer master every partition but 100 and 200.
+        let mut mastered = vec![true; PARTITIONS];
+        (mastered[100], mastered[200]) = (false, false);
+        gates.reads.pause_node(5, &mastered, later, PAUSE);
+        gates.writes.pause_node(5, &mastered, later, PAUSE);
+        for access in [Access::Read, Access::Write] {
+            assert_eq!(gates.admits_at(route(100, access), later + 1, EXPIRY), None);
+            assert_eq!(gates.admits_at(route(200, access), later + 1, EXPIRY), None);
+            assert_eq!(
+                gates.admits_at(route(300, access), later + 1, EXPIRY),
+                Some(Admission::Closed),
+                "mastered by a node that answers"
+            );
+        }
+        // After the pause they wait for the node's probe, like the partitions that failed.
+        let again = later + PAUSE;
+        assert_eq!(
+            gates.admits_at(route(2, Access::Read), again, EXPIRY),
+            Some(Admission::Probe)
+        );
+        assert_eq!(
+            gates.admits_at(route(100, Access::Read), again, EXPIRY),
+            None
+        );
+    }
+
+    #[test]
+    fn a_node_on_which_many_partitions_fail_is_down() {
+        let gates = PartitionGates::default();
+        let downs: Vec<Option<u64>> = (1..=FAILURES_TO_PAUSE_NODE as u16 + 1)
             .map(|p| {
                 gates
                     .record_at(route(p, Access::Read), Admission::Closed, FAILED, 10, PAUSE)
                     .node_down
             })
             .collect();
-        assert_eq!(downs.last(), Some(&Some(5)), "{downs:?}");
-        assert!(downs[..downs.len() - 1].iter().all(Option::is_none), "once");
-
-        // The nodes that answer master every partition but 100 and 200.
-        let mut mastered = vec![true; PARTITIONS];
-        (mastered[100], mastered[200]) = (false, false);
-        gates.reads.pause_node(5, &mastered, 20, PAUSE);
-        gates.writes.pause_node(5, &mastered, 20, PAUSE);
-        for access in [Access::Read, Access::Write] {
-            assert_eq!(gates.admits_at(route(100, access), 21, EXPIRY), None);
-            assert_eq!(gates.admits_at(route(200, access), 21, EXPIRY), None);
-            assert_eq!(
-                gates.admits_at(route(300, access), 21, EXPIRY),
-                Some(Admission::Closed),
-                "mastered by a node that answers"
-            );
-        }
-        // After the pause they wait for the node's probe, like the partitions that failed.
-        let later = 20 + PAUSE;
-        assert_eq!(
-            gates.admits_at(route(1, Access::Read), later, EXPIRY),
-            Some(Admission::Probe)
-        );
-        assert_eq!(
-            gates.admits_at(route(100, Access::Read), later, EXPIRY),
-            None
-        );
+        let at = FAILURES_TO_PAUSE_NODE as usize - 1;
+        assert_eq!(downs[at], Some(5), "{downs:?}");
+        assert_eq!(downs.iter().flatten().count(), 1, "once: {downs:?}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! A child of `client` so that it runs on the same background runtime, with the same timeout and
 //! circuit breaker as the single-record operations, without changing them.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use aerospike::{BatchOperation, BatchPolicy, BatchReadPolicy, Bins, Key, ResultCode};
 
@@ -31,7 +31,7 @@ impl Clone for Cache {
             counters: self.counters,
             // A probe's outcome is its own: a copy reports as an ordinary call.
             admission: Admission::Closed,
-            fallback: self.fallback.clone(),
+            fallback: OnceLock::new(),
         }
     }
 }

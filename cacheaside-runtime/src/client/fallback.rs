@@ -9,7 +9,7 @@
 //! are paused, their reads go through it; it is closed when a probe through the main client is
 //! answered again (the client has routed around the node, or the node is back).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,54 +28,94 @@ pub(crate) struct Fallback {
 /// The open fallback client, if any: at most one (for the last node found failing).
 #[derive(Default)]
 pub(crate) struct Fallbacks {
-    /// Whether one is open: calls read this before taking the lock, which only the calls of a
-    /// paused partition do.
+    /// Whether one is open: reads of paused partitions check this before taking the lock.
     open: AtomicBool,
-    current: Mutex<Option<Fallback>>,
+    /// Counts the probes answered on a node that had failed (see [`answered`](Self::answered)):
+    /// a fallback prepared before the last of them is not installed.
+    answers: AtomicU64,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    current: Option<Fallback>,
+    /// The node a fallback is being prepared for.
+    preparing: Option<u64>,
 }
 
 impl Fallbacks {
-    fn lock(&self) -> MutexGuard<'_, Option<Fallback>> {
-        self.current
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The open fallback client, if any.
-    #[inline]
     pub(crate) fn current(&self) -> Option<Fallback> {
         if !self.open.load(Ordering::Relaxed) {
             return None;
         }
-        self.lock().clone()
+        self.lock().current.clone()
     }
 
-    /// Makes `fallback` the open one; returns the one it replaces, to be closed.
-    pub(crate) fn install(&self, fallback: Fallback) -> Option<Fallback> {
-        let mut current = self.lock();
+    /// Claims the preparation of `node`'s fallback: `None` if one is open or being prepared
+    /// for it already; else the count of answers to pass to [`install`](Self::install).
+    pub(crate) fn prepare(&self, node: u64) -> Option<u64> {
+        let mut state = self.lock();
+        let taken =
+            state.preparing == Some(node) || state.current.as_ref().is_some_and(|f| f.node == node);
+        if taken {
+            return None;
+        }
+        state.preparing = Some(node);
+        Some(self.answers.load(Ordering::SeqCst))
+    }
+
+    /// Whether a probe was answered since [`prepare`](Self::prepare) returned `answers`: the
+    /// node may be reachable again, and what was prepared is out of date.
+    pub(crate) fn answered_since(&self, answers: u64) -> bool {
+        self.answers.load(Ordering::SeqCst) != answers
+    }
+
+    /// Ends the preparation of `node`'s fallback: makes `fallback` the open one, unless a probe
+    /// was answered since `answers`. Returns the client to close: the one replaced, or
+    /// `fallback` itself when it came too late.
+    pub(crate) fn install(
+        &self,
+        node: u64,
+        fallback: Option<Fallback>,
+        answers: u64,
+    ) -> Option<Fallback> {
+        let mut state = self.lock();
+        if state.preparing == Some(node) {
+            state.preparing = None;
+        }
+        let fallback = fallback?;
+        if self.answered_since(answers) {
+            return Some(fallback);
+        }
         self.open.store(true, Ordering::Relaxed);
-        current.replace(fallback)
+        state.current.replace(fallback)
     }
 
     /// Takes the open fallback client, whichever node it avoids, to be closed.
     pub(crate) fn take(&self) -> Option<Fallback> {
-        let mut current = self.lock();
+        let mut state = self.lock();
         self.open.store(false, Ordering::Relaxed);
-        current.take()
+        state.current.take()
     }
 
-    /// Takes the open fallback client if it is `node`'s, to be closed.
-    pub(crate) fn remove(&self, node: u64) -> Option<Fallback> {
+    /// A probe of a partition that had failed on `node` was answered: takes `node`'s fallback
+    /// client, if open, to be closed, and makes any fallback still being prepared out of date.
+    pub(crate) fn answered(&self, node: u64) -> Option<Fallback> {
+        self.answers.fetch_add(1, Ordering::SeqCst);
         if !self.open.load(Ordering::Relaxed) {
             return None;
         }
-        let mut current = self.lock();
-        if current
-            .as_ref()
-            .is_some_and(|fallback| fallback.node == node)
-        {
+        let mut state = self.lock();
+        if state.current.as_ref().is_some_and(|f| f.node == node) {
             self.open.store(false, Ordering::Relaxed);
-            return current.take();
+            return state.current.take();
         }
         None
     }
