@@ -185,6 +185,11 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
             None => return Access::Unavailable(not_connected(&installation.config)),
         },
     };
+    // Before the breaker: a call that would take its probe must go on to make an operation,
+    // or the probe is lost until it expires.
+    if !installation.has_nodes(&client, breaker::now_millis()) {
+        return Access::Unavailable(not_connected(&installation.config));
+    }
     let Some(admission) = installation
         .breaker
         .admits(|| (breaker::now_millis(), installation.probe_expiry_millis()))
@@ -197,9 +202,6 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
             installation.config.reconnect_interval()
         )));
     };
-    if !installation.has_nodes(&client, breaker::now_millis()) {
-        return Access::Unavailable(not_connected(&installation.config));
-    }
     let own_client = installation.runtime_clients.here();
     Access::Ready(Cache {
         client,
