@@ -33,7 +33,7 @@ use crate::{Error, ErrorKind};
 mod owners;
 pub(crate) mod partitions;
 
-pub(crate) use owners::mastered_elsewhere;
+pub(crate) use owners::{mastered_elsewhere, other_nodes};
 
 pub(crate) use partitions::PartitionGates;
 
@@ -158,8 +158,8 @@ impl Pause {
     }
 
     /// The outcome of an operation this pause let through; `true` if it opened (from closed).
-    /// Closed, a failure in a run of `run_to_open` opens it (the caller counts the run); open,
-    /// only the probe's outcome counts.
+    /// Closed, a failure opens it when `opens` says so (the caller counts its run); open, only
+    /// the probe's outcome counts.
     fn record(
         &self,
         admission: Admission,

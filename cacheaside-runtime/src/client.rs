@@ -582,14 +582,10 @@ impl Cache {
         let outcome = Outcome::of(result);
         let config = &self.installation.config;
         if let Some((route, admission)) = gate {
-            let failed = match outcome {
-                Outcome::Failed(node) => Some(node),
-                Outcome::Answered => None,
-            };
             let recorded = self.installation.partitions.record(
                 route,
                 admission,
-                failed,
+                outcome,
                 partition_pause(config),
             );
             if let Some(node) = recorded.node_down {
@@ -921,14 +917,15 @@ impl Installation {
         }
     }
 
-    /// How long a half-open breaker waits for its probe to report before admitting another:
-    /// a probe's call makes at most a few operations, each bounded by the operation timeout.
     /// Closes the fallback client that avoids `node`, if it is open: the main client reaches
     /// that node's partitions again.
     fn close_fallback(&self, node: u64) {
         close_in_background(self.fallbacks.answered(node));
     }
 
+    /// How long a half-open breaker waits for its probe to report before admitting another, in
+    /// milliseconds: a probe's call makes at most a few operations, each bounded by the
+    /// operation timeout.
     fn probe_expiry_millis(&self) -> u64 {
         breaker::millis(self.config.operation_timeout().saturating_mul(3))
     }

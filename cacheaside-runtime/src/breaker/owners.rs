@@ -3,12 +3,21 @@
 //! belongs to the failing node (or to another node that does not answer). Until the cluster
 //! re-forms, the survivors keep the old map, so this is the map the client still routes by.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use aerospike::{AdminPolicy, Client};
+use aerospike::{AdminPolicy, Client, Node};
 
 use super::partitions::PARTITIONS;
 use crate::error::node_hash;
+
+/// The active nodes of `client` other than `failed` (a hash of its name, as errors give it).
+pub(crate) fn other_nodes(client: &Client, failed: u64) -> impl Iterator<Item = Arc<Node>> {
+    client
+        .nodes()
+        .into_iter()
+        .filter(move |node| node.is_active() && node_hash(&node.to_string()) != failed)
+}
 
 /// For each partition, whether a node other than `failed` (a hash of its name) that answered
 /// within `timeout` is its master in some namespace; `None` when no other node answered.
@@ -22,10 +31,7 @@ pub(crate) async fn mastered_elsewhere(
     };
     let mut mastered = vec![false; PARTITIONS];
     let mut answered = false;
-    for node in client.nodes() {
-        if !node.is_active() || node_hash(&node.to_string()) == failed {
-            continue;
-        }
+    for node in other_nodes(client, failed) {
         let Ok(Ok(answer)) = tokio::time::timeout(timeout, node.info(&policy, &["replicas"])).await
         else {
             continue;

@@ -11,7 +11,7 @@ use aerospike::Key;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{millis, now_millis, Admission, Pause};
+use super::{millis, now_millis, Admission, Outcome, Pause};
 
 /// Aerospike's partitions per namespace.
 pub(crate) const PARTITIONS: usize = 4096;
@@ -35,11 +35,11 @@ pub(crate) struct Route {
 }
 
 impl Route {
-    /// The route of an operation on `key`: its partition is the digest's first two bytes, as the
-    /// client and the server compute it.
+    /// The route of an operation on `key`: its partition, as the client computes it (from the
+    /// digest's first bytes).
     pub(crate) fn of(key: &Key, access: Access) -> Route {
-        let digest = key.digest();
-        let partition = u16::from_le_bytes([digest[0], digest[1]]) % PARTITIONS as u16;
+        // Below PARTITIONS (4,096), so it fits.
+        let partition = u16::try_from(key.partition_id()).unwrap_or(0);
         Route { partition, access }
     }
 
@@ -136,19 +136,19 @@ impl Gate {
         &self,
         partition: usize,
         admission: Admission,
-        failed: Option<Option<u64>>,
+        outcome: Outcome,
         now: u64,
         pause: u64,
     ) -> Recorded {
-        let opened =
-            self.partitions[partition].record(admission, failed.is_some(), true, now, pause);
+        let failed = matches!(outcome, Outcome::Failed(_));
+        let opened = self.partitions[partition].record(admission, failed, true, now, pause);
         let mut recorded = Recorded {
             opened,
             ..Recorded::default()
         };
-        match failed {
+        match outcome {
             // A new failure, or a failed probe: the partition waits for this node's pause.
-            Some(node) if opened || admission == Admission::Probe => {
+            Outcome::Failed(node) if opened || admission == Admission::Probe => {
                 self.failed_on[partition].store(node.unwrap_or(0), Ordering::Relaxed);
                 if let (Some(slot), Some(node)) = (self.slot_of(partition), node) {
                     self.nodes[slot].open(now, pause);
@@ -160,14 +160,14 @@ impl Gate {
             }
             // The probe was answered: the node's other partitions may probe again (each
             // closes on its own answer; a node still down pauses them again).
-            None if admission == Admission::Probe => {
+            Outcome::Answered if admission == Admission::Probe => {
                 if let Some(slot) = self.slot_of(partition) {
                     self.nodes[slot].close();
                     self.node_failures[slot].store(0, Ordering::Relaxed);
                     recorded.node_up = Some(self.failed_on[partition].load(Ordering::Relaxed));
                 }
             }
-            Some(_) | None => {}
+            Outcome::Failed(_) | Outcome::Answered => {}
         }
         recorded
     }
@@ -229,23 +229,22 @@ impl PartitionGates {
         self.admits(route, || (now, probe_expiry))
     }
 
-    /// Records the outcome of an operation on `route` (`failed`: on which node, if known): one
-    /// failure pauses the partition, and the node, for `pause` (a partition sees few operations,
-    /// and each failure cost a call a timeout). Says which node, if any, has just been found
-    /// failing or reachable again.
+    /// Records the outcome of an operation on `route`: one failure pauses the partition, and the
+    /// node it failed on, for `pause` (a partition sees few operations, and each failure cost a
+    /// call a timeout). Says which node, if any, has just been found failing or reachable again.
     #[inline]
     pub(crate) fn record(
         &self,
         route: Route,
         admission: Admission,
-        failed: Option<Option<u64>>,
+        outcome: Outcome,
         pause: Duration,
     ) -> Recorded {
-        if failed.is_none() && admission == Admission::Closed {
+        if outcome == Outcome::Answered && admission == Admission::Closed {
             // The hot path: a healthy partition's answer writes nothing and reads no clock.
             return Recorded::default();
         }
-        self.record_at(route, admission, failed, now_millis(), millis(pause))
+        self.record_at(route, admission, outcome, now_millis(), millis(pause))
     }
 
     /// The node (a hash of its name) `route`'s partition last failed on; 0 if unknown.
@@ -266,12 +265,12 @@ impl PartitionGates {
         &self,
         route: Route,
         admission: Admission,
-        failed: Option<Option<u64>>,
+        outcome: Outcome,
         now: u64,
         pause: u64,
     ) -> Recorded {
         self.gate(route)
-            .record(usize::from(route.partition), admission, failed, now, pause)
+            .record(usize::from(route.partition), admission, outcome, now, pause)
     }
 }
 
@@ -282,7 +281,7 @@ mod tests {
     const PAUSE: u64 = 1_000;
     const EXPIRY: u64 = 100;
     /// A failure on a node of name hash 5.
-    const FAILED: Option<Option<u64>> = Some(Some(5));
+    const FAILED: Outcome = Outcome::Failed(Some(5));
 
     fn route(partition: u16, access: Access) -> Route {
         Route { partition, access }
@@ -348,7 +347,7 @@ mod tests {
             gates.admits_at(second, again, EXPIRY),
             Some(Admission::Probe)
         );
-        gates.record_at(second, Admission::Probe, None, again, PAUSE);
+        gates.record_at(second, Admission::Probe, Outcome::Answered, again, PAUSE);
         assert_eq!(
             gates.admits_at(first, again, EXPIRY),
             Some(Admission::Probe),
@@ -453,7 +452,7 @@ mod tests {
         gates.record_at(r, Admission::Closed, FAILED, 10, PAUSE);
         assert!(
             !gates
-                .record_at(r, Admission::Closed, None, 20, PAUSE)
+                .record_at(r, Admission::Closed, Outcome::Answered, 20, PAUSE)
                 .opened,
             "a late answer (sent before the pause) does not close it"
         );
@@ -473,7 +472,7 @@ mod tests {
         );
         let again = later + PAUSE;
         assert_eq!(gates.admits_at(r, again, EXPIRY), Some(Admission::Probe));
-        gates.record_at(r, Admission::Probe, None, again, PAUSE);
+        gates.record_at(r, Admission::Probe, Outcome::Answered, again, PAUSE);
         assert_eq!(gates.admits_at(r, again, EXPIRY), Some(Admission::Closed));
     }
 }

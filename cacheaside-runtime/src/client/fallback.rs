@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use aerospike::{Client, ClientPolicy};
 
-use crate::error::node_hash;
+use crate::breaker::other_nodes;
 
 /// The client of the nodes other than a failing one.
 #[derive(Clone)]
@@ -129,12 +129,7 @@ pub(crate) async fn connect(
     policy: &ClientPolicy,
     timeout: Duration,
 ) -> Option<Arc<Client>> {
-    let hosts: Vec<aerospike::Host> = main
-        .nodes()
-        .iter()
-        .filter(|node| node.is_active() && node_hash(&node.to_string()) != failed)
-        .map(|node| node.host())
-        .collect();
+    let hosts: Vec<aerospike::Host> = other_nodes(main, failed).map(|node| node.host()).collect();
     if hosts.is_empty() {
         return None;
     }
