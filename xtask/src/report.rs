@@ -155,6 +155,16 @@ impl Row {
     }
 
     /// A row of counts or descriptions: no ratio of criterion estimates.
+    /// A row for a bench that did not run, saying why.
+    fn skipped(figure: &'static str, reason: &str) -> Row {
+        Row::plain(
+            figure,
+            format!("skipped: {reason}"),
+            "—".to_owned(),
+            "—".to_owned(),
+        )
+    }
+
     fn plain(figure: &'static str, ours: String, baseline: String, ratio: String) -> Row {
         Row {
             figure,
@@ -395,16 +405,7 @@ fn degraded_rows(results: &Results) -> Vec<Row> {
         .and_then(|f| f.get("skipped"))
         .and_then(Value::as_str);
     if let Some(reason) = skipped {
-        return vec![Row {
-            figure: "5. Degraded cache",
-            ours: format!("skipped: {reason}"),
-            baseline: "—".to_owned(),
-            ratio: "—".to_owned(),
-            target: "—",
-            paired: "—".to_owned(),
-            max_ratio: None,
-            met: None,
-        }];
+        return vec![Row::skipped("5. Degraded cache", reason)];
     }
     let stalled_loader = results.estimate("degraded_stalled/loader_only");
     let stopped_loader = results.estimate("degraded_stopped/loader_only");
@@ -671,16 +672,10 @@ fn node_loss_rows(results: &Results) -> Vec<Row> {
         .and_then(|f| f.get("skipped"))
         .and_then(Value::as_str)
     {
-        return vec![Row {
-            figure: "10. One node of three killed under load",
-            ours: format!("skipped: {reason}"),
-            baseline: "—".to_owned(),
-            paired: "—".to_owned(),
-            ratio: "—".to_owned(),
-            target: "—",
-            met: None,
-            max_ratio: None,
-        }];
+        return vec![Row::skipped(
+            "10. One node of three killed under load",
+            reason,
+        )];
     }
     let phase = |name: &str| {
         figures
@@ -719,26 +714,21 @@ fn node_loss_rows(results: &Results) -> Vec<Row> {
         .map(|(down, before)| down / before);
     vec![
         Row {
-            figure:
-                "10. One node of three killed under load: calls that ran the body while it was down",
-            ours: share(down),
-            baseline: format!("before the kill: {}", share(before)),
-            paired: "—".to_owned(),
-            ratio: "—".to_owned(),
             target: "≤ 1% of calls, no failed call, no cluster-wide bypass",
             met: held,
-            max_ratio: None,
+            ..Row::plain(
+                "10. One node of three killed under load: calls that ran the body while it was down",
+                share(down),
+                format!("before the kill: {}", share(before)),
+                "—".to_owned(),
+            )
         },
-        Row {
-            figure: "10. One node of three killed under load: throughput while it was down",
-            ours: rate(down),
-            baseline: format!("before the kill: {}", rate(before)),
-            paired: "—".to_owned(),
-            ratio: kept.map_or_else(not_measured, |r| format!("{r:.2}")),
-            target: "—",
-            met: None,
-            max_ratio: None,
-        },
+        Row::plain(
+            "10. One node of three killed under load: throughput while it was down",
+            rate(down),
+            format!("before the kill: {}", rate(before)),
+            kept.map_or_else(not_measured, |r| format!("{r:.2}")),
+        ),
     ]
 }
 
