@@ -39,6 +39,7 @@ use crate::breaker::{self, Admission, Breaker, Outcome, PartitionGates, Transiti
 use crate::config::Config;
 use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
 use crate::namespace::{self, NamespaceStatus};
+use crate::recycled::RecycledBox;
 use crate::report::{self, Cause};
 use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
@@ -459,7 +460,8 @@ impl Cache {
     ///
     /// The operation is boxed at once, before anything awaits it: the futures of the engine that
     /// await this one then hold a pointer, not the client's large state machine, and do not
-    /// copy it around as they are created and moved.
+    /// copy it around as they are created and moved. The box's memory is reused (see
+    /// `recycled`): a block that large would cost more to allocate than the rest of a hit.
     ///
     /// An operation on one record (`route`) first asks its partition's breaker: a partition that
     /// failed recently is skipped (see `breaker`).
@@ -496,7 +498,7 @@ impl Cache {
             client = self.fallback_for(paused).map(|fallback| &fallback.client);
             in_place = false;
         }
-        let operation = client.map(|client| Box::pin(operation(client)));
+        let operation = client.map(|client| RecycledBox::new(operation(client)));
         async move {
             let Some(operation) = operation else {
                 return Err(self.paused(route));
@@ -627,11 +629,11 @@ impl Cache {
 /// that await it move a pointer rather than the client's large state machine.
 struct InBackground<'h, F> {
     handle: &'h Handle,
-    operation: Option<Pin<Box<F>>>,
+    operation: Option<RecycledBox<F>>,
 }
 
 impl<'h, F: Future> InBackground<'h, F> {
-    fn new(handle: &'h Handle, operation: Pin<Box<F>>) -> Self {
+    fn new(handle: &'h Handle, operation: RecycledBox<F>) -> Self {
         InBackground {
             handle,
             operation: Some(operation),
@@ -649,7 +651,7 @@ impl<F: Future> Future for InBackground<'_, F> {
             return Poll::Pending;
         };
         let _context = this.handle.enter();
-        let output = ready!(operation.as_mut().poll(cx));
+        let output = ready!(operation.pinned().poll(cx));
         // Finished: dropped here, still inside the context.
         this.operation = None;
         Poll::Ready(output)

@@ -16,6 +16,7 @@ use crate::key::KeyResult;
 use crate::kind::ReturnKind;
 use crate::namespace::NamespaceStatus;
 use crate::observe::{Call, Outcome};
+use crate::recycled::RecycledBox;
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
 use crate::spec::{CachePolicy, CacheSpec};
@@ -398,7 +399,12 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
         call,
     );
     if let Some((target, bytes, ttl)) = loaded.write {
-        B::cache(store_with_ttl(spec, target, bytes, ttl, counters)).await;
+        // Boxed: the write's future is larger than all a hit needs, and every call's future
+        // would be as large (and copied as often) if it were held in place.
+        B::cache(RecycledBox::new(store_with_ttl(
+            spec, target, bytes, ttl, counters,
+        )))
+        .await;
     }
     drop(loaded.landed);
     Served::Done(loaded.returned)

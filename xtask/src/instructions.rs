@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::run::OutputDirs;
 
 /// Hits of the shorter and the longer run.
-const HITS: [u64; 2] = [200, 1_200];
+const HITS: [u64; 2] = [1_000, 11_000];
 /// The sides the `paths` bench can loop over.
 const VARIANTS: [&str; 2] = ["cache_aside", "handwritten"];
 
