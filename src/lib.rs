@@ -832,6 +832,11 @@ pub mod guide;
 /// Write-behind: update the cache at once, write the source later in batches, losing nothing.
 pub use cacheaside_runtime::write_behind;
 
+// The README's code blocks are compiled and run as doctests too, so that the front page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[doc(hidden)]
 pub mod __private {
     pub use cacheaside_runtime::__private::*;
