@@ -206,6 +206,7 @@ pub(crate) async fn access(cache: Option<&'static str>, counters: &'static SetCo
     let own_client = installation.runtime_clients.here();
     Access::Ready(Cache {
         client,
+        made_in_task: own_client.as_ref().and_then(|_| tokio::task::try_id()),
         own_client,
         installation,
         counters,
@@ -261,6 +262,9 @@ pub(crate) struct Cache {
     /// The client of the caller's runtime and that runtime, if it has one (see
     /// `runtime_clients`).
     own_client: Option<(tokio::runtime::Id, Arc<Client>)>,
+    /// The task that found `own_client`'s runtime running it, if a task did: its operations run
+    /// on that runtime without asking again (a task never moves to another runtime).
+    made_in_task: Option<tokio::task::Id>,
     installation: Arc<Installation>,
     /// The counters of the set whose call uses this cache.
     counters: &'static SetCounters,
@@ -487,8 +491,11 @@ impl Cache {
         };
         // The runtime's own client only where that runtime runs this call (see
         // `runtime_clients`); anywhere else the shared one, polled in the background's context.
+        // Asking the task is cheaper than asking the runtime, whose handle is shared by its
+        // threads: cloning it writes a reference count they all write.
         let own = self.own_client.as_ref().filter(|(runtime, _)| {
-            Handle::try_current().is_ok_and(|handle| handle.id() == *runtime)
+            (self.made_in_task.is_some() && tokio::task::try_id() == self.made_in_task)
+                || Handle::try_current().is_ok_and(|handle| handle.id() == *runtime)
         });
         let mut in_place = own.is_some();
         let mut client = Some(own.map_or(&self.client, |(_, client)| client));

@@ -27,6 +27,7 @@ impl Clone for Cache {
         Cache {
             client: Arc::clone(&self.client),
             own_client: self.own_client.clone(),
+            made_in_task: self.made_in_task,
             installation: Arc::clone(&self.installation),
             counters: self.counters,
             // A probe's outcome is its own: a copy reports as an ordinary call.
