@@ -289,7 +289,13 @@ impl Cache {
     /// Reads bin `data` and the record's generation: `Ok(None)` when the record does not exist.
     /// The server answers only when bin `data` is bytes or absent (see `data_filter`); for any
     /// other record the read finds [`Data::Unusable`].
-    pub(crate) async fn read(&self, key: impl Borrow<Key> + Send) -> Result<Option<Stored>, Error> {
+    ///
+    /// Not an `async fn`: the future `run` returns is the read's, not held (and copied) by one
+    /// more layer around it.
+    pub(crate) fn read<'a>(
+        &'a self,
+        key: impl Borrow<Key> + Send + 'a,
+    ) -> impl Future<Output = Result<Option<Stored>, Error>> + Send + 'a {
         let policies = self.installation.policies_for(key.borrow().set_name());
         let policy = &policies.read;
         let route = Route::of(key.borrow(), RecordAccess::Read);
@@ -314,7 +320,6 @@ impl Cache {
                 Err(e) => Err(e),
             }
         })
-        .await
     }
 
     /// Writes bin `data` with the given expiration, replacing the whole record, only if the
