@@ -7,9 +7,15 @@ use aerospike::Value;
 /// The usage text, printed by `--help` and after a usage error.
 pub const USAGE: &str = "\
 Usage: cacheaside-inspect [OPTIONS] <SET> <KEY>
+       cacheaside-inspect --sizes [OPTIONS] <SET> [KEY...]
 
 Reads one cacheaside entry and prints its envelope (format, codec, schema tag, size), the
 record's TTL and generation, and the value as JSON.
+
+With --sizes, measures the entries of a set instead: the sizes of their bin `data` (min,
+median, p95, max, mean), the envelope's header and an estimate of what an entry costs in
+Aerospike, for capacity planning. It reads the KEYs given, or without any scans the set (a
+server feature: a real cluster, not the test server) up to --sample records.
 
 Arguments:
   <SET>                 the set of the entry (the attribute's `set`)
@@ -24,17 +30,21 @@ Options:
                         default: 127.0.0.1:3000]
   --timeout-ms <MS>     time allowed to connect, and then to read [default: 2000]
   --json                print one JSON object instead of text
+  --sizes               measure the entries of <SET> (see above); --int and --hex apply to
+                        every KEY
+  --sample <N>          with --sizes and no KEY, scan at most N records [default: 1000]
   -h, --help            print this help
 
 Environment:
   AEROSPIKE_USER, AEROSPIKE_PASSWORD   credentials, for clusters with security on
 
 Exit status:
-  0  the value was printed
+  0  the value was printed (--sizes: at least one entry was measured)
   1  the cluster could not be reached or the read failed
   2  usage error
-  3  no such record
-  4  the record holds no readable value (invalidation marker, other bins, bytes that do not decode)
+  3  no such record (--sizes: none of the records was found, or the set is empty)
+  4  the record holds no readable value (invalidation marker, other bins, bytes that do not decode;
+     --sizes: records were found but none holds an envelope)
 ";
 
 /// Seed hosts when neither `--hosts` nor `AEROSPIKE_HOSTS` names any.
@@ -43,6 +53,8 @@ const DEFAULT_HOSTS: &str = "127.0.0.1:3000";
 const DEFAULT_NAMESPACE: &str = "test";
 /// Time for connecting, and then for the read.
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(2_000);
+/// Records a `--sizes` scan reads when `--sample` does not say.
+const DEFAULT_SAMPLE: u64 = 1_000;
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +63,29 @@ pub enum Command {
     Help,
     /// Read and print one record.
     Inspect(Box<Request>),
+    /// Measure the entries of a set (`--sizes`).
+    Sizes(Box<SizesRequest>),
+}
+
+/// The entries of a set to measure, and how (`--sizes`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SizesRequest {
+    /// Seed hosts, as the `aerospike` client takes them.
+    pub hosts: String,
+    /// The set's namespace.
+    pub namespace: String,
+    /// The set.
+    pub set: String,
+    /// The user keys of the records to read; empty: scan the set.
+    pub keys: Vec<Value>,
+    /// The most records a scan reads.
+    pub sample: u64,
+    /// Time for connecting, and then for the reads (or the scan).
+    pub timeout: Duration,
+    /// User and password, when the environment gives both.
+    pub credentials: Option<(String, String)>,
+    /// One JSON object instead of text.
+    pub json: bool,
 }
 
 /// One record to read, and how.
@@ -93,6 +128,8 @@ pub fn parse(
     let mut namespace = None;
     let mut timeout = DEFAULT_TIMEOUT;
     let mut json = false;
+    let mut sizes = false;
+    let mut sample = None;
     let mut positional = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -101,6 +138,8 @@ pub fn parse(
             "--int" => key_type = set_key_type(key_type, KeyType::Int)?,
             "--hex" => key_type = set_key_type(key_type, KeyType::Hex)?,
             "--json" => json = true,
+            "--sizes" => sizes = true,
+            "--sample" => sample = Some(parse_sample(&value_of(&arg, args.next())?)?),
             "--hosts" => hosts = Some(value_of(&arg, args.next())?),
             "--namespace" => namespace = Some(value_of(&arg, args.next())?),
             "--timeout-ms" => timeout = parse_timeout(&value_of(&arg, args.next())?)?,
@@ -117,6 +156,40 @@ pub fn parse(
             _ => positional.push(arg),
         }
     }
+    let hosts = hosts
+        .or_else(|| non_empty(env("AEROSPIKE_HOSTS")))
+        .unwrap_or_else(|| DEFAULT_HOSTS.to_owned());
+    let namespace = namespace
+        .or_else(|| non_empty(env("AEROSPIKE_NAMESPACE")))
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    if sizes {
+        let mut positional = positional.into_iter();
+        let set = positional
+            .next()
+            .ok_or_else(|| "--sizes expects <SET> and then any KEYs".to_owned())?;
+        if set.is_empty() {
+            return Err("<SET> is empty".to_owned());
+        }
+        let keys = positional
+            .map(|key| parse_key(&key, key_type))
+            .collect::<Result<Vec<_>, _>>()?;
+        if sample.is_some() && !keys.is_empty() {
+            return Err("--sample applies to a scan: give KEYs or --sample, not both".to_owned());
+        }
+        return Ok(Command::Sizes(Box::new(SizesRequest {
+            hosts,
+            namespace,
+            set,
+            keys,
+            sample: sample.unwrap_or(DEFAULT_SAMPLE),
+            timeout,
+            credentials: credentials(env)?,
+            json,
+        })));
+    }
+    if sample.is_some() {
+        return Err("--sample needs --sizes".to_owned());
+    }
     let [set, key] = <[String; 2]>::try_from(positional).map_err(|found| {
         format!(
             "expected two arguments, <SET> and <KEY>, found {}",
@@ -127,12 +200,8 @@ pub fn parse(
         return Err("<SET> is empty".to_owned());
     }
     Ok(Command::Inspect(Box::new(Request {
-        hosts: hosts
-            .or_else(|| non_empty(env("AEROSPIKE_HOSTS")))
-            .unwrap_or_else(|| DEFAULT_HOSTS.to_owned()),
-        namespace: namespace
-            .or_else(|| non_empty(env("AEROSPIKE_NAMESPACE")))
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+        hosts,
+        namespace,
         set,
         key: parse_key(&key, key_type)?,
         timeout,
@@ -161,6 +230,15 @@ fn parse_timeout(value: &str) -> Result<Duration, String> {
         Ok(ms) if ms > 0 => Ok(Duration::from_millis(u64::from(ms))),
         _ => Err(format!(
             "--timeout-ms must be a positive number of milliseconds, not `{value}`"
+        )),
+    }
+}
+
+fn parse_sample(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "--sample must be a positive number of records, not `{value}`"
         )),
     }
 }
@@ -308,6 +386,59 @@ mod tests {
             "--timeout-ms must be a positive number of milliseconds, not `0`"
         );
         assert_eq!(error(&["", "k"]), "<SET> is empty");
+    }
+
+    fn sizes(list: &[&str]) -> SizesRequest {
+        match parse(args(list), &no_env) {
+            Ok(Command::Sizes(request)) => *request,
+            other => panic!("{list:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sizes_take_a_set_and_any_keys() {
+        let scan = sizes(&["--sizes", "users"]);
+        assert_eq!(scan.set, "users");
+        assert!(scan.keys.is_empty());
+        assert_eq!(scan.sample, 1_000);
+        assert_eq!(scan.namespace, "test");
+        assert!(!scan.json);
+        assert_eq!(sizes(&["users", "--sizes", "--sample", "50"]).sample, 50);
+        let keys = sizes(&["--sizes", "--int", "--json", "counts", "1", "-2"]);
+        assert_eq!(keys.keys, vec![Value::Int(1), Value::Int(-2)]);
+        assert!(keys.json);
+        assert_eq!(
+            sizes(&["--sizes", "s", "a", "b"]).keys,
+            vec![Value::String("a".to_owned()), Value::String("b".to_owned())]
+        );
+        // Without --sizes, `sizes` is a set name like any other.
+        assert_eq!(request(&["sizes", "users"], &no_env).set, "sizes");
+    }
+
+    #[test]
+    fn sizes_mistakes_are_explained() {
+        let error = |list: &[&str]| parse(args(list), &no_env).unwrap_err();
+        assert_eq!(
+            error(&["--sizes"]),
+            "--sizes expects <SET> and then any KEYs"
+        );
+        assert_eq!(error(&["--sizes", ""]), "<SET> is empty");
+        assert_eq!(
+            error(&["--sample", "5", "s", "k"]),
+            "--sample needs --sizes"
+        );
+        assert_eq!(
+            error(&["--sizes", "--sample", "0", "s"]),
+            "--sample must be a positive number of records, not `0`"
+        );
+        assert_eq!(
+            error(&["--sizes", "--sample", "5", "s", "k"]),
+            "--sample applies to a scan: give KEYs or --sample, not both"
+        );
+        assert_eq!(
+            error(&["--sizes", "--int", "s", "x"]),
+            "--int: `x` is not an integer in i64 range"
+        );
     }
 
     #[test]

@@ -33,6 +33,20 @@
 //! [`cacheaside_runtime::inspect`], the code path of the cache itself; the value is shown as
 //! JSON as described in [`json`]. The record is only read, never written or touched.
 //!
+//! `--sizes` measures the entries of a set instead, for capacity planning: the sizes of their bin
+//! `data` and an estimate of what an entry costs in Aerospike ([`sizes`]):
+//!
+//! ```text
+//! $ cacheaside-inspect --sizes --sample 100000 capacity_id
+//! namespace   test
+//! set         capacity_id
+//! records     100000 (scan, at most 100000)
+//! entries     100000 with a value, 0 without
+//! data bin    min 1016, median 1018, p95 1020, max 1020, mean 1018.7 bytes
+//! envelope    header 3 bytes, payload mean 1015.7 bytes
+//! aerospike   at least 1083 bytes per entry and copy: 64 of primary index + 1019 of bin data, plus the server's record overhead
+//! ```
+//!
 //! [`run`] is the whole program as a function, for tests and for embedding in other tools.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -40,6 +54,7 @@
 pub mod args;
 pub mod json;
 mod report;
+pub mod sizes;
 
 use std::io::Write;
 
@@ -49,7 +64,7 @@ use aerospike::{
 };
 use cacheaside_runtime::inspect::{self, DATA_BIN, INVALIDATED_BIN};
 
-pub use args::{Command, Request, USAGE};
+pub use args::{Command, Request, SizesRequest, USAGE};
 pub use report::{render, Rendered};
 
 /// How the program ends; [`Status::code`] is its exit status.
@@ -94,6 +109,15 @@ pub async fn run(
             return print(out, err, USAGE, Status::Printed);
         }
         Ok(Command::Inspect(request)) => *request,
+        Ok(Command::Sizes(request)) => {
+            return match measure_sizes(&request).await {
+                Ok(tally) => print(out, err, &sizes::render(&request, &tally), tally.status()),
+                Err(message) => {
+                    let _ = writeln!(err, "cacheaside-inspect: {message}");
+                    Status::Failed
+                }
+            };
+        }
         Err(message) => {
             let _ = writeln!(err, "cacheaside-inspect: {message}\n\n{USAGE}");
             return Status::Usage;
@@ -119,7 +143,11 @@ pub async fn run(
 /// the bin's type is found with header-only reads filtered by type, and the report says what the
 /// bin holds without reading it. Of bin `invalidated` only its presence is asked, and other bins
 /// are not read.
-async fn read_safely(client: &Client, key: &Key, millis: u32) -> aerospike::Result<Record> {
+pub(crate) async fn read_safely(
+    client: &Client,
+    key: &Key,
+    millis: u32,
+) -> aerospike::Result<Record> {
     let read = |filter: Expression| {
         let mut read = ReadPolicy::default();
         read.base_policy.total_timeout = millis;
@@ -198,21 +226,13 @@ fn print(out: &mut dyn Write, err: &mut dyn Write, text: &str, status: Status) -
 /// # Errors
 /// A message for the user when the cluster cannot be reached in time or the read fails.
 pub async fn read(request: &Request) -> Result<Option<Record>, String> {
-    let millis = u32::try_from(request.timeout.as_millis()).unwrap_or(u32::MAX);
-    let policy = ClientPolicy {
-        timeout: millis,
-        auth_mode: match &request.credentials {
-            Some((user, password)) => AuthMode::Internal(user.clone(), password.clone()),
-            None => AuthMode::None,
-        },
-        ..ClientPolicy::default()
-    };
-    let hosts = &request.hosts;
-    // The client's own timeout covers each connection; this one covers all of start-up.
-    let client = tokio::time::timeout(request.timeout, Client::new(&policy, hosts))
-        .await
-        .map_err(|_| format!("no connection to {hosts} within {millis} ms"))?
-        .map_err(|e| format!("cannot connect to {hosts}: {e}"))?;
+    let millis = millis(request.timeout);
+    let client = connect(
+        &request.hosts,
+        request.timeout,
+        request.credentials.as_ref(),
+    )
+    .await?;
     let key = Key::new(
         request.namespace.clone(),
         request.set.clone(),
@@ -235,4 +255,47 @@ pub async fn read(request: &Request) -> Result<Option<Record>, String> {
         Err(None) => Ok(None),
         Err(Some(message)) => Err(message),
     }
+}
+
+/// Measures the entries of the set of `request` (`--sizes`): the KEYs given, or a scan.
+///
+/// # Errors
+/// A message for the user when the cluster cannot be reached in time, or a read or the scan
+/// fails.
+pub async fn measure_sizes(request: &SizesRequest) -> Result<sizes::Tally, String> {
+    let client = connect(
+        &request.hosts,
+        request.timeout,
+        request.credentials.as_ref(),
+    )
+    .await?;
+    let tally = sizes::measure(&client, request, millis(request.timeout)).await;
+    let _ = client.close().await;
+    tally
+}
+
+fn millis(timeout: std::time::Duration) -> u32 {
+    u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// A client for `hosts`, connected within `timeout`.
+async fn connect(
+    hosts: &str,
+    timeout: std::time::Duration,
+    credentials: Option<&(String, String)>,
+) -> Result<Client, String> {
+    let millis = millis(timeout);
+    let policy = ClientPolicy {
+        timeout: millis,
+        auth_mode: match credentials {
+            Some((user, password)) => AuthMode::Internal(user.clone(), password.clone()),
+            None => AuthMode::None,
+        },
+        ..ClientPolicy::default()
+    };
+    // The client's own timeout covers each connection; this one covers all of start-up.
+    tokio::time::timeout(timeout, Client::new(&policy, &hosts))
+        .await
+        .map_err(|_| format!("no connection to {hosts} within {millis} ms"))?
+        .map_err(|e| format!("cannot connect to {hosts}: {e}"))
 }
