@@ -114,6 +114,18 @@ fn json(output: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", output.out, output.err))
 }
 
+/// The JSON report of a run that printed one.
+fn printed_json(output: &Output) -> serde_json::Value {
+    assert_eq!(
+        output.status,
+        Status::Printed,
+        "{}{}",
+        output.out,
+        output.err
+    );
+    json(output)
+}
+
 fn user_key(id: u64) -> String {
     format!("::{}::get_user({id})", module_path!())
 }
@@ -464,14 +476,7 @@ async fn sizes_of_the_entries_named_by_key() {
     args.extend(keys.iter().map(String::as_str));
 
     let output = inspect(cluster, &args).await;
-    assert_eq!(
-        output.status,
-        Status::Printed,
-        "{}{}",
-        output.out,
-        output.err
-    );
-    let report = json(&output);
+    let report = printed_json(&output);
     assert_eq!(report["mode"], "keys");
     assert_eq!(report["records"], 4);
     assert_eq!(report["missing"], 1);
@@ -564,14 +569,7 @@ async fn sizes_of_a_scanned_set() {
         &["--sizes", "--json", "--sample", "5", "inspect_sizes_scan"],
     )
     .await;
-    assert_eq!(
-        output.status,
-        Status::Printed,
-        "{}{}",
-        output.out,
-        output.err
-    );
-    let report = json(&output);
+    let report = printed_json(&output);
     assert_eq!(report["mode"], "scan");
     assert_eq!(report["records"], 5, "the sample bounds the scan");
     let data = &report["data_bytes"];
