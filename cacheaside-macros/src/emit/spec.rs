@@ -32,10 +32,20 @@ fn spec_value(krate: &syn::Path, spec: &Spec) -> TokenStream {
 /// the runtime that is a `compile_error!` naming the feature when it is off, spanned on the
 /// option's value.
 fn codec_value(krate: &syn::Path, codec: Option<CodecOption>) -> TokenStream {
+    use quote::ToTokens;
+
     let Some(codec) = codec else {
         return quote!(#krate::__private::Codec::MessagePack);
     };
     let span = codec.span;
+    // The whole path carries the option's span, so that the error of a codec whose feature is
+    // off points at the option rather than at the attribute.
+    let krate: TokenStream = (krate.to_token_stream().into_iter())
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect();
     match codec.codec {
         CodecName::MessagePack => quote_spanned!(span=> #krate::__private::Codec::MessagePack),
         CodecName::Bincode => quote_spanned!(span=> #krate::__private::codec_bincode!()),
