@@ -123,6 +123,20 @@ pub fn decode_stored<T: CacheValue>(stored: aerospike::Value) -> Option<T> {
 #[doc(hidden)]
 pub const DECODE_MAX_DEPTH: usize = crate::codec::MAX_DEPTH;
 
+/// Encodes a value into the bytes of bin `data` with `codec`, exactly as a write-back of a
+/// function with that codec does. For the codec bench.
+#[doc(hidden)]
+pub fn encode_entry_as<T: CacheValue>(codec: Codec, value: &T) -> Option<Vec<u8>> {
+    crate::codec::encode_as(codec, value).ok()
+}
+
+/// Decodes the bytes of bin `data` as a `T` written with `codec`, exactly as a cache hit of a
+/// function with that codec does. For the codec bench.
+#[doc(hidden)]
+pub fn decode_entry_as<T: CacheValue>(codec: Codec, bytes: &[u8]) -> Option<T> {
+    crate::codec::decode_as(codec, bytes).ok()
+}
+
 /// Encodes a value into the bytes of bin `data`, exactly as a write-back does.
 #[doc(hidden)]
 pub fn encode_entry<T: CacheValue>(value: &T) -> Option<Vec<u8>> {
