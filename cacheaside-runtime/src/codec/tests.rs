@@ -472,6 +472,23 @@ mod other_codecs {
             }
             bytes.extend_from_slice(&[1, 2, 3, 4]);
             assert!(decode_as::<Vec<u64>>(codec, &bytes).is_err(), "{codec:?}");
+            // A string and a byte buffer claiming 2^62 bytes: refused, not allocated (bincode with
+            // its default settings and its own `Decode` would abort the process here).
+            for tag in [schema_tag::<String>(), schema_tag::<Vec<u8>>()] {
+                let mut bytes = envelope::begin(codec.id(), &tag, 12);
+                match codec {
+                    #[cfg(feature = "bincode")]
+                    Codec::Bincode => {
+                        bytes.push(253);
+                        bytes.extend_from_slice(&(1u64 << 62).to_le_bytes());
+                    }
+                    _ => bytes
+                        .extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]),
+                }
+                bytes.extend_from_slice(b"abc");
+                assert!(decode_as::<String>(codec, &bytes).is_err(), "{codec:?}");
+                assert!(decode_as::<Vec<u8>>(codec, &bytes).is_err(), "{codec:?}");
+            }
             // Within the bytes, but more elements than the guard's budget allows.
             let many = vec![0u8; 64 * 1024];
             let encoded = encode_as(codec, &many).unwrap();
