@@ -1,14 +1,16 @@
 //! Encode and decode cost of the value codec, for a small struct and a 200-element list of records.
 //!
-//! `cargo bench --bench codec`. The one codec `cacheaside` supports is MessagePack with named fields
-//! (rmp-serde `to_vec_named`); positional MessagePack (`to_vec`) is measured beside it as the
-//! reference for what the field names cost. The runtime's envelope and its bounds check of the
-//! payload are not reachable from outside the runtime: the hit and miss benches include them.
+//! `cargo bench --bench codec` (`--all-features` adds bincode, postcard and JSON). Raw rmp-serde is
+//! measured first: MessagePack with named fields (`to_vec_named`, the default codec) and
+//! positional MessagePack (`to_vec`) as the reference for what the field names cost. Then each
+//! codec of `codec = "…"` the build has, as the runtime runs it (`cacheaside_<codec>`): envelope,
+//! schema tag, bounds checks and the decoding guard included.
 
 mod common;
 
 use std::hint::black_box;
 
+use cacheaside::__private::{decode_entry_as, encode_entry_as, Codec as RuntimeCodec};
 use common::{Order, User};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use serde::{de::DeserializeOwned, Serialize};
@@ -67,7 +69,32 @@ where
             b.iter(|| rmp_serde::from_slice::<T>(black_box(&bytes)).expect("decode"));
         });
     }
+    for (name, codec) in runtime_codecs() {
+        let bytes = encode_entry_as(codec, value).expect("encode");
+        let decoded: T = decode_entry_as(codec, &bytes).expect("decode");
+        assert_eq!(&decoded, value, "{name} round-trips");
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(BenchmarkId::new("encode", name), |b| {
+            b.iter(|| encode_entry_as(codec, black_box(value)).expect("encode"));
+        });
+        group.bench_function(BenchmarkId::new("decode", name), |b| {
+            b.iter(|| decode_entry_as::<T>(codec, black_box(&bytes)).expect("decode"));
+        });
+    }
     group.finish();
+}
+
+/// The codecs of `codec = "…"` this build has, as the runtime encodes and decodes them.
+fn runtime_codecs() -> Vec<(&'static str, RuntimeCodec)> {
+    vec![
+        ("cacheaside_msgpack", RuntimeCodec::MessagePack),
+        #[cfg(feature = "bincode")]
+        ("cacheaside_bincode", RuntimeCodec::Bincode),
+        #[cfg(feature = "postcard")]
+        ("cacheaside_postcard", RuntimeCodec::Postcard),
+        #[cfg(feature = "json")]
+        ("cacheaside_json", RuntimeCodec::Json),
+    ]
 }
 
 fn main() {
@@ -88,6 +115,19 @@ fn main() {
                 ),
             ]
         })
+        .chain(runtime_codecs().into_iter().flat_map(|(name, codec)| {
+            let len = |bytes: Option<Vec<u8>>| bytes.expect("encode").len();
+            [
+                (
+                    format!("small/{name}"),
+                    len(encode_entry_as(codec, &User::sample(42))),
+                ),
+                (
+                    format!("list/{name}"),
+                    len(encode_entry_as(codec, &Order::list(LIST_LEN))),
+                ),
+            ]
+        }))
         .map(|(name, len)| (name, serde_json::Value::from(len)))
         .collect();
     common::write_extra("codec", &serde_json::json!({ "encoded_bytes": sizes }));

@@ -332,6 +332,54 @@
 /// }
 /// ```
 ///
+/// ## `codec = "msgpack" | "bincode" | "postcard" | "json"`
+///
+/// How values are encoded in bin `data`. `"msgpack"` (MessagePack with named fields) is the
+/// default and needs no feature; the others need the feature of the same name of `cacheaside`
+/// (without it, the option is a compile error that names the feature):
+///
+/// - `"json"`: plain JSON, readable by services in other languages (skip the header of
+///   `3 + bytes[2]` bytes); named fields, as safe across deploys as MessagePack;
+/// - `"bincode"` (bincode 2) and `"postcard"`: positional, smaller and faster, but they store no
+///   field names. Their envelope carries a tag derived from the value type's name and path, so a
+///   reader of another type sees a miss; a struct whose fields changed but whose name did not may
+///   decode into a wrong value. Use them for values whose shape is stable, or rename the type
+///   (`UserV2`) when it changes.
+///
+/// Each codec writes its own codec id into the envelope: a reader with another codec sees a miss
+/// (counted in [`SetStats::undecodable`]), never a wrong value. `#[cache_put]` takes the same
+/// option and must name the reader's codec. The codec is a property of the function: there is no
+/// per-set setting in the configuration yet.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// pub struct Price {
+///     cents: u64,
+///     currency: String,
+/// }
+///
+/// #[cache_aside(set = "prices", ttl = "5m", codec = "msgpack", key = format!("price:{sku}"))]
+/// async fn price(sku: String) -> Option<Price> {
+///     # let _ = sku;
+///     Some(Price { cents: 999, currency: "EUR".to_owned() })
+/// }
+/// ```
+///
+/// With the `json` feature:
+///
+/// ```no_run
+/// # #[cfg(feature = "json")] mod with_json {
+/// # use cacheaside::cache_aside;
+/// # #[derive(serde::Serialize, serde::Deserialize)] pub struct Price { cents: u64 }
+/// #[cache_aside(set = "prices", ttl = "5m", codec = "json", key = format!("price:{sku}"))]
+/// async fn price(sku: String) -> Option<Price> {
+///     # let _ = sku;
+///     Some(Price { cents: 999 })
+/// }
+/// # }
+/// ```
+///
 /// ## `local(ttl = "5s", capacity = 10_000)`
 ///
 /// An in-process tier in front of Aerospike (a bounded [moka](https://docs.rs/moka) cache per

@@ -1,5 +1,6 @@
 //! Compile-time behaviour of `#[cache_aside]`: every supported shape compiles (`tests/ui/pass`),
-//! and every misuse fails with the message pinned in `tests/ui/fail/*.stderr`.
+//! and every misuse fails with the message pinned in `tests/ui/fail/*.stderr` (and, in a build
+//! without the codec features, `tests/ui/codec_feature_off/*.stderr`).
 
 #[test]
 fn ui() {
@@ -10,4 +11,14 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     cases.pass("tests/ui/pass/*.rs");
     cases.compile_fail("tests/ui/fail/*.rs");
+    // A codec whose feature is off: only expressible in a build without the features, so a
+    // `--all-features` run (the project's test command) skips it; a plain `cargo test --test ui`
+    // runs it.
+    if cfg!(not(any(
+        feature = "bincode",
+        feature = "postcard",
+        feature = "json"
+    ))) {
+        cases.compile_fail("tests/ui/codec_feature_off/*.rs");
+    }
 }

@@ -110,7 +110,7 @@ mod tests {
         );
         assert!(!output.contains("compile_error"), "{output}");
         let value = output
-            .find("put_value (& (user))")
+            .find("put_value (& __CACHEASIDE_SPEC , & (user))")
             .expect("value, unreferenced");
         let body = output.find("db . save (user)").expect("body");
         assert!(value < body, "{output}");

@@ -361,3 +361,40 @@ mod batch {
         );
     }
 }
+
+#[test]
+fn codecs_are_named_through_the_runtime_and_unknown_ones_listed() {
+    let item = quote!(
+        async fn get(id: u32) -> u32 {
+            id
+        }
+    );
+    let output = expand(quote!(set = "s"), item.clone());
+    assert!(
+        output.contains("codec : :: cacheaside :: __private :: Codec :: MessagePack"),
+        "{output}"
+    );
+    let output = expand(quote!(set = "s", codec = "msgpack"), item.clone());
+    assert!(output.contains("Codec :: MessagePack"), "{output}");
+    for (name, named) in [
+        ("bincode", "codec_bincode ! ()"),
+        ("postcard", "codec_postcard ! ()"),
+        ("json", "codec_json ! ()"),
+    ] {
+        let output = expand(quote!(set = "s", codec = #name), item.clone());
+        assert!(!output.contains("compile_error"), "{output}");
+        assert!(output.contains(named), "{name}: {output}");
+    }
+    let output = expand(quote!(set = "s", codec = "cbor"), item.clone());
+    assert!(
+        output.contains(
+            "unknown codec `cbor`; valid codecs are `\\\"msgpack\\\"`, `\\\"bincode\\\"`, `\\\"postcard\\\"`, `\\\"json\\\"`"
+        ),
+        "{output}"
+    );
+    let output = expand(quote!(set = "s", codec = bincode), item);
+    assert!(
+        output.contains("`codec` takes a string literal"),
+        "{output}"
+    );
+}

@@ -18,6 +18,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "bench_outage",
     ttl: Ttl::Seconds(600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 const OPERATION_TIMEOUT: Duration = Duration::from_millis(50);

@@ -31,7 +31,7 @@ pub use crate::kind::{
     TtlFromCheck, TtlFromKind,
 };
 pub use crate::local::{DefaultKeyParts, LocalEntry, LocalKey, LocalProbe, LocalTier};
-pub use crate::spec::{CachePolicy, CacheSpec};
+pub use crate::spec::{CachePolicy, CacheSpec, Codec};
 pub use crate::writes::{
     cache_evict, cache_evict_all, cache_evict_all_blocking, cache_evict_blocking, cache_put,
     cache_put_blocking, put_returned, put_value, put_value_if, succeeded, Outcome, PutEntry,
@@ -41,6 +41,40 @@ pub use crate::Ttl;
 pub use checks::*;
 
 pub mod checks;
+
+/// Names the codec of `codec = "…"` in generated code: the `Codec` with the codec's feature on,
+/// else a compile error (spanned on the option's value) naming the feature to enable.
+macro_rules! codec_macros {
+    ($($name:ident, $export:ident, $feature:literal, $variant:ident;)*) => {$(
+        #[cfg(feature = $feature)]
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! $export {
+            () => {
+                $crate::__private::Codec::$variant
+            };
+        }
+        #[cfg(not(feature = $feature))]
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! $export {
+            () => {
+                ::core::compile_error!(::core::concat!(
+                    "`codec = \"", $feature, "\"` needs the `", $feature,
+                    "` feature of cacheaside: `cacheaside = { version = \"…\", features = [\"",
+                    $feature, "\"] }` in Cargo.toml"
+                ))
+            };
+        }
+        pub use $export as $name;
+    )*};
+}
+
+codec_macros! {
+    codec_bincode, __cacheaside_codec_bincode, "bincode", Bincode;
+    codec_postcard, __cacheaside_codec_postcard, "postcard", Postcard;
+    codec_json, __cacheaside_codec_json, "json", Json;
+}
 
 /// The default key `::<scope>::<function>(<args>)` of `spec`'s function, with a path given as
 /// a scope and the function's name; `args` is the tuple of the key arguments (of references,
@@ -79,7 +113,7 @@ pub fn decode_entry<T: CacheValue>(bytes: &[u8]) -> Option<T> {
 /// the whole read path.
 #[doc(hidden)]
 pub fn decode_stored<T: CacheValue>(stored: aerospike::Value) -> Option<T> {
-    crate::engine::decode(stored)
+    crate::engine::decode(Codec::MessagePack, stored)
         .ok()
         .map(|(value, _bytes)| value)
 }
@@ -88,6 +122,20 @@ pub fn decode_stored<T: CacheValue>(stored: aerospike::Value) -> Option<T> {
 /// undecodable. For tests of the decoder.
 #[doc(hidden)]
 pub const DECODE_MAX_DEPTH: usize = crate::codec::MAX_DEPTH;
+
+/// Encodes a value into the bytes of bin `data` with `codec`, exactly as a write-back of a
+/// function with that codec does. For the codec bench.
+#[doc(hidden)]
+pub fn encode_entry_as<T: CacheValue>(codec: Codec, value: &T) -> Option<Vec<u8>> {
+    crate::codec::encode_as(codec, value).ok()
+}
+
+/// Decodes the bytes of bin `data` as a `T` written with `codec`, exactly as a cache hit of a
+/// function with that codec does. For the codec bench.
+#[doc(hidden)]
+pub fn decode_entry_as<T: CacheValue>(codec: Codec, bytes: &[u8]) -> Option<T> {
+    crate::codec::decode_as(codec, bytes).ok()
+}
 
 /// Encodes a value into the bytes of bin `data`, exactly as a write-back does.
 #[doc(hidden)]

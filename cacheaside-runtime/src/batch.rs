@@ -34,7 +34,7 @@ use crate::codec;
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{CacheValue, OptionKind, PlainKind, ResultKind};
 use crate::report::{self, Cause};
-use crate::spec::CacheSpec;
+use crate::spec::{CacheSpec, Codec};
 use crate::stats::{self, Event, SetCounters};
 use crate::store::found::{self, Found};
 use crate::store::locate::{self, Wording};
@@ -235,8 +235,8 @@ pub struct BatchKind<R, M, I, V> {
     new_map: fn() -> M,
     value_of: for<'m> fn(&'m M, &I) -> Option<&'m V>,
     add_cached: fn(&mut M, I, V),
-    encode: fn(&V) -> Result<Vec<u8>, Error>,
-    decode: fn(&[u8]) -> Result<V, String>,
+    encode: fn(Codec, &V) -> Result<Vec<u8>, Error>,
+    decode: fn(Codec, &[u8]) -> Result<V, String>,
 }
 
 impl<R, M, I, V> Clone for BatchKind<R, M, I, V> {
@@ -300,8 +300,8 @@ impl<R, K> BatchReturnCheck<R, K> for BatchReturnOf<R, K> {
             new_map: Default::default,
             value_of: BatchMap::value_of,
             add_cached: BatchMap::add_cached,
-            encode: |value| codec::encode(value),
-            decode: |bytes| codec::decode(bytes).map_err(|why| why.to_string()),
+            encode: |codec, value| codec::encode_as(codec, value),
+            decode: |codec, bytes| codec::decode_as(codec, bytes).map_err(|why| why.to_string()),
         }
     }
 }
@@ -509,7 +509,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
         for (id, entry) in ids.into_iter().zip(entries) {
             let target = match entry {
                 Entry::Missing(target) => target,
-                Entry::Found(target, stored) => match decode(kind.decode, stored) {
+                Entry::Found(target, stored) => match decode(kind.decode, spec.codec, stored) {
                     Ok(value) => {
                         counters.count(Event::Hit);
                         hits.push((id, value));
@@ -625,7 +625,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
             let Some(target) = target else {
                 continue;
             };
-            match (kind.encode)(value) {
+            match (kind.encode)(spec.codec, value) {
                 Ok(bytes) => writes.push((target, bytes)),
                 Err(error) => encode_failed(spec, counters, &error),
             }
@@ -827,9 +827,13 @@ fn write_all(
     }
 }
 
-fn decode<V>(decode: fn(&[u8]) -> Result<V, String>, stored: Value) -> Result<V, String> {
+fn decode<V>(
+    decode: fn(Codec, &[u8]) -> Result<V, String>,
+    codec: Codec,
+    stored: Value,
+) -> Result<V, String> {
     match stored {
-        Value::Blob(bytes) => decode(&bytes),
+        Value::Blob(bytes) => decode(codec, &bytes),
         _ => Err("bin data is not a blob".to_owned()),
     }
 }
@@ -886,6 +890,7 @@ mod tests {
         set: "batch_unit",
         ttl: crate::Ttl::Seconds(60),
         function: "f",
+        codec: crate::codec::Codec::MessagePack,
     };
 
     type Returned = Result<HashMap<u64, String>, String>;

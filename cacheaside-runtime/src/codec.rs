@@ -1,19 +1,28 @@
-//! The value codec: MessagePack with named fields (rmp-serde), inside the [envelope](crate::envelope).
+//! The value codecs, inside the [envelope](crate::envelope): MessagePack with named fields
+//! (rmp-serde) by default; bincode 2, postcard and JSON behind the features of the same names
+//! (`codec = "…"` on the attribute, see [`Codec`]).
 //!
-//! Named fields make a changed struct fail to decode (or decode correctly) instead of decoding into
-//! a wrong value, which is what a rolling deploy needs.
+//! Named fields (MessagePack, JSON) make a changed struct fail to decode (or decode correctly)
+//! instead of decoding into a wrong value, which is what a rolling deploy needs. The positional
+//! codecs (bincode, postcard) store no field names: their envelope carries a schema tag derived
+//! from the value type's name ([`schema_tag`]), so a reader of another type sees a miss, but a
+//! struct changed without being renamed may decode into a wrong value.
 //!
-//! Decoding is bounded, whatever the stored bytes:
+//! Decoding is bounded, whatever the stored bytes and the codec:
 //!
-//! - before rmp-serde sees the payload, [`check_msgpack`] walks it without recursion and rejects
-//!   any claimed length that the payload cannot hold (rmp-serde hands claimed element counts to
-//!   serde as size hints, and serde preallocates from them) and any nesting deeper than
+//! - before rmp-serde sees a MessagePack payload, [`check_msgpack`] walks it without recursion
+//!   and rejects any claimed length that the payload cannot hold (rmp-serde hands claimed element
+//!   counts to serde as size hints, and serde preallocates from them) and any nesting deeper than
 //!   [`MAX_DEPTH`], so that decoding, which recurses once per level, stays within a small stack
-//!   even in a debug build;
-//! - the cached type decodes through a [guard] that limits the memory its sequences and
-//!   maps take to [`guard::BUDGET_PER_BYTE`] times the payload's size plus
-//!   [`guard::BUDGET_BASE`], and that gives the type's `Deserialize` impl an error type which keeps
-//!   the decoded data out of error messages ([`error`]).
+//!   even in a debug build; a JSON payload gets the same depth check ([`check_json_depth`]);
+//! - every codec decodes the cached type through a [guard] that limits the memory its sequences
+//!   and maps take to [`guard::BUDGET_PER_BYTE`] times the payload's size plus
+//!   [`guard::BUDGET_BASE`], limits how deep decoding recurses ([`guard::MAX_GUARD_DEPTH`], which
+//!   is what bounds the stack for the positional codecs, whose recursive types can nest a level
+//!   per byte), and that gives the type's `Deserialize` impl an error type which keeps the decoded
+//!   data out of error messages ([`error`]);
+//! - bincode also runs with its own byte limit ([`BINCODE_LIMIT`]); postcard and serde_json read
+//!   from the payload slice, so no claimed length makes them read or allocate past it.
 
 mod error;
 mod guard;
@@ -28,9 +37,77 @@ use crate::{Error, ErrorKind};
 
 /// Codec id of MessagePack with named fields.
 pub(crate) const MSGPACK_NAMED: u8 = 1;
+/// Codec id of bincode 2 (standard configuration, through serde).
+pub(crate) const BINCODE: u8 = 2;
+/// Codec id of postcard.
+pub(crate) const POSTCARD: u8 = 3;
+/// Codec id of JSON.
+pub(crate) const JSON: u8 = 4;
 
 /// MessagePack with named fields is self-describing: no schema tag.
 const SCHEMA_TAG: &[u8] = b"";
+
+/// The most bytes bincode may read while decoding one value: Aerospike's largest record (8 MiB).
+/// The payload slice bounds what is read anyway; this also bounds what a claimed length may make
+/// bincode read before it finds the slice too short.
+#[cfg(feature = "bincode")]
+pub(crate) const BINCODE_LIMIT: usize = 8 * 1024 * 1024;
+
+/// How a function's values are encoded in bin `data` (`codec = "…"` on the attribute). Each
+/// writes its own codec id into the envelope, so a reader with another codec sees a miss, never
+/// a wrong value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    /// `codec = "msgpack"`, the default: MessagePack with named fields (id 1).
+    #[default]
+    MessagePack,
+    /// `codec = "bincode"` (feature `bincode`): bincode 2's standard configuration (id 2), with
+    /// the schema tag of the value's type.
+    #[cfg(feature = "bincode")]
+    Bincode,
+    /// `codec = "postcard"` (feature `postcard`): postcard (id 3), with the schema tag of the
+    /// value's type.
+    #[cfg(feature = "postcard")]
+    Postcard,
+    /// `codec = "json"` (feature `json`): plain JSON (id 4), readable from other languages.
+    #[cfg(feature = "json")]
+    Json,
+}
+
+impl Codec {
+    /// The id this codec writes into the envelope.
+    pub const fn id(self) -> u8 {
+        match self {
+            Codec::MessagePack => MSGPACK_NAMED,
+            #[cfg(feature = "bincode")]
+            Codec::Bincode => BINCODE,
+            #[cfg(feature = "postcard")]
+            Codec::Postcard => POSTCARD,
+            #[cfg(feature = "json")]
+            Codec::Json => JSON,
+        }
+    }
+}
+
+/// The schema tag of a positional codec's envelope for values of type `T`: the FNV-1a hash (64
+/// bits, little-endian) of `std::any::type_name::<T>()`.
+///
+/// It changes when the type's name or module path changes (or its generic arguments), and may
+/// change with a compiler release (the standard library does not promise stable type names). It
+/// does not change when a field is added, removed, reordered or retyped: serde exposes a type's
+/// shape only while decoding data, not as a description, so nothing better can be derived. A
+/// positional codec then decodes the old bytes into the new shape, which fails or, worse, yields
+/// a wrong value; rename the type (`UserV2`) when its shape changes, or use a named codec.
+#[cfg(any(feature = "bincode", feature = "postcard", test))]
+pub(crate) fn schema_tag<T: ?Sized>() -> [u8; 8] {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in std::any::type_name::<T>().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash.to_le_bytes()
+}
 
 /// Deepest nesting of arrays and maps a payload may have. Values of real programs nest a few
 /// levels (serde_json's own limit is 128); decoding recurses through several frames per level,
@@ -61,7 +138,122 @@ impl fmt::Display for Undecodable {
     }
 }
 
-/// Encodes a value into the bytes of bin `data`.
+/// Encodes a value into the bytes of bin `data` with `codec`.
+pub(crate) fn encode_as<T: Serialize + ?Sized>(codec: Codec, value: &T) -> Result<Vec<u8>, Error> {
+    match codec {
+        Codec::MessagePack => encode(value),
+        #[cfg(feature = "bincode")]
+        Codec::Bincode => {
+            let mut bytes = envelope::begin(BINCODE, &schema_tag::<T>(), 64);
+            bincode::serde::encode_into_std_write(value, &mut bytes, bincode::config::standard())
+                .map_err(|e| failed(&e))?;
+            Ok(bytes)
+        }
+        #[cfg(feature = "postcard")]
+        Codec::Postcard => {
+            let bytes = envelope::begin(POSTCARD, &schema_tag::<T>(), 64);
+            postcard::to_extend(value, bytes).map_err(|e| failed(&e))
+        }
+        #[cfg(feature = "json")]
+        Codec::Json => {
+            let mut bytes = envelope::begin(JSON, SCHEMA_TAG, 64);
+            serde_json::to_writer(&mut bytes, value).map_err(|e| failed(&e))?;
+            Ok(bytes)
+        }
+    }
+}
+
+/// An encoder's refusal of a value (a map with keys JSON cannot hold, a sequence of unknown
+/// length for postcard, …).
+#[cfg(any(feature = "bincode", feature = "postcard", feature = "json"))]
+fn failed(error: &dyn fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Encode,
+        format!("the value cannot be encoded: {error}"),
+    )
+}
+
+/// Decodes the bytes of bin `data` written with `codec`; bytes of another codec are
+/// [`EnvelopeMismatch::Codec`].
+pub(crate) fn decode_as<T: DeserializeOwned>(codec: Codec, bytes: &[u8]) -> Result<T, Undecodable> {
+    match codec {
+        Codec::MessagePack => decode(bytes),
+        #[cfg(feature = "bincode")]
+        Codec::Bincode => {
+            let payload = envelope::open(bytes, BINCODE, &schema_tag::<T>())
+                .map_err(Undecodable::Envelope)?;
+            let config = bincode::config::standard().with_limit::<BINCODE_LIMIT>();
+            let (value, read) = guard::decode_seeded(payload.len(), |seed| {
+                bincode::serde::seed_decode_from_slice(seed, payload, config)
+            })
+            .map_err(Undecodable::Shape)?;
+            if read != payload.len() {
+                return Err(Undecodable::Malformed("trailing bytes after the value"));
+            }
+            Ok(value)
+        }
+        #[cfg(feature = "postcard")]
+        Codec::Postcard => {
+            let payload = envelope::open(bytes, POSTCARD, &schema_tag::<T>())
+                .map_err(Undecodable::Envelope)?;
+            let mut decoder = postcard::Deserializer::from_bytes(payload);
+            let value =
+                guard::decode_from(&mut decoder, payload.len()).map_err(Undecodable::Shape)?;
+            match decoder.finalize() {
+                Ok([]) => Ok(value),
+                Ok(_) => Err(Undecodable::Malformed("trailing bytes after the value")),
+                Err(_) => Err(Undecodable::Malformed("cut short")),
+            }
+        }
+        #[cfg(feature = "json")]
+        Codec::Json => {
+            let payload = envelope::open(bytes, JSON, SCHEMA_TAG).map_err(Undecodable::Envelope)?;
+            check_json_depth(payload).map_err(Undecodable::Malformed)?;
+            let mut decoder = serde_json::Deserializer::from_slice(payload);
+            let value =
+                guard::decode_from(&mut decoder, payload.len()).map_err(Undecodable::Shape)?;
+            decoder
+                .end()
+                .map_err(|_| Undecodable::Malformed("trailing bytes after the value"))?;
+            Ok(value)
+        }
+    }
+}
+
+/// Checks that JSON text nests arrays and objects at most [`MAX_DEPTH`] deep (serde_json's own
+/// limit, 128, is more than a debug build's stack takes through the guard). Strings are skipped,
+/// so brackets inside them do not count; anything else is left to serde_json.
+#[cfg(feature = "json")]
+pub(crate) fn check_json_depth(bytes: &[u8]) -> Result<(), &'static str> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in bytes {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err("arrays and objects nested deeper than the limit");
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Encodes a value into the bytes of bin `data` with the default codec.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     let mut bytes = envelope::begin(MSGPACK_NAMED, SCHEMA_TAG, 64);
     rmp_serde::encode::write_named(&mut bytes, value).map_err(|e| {
@@ -73,7 +265,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error>
     Ok(bytes)
 }
 
-/// Decodes the bytes of bin `data`.
+/// Decodes the bytes of bin `data` written with the default codec.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Undecodable> {
     let payload =
         envelope::open(bytes, MSGPACK_NAMED, SCHEMA_TAG).map_err(Undecodable::Envelope)?;

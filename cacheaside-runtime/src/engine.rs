@@ -19,7 +19,7 @@ use crate::observe::{Call, Outcome};
 use crate::recycled::RecycledBox;
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
-use crate::spec::{CachePolicy, CacheSpec};
+use crate::spec::{CachePolicy, CacheSpec, Codec};
 use crate::stats::{self, Event, SetCounters};
 use crate::store::found::{self, Found};
 use crate::store::locate::{self, Bypass, Unconnected, Wording};
@@ -556,7 +556,7 @@ pub(crate) async fn peek<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    peeked::<K::Value>(find(spec, key).await)
+    peeked::<K::Value>(spec, find(spec, key).await)
 }
 
 /// [`peek`] for a sync function.
@@ -565,7 +565,7 @@ pub(crate) fn peek_blocking<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    peeked::<K::Value>(bridge::block_on(find(spec, key)))
+    peeked::<K::Value>(spec, bridge::block_on(find(spec, key)))
 }
 
 /// Reads the entry of a key, if the cache is usable.
@@ -575,9 +575,9 @@ async fn find(spec: &'static CacheSpec, key: KeyResult) -> Lookup {
     lookup(spec, usable, counters).await
 }
 
-fn peeked<T: serde::de::DeserializeOwned>(found: Lookup) -> Option<T> {
+fn peeked<T: serde::de::DeserializeOwned>(spec: &'static CacheSpec, found: Lookup) -> Option<T> {
     match found {
-        Lookup::Found(_, stored, _) => decode::<T>(stored).ok().map(|(value, _)| value),
+        Lookup::Found(_, stored, _) => decode::<T>(spec.codec, stored).ok().map(|(value, _)| value),
         Lookup::Bypass | Lookup::Missing(_) | Lookup::Failed(_) => None,
     }
 }
@@ -619,7 +619,7 @@ fn follow<T: serde::de::DeserializeOwned>(
     let Landing::Value(bytes) = landing else {
         return None;
     };
-    match codec::decode(&bytes) {
+    match codec::decode_as(spec.codec, &bytes) {
         Ok(value) => {
             counters.count(Event::Hit);
             counters.count(Event::Coalesced);
@@ -784,7 +784,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
             call.outcome = Outcome::Error;
             target
         }
-        Lookup::Found(target, stored, remaining) => match decode::<T>(stored) {
+        Lookup::Found(target, stored, remaining) => match decode::<T>(spec.codec, stored) {
             Ok((value, bytes)) if is_stale(policy, remaining) => {
                 // The body runs: a miss, whatever it returns.
                 counters.count(Event::Miss);
@@ -914,13 +914,15 @@ fn count_failed_load<R, K: ReturnKind<R>>(returned: &R, counters: &SetCounters) 
     }
 }
 
-/// Decodes bin `data`; returns the bytes as well, to share with the call's followers.
+/// Decodes bin `data` written with `codec`; returns the bytes as well, to share with the call's
+/// followers.
 pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    codec: Codec,
     stored: Value,
 ) -> Result<(T, Vec<u8>), Undecodable> {
     match stored {
         Value::Blob(bytes) => {
-            let value = codec::decode(&bytes)?;
+            let value = codec::decode_as(codec, &bytes)?;
             Ok((value, bytes))
         }
         _ => Err(Undecodable::Malformed("bin data is not a blob")),
@@ -937,6 +939,7 @@ mod tests {
         set: "engine_unit",
         ttl: Ttl::Seconds(100),
         function: "f",
+        codec: crate::codec::Codec::MessagePack,
     };
 
     const fn policy(refresh_ahead_permille: u16, stale_if_error_secs: u32) -> CachePolicy {

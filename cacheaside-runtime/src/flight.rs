@@ -466,6 +466,7 @@ mod tests {
         set: "flight_unit",
         ttl: Ttl::Never,
         function: "f",
+        codec: crate::codec::Codec::MessagePack,
     };
 
     fn key(name: &str) -> FlightKey {

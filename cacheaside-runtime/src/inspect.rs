@@ -52,6 +52,13 @@ pub const FORMAT: u8 = envelope::FORMAT_V1;
 pub enum Codec {
     /// Id 1: MessagePack with named fields (`rmp_serde::to_vec_named`), the default codec.
     MessagePackNamed,
+    /// Id 2: bincode 2, standard configuration (`codec = "bincode"`); the schema tag is the hash
+    /// of the value's type name.
+    Bincode,
+    /// Id 3: postcard (`codec = "postcard"`); the schema tag is the hash of the value's type name.
+    Postcard,
+    /// Id 4: JSON (`codec = "json"`), no schema tag.
+    Json,
     /// An id this version does not know (a newer release or another writer).
     Unknown(u8),
 }
@@ -61,6 +68,9 @@ impl Codec {
     pub fn from_id(id: u8) -> Codec {
         match id {
             codec::MSGPACK_NAMED => Codec::MessagePackNamed,
+            codec::BINCODE => Codec::Bincode,
+            codec::POSTCARD => Codec::Postcard,
+            codec::JSON => Codec::Json,
             other => Codec::Unknown(other),
         }
     }
@@ -69,14 +79,20 @@ impl Codec {
     pub fn id(self) -> u8 {
         match self {
             Codec::MessagePackNamed => codec::MSGPACK_NAMED,
+            Codec::Bincode => codec::BINCODE,
+            Codec::Postcard => codec::POSTCARD,
+            Codec::Json => codec::JSON,
             Codec::Unknown(id) => id,
         }
     }
 
-    /// A name for people: `MessagePack (named fields)` or `unknown`.
+    /// A name for people: `MessagePack (named fields)`, `bincode`, `postcard`, `JSON` or `unknown`.
     pub fn name(self) -> &'static str {
         match self {
             Codec::MessagePackNamed => "MessagePack (named fields)",
+            Codec::Bincode => "bincode",
+            Codec::Postcard => "postcard",
+            Codec::Json => "JSON",
             Codec::Unknown(_) => "unknown",
         }
     }
@@ -127,7 +143,8 @@ impl<'a> EnvelopeView<'a> {
     /// not checked (there is no type here).
     ///
     /// # Errors
-    /// [`InspectError::UnknownCodec`] for another codec, [`InspectError::MalformedPayload`] for
+    /// [`InspectError::UnknownCodec`] for another codec (also a known one that is not
+    /// MessagePack), [`InspectError::MalformedPayload`] for
     /// bytes the decoder refuses before decoding.
     pub fn msgpack_payload(&self) -> Result<&'a [u8], InspectError> {
         match self.codec {
@@ -135,7 +152,7 @@ impl<'a> EnvelopeView<'a> {
                 codec::check_msgpack(self.payload).map_err(InspectError::MalformedPayload)?;
                 Ok(self.payload)
             }
-            Codec::Unknown(id) => Err(InspectError::UnknownCodec(id)),
+            other => Err(InspectError::UnknownCodec(other.id())),
         }
     }
 }

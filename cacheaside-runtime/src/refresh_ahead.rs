@@ -82,6 +82,7 @@ mod tests {
         set: "refresh_ahead_unit",
         ttl: Ttl::Seconds(60),
         function: "f",
+        codec: crate::codec::Codec::MessagePack,
     };
 
     fn key(id: i64) -> FlightKey {

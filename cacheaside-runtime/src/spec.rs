@@ -2,6 +2,8 @@
 //! long ([`CacheSpec`], [`Ttl`]) and its freshness options ([`CachePolicy`]). Generated code builds
 //! them once, in `static`s; every layer above reads them.
 
+pub use crate::codec::Codec;
+
 /// How long a cached entry lives, as Aerospike's record TTL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ttl {
@@ -38,6 +40,8 @@ pub struct CacheSpec {
     pub ttl: Ttl,
     /// The function's name as written (`get_user`); part of default keys and of log lines.
     pub function: &'static str,
+    /// `codec = "…"`: how values are encoded in bin `data` (MessagePack by default).
+    pub codec: Codec,
 }
 
 /// The freshness options of one annotated function (`none_ttl`, `refresh_ahead`), built once in a

@@ -74,9 +74,14 @@ pub struct PutEntry(Option<Result<Vec<u8>, Error>>);
 pub struct PutValue(Result<Vec<u8>, Error>);
 
 /// `#[cache_put]` without `value`: the cacheable part of the returned value (`Ok`, `Some`, a
-/// plain value), encoded as a cache-aside write-back would encode it.
-pub fn put_returned<R, K: ReturnKind<R>>(_kind: K, returned: &R) -> PutEntry {
-    PutEntry(K::cacheable(returned).map(codec::encode))
+/// plain value), encoded as a cache-aside write-back of `spec`'s function would encode it (in its
+/// codec).
+pub fn put_returned<R, K: ReturnKind<R>>(
+    spec: &'static CacheSpec,
+    _kind: K,
+    returned: &R,
+) -> PutEntry {
+    PutEntry(K::cacheable(returned).map(|value| codec::encode_as(spec.codec, value)))
 }
 
 /// A value `value = <expr>` can write: the reader decodes it as its own cached type.
@@ -88,9 +93,9 @@ pub fn put_returned<R, K: ReturnKind<R>>(_kind: K, returned: &R) -> PutEntry {
 pub trait WritableValue: serde::Serialize {}
 impl<T: serde::Serialize + ?Sized> WritableValue for T {}
 
-/// `value = <expr>`: encodes the value now.
-pub fn put_value<T: WritableValue + ?Sized>(value: &T) -> PutValue {
-    PutValue(codec::encode(value))
+/// `value = <expr>`: encodes the value now, in `spec`'s codec.
+pub fn put_value<T: WritableValue + ?Sized>(spec: &'static CacheSpec, value: &T) -> PutValue {
+    PutValue(codec::encode_as(spec.codec, value))
 }
 
 /// `value = <expr>`: the value taken before the call, to be written if the call succeeded.
@@ -455,6 +460,7 @@ fn spec_for(
             set,
             ttl: Ttl::NamespaceDefault,
             function: "invalidate",
+            codec: crate::codec::Codec::MessagePack,
         }))
     });
     Ok(*spec)
@@ -534,17 +540,28 @@ mod tests {
         assert!(succeeded(PlainKind, &()));
     }
 
+    static PUT: CacheSpec = CacheSpec {
+        cache: None,
+        namespace: None,
+        set: "writes_unit",
+        ttl: Ttl::Seconds(60),
+        function: "put",
+        codec: codec::Codec::MessagePack,
+    };
+
     #[test]
     fn a_put_writes_only_after_success() {
-        assert!(put_returned(ResultKind, &Err::<u8, ()>(())).0.is_none());
-        let written = put_returned(ResultKind, &Ok::<u8, ()>(7))
+        assert!(put_returned(&PUT, ResultKind, &Err::<u8, ()>(()))
+            .0
+            .is_none());
+        let written = put_returned(&PUT, ResultKind, &Ok::<u8, ()>(7))
             .0
             .unwrap()
             .unwrap();
         assert_eq!(codec::decode::<u8>(&written).ok(), Some(7));
-        let value = put_value(&"new".to_owned());
+        let value = put_value(&PUT, &"new".to_owned());
         assert!(put_value_if(OptionKind, value, &None::<()>).0.is_none());
-        let value = put_value(&"new".to_owned());
+        let value = put_value(&PUT, &"new".to_owned());
         let written = put_value_if(PlainKind, value, &()).0.unwrap().unwrap();
         assert_eq!(
             codec::decode::<String>(&written).ok(),

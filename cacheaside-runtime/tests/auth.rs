@@ -16,6 +16,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_auth",
     ttl: Ttl::Seconds(3600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 fn config(server: &TestServer) -> ConfigBuilder {

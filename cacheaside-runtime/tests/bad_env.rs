@@ -10,6 +10,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_bad_env",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 #[tokio::test]

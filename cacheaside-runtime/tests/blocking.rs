@@ -45,6 +45,7 @@ const fn spec(set: &'static str) -> CacheSpec {
         set,
         ttl: Ttl::Seconds(3600),
         function: "load_sync",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     }
 }
 

@@ -17,6 +17,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_sync_down",
     ttl: Ttl::Seconds(3600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 fn call(value: u32) -> u32 {

@@ -15,6 +15,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_sync_stall",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 fn call(arg: u32) -> u32 {

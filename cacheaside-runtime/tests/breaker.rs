@@ -14,6 +14,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_breaker",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(arg: u32, value: u32) -> u32 {

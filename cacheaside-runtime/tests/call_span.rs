@@ -97,6 +97,7 @@ async fn a_miss_then_a_hit_are_two_spans_with_their_outcomes() {
         set: "rt_span_async",
         ttl: Ttl::Seconds(60),
         function: "load_profile",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     backend().await;
     let id = common::run_id();
@@ -132,6 +133,7 @@ async fn a_sync_call_has_its_span_too() {
         set: "rt_span_sync",
         ttl: Ttl::Seconds(60),
         function: "load_sync",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     backend().await;
     let id = common::run_id();

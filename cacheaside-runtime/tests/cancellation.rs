@@ -48,6 +48,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_cancel",
     ttl: Ttl::Seconds(3600),
     function: "value_of",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 /// The cached value of `name`; its loader returns `loaded`.

@@ -16,6 +16,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_cluster",
     ttl: Ttl::Seconds(3600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn init(server: &TestServer, cluster_name: &str) {

@@ -52,6 +52,7 @@ const fn spec(set: &'static str, ttl: Ttl) -> CacheSpec {
         set,
         ttl,
         function: "get_user",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     }
 }
 

@@ -79,6 +79,7 @@ async fn server_errors_return_the_loaded_value() {
         set: "ft_errors",
         ttl: Ttl::Seconds(60),
         function: "f",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     let Some((server, _turn)) = server("server_errors_return_the_loaded_value").await else {
         return;
@@ -112,6 +113,7 @@ async fn a_failed_operation_pauses_only_its_keys_partition() {
         set: "ft_partition",
         ttl: Ttl::Seconds(60),
         function: "f",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     let Some((server, _turn)) = server("a_failed_operation_pauses_only_its_keys_partition").await
     else {
@@ -171,6 +173,7 @@ async fn a_stalled_server_costs_at_most_the_timeout() {
         set: "ft_stall",
         ttl: Ttl::Seconds(60),
         function: "f",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     let Some((server, _turn)) = server("a_stalled_server_costs_at_most_the_timeout").await else {
         return;
@@ -214,6 +217,7 @@ async fn corrupt_replies_are_a_miss() {
         set: "ft_corrupt",
         ttl: Ttl::Seconds(60),
         function: "f",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     let Some((server, _turn)) = server("corrupt_replies_are_a_miss").await else {
         return;
@@ -239,6 +243,7 @@ async fn a_namespace_refusing_ttls_fails_open() {
         set: "ft_forbidden",
         ttl: Ttl::Seconds(60),
         function: "f",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     static NEVER: CacheSpec = CacheSpec {
         cache: None,
@@ -246,6 +251,7 @@ async fn a_namespace_refusing_ttls_fails_open() {
         set: "ft_forbidden_never",
         ttl: Ttl::Never,
         function: "f",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     let Some((server, _turn)) = server("a_namespace_refusing_ttls_fails_open").await else {
         return;

@@ -14,6 +14,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_env",
     ttl: Ttl::Seconds(3600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 #[tokio::test]

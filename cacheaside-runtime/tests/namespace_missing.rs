@@ -16,6 +16,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_ns_missing",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 #[tokio::test]

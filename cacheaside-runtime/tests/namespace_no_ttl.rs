@@ -18,6 +18,7 @@ static WITH_TTL: CacheSpec = CacheSpec {
     set: "rt_nottl_ttl",
     ttl: Ttl::Seconds(60),
     function: "with_ttl",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 static NEVER: CacheSpec = CacheSpec {
@@ -26,6 +27,7 @@ static NEVER: CacheSpec = CacheSpec {
     set: "rt_nottl_never",
     ttl: Ttl::Never,
     function: "never",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(spec: &'static CacheSpec, value: u32) -> u32 {

@@ -16,6 +16,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_nottl_opt_in",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(value: u32) -> u32 {

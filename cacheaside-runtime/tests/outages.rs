@@ -19,6 +19,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_outages",
     ttl: Ttl::Seconds(600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(arg: u32, value: u32) -> u32 {

@@ -14,6 +14,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_send_key",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(arg: &str) -> u32 {

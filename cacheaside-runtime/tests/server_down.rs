@@ -15,6 +15,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_down",
     ttl: Ttl::Seconds(3600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(value: u32) -> u32 {

@@ -14,6 +14,7 @@ static FAST: CacheSpec = CacheSpec {
     set: "rt_sp_fast",
     ttl: Ttl::Seconds(3600),
     function: "fast",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 static PATIENT: CacheSpec = CacheSpec {
     cache: None,
@@ -21,6 +22,7 @@ static PATIENT: CacheSpec = CacheSpec {
     set: "rt_sp_patient",
     ttl: Ttl::Seconds(3600),
     function: "patient",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 static CAPPED_HOUR: CacheSpec = CacheSpec {
     cache: None,
@@ -28,6 +30,7 @@ static CAPPED_HOUR: CacheSpec = CacheSpec {
     set: "rt_sp_capped",
     ttl: Ttl::Seconds(3600),
     function: "hour",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 static CAPPED_SHORT: CacheSpec = CacheSpec {
     cache: None,
@@ -35,6 +38,7 @@ static CAPPED_SHORT: CacheSpec = CacheSpec {
     set: "rt_sp_capped",
     ttl: Ttl::Seconds(30),
     function: "short",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 static CAPPED_NEVER: CacheSpec = CacheSpec {
     cache: None,
@@ -42,6 +46,7 @@ static CAPPED_NEVER: CacheSpec = CacheSpec {
     set: "rt_sp_capped",
     ttl: Ttl::Never,
     function: "never",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 static UNCAPPED_NEVER: CacheSpec = CacheSpec {
     cache: None,
@@ -49,6 +54,7 @@ static UNCAPPED_NEVER: CacheSpec = CacheSpec {
     set: "rt_sp_uncapped",
     ttl: Ttl::Never,
     function: "never",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 static LOADS: AtomicU32 = AtomicU32::new(0);

@@ -40,6 +40,7 @@ const fn spec(set: &'static str) -> CacheSpec {
         set,
         ttl: Ttl::Seconds(3600),
         function: "get",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     }
 }
 

@@ -15,6 +15,7 @@ static BLOBS: CacheSpec = CacheSpec {
     set: "rt_size",
     ttl: Ttl::Seconds(600),
     function: "blob",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 static OTHER: CacheSpec = CacheSpec {
@@ -23,6 +24,7 @@ static OTHER: CacheSpec = CacheSpec {
     set: "rt_size",
     ttl: Ttl::Seconds(600),
     function: "other_blob",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(spec: &'static CacheSpec, id: &str, len: usize) -> String {

@@ -13,6 +13,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_size_ns",
     ttl: Ttl::Seconds(600),
     function: "blob",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(id: &str, len: usize) -> usize {

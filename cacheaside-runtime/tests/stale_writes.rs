@@ -37,6 +37,7 @@ const fn spec(set: &'static str) -> CacheSpec {
         set,
         ttl: Ttl::Seconds(3600),
         function: "version",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     }
 }
 

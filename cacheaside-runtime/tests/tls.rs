@@ -17,6 +17,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_tls",
     ttl: Ttl::Seconds(3600),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 fn fixture(name: &str) -> PathBuf {

@@ -21,6 +21,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_warnings",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 const SECRET_ARGUMENT: &str = "secret-argument-4711";

@@ -17,6 +17,7 @@ static SPEC: CacheSpec = CacheSpec {
     set: "rt_warnings_flapping",
     ttl: Ttl::Seconds(60),
     function: "f",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 async fn call(arg: u32) -> u32 {

@@ -32,6 +32,7 @@ static OLD: CacheSpec = CacheSpec {
     set: "rt_warnings_values",
     ttl: Ttl::Seconds(60),
     function: "get_user",
+    codec: cacheaside_runtime::__private::Codec::MessagePack,
 };
 
 /// The same function after the deploy: same set, same key.

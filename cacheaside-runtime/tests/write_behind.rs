@@ -123,6 +123,7 @@ const fn spec(set: &'static str) -> CacheSpec {
         set,
         ttl: Ttl::Seconds(3600),
         function: "get_user",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     }
 }
 

@@ -22,6 +22,7 @@ async fn an_oversize_value_invalidates_the_entry_and_still_reaches_the_source() 
         set: "wb_oversize",
         ttl: Ttl::Seconds(3600),
         function: "get_blob",
+        codec: cacheaside_runtime::__private::Codec::MessagePack,
     };
     let backend = Backend::start().await;
     let config = backend.config().max_record_size(LIMIT).build().unwrap();

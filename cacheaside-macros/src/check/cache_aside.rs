@@ -60,6 +60,7 @@ pub fn check(
             set: options.set.clone()?,
             ttl,
             function: name,
+            codec: options.codec,
         },
         policy: policy(options),
         function,

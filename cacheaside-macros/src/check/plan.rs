@@ -8,7 +8,7 @@ use crate::parse::cache_aside::Local;
 use crate::parse::item::{CachedFn, Inputs};
 use crate::parse::put_evict::Which;
 use crate::parse::ttl::TtlValue;
-use crate::parse::values::Kind;
+use crate::parse::values::{CodecOption, Kind};
 
 /// Everything the expansion needs, valid.
 pub struct Plan {
@@ -81,6 +81,8 @@ pub struct Spec {
     pub ttl: TtlValue,
     /// The function's name without any `r#`.
     pub function: String,
+    /// `codec = "…"`; `None` for the default (MessagePack).
+    pub codec: Option<CodecOption>,
 }
 
 /// How a call's key is built.

@@ -90,6 +90,7 @@ pub fn check(
             set: options.set?,
             ttl,
             function: name,
+            codec: options.codec.map(|codec| codec.value),
         },
         key: options.key.map(|key| key.value),
         value: options.value.map(|value| unreferenced(value.value)),

@@ -34,7 +34,7 @@ pub fn emit(plan: &WritePlan) -> TokenStream {
     let value_binding = match &plan.value {
         Some(expr) => {
             let span = expr.span();
-            quote_spanned!(span=> let #value = #krate::__private::put_value(&(#expr));)
+            quote_spanned!(span=> let #value = #krate::__private::put_value(&#spec, &(#expr));)
         }
         None => TokenStream::new(),
     };
@@ -72,7 +72,7 @@ pub fn emit(plan: &WritePlan) -> TokenStream {
         Which::Put => {
             let entry = match &plan.value {
                 None => {
-                    quote_spanned!(ret_span=> #krate::__private::put_returned(#kind, &#returned))
+                    quote_spanned!(ret_span=> #krate::__private::put_returned(&#spec, #kind, &#returned))
                 }
                 Some(_) => quote_spanned!(ret_span=>
                     #krate::__private::put_value_if::<#return_type, _>(#kind, #value, &#returned)

@@ -2,11 +2,12 @@
 //! `LocalTier`), and the entry point its policy picks.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 
 use crate::check::plan::{Plan, Spec};
 use crate::parse::cache_aside::Local;
 use crate::parse::ttl::TtlValue;
+use crate::parse::values::{CodecName, CodecOption};
 
 /// `static <name>: CacheSpec = CacheSpec { cache, namespace, set, ttl, function };`
 pub fn spec_static_item(krate: &syn::Path, name: &Ident, spec: &Spec) -> TokenStream {
@@ -21,8 +22,35 @@ fn spec_value(krate: &syn::Path, spec: &Spec) -> TokenStream {
     let set = &spec.set;
     let ttl = ttl_value(krate, spec.ttl);
     let function = &spec.function;
+    let codec = codec_value(krate, spec.codec);
     quote! {
-        #krate::__private::CacheSpec { cache: #cache, namespace: #namespace, set: #set, ttl: #ttl, function: #function }
+        #krate::__private::CacheSpec { cache: #cache, namespace: #namespace, set: #set, ttl: #ttl, function: #function, codec: #codec }
+    }
+}
+
+/// The runtime's `Codec` of `codec = "…"`. A codec behind a feature is named through a macro of
+/// the runtime that is a `compile_error!` naming the feature when it is off, spanned on the
+/// option's value.
+fn codec_value(krate: &syn::Path, codec: Option<CodecOption>) -> TokenStream {
+    use quote::ToTokens;
+
+    let Some(codec) = codec else {
+        return quote!(#krate::__private::Codec::MessagePack);
+    };
+    let span = codec.span;
+    // The whole path carries the option's span, so that the error of a codec whose feature is
+    // off points at the option rather than at the attribute.
+    let krate: TokenStream = (krate.to_token_stream().into_iter())
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect();
+    match codec.codec {
+        CodecName::MessagePack => quote_spanned!(span=> #krate::__private::Codec::MessagePack),
+        CodecName::Bincode => quote_spanned!(span=> #krate::__private::codec_bincode!()),
+        CodecName::Postcard => quote_spanned!(span=> #krate::__private::codec_postcard!()),
+        CodecName::Json => quote_spanned!(span=> #krate::__private::codec_json!()),
     }
 }
 

@@ -14,8 +14,8 @@ use crate::parse::ttl::{parse_ttl, parse_window, TtlValue};
 #[cfg(test)]
 use crate::parse::values::Kind;
 use crate::parse::values::{
-    parse_cluster_name, parse_crate_path, parse_name, parse_returns, Returns, MAX_NAMESPACE_NAME,
-    MAX_SET_NAME,
+    parse_cluster_name, parse_codec, parse_crate_path, parse_name, parse_returns, CodecOption,
+    Returns, MAX_NAMESPACE_NAME, MAX_SET_NAME,
 };
 
 /// Every option the attribute accepts, in the order the docs list them.
@@ -33,6 +33,7 @@ pub const OPTIONS: &[&str] = &[
     "touch_on_read",
     "ttl_from",
     "local",
+    "codec",
     "batch",
     "companions",
     "crate",
@@ -64,6 +65,8 @@ pub struct Options {
     pub ttl_from: Option<Spanned<syn::Path>>,
     /// `batch`: the function loads many ids at once (see `check::batch` and `emit::batch`).
     pub batch: Option<Ident>,
+    /// `codec = "bincode"`: how values are encoded.
+    pub codec: Option<CodecOption>,
     /// `crate = path`: where generated code finds the facade.
     pub krate: Option<syn::Path>,
 }
@@ -228,6 +231,10 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
         "returns" => {
             let value = parse_returns(input, &name)?;
             store(&mut options.returns, value, &name, errors);
+        }
+        "codec" => {
+            let value = parse_codec(input, &name)?;
+            store(&mut options.codec, value, &name, errors);
         }
         "crate" => {
             let value = parse_crate_path(input, &name)?;

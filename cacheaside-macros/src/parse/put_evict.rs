@@ -43,6 +43,7 @@ impl Which {
                 "value",
                 "namespace",
                 "cache",
+                "codec",
                 "returns",
                 "crate",
             ],
@@ -89,6 +90,8 @@ pub struct WriteOptions {
     /// `all = true` (evict).
     pub all: Option<Named<LitBool>>,
     pub returns: Option<Returns>,
+    /// `codec = "bincode"` (put): the reader's codec.
+    pub codec: Option<Named<values::CodecOption>>,
     pub krate: Option<syn::Path>,
 }
 
@@ -173,6 +176,13 @@ fn parse_option(
             let value = values::parse_returns(input, &name)?;
             store(&mut options.returns, value, &name, errors);
         }
+        "codec" => {
+            let value = Named {
+                name: name.clone(),
+                value: values::parse_codec(input, &name)?,
+            };
+            store(&mut options.codec, value, &name, errors);
+        }
         "crate" => {
             let value = values::parse_crate_path(input, &name)?;
             store(&mut options.krate, value, &name, errors);
@@ -225,6 +235,12 @@ pub fn reject_foreign(which: Which, options: &WriteOptions, errors: &mut Errors)
                 errors.at(
                     &value.name,
                     "`#[cache_evict]` removes the entry and writes no value; remove `value = …`, or use `#[cache_put(set = …, key = …, value = …)]` to write it",
+                );
+            }
+            if let Some(codec) = &options.codec {
+                errors.at(
+                    &codec.name,
+                    "`#[cache_evict]` removes entries whatever their codec, so it takes no `codec`; remove `codec = …`",
                 );
             }
         }

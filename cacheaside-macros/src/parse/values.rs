@@ -172,3 +172,57 @@ pub fn parse_crate_path(input: ParseStream, name: &Ident) -> syn::Result<syn::Pa
         .call(syn::Path::parse_mod_style)
         .map_err(|error| expected(error.span()))
 }
+
+/// A codec of `codec = "…"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodecName {
+    MessagePack,
+    Bincode,
+    Postcard,
+    Json,
+}
+
+/// The names `codec` takes, in the order the docs list them.
+pub const CODECS: &[(&str, CodecName)] = &[
+    ("msgpack", CodecName::MessagePack),
+    ("bincode", CodecName::Bincode),
+    ("postcard", CodecName::Postcard),
+    ("json", CodecName::Json),
+];
+
+/// `codec = "bincode"` and where it was written.
+#[derive(Debug, Clone, Copy)]
+pub struct CodecOption {
+    pub codec: CodecName,
+    /// The string literal: a codec whose feature is off is reported there.
+    pub span: Span,
+}
+
+/// `codec = "msgpack" | "bincode" | "postcard" | "json"`.
+pub fn parse_codec(input: ParseStream, name: &Ident) -> syn::Result<CodecOption> {
+    let valid = || {
+        let quoted: Vec<String> = CODECS
+            .iter()
+            .map(|(name, _)| format!("`\"{name}\"`"))
+            .collect();
+        quoted.join(", ")
+    };
+    expect_eq(input, name, "codec = \"bincode\"")?;
+    let value: LitStr = input.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`codec` takes a string literal, one of {}", valid()),
+        )
+    })?;
+    let text = value.value();
+    match CODECS.iter().find(|(name, _)| *name == text) {
+        Some((_, codec)) => Ok(CodecOption {
+            codec: *codec,
+            span: value.span(),
+        }),
+        None => Err(syn::Error::new(
+            value.span(),
+            format!("unknown codec `{text}`; valid codecs are {}", valid()),
+        )),
+    }
+}

@@ -52,6 +52,8 @@ enum Problem {
     Length(String),
     /// Decoding would allocate more than the record's budget (see `guard`).
     TooLarge(usize),
+    /// Nested deeper than this many values.
+    TooDeep(usize),
     /// Anything else rmp-serde reports (described by its kind only).
     Other(&'static str),
 }
@@ -88,6 +90,12 @@ impl DecodeError {
     #[cold]
     pub(super) fn too_large(budget: usize) -> Self {
         DecodeError::new(Problem::TooLarge(budget))
+    }
+
+    /// Decoding would recurse deeper than `limit` nested values.
+    #[cold]
+    pub(super) fn too_deep(limit: usize) -> Self {
+        DecodeError::new(Problem::TooDeep(limit))
     }
 
     /// Describes an error of rmp-serde, which a guard met while asking for `expected`.
@@ -380,6 +388,9 @@ impl fmt::Display for DecodeError {
                 "decoding it would allocate more than {budget} bytes, the limit for a record of \
                  its size"
             ),
+            Problem::TooDeep(limit) => {
+                write!(f, "values nested deeper than {limit} levels")
+            }
             Problem::Other(what) => f.write_str(what),
         }
     }

@@ -44,19 +44,72 @@ pub(crate) fn budget(len: usize) -> usize {
         .saturating_add(BUDGET_BASE)
 }
 
+/// How deep decoding may recurse: each nested value (an element, a field, an option's content, a
+/// newtype's) passes through one guard. Twice [`MAX_DEPTH`](super::MAX_DEPTH), since options and
+/// newtypes add guards without adding a level to the data; MessagePack and JSON payloads are
+/// checked against `MAX_DEPTH` before, so this limit is what bounds the stack of the positional
+/// codecs, whose recursive types (`Box<Self>`, `Vec<Self>`) can nest a level per byte.
+pub(crate) const MAX_GUARD_DEPTH: usize = 2 * super::MAX_DEPTH;
+
 /// Decodes a `T` from a payload that [`check_msgpack`](super::check_msgpack) accepted.
 pub(super) fn decode<'de, T: de::Deserialize<'de>>(payload: &'de [u8]) -> Result<T, DecodeError> {
-    let state = State {
-        budget: budget(payload.len()),
-        remaining: Cell::new(budget(payload.len())),
-        in_transit: Cell::new(None),
-        last_str: Cell::new(None),
-    };
     let mut decoder = rmp_serde::Deserializer::from_read_ref(payload);
+    decode_from(&mut decoder, payload.len())
+}
+
+/// Decodes a `T` from `inner`, a deserializer of a payload of `len` bytes.
+pub(super) fn decode_from<'de, T, D>(inner: D, len: usize) -> Result<T, DecodeError>
+where
+    T: de::Deserialize<'de>,
+    D: de::Deserializer<'de>,
+{
+    let state = State::new(len);
     T::deserialize(Guard {
-        inner: &mut decoder,
+        inner,
         state: &state,
     })
+}
+
+/// Decodes a `T` through `decode`, which hands the given seed to a deserializer of a payload of
+/// `len` bytes (for decoders that take a seed rather than lend their deserializer), and returns
+/// what `decode` returns beside the value.
+#[cfg(feature = "bincode")]
+pub(super) fn decode_seeded<'de, T, X, E>(
+    len: usize,
+    decode: impl for<'s> FnOnce(Root<'s, 'de, T>) -> Result<(T, X), E>,
+) -> Result<(T, X), DecodeError>
+where
+    T: de::Deserialize<'de>,
+    E: std::fmt::Debug,
+{
+    let state = State::new(len);
+    decode(Root {
+        state: &state,
+        value: std::marker::PhantomData,
+    })
+    .map_err(|error| {
+        state
+            .in_transit
+            .take()
+            .unwrap_or_else(|| DecodeError::from_decoder(&error, Expecting::Any))
+    })
+}
+
+/// The seed of the cached type for [`decode_seeded`]: what it is given is guarded.
+#[cfg(feature = "bincode")]
+pub(super) struct Root<'s, 'de, T> {
+    state: &'s State<'de>,
+    value: std::marker::PhantomData<fn() -> T>,
+}
+
+#[cfg(feature = "bincode")]
+impl<'de, T: de::Deserialize<'de>> DeserializeSeed<'de> for Root<'_, 'de, T> {
+    type Value = T;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, inner: D) -> Result<T, D::Error> {
+        let state = self.state;
+        T::deserialize(Guard { inner, state }).map_err(|error| state.send(error))
+    }
 }
 
 /// What the guards of one decode share.
@@ -68,9 +121,21 @@ struct State<'de> {
     in_transit: Cell<Option<DecodeError>>,
     /// The last string a visitor was given: a struct's field name, read right after its key.
     last_str: Cell<Option<&'de str>>,
+    /// Guards entered and not yet left.
+    depth: Cell<usize>,
 }
 
 impl State<'_> {
+    fn new(len: usize) -> Self {
+        State {
+            budget: budget(len),
+            remaining: Cell::new(budget(len)),
+            in_transit: Cell::new(None),
+            last_str: Cell::new(None),
+            depth: Cell::new(0),
+        }
+    }
+
     /// Parks `error` for the next guard above and gives rmp-serde an error of its own type.
     #[cold]
     fn send<E: de::Error>(&self, error: DecodeError) -> E {
@@ -136,10 +201,17 @@ macro_rules! forward {
         #[inline]
         fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, DecodeError> {
             let state = self.state;
+            let depth = state.depth.get();
+            if depth == MAX_GUARD_DEPTH {
+                return Err(DecodeError::too_deep(MAX_GUARD_DEPTH));
+            }
+            state.depth.set(depth + 1);
             let visitor = self.visitor(visitor, $layout);
-            self.inner
+            let decoded = self.inner
                 .$method($($arg,)* visitor)
-                .map_err(|error| state.receive(error, $expecting))
+                .map_err(|error| state.receive(error, $expecting));
+            state.depth.set(depth);
+            decoded
         }
     )*};
 }

@@ -342,3 +342,200 @@ fn unknown_fields_and_variants_are_not_named() {
         "another shape: unknown variant, expected `Plain`"
     );
 }
+
+/// The codecs other than MessagePack: round trips, envelopes, and the same bounds on decoding.
+mod other_codecs {
+    use super::*;
+
+    /// Every codec the build has.
+    fn codecs() -> Vec<Codec> {
+        vec![
+            Codec::MessagePack,
+            #[cfg(feature = "bincode")]
+            Codec::Bincode,
+            #[cfg(feature = "postcard")]
+            Codec::Postcard,
+            #[cfg(feature = "json")]
+            Codec::Json,
+        ]
+    }
+
+    #[test]
+    fn every_codec_round_trips_and_writes_its_id() {
+        for codec in codecs() {
+            let bytes = encode_as(codec, &user()).unwrap();
+            assert_eq!(&bytes[..2], &[envelope::FORMAT_V1, codec.id()], "{codec:?}");
+            assert_eq!(
+                decode_as::<User>(codec, &bytes).unwrap(),
+                user(),
+                "{codec:?}"
+            );
+            let none = encode_as(codec, &None::<u8>).unwrap();
+            assert_eq!(decode_as::<Option<u8>>(codec, &none).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn another_codec_is_an_envelope_mismatch() {
+        for writer in codecs() {
+            let bytes = encode_as(writer, &user()).unwrap();
+            for reader in codecs().into_iter().filter(|reader| *reader != writer) {
+                assert_eq!(
+                    decode_as::<User>(reader, &bytes),
+                    Err(Undecodable::Envelope(EnvelopeMismatch::Codec(writer.id()))),
+                    "{writer:?} read as {reader:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncations_and_trailing_bytes_never_decode() {
+        for codec in codecs() {
+            let bytes = encode_as(codec, &user()).unwrap();
+            for len in 0..bytes.len() {
+                assert!(
+                    decode_as::<User>(codec, &bytes[..len]).is_err(),
+                    "{codec:?} {len}"
+                );
+            }
+            let mut longer = bytes.clone();
+            longer.push(0);
+            assert!(decode_as::<User>(codec, &longer).is_err(), "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn schema_tags_follow_the_type_name() {
+        assert_eq!(schema_tag::<User>(), schema_tag::<User>());
+        assert_ne!(schema_tag::<User>(), schema_tag::<OtherShape>());
+        assert_ne!(schema_tag::<Vec<u8>>(), schema_tag::<Vec<u16>>());
+    }
+
+    /// A recursive type: in a positional codec each level is one byte.
+    #[cfg(any(feature = "bincode", feature = "postcard"))]
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum Tree {
+        Leaf,
+        Node(Box<Tree>),
+    }
+
+    /// `Node` `depth` times, then `Leaf`: variant indices 1 and 0, one byte each in both codecs.
+    #[cfg(any(feature = "bincode", feature = "postcard"))]
+    fn positional_tree(codec: Codec, depth: usize) -> Vec<u8> {
+        let mut bytes = envelope::begin(codec.id(), &schema_tag::<Tree>(), depth + 1);
+        bytes.extend(std::iter::repeat_n(1u8, depth));
+        bytes.push(0);
+        bytes
+    }
+
+    #[cfg(any(feature = "bincode", feature = "postcard"))]
+    fn positional_codecs() -> Vec<Codec> {
+        vec![
+            #[cfg(feature = "bincode")]
+            Codec::Bincode,
+            #[cfg(feature = "postcard")]
+            Codec::Postcard,
+        ]
+    }
+
+    #[cfg(any(feature = "bincode", feature = "postcard"))]
+    #[test]
+    fn positional_codecs_refuse_deep_nesting_without_exhausting_the_stack() {
+        for codec in positional_codecs() {
+            let shallow = positional_tree(codec, 3);
+            let tree = Tree::Node(Box::new(Tree::Node(Box::new(Tree::Node(Box::new(
+                Tree::Leaf,
+            ))))));
+            assert_eq!(encode_as(codec, &tree).unwrap(), shallow, "{codec:?}");
+            assert_eq!(decode_as::<Tree>(codec, &shallow).unwrap(), tree);
+            let deep = positional_tree(codec, 1_000_000);
+            match decode_as::<Tree>(codec, &deep) {
+                Err(Undecodable::Shape(error)) => {
+                    assert!(error.to_string().contains("nested deeper"), "{error}")
+                }
+                other => panic!("{codec:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[cfg(any(feature = "bincode", feature = "postcard"))]
+    #[test]
+    fn positional_codecs_refuse_huge_claimed_lengths() {
+        for codec in positional_codecs() {
+            // A Vec<u64> claiming u32::MAX elements (varint), with 4 bytes of elements.
+            let mut bytes = envelope::begin(codec.id(), &schema_tag::<Vec<u64>>(), 9);
+            match codec {
+                #[cfg(feature = "bincode")]
+                Codec::Bincode => bytes.extend_from_slice(&[252, 0xff, 0xff, 0xff, 0xff]),
+                _ => bytes.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]),
+            }
+            bytes.extend_from_slice(&[1, 2, 3, 4]);
+            assert!(decode_as::<Vec<u64>>(codec, &bytes).is_err(), "{codec:?}");
+            // A string and a byte buffer claiming 2^62 bytes: refused, not allocated (bincode with
+            // its default settings and its own `Decode` would abort the process here).
+            for tag in [schema_tag::<String>(), schema_tag::<Vec<u8>>()] {
+                let mut bytes = envelope::begin(codec.id(), &tag, 12);
+                match codec {
+                    #[cfg(feature = "bincode")]
+                    Codec::Bincode => {
+                        bytes.push(253);
+                        bytes.extend_from_slice(&(1u64 << 62).to_le_bytes());
+                    }
+                    _ => bytes
+                        .extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]),
+                }
+                bytes.extend_from_slice(b"abc");
+                assert!(decode_as::<String>(codec, &bytes).is_err(), "{codec:?}");
+                assert!(decode_as::<Vec<u8>>(codec, &bytes).is_err(), "{codec:?}");
+            }
+            // Within the bytes, but more elements than the guard's budget allows.
+            let many = vec![0u8; 64 * 1024];
+            let encoded = encode_as(codec, &many).unwrap();
+            assert_eq!(decode_as::<Vec<u8>>(codec, &encoded).unwrap(), many);
+            let mut as_strings = encoded;
+            as_strings[3..11].copy_from_slice(&schema_tag::<Vec<String>>());
+            // 65,536 empty strings of 24 bytes each: 1.5 MiB from a 64 KiB payload.
+            match decode_as::<Vec<String>>(codec, &as_strings) {
+                Err(Undecodable::Shape(error)) => {
+                    assert!(error.to_string().contains("would allocate more"), "{error}")
+                }
+                other => panic!("{codec:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_is_plain_text_after_the_header() {
+        let bytes = encode_as(Codec::Json, &user()).unwrap();
+        assert_eq!(&bytes[..3], &[envelope::FORMAT_V1, JSON, 0]);
+        let text = std::str::from_utf8(&bytes[3 + usize::from(bytes[2])..]).unwrap();
+        assert!(text.starts_with("{\"id\":42,\"name\":\"alice\""), "{text}");
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_is_bounded_like_msgpack() {
+        let enveloped_json = |text: &str| {
+            let mut bytes = envelope::begin(JSON, b"", text.len());
+            bytes.extend_from_slice(text.as_bytes());
+            bytes
+        };
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(
+            decode_as::<serde_json::Value>(Codec::Json, &enveloped_json(&deep)),
+            Err(Undecodable::Malformed(
+                "arrays and objects nested deeper than the limit"
+            ))
+        );
+        let fits = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(decode_as::<serde_json::Value>(Codec::Json, &enveloped_json(&fits)).is_ok());
+        // Brackets inside strings are text.
+        let quoted = format!("\"{}\\\"{}\"", "[".repeat(200), "{".repeat(200));
+        assert!(decode_as::<String>(Codec::Json, &enveloped_json(&quoted)).is_ok());
+        // The data stays out of errors.
+        let error = decode_as::<u8>(Codec::Json, &enveloped_json("\"SECRET\"")).unwrap_err();
+        assert!(!error.to_string().contains("SECRET"), "{error}");
+    }
+}

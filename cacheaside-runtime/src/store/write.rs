@@ -302,7 +302,7 @@ pub(crate) fn bytes_to_store<R, K: ReturnKind<R>>(
     counters: &SetCounters,
 ) -> Option<Vec<u8>> {
     let value = K::cacheable(returned).filter(|_| wanted)?;
-    codec::encode(value)
+    codec::encode_as(spec.codec, value)
         .map_err(|error| encode_failed(spec, counters, &error))
         .ok()
 }
@@ -385,6 +385,7 @@ mod tests {
         set: "write_back_unit_users",
         ttl: Ttl::Seconds(60),
         function: "f",
+        codec: crate::codec::Codec::MessagePack,
     };
 
     static ORDERS: CacheSpec = CacheSpec {

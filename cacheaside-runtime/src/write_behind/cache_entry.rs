@@ -90,7 +90,7 @@ impl CacheEntries {
         else {
             return;
         };
-        let bytes = match codec::encode(value) {
+        let bytes = match codec::encode_as(spec.codec, value) {
             Ok(bytes) => bytes,
             Err(error) => {
                 counters.count(Event::CacheError);

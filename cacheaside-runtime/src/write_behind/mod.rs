@@ -422,6 +422,7 @@ where
             set: self.set,
             ttl: self.ttl,
             function: "write-behind",
+            codec: crate::codec::Codec::MessagePack,
         }));
         Ok(Arc::new(Shared {
             state: Mutex::new(State {
