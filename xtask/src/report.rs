@@ -816,7 +816,48 @@ fn details(out: &mut String, results: &Results) {
         }
     }
     hit_distribution(out, results);
+    codec_table(out, results);
     sanity_checks(out, results);
+}
+
+/// The codecs of `codec = "…"` as the runtime runs them (envelope, schema tag, bounds checks and
+/// the decoding guard included), with the bytes each writes.
+fn codec_table(out: &mut String, results: &Results) {
+    let sizes = results.figures("codec");
+    let bytes = |value: &str, codec: &str| {
+        sizes
+            .as_ref()
+            .and_then(|s| {
+                s.get("encoded_bytes")?
+                    .get(format!("{value}/cacheaside_{codec}"))?
+                    .as_f64()
+            })
+            .map_or_else(not_measured, |n| format!("{n:.0}"))
+    };
+    let time = |id: &str| {
+        results
+            .estimate(id)
+            .map_or_else(not_measured, |e| duration(e.typical_ns))
+    };
+    out.push_str(
+        "\nThe codecs of `codec = \"…\"`, as an entry is encoded and decoded (envelope, schema tag, \
+         bounds checks and the decoding guard included; `bincode`, `postcard` and `json` are cargo \
+         features, measured with all of them on). Bytes include the envelope:\n\n\
+         | codec | encode small | decode small | bytes small | encode 200 records | decode 200 records | bytes 200 records |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for codec in ["msgpack", "bincode", "postcard", "json"] {
+        let _ = writeln!(
+            out,
+            "| `{codec}` | {} | {} | {} | {} | {} | {} |",
+            time(&format!("codec_small/encode/cacheaside_{codec}")),
+            time(&format!("codec_small/decode/cacheaside_{codec}")),
+            bytes("small", codec),
+            time(&format!("codec_list/encode/cacheaside_{codec}")),
+            time(&format!("codec_list/decode/cacheaside_{codec}")),
+            bytes("list", codec),
+        );
+    }
 }
 
 fn hit_distribution(out: &mut String, results: &Results) {
