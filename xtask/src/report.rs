@@ -832,7 +832,7 @@ fn codec_table(out: &mut String, results: &Results) {
                     .get(format!("{value}/cacheaside_{codec}"))?
                     .as_f64()
             })
-            .map_or_else(not_measured, |n| format!("{n:.0}"))
+            .map_or_else(not_measured, count)
     };
     let time = |id: &str| {
         results
