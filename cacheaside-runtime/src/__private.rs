@@ -105,7 +105,7 @@ pub fn explicit_key<K: IntoUserKey>(key: K) -> KeyResult {
 /// tests of the decoder.
 #[doc(hidden)]
 pub fn decode_entry<T: CacheValue>(bytes: &[u8]) -> Option<T> {
-    crate::codec::decode(bytes).ok()
+    decode_entry_as(Codec::MessagePack, bytes)
 }
 
 /// Decodes bin `data` as the client hands it over (a blob, or any other value another writer
@@ -140,7 +140,7 @@ pub fn decode_entry_as<T: CacheValue>(codec: Codec, bytes: &[u8]) -> Option<T> {
 /// Encodes a value into the bytes of bin `data`, exactly as a write-back does.
 #[doc(hidden)]
 pub fn encode_entry<T: CacheValue>(value: &T) -> Option<Vec<u8>> {
-    crate::codec::encode(value).ok()
+    encode_entry_as(Codec::MessagePack, value)
 }
 
 /// The whole cache-aside call: read, and on a miss await `load` and write back its cacheable part.

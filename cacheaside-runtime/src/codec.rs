@@ -165,7 +165,6 @@ pub(crate) fn encode_as<T: Serialize + ?Sized>(codec: Codec, value: &T) -> Resul
 
 /// An encoder's refusal of a value (a map with keys JSON cannot hold, a sequence of unknown
 /// length for postcard, …).
-#[cfg(any(feature = "bincode", feature = "postcard", feature = "json"))]
 fn failed(error: &dyn fmt::Display) -> Error {
     Error::new(
         ErrorKind::Encode,
@@ -256,12 +255,7 @@ pub(crate) fn check_json_depth(bytes: &[u8]) -> Result<(), &'static str> {
 /// Encodes a value into the bytes of bin `data` with the default codec.
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     let mut bytes = envelope::begin(MSGPACK_NAMED, SCHEMA_TAG, 64);
-    rmp_serde::encode::write_named(&mut bytes, value).map_err(|e| {
-        Error::new(
-            ErrorKind::Encode,
-            format!("the value cannot be encoded: {e}"),
-        )
-    })?;
+    rmp_serde::encode::write_named(&mut bytes, value).map_err(|e| failed(&e))?;
     Ok(bytes)
 }
 

@@ -114,15 +114,20 @@ impl Gate {
         self.maybe_paused[partition / 64].fetch_or(1 << (partition % 64), Ordering::SeqCst);
     }
 
-    /// Clears the mark of a partition whose pause has closed, unless it opened again meanwhile.
-    fn unmark_closed(&self, partition: usize) {
-        if self.partitions[partition].is_open() {
-            return;
+    /// Changes `partition`'s pause with `change`, keeping its mark right: marked before (so a
+    /// pause about to open is marked while open), then, as the pause stands after, marked again
+    /// (a concurrent close may have cleared it) or cleared unless it opened again meanwhile.
+    fn change_pause<T>(&self, partition: usize, change: impl FnOnce(&Pause) -> T) -> T {
+        let pause = &self.partitions[partition];
+        self.mark_paused(partition);
+        let changed = change(pause);
+        if !pause.is_open() {
+            self.maybe_paused[partition / 64].fetch_and(!(1 << (partition % 64)), Ordering::SeqCst);
         }
-        self.maybe_paused[partition / 64].fetch_and(!(1 << (partition % 64)), Ordering::SeqCst);
-        if self.partitions[partition].is_open() {
+        if pause.is_open() {
             self.mark_paused(partition);
         }
+        changed
     }
 
     /// The slot of the node `partition` last failed on, if known.
@@ -169,15 +174,9 @@ impl Gate {
         pause: u64,
     ) -> Recorded {
         let failed = matches!(outcome, Outcome::Failed(_));
-        if failed {
-            self.mark_paused(partition);
-        }
-        let opened = self.partitions[partition].record(admission, failed, true, now, pause);
-        if failed {
-            self.mark_paused(partition);
-        } else {
-            self.unmark_closed(partition);
-        }
+        let opened = self.change_pause(partition, |partition_pause| {
+            partition_pause.record(admission, failed, true, now, pause)
+        });
         let mut recorded = Recorded {
             opened,
             ..Recorded::default()
@@ -212,15 +211,8 @@ impl Gate {
     /// `node`.
     fn pause_node(&self, node: u64, mastered_elsewhere: &[bool], now: u64, pause: u64) {
         for (partition, elsewhere) in mastered_elsewhere.iter().enumerate().take(PARTITIONS) {
-            if *elsewhere {
-                continue;
-            }
-            self.mark_paused(partition);
-            if self.partitions[partition].open_if_closed(now, pause) {
+            if !elsewhere && self.change_pause(partition, |p| p.open_if_closed(now, pause)) {
                 self.failed_on[partition].store(node, Ordering::Relaxed);
-                self.mark_paused(partition);
-            } else {
-                self.unmark_closed(partition);
             }
         }
     }
