@@ -332,7 +332,7 @@ fn json_report(request: &Request, summary: Option<&Summary>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::time::Duration;
 
     use aerospike::IndexMap;
@@ -351,7 +351,8 @@ mod tests {
         }
     }
 
-    fn record(bins: &[(&str, Value)]) -> Record {
+    /// A record with these bins, as the client returns it.
+    pub(crate) fn record(bins: &[(&str, Value)]) -> Record {
         let bins: IndexMap<String, Value> = bins
             .iter()
             .map(|(name, value)| ((*name).to_owned(), value.clone()))

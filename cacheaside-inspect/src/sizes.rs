@@ -313,17 +313,8 @@ fn json_report(request: &SizesRequest, tally: &Tally, summary: Option<&Summary>)
 mod tests {
     use std::time::Duration;
 
-    use aerospike::IndexMap;
-
     use super::*;
-
-    fn record(bins: &[(&str, Value)]) -> Record {
-        let bins: IndexMap<String, Value> = bins
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), value.clone()))
-            .collect();
-        Record::new(None, bins, None, 1, 0)
-    }
+    use crate::report::tests::record;
 
     fn request(keys: usize, json: bool) -> SizesRequest {
         SizesRequest {
