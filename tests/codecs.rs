@@ -229,6 +229,8 @@ async fn batch_functions_use_their_codec() {
 async fn json_entries_are_plain_json_after_the_header() {
     let cluster = common::init().await;
     let id = common::unique();
+    // Its load counts in LOADS, which the other tests compare: one at a time.
+    let _serial = serial().lock().await;
     json_user(id).await;
     let client = common::raw_client().await;
     let key = aerospike::Key::new(
