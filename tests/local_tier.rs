@@ -32,8 +32,16 @@ async fn profile(id: u64) -> Result<Profile, String> {
     Ok(load(id))
 }
 
+/// The tests of this file one at a time: the first counts the test server's reads, which every
+/// other test's calls move.
+fn serial() -> &'static tokio::sync::Mutex<()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    &SERIAL
+}
+
 #[tokio::test]
 async fn a_local_hit_reads_nothing_from_aerospike() {
+    let _serial = serial().lock().await;
     common::init().await;
     let id = common::unique();
     let first = profile(id).await.expect("loads");
@@ -57,6 +65,7 @@ async fn a_local_hit_reads_nothing_from_aerospike() {
 
 #[tokio::test]
 async fn invalidate_and_refresh_clear_this_process_s_entry() {
+    let _serial = serial().lock().await;
     common::init().await;
     let id = common::unique();
     let first = profile(id).await.expect("loads");
@@ -88,11 +97,13 @@ async fn short_profile(id: u64) -> Result<Profile, String> {
 /// until the local TTL ends, then the new one.
 #[tokio::test]
 async fn staleness_across_processes_is_bounded_by_the_local_ttl() {
+    let _serial = serial().lock().await;
     let cluster = common::init().await;
     let id = common::unique();
+    // Connected before the first call: the local TTL (1 s) runs from there.
+    let client = common::raw_client().await;
     let first = short_profile(id).await.expect("loads");
     let replacement = Profile { id, version: 0 };
-    let client = common::raw_client().await;
     let key = aerospike::Key::new(
         cluster.namespace().to_owned(),
         "local_short".to_owned(),
@@ -134,6 +145,7 @@ impl Accounts {
 
 #[test]
 fn sync_methods_use_the_local_tier() {
+    let _serial = serial().blocking_lock();
     tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(common::init());
@@ -166,6 +178,7 @@ async fn written_profile(id: u64) -> Result<Profile, String> {
 async fn a_write_behind_write_replaces_this_process_s_local_copy() {
     use cacheaside::write_behind::WriteBehind;
 
+    let _serial = serial().lock().await;
     common::init().await;
     let id = common::unique();
     let first = written_profile(id).await.expect("loads");

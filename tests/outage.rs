@@ -29,6 +29,8 @@ async fn calls_succeed_while_aerospike_is_down_and_caching_resumes_when_it_is_ba
     let config = cacheaside::Config::builder()
         .hosts(server.hosts())
         .reconnect_interval(Duration::from_millis(50))
+        // Generous for a busy machine: the last read must not time out.
+        .operation_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     cacheaside::init(config)

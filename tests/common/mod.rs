@@ -21,9 +21,13 @@ pub async fn init() -> &'static TestCluster {
     static INIT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let cluster = cluster();
     INIT.get_or_init(|| async {
+        // Generous timeouts: on a busy machine a write-back that timed out would cost one more
+        // load and fail the tests that count loads.
         let mut config = cacheaside::Config::builder()
             .hosts(cluster.hosts())
-            .namespace(cluster.namespace());
+            .namespace(cluster.namespace())
+            .operation_timeout(std::time::Duration::from_secs(2))
+            .connect_timeout(std::time::Duration::from_secs(5));
         if let Some((user, password)) = cluster.credentials() {
             config = config.credentials(user, password);
         }
