@@ -16,6 +16,7 @@ use crate::key::KeyResult;
 use crate::kind::ReturnKind;
 use crate::namespace::NamespaceStatus;
 use crate::observe::{Call, Outcome};
+use crate::pending::{self, Invalidation};
 use crate::recycled::RecycledBox;
 use crate::refresh_ahead::{self, Claim, Purpose};
 use crate::report::{self, Cause};
@@ -23,10 +24,15 @@ use crate::spec::{CachePolicy, CacheSpec, Codec};
 use crate::stats::{self, Event, SetCounters};
 use crate::store::found::{self, Found};
 use crate::store::locate::{self, Bypass, Unconnected, Wording};
-use crate::store::write::{bytes_to_store, mark_invalidated, store_with_ttl, unshare, Target};
-use crate::{Error, Ttl};
+use crate::store::write::{
+    bytes_to_store, mark_invalidated, note_truncate, store_with_ttl, unshare, Target,
+};
+use crate::{Error, Ttl, UserKey};
 
+mod recover;
 mod wait;
+
+pub(crate) use recover::keep_failed;
 
 use wait::{Awaited, Blocking, Body};
 
@@ -700,7 +706,13 @@ async fn refresh_body<R, K: ReturnKind<R>, B: Body<R>>(
 ) -> R {
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
-    let target = B::cache(refresh_target(spec, key, counters)).await;
+    let target = B::cache(replacing_target(spec, key, counters, |spec, error| {
+        format!(
+            "set {}: cache refresh failed, the loaded value is returned uncached: {error}",
+            spec.set
+        )
+    }))
+    .await;
     let returned = run_loader::<R, K, B>(body, counters).await;
     if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
         if let Some(target) = target {
@@ -807,11 +819,33 @@ fn resolve<T: serde::de::DeserializeOwned>(
 
 /// `invalidate`: replaces the entry with an invalidation marker (see [`mark_invalidated`]). Absent
 /// is fine; an unreachable cache is an error, because the caller needs to know the entry may
-/// still be served.
+/// still be served. Such an invalidation is also kept and retried until it lands (see
+/// [`recover`]).
 pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Result<(), Error> {
     let counters = stats::counters(spec.set);
     detach_flight(spec, &key);
     let user_key = key.inspect_err(|_| counters.count(Event::CacheError))?;
+    let started = pending::now();
+    match invalidate_record(spec, user_key.clone()).await {
+        Ok(()) => {
+            pending::landed(spec, &Invalidation::Key(user_key), started);
+            Ok(())
+        }
+        Err(error) => {
+            if !recover::keep_failed(spec, Invalidation::Key(user_key), &error) {
+                report::warn_once(Cause::Delete, spec.set, || {
+                    format!("set {}: cache invalidation failed: {error}", spec.set)
+                });
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Writes the invalidation marker of one record (counting a failure): what [`invalidate`] sends,
+/// and each of its retries.
+async fn invalidate_record(spec: &'static CacheSpec, user_key: UserKey) -> Result<(), Error> {
+    let counters = stats::counters(spec.set);
     let cache = match locate::connect(spec, counters, None).await {
         Ok(cache) => cache,
         Err(Unconnected::Disabled) => return Ok(()),
@@ -827,48 +861,69 @@ pub(crate) async fn invalidate(spec: &'static CacheSpec, key: KeyResult) -> Resu
     mark_invalidated(spec, &cache, key, namespace)
         .await
         .map(|_| ())
-        .inspect_err(|error| {
-            counters.count_failed(error);
-            report::warn_once(Cause::Delete, spec.set, || {
-                format!("set {}: cache invalidation failed: {error}", spec.set)
-            });
-        })
+        .inspect_err(|error| counters.count_failed(error))
 }
 
-/// The target of a refresh: the entry is invalidated first, so that the refresh's write-back
-/// succeeds only if nothing newer (another invalidation or refresh) came after it.
-async fn refresh_target(
+/// Truncates `spec`'s set in its namespace (counting a failure): `#[cache_evict(all = true)]`'s
+/// request, and each of its retries. Loads of this process that started before it do not write
+/// back (see `store::write::LoadStart`).
+pub(crate) async fn truncate_set(spec: &'static CacheSpec) -> Result<(), Error> {
+    let counters = stats::counters(spec.set);
+    let cache = match locate::connect(spec, counters, None).await {
+        Ok(cache) => cache,
+        Err(Unconnected::Disabled) => return Ok(()),
+        Err(Unconnected::Unavailable(error)) => return Err(error),
+    };
+    let namespace = locate::namespace_name(spec, &cache);
+    // Before the request: a load of this process that started earlier must not write after it.
+    note_truncate(spec, namespace);
+    let started = pending::now();
+    cache
+        .truncate(namespace, spec.set)
+        .await
+        .inspect(|()| pending::landed(spec, &Invalidation::Set, started))
+        .inspect_err(|error| counters.count_failed(error))
+}
+
+/// The target of a write that replaces whatever the entry holds (`<fn>_refresh`, `#[cache_put]`):
+/// the entry is invalidated first, so that the write lands only if nothing newer (another
+/// invalidation, refresh or put) came after it. `None` when nothing is to be written: the cache
+/// is bypassed, or the invalidation failed (counted, logged in the words of `failed`). The old
+/// entry is then still there: when the cluster could not be reached, its invalidation is kept
+/// and retried (see [`recover`]).
+pub(crate) async fn replacing_target(
     spec: &'static CacheSpec,
     key: KeyResult,
     counters: &'static SetCounters,
+    failed: fn(&'static CacheSpec, &Error) -> String,
 ) -> Option<Target> {
-    let mut target = prepare(spec, key, counters).await.ok()?.loading(spec);
+    let user_key = key.as_ref().ok().cloned().map(Invalidation::Key);
+    let started = pending::now();
+    let mut target = match prepare(spec, key, counters).await {
+        Ok(target) => target.loading(spec),
+        Err(Bypass::Unusable(user_key)) => {
+            recover::keep(spec, Invalidation::Key(user_key));
+            return None;
+        }
+        Err(Bypass::Alone) => return None,
+    };
     match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
         Ok(expected) => {
+            if let Some(user_key) = &user_key {
+                pending::landed(spec, user_key, started);
+            }
             target.expected = expected;
             Some(target)
         }
         Err(error) => {
             counters.count_failed(&error);
-            report::warn_once(Cause::Write, spec.set, || {
-                format!(
-                    "set {}: cache refresh failed, the loaded value is returned uncached: {error}",
-                    spec.set
-                )
-            });
+            if let Some(user_key) = user_key {
+                recover::keep_failed(spec, user_key, &error);
+            }
+            report::warn_once(Cause::Write, spec.set, || failed(spec, &error));
             None
         }
     }
-}
-
-/// The connected cache and the record's key, or `None` when this call must bypass the cache
-/// (counted and reported, except when the cache is disabled).
-pub(crate) async fn usable_cache(
-    spec: &'static CacheSpec,
-    key: KeyResult,
-    counters: &'static SetCounters,
-) -> Option<Target> {
-    prepare(spec, key, counters).await.ok()
 }
 
 /// What a cached call logs when it bypasses the cache.

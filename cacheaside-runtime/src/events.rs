@@ -27,12 +27,20 @@ pub(crate) enum Event {
     /// A cache operation skipped because the cluster, or the part of it that holds the key, is
     /// known to be failing (see `breaker`): no request was sent.
     Bypassed,
+    /// An invalidation, evict or put that could not reach the cluster, kept to be retried (see
+    /// `pending`).
+    InvalidationKept,
+    /// A kept invalidation that landed on a retry.
+    InvalidationRecovered,
 }
 
 impl Event {
+    /// How many events there are.
+    pub(crate) const COUNT: usize = 19;
+
     /// Every event, in declaration order (`event as usize` is its index here).
     #[cfg(test)]
-    pub(crate) const ALL: [Event; 17] = [
+    pub(crate) const ALL: [Event; Event::COUNT] = [
         Event::Hit,
         Event::Miss,
         Event::Load,
@@ -50,6 +58,8 @@ impl Event {
         Event::LocalHit,
         Event::Touch,
         Event::Bypassed,
+        Event::InvalidationKept,
+        Event::InvalidationRecovered,
     ];
 
     /// The name of the [`SetStats`](crate::SetStats) field that counts this event.
@@ -73,6 +83,8 @@ impl Event {
             Event::LocalHit => "local_hits",
             Event::Touch => "touches",
             Event::Bypassed => "bypassed",
+            Event::InvalidationKept => "invalidations_kept",
+            Event::InvalidationRecovered => "invalidations_recovered",
         }
     }
 }

@@ -23,14 +23,16 @@
 //!    operation with its timeout and breaker, the read filter of `client::data_filter`), `bridge`
 //!    (sync callers waiting on it).
 //! 5. **Coordination in the process**: `flight` (single-flight), `refresh_ahead` (claims), `local`
-//!    (the in-process tier).
+//!    (the in-process tier), `pending` (invalidations waiting for the cluster).
 //! 6. **The record of a call**: `store` — `store::locate` (from a spec and a key to the record a
 //!    call reads and writes), `store::found` (what a read of that record means for the call),
 //!    `store::write` (conditional write-backs, invalidation markers, the write rules),
 //!    `store::size` (the record size guard).
 //! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate; written once as
 //!    async code, which a sync function's call runs by blocking its thread on each step instead
-//!    of awaiting it: `engine::wait`), `batch` (batch loaders), `writes` (`#[cache_put]`, `#[cache_evict]`, `invalidate`, `NamedCache`),
+//!    of awaiting it: `engine::wait`; invalidations kept and retried: `engine::recover`),
+//!    `batch` (batch loaders), `writes` (`#[cache_put]`, `#[cache_evict]`, `invalidate`,
+//!    `NamedCache`),
 //!    `write_behind` (delayed writes to the source).
 //! 8. **Entry points**: `inspect` (for the operator tool), `__private` (the whole interface of
 //!    generated code, which the facade re-exports: re-exports, thin entry points that forward to
@@ -137,6 +139,7 @@ pub mod metrics;
 mod names;
 mod namespace;
 mod observe;
+mod pending;
 #[allow(unsafe_code)]
 mod recycled;
 mod refresh_ahead;

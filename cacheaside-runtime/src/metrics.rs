@@ -51,7 +51,7 @@ use ::metrics::{Key, KeyName, Label, Level, Metadata, SharedString, Unit};
 use crate::events::{Event, Outcome};
 
 /// Name and description of the counter of each [`Event`], at its index.
-pub(crate) const COUNTERS: [(&str, &str); 17] = [
+pub(crate) const COUNTERS: [(&str, &str); Event::COUNT] = [
     ("cacheaside_hits_total", "Calls answered from the cache."),
     (
         "cacheaside_misses_total",
@@ -111,6 +111,14 @@ pub(crate) const COUNTERS: [(&str, &str); 17] = [
         "cacheaside_bypassed_total",
         "Cache operations skipped because the cluster, or the part holding the key, was failing.",
     ),
+    (
+        "cacheaside_invalidations_kept_total",
+        "Invalidations, evicts and puts that could not reach the cluster, kept to be retried.",
+    ),
+    (
+        "cacheaside_invalidations_recovered_total",
+        "Kept invalidations that landed on a retry.",
+    ),
 ];
 
 pub(crate) const CALL_DURATION: &str = "cacheaside_call_duration_seconds";
@@ -153,7 +161,7 @@ pub fn describe() {
 /// costs a lookup in the recorder and no allocation.
 #[derive(Debug)]
 pub(crate) struct SetMetrics {
-    counters: [Key; 17],
+    counters: [Key; Event::COUNT],
     calls: [Key; 6],
     load: Key,
 }

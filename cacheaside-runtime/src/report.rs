@@ -27,6 +27,8 @@ pub(crate) enum Cause {
     Breaker,
     Namespace,
     Oversize,
+    /// Invalidations kept for a retry (see `engine::recover`).
+    Recovery,
 }
 
 /// Least time between two lines of one cause and scope. A problem that comes and goes (a

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 
 /// The counters of one set since the process started (they survive [`init`](crate::init)).
@@ -69,6 +69,17 @@ pub struct SetStats {
     /// [`cache_errors`](Self::cache_errors), which counts operations that were tried and failed:
     /// alert on both.
     pub bypassed: u64,
+    /// Invalidations (`invalidate`, `<fn>_invalidate`, `#[cache_evict]`, including `all = true`),
+    /// puts (`#[cache_put]`, `<fn>_refresh`) that could not reach the cluster: the call reported
+    /// or logged the failure, and the invalidation of the entry is kept and retried in the
+    /// background until it lands (see [`pending_invalidations`](Self::pending_invalidations)).
+    pub invalidations_kept: u64,
+    /// Kept invalidations that landed on a retry.
+    pub invalidations_recovered: u64,
+    /// Invalidations waiting for the cluster now (not a count since the start): keys, and
+    /// truncates of the whole set. Calls of this process for those keys bypass the cache until
+    /// they land. Alert when it stays above zero.
+    pub pending_invalidations: u64,
 }
 
 impl SetStats {
@@ -100,6 +111,9 @@ impl SetStats {
         self.local_hits += other.local_hits;
         self.touches += other.touches;
         self.bypassed += other.bypassed;
+        self.invalidations_kept += other.invalidations_kept;
+        self.invalidations_recovered += other.invalidations_recovered;
+        self.pending_invalidations += other.pending_invalidations;
     }
 }
 
@@ -172,6 +186,11 @@ pub(crate) struct SetCounters {
     local_hits: AtomicU64,
     touches: AtomicU64,
     bypassed: AtomicU64,
+    invalidations_kept: AtomicU64,
+    invalidations_recovered: AtomicU64,
+    /// Invalidations of this set that wait (see `pending`): a gauge, moved by
+    /// [`pending_changed`](Self::pending_changed).
+    pending_invalidations: AtomicI64,
     /// Hits of the local tier counted by [`count_local_hit`](Self::count_local_hit): each is a
     /// hit and a local hit, counted by one increment.
     local_tier_hits: AtomicU64,
@@ -202,6 +221,9 @@ impl SetCounters {
             local_hits: AtomicU64::new(0),
             touches: AtomicU64::new(0),
             bypassed: AtomicU64::new(0),
+            invalidations_kept: AtomicU64::new(0),
+            invalidations_recovered: AtomicU64::new(0),
+            pending_invalidations: AtomicI64::new(0),
             local_tier_hits: AtomicU64::new(0),
         }
     }
@@ -231,6 +253,8 @@ impl SetCounters {
             Event::LocalHit => &self.local_hits,
             Event::Touch => &self.touches,
             Event::Bypassed => &self.bypassed,
+            Event::InvalidationKept => &self.invalidations_kept,
+            Event::InvalidationRecovered => &self.invalidations_recovered,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
@@ -259,6 +283,16 @@ impl SetCounters {
         }
     }
 
+    /// One more (`1`) or one less (`-1`) invalidation of this set waits.
+    pub(crate) fn pending_changed(&self, by: i64) {
+        self.pending_invalidations.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// How many invalidations of this set wait.
+    pub(crate) fn pending(&self) -> i64 {
+        self.pending_invalidations.load(Ordering::Relaxed)
+    }
+
     fn snapshot(&self) -> SetStats {
         let local_tier_hits = self.local_tier_hits.load(Ordering::Relaxed);
         SetStats {
@@ -279,6 +313,12 @@ impl SetCounters {
             local_hits: self.local_hits.load(Ordering::Relaxed) + local_tier_hits,
             touches: self.touches.load(Ordering::Relaxed),
             bypassed: self.bypassed.load(Ordering::Relaxed),
+            invalidations_kept: self.invalidations_kept.load(Ordering::Relaxed),
+            invalidations_recovered: self.invalidations_recovered.load(Ordering::Relaxed),
+            pending_invalidations: u64::try_from(
+                self.pending_invalidations.load(Ordering::Relaxed),
+            )
+            .unwrap_or(0),
         }
     }
 }
@@ -368,15 +408,15 @@ mod tests {
         counters(set).count(Event::Miss);
         let stats = stats().set(set);
         assert_eq!((stats.hits, stats.local_hits, stats.misses), (3, 2, 1));
-        let mut expected = [0; 17];
+        let mut expected = [0; Event::COUNT];
         (expected[0], expected[1], expected[14]) = (3, 1, 2);
         assert_eq!(fields(&stats), expected, "no other counter moves");
     }
 
-    const EVERY_EVENT: [Event; 17] = Event::ALL;
+    const EVERY_EVENT: [Event; Event::COUNT] = Event::ALL;
 
     /// Every field of a snapshot, in declaration order.
-    fn fields(stats: &SetStats) -> [u64; 17] {
+    fn fields(stats: &SetStats) -> [u64; Event::COUNT] {
         [
             stats.hits,
             stats.misses,
@@ -395,6 +435,8 @@ mod tests {
             stats.local_hits,
             stats.touches,
             stats.bypassed,
+            stats.invalidations_kept,
+            stats.invalidations_recovered,
         ]
     }
 
@@ -403,7 +445,7 @@ mod tests {
         for (index, event) in EVERY_EVENT.into_iter().enumerate() {
             let set: &'static str = Box::leak(format!("stats_test_event_{index}").into_boxed_str());
             counters(set).count(event);
-            let mut expected = [0; 17];
+            let mut expected = [0; Event::COUNT];
             expected[index] = 1;
             assert_eq!(fields(&stats().set(set)), expected, "{event:?}");
         }
@@ -417,7 +459,7 @@ mod tests {
         };
         total.add(&one_each);
         total.add(&one_each);
-        assert_eq!(fields(&total), [2; 17], "add() sums every field");
+        assert_eq!(fields(&total), [2; Event::COUNT], "add() sums every field");
     }
 
     #[test]
@@ -443,6 +485,8 @@ mod tests {
             "local_hits",
             "touches",
             "bypassed",
+            "invalidations_kept",
+            "invalidations_recovered",
         ];
         let debug = format!("{:?}", SetStats::default());
         for (event, name) in Event::ALL.into_iter().zip(names) {

@@ -16,7 +16,8 @@
 //! The attributes fail open like every annotated call: the source write already happened, so a
 //! cache that is down or slow is counted and logged once per cause, and the call returns its
 //! result. [`invalidate`] reports errors instead, because its caller must know when an entry may
-//! still be served.
+//! still be served. Either way, an invalidation that could not reach the cluster is kept and
+//! retried until it lands (see `engine::recover`).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -26,11 +27,11 @@ use crate::engine;
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{OptionKind, PlainKind, ResultKind, ReturnKind};
 use crate::names::{name_problem, NameKind};
+use crate::pending::Invalidation;
 use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
-use crate::store::locate::{self, Unconnected};
-use crate::store::write::{mark_invalidated, note_truncate, store_with_ttl};
+use crate::store::write::store_with_ttl;
 use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl};
 
 /// Whether a returned value means the call succeeded: `Ok` of a `Result`, `Some` of an `Option`,
@@ -167,14 +168,16 @@ pub fn cache_evict_blocking(spec: &'static CacheSpec, key: KeyResult) {
 pub async fn cache_evict_all(spec: &'static CacheSpec) {
     local::note_emptied();
     local_registry::forget_all();
-    if let Err(error) = truncate(spec).await {
-        report::warn_once(Cause::Delete, spec.set, || {
-            format!(
-                "set {}: {} could not truncate the set: {error}; its entries may be served until \
-                 their ttl ends",
-                spec.set, spec.function
-            )
-        });
+    if let Err(error) = engine::truncate_set(spec).await {
+        if !engine::keep_failed(spec, Invalidation::Set, &error) {
+            report::warn_once(Cause::Delete, spec.set, || {
+                format!(
+                    "set {}: {} could not truncate the set: {error}; its entries may be served \
+                     until their ttl ends",
+                    spec.set, spec.function
+                )
+            });
+        }
     }
     // Noted again after the truncate: a call that missed its local tier between the first note
     // and the truncate may have read an entry the truncate removed.
@@ -211,7 +214,10 @@ pub fn cache_evict_all_blocking(spec: &'static CacheSpec) {
 ///
 /// # Errors
 /// When the entry may still be served: the cache is unreachable or failed the write
-/// ([`ErrorKind::Unavailable`], [`ErrorKind::Timeout`], [`ErrorKind::Server`]), or the set name or
+/// ([`ErrorKind::Unavailable`], [`ErrorKind::Timeout`], [`ErrorKind::Server`]; such an
+/// invalidation is also kept and retried in the background until it lands, and calls of this
+/// process for the key bypass the cache meanwhile, see
+/// [`SetStats::pending_invalidations`](crate::SetStats::pending_invalidations)), or the set name or
 /// key is invalid ([`ErrorKind::Key`]): a set name has 1 to 63 bytes and no NUL, `:` or `;`, and a
 /// string key does not start with `::`, which marks default keys (see [`UserKey`](crate::UserKey)).
 /// A disabled cache is not an error.
@@ -376,24 +382,16 @@ async fn write_replacing(
     counters: &'static SetCounters,
 ) {
     engine::detach_flight(spec, &key);
-    let Some(mut target) = engine::usable_cache(spec, key, counters).await else {
-        return;
-    };
-    match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
-        Ok(expected) => {
-            target.expected = expected;
-            store_with_ttl(spec, target, bytes, spec.ttl, counters).await;
-        }
-        Err(error) => {
-            counters.count_failed(&error);
-            report::warn_once(Cause::Write, spec.set, || {
-                format!(
-                    "set {}: {} could not write its value to the cache: {error}; the old entry \
-                     may be served until its ttl ends",
-                    spec.set, spec.function
-                )
-            });
-        }
+    let target = engine::replacing_target(spec, key, counters, |spec, error| {
+        format!(
+            "set {}: {} could not write its value to the cache: {error}; the old entry may be \
+             served until the invalidation is retried successfully",
+            spec.set, spec.function
+        )
+    })
+    .await;
+    if let Some(target) = target {
+        store_with_ttl(spec, target, bytes, spec.ttl, counters).await;
     }
 }
 
@@ -408,22 +406,6 @@ async fn remove(spec: &'static CacheSpec, key: KeyResult) {
             )
         });
     }
-}
-
-async fn truncate(spec: &'static CacheSpec) -> Result<(), Error> {
-    let counters = stats::counters(spec.set);
-    let cache = match locate::connect(spec, counters, None).await {
-        Ok(cache) => cache,
-        Err(Unconnected::Disabled) => return Ok(()),
-        Err(Unconnected::Unavailable(error)) => return Err(error),
-    };
-    let namespace = locate::namespace_name(spec, &cache);
-    // Before the request: a load of this process that started earlier must not write after it.
-    note_truncate(spec, namespace);
-    cache
-        .truncate(namespace, spec.set)
-        .await
-        .inspect_err(|error| counters.count_failed(error))
 }
 
 /// Counts and describes a background runtime that could not run a sync caller's operation.

@@ -114,7 +114,7 @@ fn every_counter_is_exported_with_its_set_label() {
     }
     assert_eq!(
         capture.counters.lock().unwrap().len(),
-        17,
+        Event::COUNT,
         "one series each"
     );
     let stats = crate::stats().set(set);
@@ -147,6 +147,9 @@ fn one_each() -> SetStats {
         local_hits: 1,
         touches: 1,
         bypassed: 1,
+        invalidations_kept: 1,
+        invalidations_recovered: 1,
+        pending_invalidations: 0,
     }
 }
 
@@ -203,7 +206,11 @@ fn every_metric_is_described_with_its_unit() {
     let capture = Capture::default();
     ::metrics::with_local_recorder(&capture, describe);
     let described = capture.described.lock().unwrap();
-    assert_eq!(described.len(), 19);
+    assert_eq!(
+        described.len(),
+        Event::COUNT + 2,
+        "every counter and both histograms"
+    );
     for (name, _) in COUNTERS {
         assert_eq!(described[name].0, Some(Unit::Count), "{name}");
     }

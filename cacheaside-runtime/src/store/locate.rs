@@ -12,6 +12,7 @@ use aerospike::Key;
 use crate::client::{self, Access, Cache, Expected};
 use crate::key::KeyResult;
 use crate::namespace::NamespaceStatus;
+use crate::pending;
 use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
@@ -127,7 +128,8 @@ pub(crate) async fn place(
 }
 
 /// The target of `user_key` in a placed cache, expecting no record yet; `None` when the user key
-/// is not a valid Aerospike key (counted and reported).
+/// is not a valid Aerospike key (counted and reported), or when an invalidation of the record
+/// waits to be retried (see `pending`; counted as bypassed).
 pub(crate) fn target(
     spec: &'static CacheSpec,
     cache: Cache,
@@ -136,6 +138,12 @@ pub(crate) fn target(
     counters: &'static SetCounters,
     wording: &Wording,
 ) -> Option<Target> {
+    // An invalidation of the record waits for the cluster: neither its old entry nor a
+    // write-back of this call may be served before it lands.
+    if pending::bypasses(spec, &user_key) {
+        counters.count(Event::Bypassed);
+        return None;
+    }
     let stored_key_cost = size::stored_key_cost(&user_key, cache.config().send_key());
     // The user key moves into the record's key: a hit does not copy it.
     match record_key(spec, &cache, user_key) {
