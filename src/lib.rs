@@ -394,10 +394,10 @@
 /// this process's entry, and a call of this process that was loading the key (or reading it from
 /// Aerospike) meanwhile does not keep its older value in the tier. That check uses 256 counters
 /// shared by all keys, so a call whose key shares a counter with a key removed meanwhile does not
-/// keep its value either: its next call reads Aerospike again. Other processes do not see
-/// that: each keeps serving its local copy until the local `ttl` ends, so **staleness across
-/// processes is bounded by the local `ttl`** (choose it as the staleness you accept after a
-/// change). `<fn>_peek` reads Aerospike, not the local tier. A background `refresh_ahead` updates
+/// keep its value either: its next call reads Aerospike again. Other processes drop their copy
+/// within about 100 ms: every change is announced through Aerospike (the backplane, see
+/// [`ConfigBuilder::backplane_interval`](crate::ConfigBuilder::backplane_interval)); with it
+/// turned off, staleness across processes is bounded by the local `ttl`. `<fn>_peek` reads Aerospike, not the local tier. A background `refresh_ahead` updates
 /// Aerospike; local copies pick it up when they expire.
 ///
 /// ```no_run
@@ -773,8 +773,8 @@ pub use cacheaside_macros::cache_aside;
 /// [`cache_evict`]. The written value must be the reader's cached type (`User` for a reader
 /// returning `Result<User, _>`); another type is not a wrong value for the reader but a miss, which
 /// reloads and overwrites it. This process's local tiers (`local(…)` of
-/// [`cache_aside`]) drop their copy of the key; other processes keep theirs at most their local
-/// TTL.
+/// [`cache_aside`]) drop their copy of the key, and other processes' within about 100 ms (the
+/// backplane).
 ///
 /// # Failure behaviour
 ///

@@ -406,7 +406,8 @@ pub fn local_get<R, K: ReturnKind<R>>(
     key: &impl LocalProbe,
     _kind: K,
 ) -> Option<R> {
-    tier.hit(spec, key, ops.value).map(K::from_cached)
+    tier.hit(spec, key, || crate::backplane::watch(spec), ops.value)
+        .map(K::from_cached)
 }
 
 /// The parts of the default key of a function with a local tier: the tier looks them up without
@@ -435,7 +436,11 @@ pub fn local_store<R, K: ReturnKind<R>>(
     returned: &R,
 ) {
     if let (Some(key), Some(value)) = (key, K::cacheable(returned)) {
-        tier.keep_loaded(spec, |tier| (ops.insert)(tier, key, value));
+        tier.keep_loaded(
+            spec,
+            || crate::backplane::watch(spec),
+            |tier| (ops.insert)(tier, key, value),
+        );
     }
 }
 

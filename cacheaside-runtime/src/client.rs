@@ -44,6 +44,7 @@ use crate::report::{self, Cause};
 use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
 
+pub(crate) mod backplane;
 pub(crate) mod batch_read;
 pub(crate) mod data_filter;
 mod fallback;

@@ -22,6 +22,7 @@ const DEFAULT_TEND_INTERVAL: Duration = Duration::from_millis(250);
 const MIN_TEND_INTERVAL: Duration = Duration::from_millis(250);
 const DEFAULT_SINGLE_FLIGHT_WAIT: Duration = Duration::from_secs(10);
 const DEFAULT_INVALIDATION_WINDOW: Duration = Duration::from_secs(60);
+const DEFAULT_BACKPLANE_INTERVAL: Duration = Duration::from_millis(100);
 /// Aerospike's default `max-record-size`.
 const DEFAULT_MAX_RECORD_SIZE: usize = 1024 * 1024;
 /// Aerospike's limit on namespace names.
@@ -74,6 +75,10 @@ const TEND_INTERVAL: Setting = Setting {
 const SINGLE_FLIGHT_WAIT: Setting = Setting {
     env: "CACHEASIDE_SINGLE_FLIGHT_WAIT_MS",
     builder: "single_flight_wait",
+};
+const BACKPLANE_INTERVAL: Setting = Setting {
+    env: "CACHEASIDE_BACKPLANE_INTERVAL_MS",
+    builder: "backplane_interval",
 };
 const INVALIDATION_WINDOW: Setting = Setting {
     env: "CACHEASIDE_INVALIDATION_WINDOW_MS",
@@ -140,6 +145,7 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `CACHEASIDE_CONNECT_TIMEOUT_MS` | [`connect_timeout`](ConfigBuilder::connect_timeout) | `1000` | how long one connection attempt, and [`init`](crate::init), may take |
 /// | `CACHEASIDE_RECONNECT_INTERVAL_MS` | [`reconnect_interval`](ConfigBuilder::reconnect_interval) | `1000` | pause between connection attempts while disconnected, and of the cache after five timeouts in a row |
 /// | `CACHEASIDE_TEND_INTERVAL_MS` | [`tend_interval`](ConfigBuilder::tend_interval) | `250` | how often the client refreshes its view of the cluster (nodes, partition map); at least 250 |
+/// | `CACHEASIDE_BACKPLANE_INTERVAL_MS` | [`backplane_interval`](ConfigBuilder::backplane_interval) | `100` | how often a process with local tiers learns of other processes' changes; `0` turns the backplane off |
 /// | (none) | [`send_key`](ConfigBuilder::send_key) | `false` | store the user key in the record as well as its digest |
 /// | `CACHEASIDE_SINGLE_FLIGHT_WAIT_MS` | [`single_flight_wait`](ConfigBuilder::single_flight_wait) | `10000` | how long a call waits for a concurrent call of the same key to load, before it loads itself |
 /// | `CACHEASIDE_INVALIDATION_WINDOW_MS` | [`invalidation_window`](ConfigBuilder::invalidation_window) | `60000` | how long an invalidation refuses the write-back of loads that began before it (whole seconds); make it longer than the slowest load |
@@ -179,6 +185,7 @@ pub struct Config {
     connect_timeout: Duration,
     reconnect_interval: Duration,
     tend_interval: Duration,
+    backplane_interval: Duration,
     send_key: bool,
     single_flight_wait: Duration,
     invalidation_window: Duration,
@@ -202,6 +209,7 @@ impl fmt::Debug for Config {
             .field("connect_timeout", &self.connect_timeout)
             .field("reconnect_interval", &self.reconnect_interval)
             .field("tend_interval", &self.tend_interval)
+            .field("backplane_interval", &self.backplane_interval)
             .field("send_key", &self.send_key)
             .field("single_flight_wait", &self.single_flight_wait)
             .field("invalidation_window", &self.invalidation_window)
@@ -232,6 +240,7 @@ impl Default for Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             reconnect_interval: DEFAULT_RECONNECT_INTERVAL,
             tend_interval: DEFAULT_TEND_INTERVAL,
+            backplane_interval: DEFAULT_BACKPLANE_INTERVAL,
             send_key: false,
             single_flight_wait: DEFAULT_SINGLE_FLIGHT_WAIT,
             invalidation_window: DEFAULT_INVALIDATION_WINDOW,
@@ -321,6 +330,7 @@ impl Config {
             (CONNECT_TIMEOUT, &mut config.connect_timeout),
             (RECONNECT_INTERVAL, &mut config.reconnect_interval),
             (TEND_INTERVAL, &mut config.tend_interval),
+            (BACKPLANE_INTERVAL, &mut config.backplane_interval),
             (SINGLE_FLIGHT_WAIT, &mut config.single_flight_wait),
             (INVALIDATION_WINDOW, &mut config.invalidation_window),
         ] {
@@ -412,6 +422,13 @@ impl Config {
                     "must be at least 1 ms and below 2^32 ms",
                 ));
             }
+        }
+        if self.backplane_interval.as_millis() > u128::from(u32::MAX) {
+            return Err(invalid(
+                BACKPLANE_INTERVAL,
+                source,
+                "must be below 2^32 ms (0 turns the backplane off)",
+            ));
         }
         if self.tend_interval < MIN_TEND_INTERVAL {
             return Err(invalid(
@@ -514,6 +531,12 @@ impl Config {
     /// How often the client refreshes its view of the cluster.
     pub fn tend_interval(&self) -> Duration {
         self.tend_interval
+    }
+
+    /// How often a process with local tiers polls for other processes' changes (zero: the
+    /// backplane is off).
+    pub fn backplane_interval(&self) -> Duration {
+        self.backplane_interval
     }
 
     /// Whether records store the user key.
@@ -785,6 +808,30 @@ impl ConfigBuilder {
     /// ```
     pub fn tend_interval(mut self, interval: Duration) -> Self {
         self.config.tend_interval = interval;
+        self
+    }
+
+    /// How often a process whose functions have a local tier (`local(…)`) asks the cluster
+    /// whether another process changed one of their sets' entries (default 100 ms): a put,
+    /// evict, invalidation or refresh anywhere in the fleet drops the key from every process's
+    /// local tier within about this interval. Each poll is one small read per such set; each
+    /// change costs its writer two small writes (a counter and a notice), or one read of a
+    /// missing record when no process listens. While a process cannot poll, its local tiers
+    /// answer nothing (calls read Aerospike). `Duration::ZERO` turns the backplane off in this
+    /// process: its local copies then live up to their local TTL after a change elsewhere. Use
+    /// one setting for the whole fleet. See the guide's chapter on local tiers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let config = cacheaside_runtime::Config::builder()
+    ///     .backplane_interval(Duration::from_millis(50))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(config.backplane_interval(), Duration::from_millis(50));
+    /// ```
+    pub fn backplane_interval(mut self, interval: Duration) -> Self {
+        self.config.backplane_interval = interval;
         self
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aerospike::{ResultCode, Value};
 use tracing::Instrument as _;
 
+use crate::backplane;
 use crate::bridge;
 use crate::client::{self, Expected};
 use crate::codec::{self, Undecodable};
@@ -858,9 +859,12 @@ async fn invalidate_record(spec: &'static CacheSpec, user_key: UserKey) -> Resul
         NamespaceStatus::Missing => return Ok(()),
         namespace => namespace,
     };
-    mark_invalidated(spec, &cache, key, namespace)
+    mark_invalidated(spec, &cache, key.clone(), namespace)
         .await
-        .map(|_| ())
+        .inspect_err(|error| counters.count_failed(error))?;
+    // Other processes' local tiers drop their copy; if they cannot be told, the retry tells them.
+    backplane::announce(&cache, &key)
+        .await
         .inspect_err(|error| counters.count_failed(error))
 }
 
@@ -881,8 +885,12 @@ pub(crate) async fn truncate_set(spec: &'static CacheSpec) -> Result<(), Error> 
     cache
         .truncate(namespace, spec.set)
         .await
-        .inspect(|()| pending::landed(spec, &Invalidation::Set, started))
-        .inspect_err(|error| counters.count_failed(error))
+        .inspect_err(|error| counters.count_failed(error))?;
+    backplane::announce_all(&cache, namespace, spec.set)
+        .await
+        .inspect_err(|error| counters.count_failed(error))?;
+    pending::landed(spec, &Invalidation::Set, started);
+    Ok(())
 }
 
 /// The target of a write that replaces whatever the entry holds (`<fn>_refresh`, `#[cache_put]`):
@@ -907,7 +915,15 @@ pub(crate) async fn replacing_target(
         }
         Err(Bypass::Alone) => return None,
     };
-    match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
+    let marked =
+        match mark_invalidated(spec, &target.cache, target.key.clone(), target.namespace).await {
+            // Other processes' local tiers drop their copy before the new value is written.
+            Ok(expected) => backplane::announce(&target.cache, &target.key)
+                .await
+                .map(|()| expected),
+            Err(error) => Err(error),
+        };
+    match marked {
         Ok(expected) => {
             if let Some(user_key) = &user_key {
                 pending::landed(spec, user_key, started);

@@ -32,11 +32,14 @@ pub(crate) enum Event {
     InvalidationKept,
     /// A kept invalidation that landed on a retry.
     InvalidationRecovered,
+    /// A change announced by another process (see `backplane`), applied to the local tiers.
+    RemoteChange,
 }
 
 impl Event {
     /// How many events there are.
-    pub(crate) const COUNT: usize = 19;
+    #[cfg(any(test, feature = "metrics"))]
+    pub(crate) const COUNT: usize = 20;
 
     /// Every event, in declaration order (`event as usize` is its index here).
     #[cfg(test)]
@@ -60,6 +63,7 @@ impl Event {
         Event::Bypassed,
         Event::InvalidationKept,
         Event::InvalidationRecovered,
+        Event::RemoteChange,
     ];
 
     /// The name of the [`SetStats`](crate::SetStats) field that counts this event.
@@ -85,6 +89,7 @@ impl Event {
             Event::Bypassed => "bypassed",
             Event::InvalidationKept => "invalidations_kept",
             Event::InvalidationRecovered => "invalidations_recovered",
+            Event::RemoteChange => "remote_changes",
         }
     }
 }

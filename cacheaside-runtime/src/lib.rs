@@ -27,7 +27,8 @@
 //! 6. **The record of a call**: `store` — `store::locate` (from a spec and a key to the record a
 //!    call reads and writes), `store::found` (what a read of that record means for the call),
 //!    `store::write` (conditional write-backs, invalidation markers, the write rules),
-//!    `store::size` (the record size guard).
+//!    `store::size` (the record size guard); `backplane` (changes announced to, and heard from,
+//!    the other processes' local tiers).
 //! 7. **Paths of a call**: `engine` (get-or-load, refresh, peek, invalidate; written once as
 //!    async code, which a sync function's call runs by blocking its thread on each step instead
 //!    of awaiting it: `engine::wait`; invalidations kept and retried: `engine::recover`),
@@ -117,6 +118,7 @@
 
 #[doc(hidden)]
 pub mod __private;
+mod backplane;
 mod batch;
 mod breaker;
 mod bridge;

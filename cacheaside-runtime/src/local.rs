@@ -8,9 +8,9 @@
 //! Consistency: `<fn>_invalidate`, `<fn>_refresh`, `#[cache_put]`, `#[cache_evict]` and
 //! [`invalidate`](crate::invalidate) clear the entry in this process, and a call of this process
 //! that missed the tier before one of them (its load, or its Aerospike read, may predate the
-//! change) does not keep its value here afterwards ([`LocalKey`]). Other processes do not see
-//! them, so another process may serve a value up to the tier's TTL after it was invalidated or
-//! replaced: the staleness across processes is bounded by that TTL. `#[cache_evict(all = true)]`
+//! change) does not keep its value here afterwards ([`LocalKey`]). Other processes hear of them
+//! through the backplane (see `backplane`) and drop the key within about its interval; a tier
+//! answers only while its set has heard of every change (its [`Watch`]). `#[cache_evict(all = true)]`
 //! empties every tier of this process, with the same protection for calls that were running.
 //!
 //! The single-key protection is a fixed array of counters indexed by a hash of the key, not one
@@ -29,7 +29,7 @@ use moka::sync::Cache;
 use crate::client;
 use crate::flight::DigestHasher;
 use crate::key::{self, KeyPath, KeySink};
-use crate::local_registry::Forget;
+use crate::local_registry::{Forget, Watch};
 use crate::observe::Call;
 use crate::spec::CacheSpec;
 use crate::stats;
@@ -171,6 +171,9 @@ pub struct LocalTier {
     /// seen (a generic function or a method of a generic type may see several, which then hash
     /// in full).
     prefix: OnceLock<Prefix>,
+    /// Whether the tier's set has heard of every other process's change (see `backplane`), set
+    /// when the tier first keeps a value.
+    watch: OnceLock<&'static Watch>,
 }
 
 /// A default key's constant start and its hash state.
@@ -199,6 +202,7 @@ impl LocalTier {
             capacity,
             entries: OnceLock::new(),
             prefix: OnceLock::new(),
+            watch: OnceLock::new(),
         }
     }
 
@@ -285,13 +289,20 @@ impl LocalTier {
     /// A hit of this tier for a call of `spec`'s function: the stored value, if `value` can
     /// take it (a clone of the right type), counted and reported as a local hit. `None` sends
     /// the call on to Aerospike.
+    ///
+    /// `watch` gives the tier's set's [`Watch`] the first time: the tier answers only while its
+    /// set has heard of every other process's change.
     #[inline]
     pub(crate) fn hit<V>(
         &self,
         spec: &'static CacheSpec,
         probe: &impl LocalProbe,
+        watch: impl FnOnce() -> &'static Watch,
         value: impl FnOnce(&(dyn Any + Send + Sync)) -> Option<V>,
     ) -> Option<V> {
+        if !self.watch.get_or_init(watch).heard() {
+            return None;
+        }
         let started = Call::clock();
         let value = value(probe.find(self)?.value())?;
         stats::counters(spec.set).count_local_hit();
@@ -301,8 +312,15 @@ impl LocalTier {
 
     /// Keeps a call's loaded value (see [`insert_loaded`](Self::insert_loaded)), given by `keep`,
     /// unless `spec`'s cluster is disabled or not installed: no cache, no local copy of it.
-    pub(crate) fn keep_loaded(&self, spec: &'static CacheSpec, keep: impl FnOnce(&Self)) {
+    /// `watch` gives the tier's set's [`Watch`] the first time.
+    pub(crate) fn keep_loaded(
+        &self,
+        spec: &'static CacheSpec,
+        watch: impl FnOnce() -> &'static Watch,
+        keep: impl FnOnce(&Self),
+    ) {
         if !client::disabled(spec.cache) {
+            self.watch.get_or_init(watch);
             keep(self);
         }
     }

@@ -119,6 +119,10 @@ pub(crate) const COUNTERS: [(&str, &str); Event::COUNT] = [
         "cacheaside_invalidations_recovered_total",
         "Kept invalidations that landed on a retry.",
     ),
+    (
+        "cacheaside_remote_changes_total",
+        "Changes announced by other processes that dropped keys from the local tiers (backplane).",
+    ),
 ];
 
 pub(crate) const CALL_DURATION: &str = "cacheaside_call_duration_seconds";

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use crate::spec::CacheSpec;
+use crate::spec::{CacheSpec, SetId};
 use crate::stats;
 use crate::UserKey;
 
@@ -35,25 +35,6 @@ static WAITING: AtomicUsize = AtomicUsize::new(0);
 /// Orders every keep and every attempt: an invalidation that lands removes only what was kept
 /// before it started.
 static SEQUENCE: AtomicU64 = AtomicU64::new(1);
-
-/// The records of one set: the cluster's name, the namespace the attribute named (or `None`, the
-/// configured one) and the set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct SetId {
-    cache: Option<&'static str>,
-    namespace: Option<&'static str>,
-    set: &'static str,
-}
-
-impl SetId {
-    pub(crate) fn of(spec: &CacheSpec) -> SetId {
-        SetId {
-            cache: spec.cache,
-            namespace: spec.namespace,
-            set: spec.set,
-        }
-    }
-}
 
 /// What an invalidation removes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,8 @@ pub(crate) enum Cause {
     Oversize,
     /// Invalidations kept for a retry (see `engine::recover`).
     Recovery,
+    /// The backplane cannot poll (see `backplane`).
+    Backplane,
 }
 
 /// Least time between two lines of one cause and scope. A problem that comes and goes (a

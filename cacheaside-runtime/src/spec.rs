@@ -69,3 +69,22 @@ impl CachePolicy {
         touch_permille: 0,
     };
 }
+
+/// The records of one set: the cluster's name, the namespace the attribute named (or `None`, the
+/// configured one) and the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct SetId {
+    cache: Option<&'static str>,
+    namespace: Option<&'static str>,
+    set: &'static str,
+}
+
+impl SetId {
+    pub(crate) fn of(spec: &CacheSpec) -> SetId {
+        SetId {
+            cache: spec.cache,
+            namespace: spec.namespace,
+            set: spec.set,
+        }
+    }
+}

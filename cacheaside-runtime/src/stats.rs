@@ -80,6 +80,11 @@ pub struct SetStats {
     /// truncates of the whole set. Calls of this process for those keys bypass the cache until
     /// they land. Alert when it stays above zero.
     pub pending_invalidations: u64,
+    /// Changes of this set's entries announced by other processes (puts, evicts, invalidations,
+    /// refreshes, write-behind writes) that this process applied to its local tiers, dropping
+    /// the key (or, for a truncate or when it fell behind, everything). Counted only in processes
+    /// whose functions of this set have a local tier (see the guide's chapter on local tiers).
+    pub remote_changes: u64,
 }
 
 impl SetStats {
@@ -114,6 +119,7 @@ impl SetStats {
         self.invalidations_kept += other.invalidations_kept;
         self.invalidations_recovered += other.invalidations_recovered;
         self.pending_invalidations += other.pending_invalidations;
+        self.remote_changes += other.remote_changes;
     }
 }
 
@@ -188,6 +194,7 @@ pub(crate) struct SetCounters {
     bypassed: AtomicU64,
     invalidations_kept: AtomicU64,
     invalidations_recovered: AtomicU64,
+    remote_changes: AtomicU64,
     /// Invalidations of this set that wait (see `pending`): a gauge, moved by
     /// [`pending_changed`](Self::pending_changed).
     pending_invalidations: AtomicI64,
@@ -223,6 +230,7 @@ impl SetCounters {
             bypassed: AtomicU64::new(0),
             invalidations_kept: AtomicU64::new(0),
             invalidations_recovered: AtomicU64::new(0),
+            remote_changes: AtomicU64::new(0),
             pending_invalidations: AtomicI64::new(0),
             local_tier_hits: AtomicU64::new(0),
         }
@@ -255,6 +263,7 @@ impl SetCounters {
             Event::Bypassed => &self.bypassed,
             Event::InvalidationKept => &self.invalidations_kept,
             Event::InvalidationRecovered => &self.invalidations_recovered,
+            Event::RemoteChange => &self.remote_changes,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
@@ -319,6 +328,7 @@ impl SetCounters {
                 self.pending_invalidations.load(Ordering::Relaxed),
             )
             .unwrap_or(0),
+            remote_changes: self.remote_changes.load(Ordering::Relaxed),
         }
     }
 }
@@ -437,6 +447,7 @@ mod tests {
             stats.bypassed,
             stats.invalidations_kept,
             stats.invalidations_recovered,
+            stats.remote_changes,
         ]
     }
 
@@ -487,6 +498,7 @@ mod tests {
             "bypassed",
             "invalidations_kept",
             "invalidations_recovered",
+            "remote_changes",
         ];
         let debug = format!("{:?}", SetStats::default());
         for (event, name) in Event::ALL.into_iter().zip(names) {

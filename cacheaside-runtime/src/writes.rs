@@ -200,7 +200,7 @@ pub fn cache_evict_all_blocking(spec: &'static CacheSpec) {
 /// gives: a string, an integer or bytes. For an event consumer, such as a change feed of the
 /// source. Local tiers (`local(…)`) of this process drop their copy, and a call of this process
 /// that was loading the key (or reading it from Aerospike) meanwhile does not keep its older value
-/// there; in other processes a copy lives at most its local TTL.
+/// there; other processes drop their copy within about the backplane's interval.
 ///
 /// ```no_run
 /// # use cacheaside_runtime as cacheaside;

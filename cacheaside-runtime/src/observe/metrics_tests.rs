@@ -150,6 +150,7 @@ fn one_each() -> SetStats {
         invalidations_kept: 1,
         invalidations_recovered: 1,
         pending_invalidations: 0,
+        remote_changes: 1,
     }
 }
 

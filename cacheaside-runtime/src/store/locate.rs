@@ -11,6 +11,7 @@ use aerospike::Key;
 
 use crate::client::{self, Access, Cache, Expected};
 use crate::key::KeyResult;
+use crate::local_registry;
 use crate::namespace::NamespaceStatus;
 use crate::pending;
 use crate::report::{self, Cause};
@@ -118,6 +119,9 @@ pub(crate) async fn place(
         Err(Unconnected::Disabled) => return Err(Unplaced::Disabled),
         Err(Unconnected::Unavailable(_)) => return Err(Unplaced::Unusable),
     };
+    // A local tier of the set keeps only values read after this process listened for other
+    // processes' changes (see `backplane`): the first reads wait for that, once.
+    local_registry::until_started(spec, cache.config().operation_timeout()).await;
     match cache.namespace_status(namespace_name(spec, &cache)) {
         NamespaceStatus::Missing => {
             counters.count(Event::CacheError);

@@ -10,6 +10,7 @@
 use aerospike::Key;
 use serde::Serialize;
 
+use crate::backplane;
 use crate::client::{Cache, Expected};
 use crate::codec;
 use crate::local;
@@ -135,6 +136,10 @@ impl CacheEntries {
             {
                 Ok(()) => {
                     counters.count(Event::Write);
+                    // Other processes' local tiers drop their older copy.
+                    if let Err(error) = backplane::announce(&cache, &key).await {
+                        self.failed(error);
+                    }
                     return;
                 }
                 // Changed between the read and the write: read the new generation and replace it.
@@ -152,7 +157,11 @@ impl CacheEntries {
 
     /// Replaces the entry with an invalidation marker; a failure is counted and logged.
     async fn invalidate(&self, cache: &Cache, key: Key, namespace: NamespaceStatus) {
-        if let Err(error) = mark_invalidated(self.spec, cache, key, namespace).await {
+        let marked = match mark_invalidated(self.spec, cache, key.clone(), namespace).await {
+            Ok(_) => backplane::announce(cache, &key).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = marked {
             self.failed(error);
         }
     }
