@@ -35,6 +35,7 @@ pub(crate) enum Event {
 }
 
 impl Event {
+    #[cfg(any(test, feature = "metrics"))]
     /// How many events there are.
     pub(crate) const COUNT: usize = 19;
 
