@@ -30,10 +30,23 @@ pub struct Fleet {
 impl Fleet {
     /// Starts `count` workers of `binary` (the `fleet-worker` binary: in an integration test of
     /// this crate, `env!("CARGO_BIN_EXE_fleet-worker")`) against the cluster at `hosts`, and waits
-    /// until each has installed its cache. They start concurrently.
+    /// until each has installed its cache. They start concurrently, each with the default
+    /// configuration but for generous timeouts: the `AEROSPIKE_*` and `CACHEASIDE_*` variables
+    /// of the test process are not passed on.
     pub async fn start(binary: impl AsRef<Path>, count: usize, hosts: &str) -> Fleet {
+        Fleet::start_with_env(binary, count, hosts, &[]).await
+    }
+
+    /// [`start`](Self::start), with these configuration variables set in every worker (such as
+    /// `("CACHEASIDE_OPERATION_TIMEOUT_MS", "500")`).
+    pub async fn start_with_env(
+        binary: impl AsRef<Path>,
+        count: usize,
+        hosts: &str,
+        env: &[(&str, &str)],
+    ) -> Fleet {
         let mut workers: Vec<Worker> = (0..count)
-            .map(|index| Worker::spawn(binary.as_ref(), index, hosts))
+            .map(|index| Worker::spawn(binary.as_ref(), index, hosts, env))
             .collect();
         for worker in &mut workers {
             worker.wait_ready().await;
@@ -174,13 +187,22 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts worker number `index` of `binary` against the cluster at `hosts`, without waiting
-    /// for it to be ready ([`Fleet::start`] waits).
+    /// Starts worker number `index` of `binary` against the cluster at `hosts`, with the
+    /// configuration variables `env` only, without waiting for it to be ready ([`Fleet::start`]
+    /// waits).
     ///
     /// # Panics
     /// If the process cannot be started.
-    fn spawn(binary: &Path, index: usize, hosts: &str) -> Worker {
-        let mut child = process::Command::new(binary)
+    fn spawn(binary: &Path, index: usize, hosts: &str, env: &[(&str, &str)]) -> Worker {
+        let mut command = process::Command::new(binary);
+        for (name, _) in std::env::vars_os() {
+            let text = name.to_str().unwrap_or_default();
+            if text.starts_with("AEROSPIKE_") || text.starts_with("CACHEASIDE_") {
+                command.env_remove(&name);
+            }
+        }
+        let mut child = command
+            .envs(env.iter().copied())
             .arg("--hosts")
             .arg(hosts)
             .arg("--id")
@@ -228,7 +250,7 @@ impl Worker {
         self.pid
     }
 
-    /// Sends one command line (a [`Command`](crate::protocol::Command) or text such as
+    /// Sends one command line (a [`Command`] or text such as
     /// `"get row 7"`) and waits for its reply. A command the worker refuses or that fails is an
     /// [`Reply::Error`], not a panic.
     ///

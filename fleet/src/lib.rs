@@ -25,8 +25,18 @@
 //! # }
 //! ```
 //!
-//! To add a function, see `functions.rs` in the worker; a command, [`protocol::Command`] and the
-//! worker's `execute`; a test, a module in `tests/fleet/`.
+//! # Extending
+//!
+//! - **A function** (say, one with a new attribute option): in the worker's `functions.rs`, write
+//!   it with the body `source("<name>", id).await` and add one line to `FUNCTIONS`:
+//!   `function!("<name>", "<set>", <fn>, <fn>_invalidate)`. Tests call it by name.
+//! - **A configuration** (an interval, a timeout): [`Fleet::start_with_env`] sets `CACHEASIDE_*`
+//!   variables in every worker, which reads them with `Config::from_env`.
+//! - **A command**: a variant of [`protocol::Command`] (its parsing and printing, and the table of
+//!   the module docs), its handling in the worker's `execute`, and a typed helper in [`harness`]
+//!   if tests use it often.
+//! - **A test**: a module in `tests/fleet/` and a `mod` line in its `main.rs`; `start(n)` there
+//!   gives a testkit server of the test's own and `n` workers against it.
 #![warn(missing_docs)]
 
 pub mod harness;

@@ -1,7 +1,8 @@
 //! The harness itself: one load serves the fleet, concurrent callers, the local tier, and a worker
 //! that answers bad lines with errors.
 
-use cacheaside_fleet::{Reply, Row, Served};
+use cacheaside_fleet::{Fleet, Reply, Row, Served};
+use cacheaside_testkit::TestServer;
 
 #[tokio::test]
 async fn one_load_serves_every_process() {
@@ -104,4 +105,22 @@ async fn a_worker_answers_bad_lines_with_errors_and_goes_on() {
     }
     assert_eq!(fleet[0].get("row", 3).await.value.id, 3, "still serving");
     fleet.quit().await;
+}
+
+#[tokio::test]
+async fn configuration_variables_reach_every_worker() {
+    let server = TestServer::start().await.expect("the test server starts");
+    let env = [("CACHEASIDE_DISABLED", "1")];
+    let mut fleet = Fleet::start_with_env(super::WORKER, 2, &server.hosts(), &env).await;
+    fleet[0].get("row", 9).await;
+    for (worker, got) in fleet.get_all("row", 9).await.into_iter().enumerate() {
+        assert!(
+            got.ran,
+            "worker {worker}: the cache is disabled, every call loads"
+        );
+    }
+    assert!(
+        server.keys("test", "fleet_rows").is_empty(),
+        "nothing written"
+    );
 }

@@ -4,11 +4,12 @@
 //! fleet-worker [--hosts <hosts>] [--id <n>]
 //! ```
 //!
-//! Installs the cache for the cluster at `--hosts` (without it, from the `AEROSPIKE_*`
-//! variables) with timeouts generous for a busy test machine, prints a ready line, then answers
-//! the commands of `cacheaside_fleet::protocol`, one line each, until `quit` or the end of its
-//! stdin. `--id` (default 0) is its number in the fleet, in every row its bodies load. Logs and
-//! start-up errors go to stderr.
+//! Installs the cache configured by the `AEROSPIKE_*` and `CACHEASIDE_*` variables
+//! (`cacheaside::Config::from_env`), for the cluster at `--hosts` when given, with timeouts
+//! generous for a busy test machine unless the variables set them; prints a ready line; then
+//! answers the commands of `cacheaside_fleet::protocol`, one line each, until `quit` or the end of
+//! its stdin. `--id` (default 0) is its number in the fleet, in every row its bodies load. Logs
+//! and start-up errors go to stderr.
 
 mod functions;
 
@@ -111,18 +112,24 @@ async fn serve(options: Options) -> ExitCode {
     }
 }
 
-/// Installs the cache: operations may take 2 s, connecting 5 s, as a busy machine needs (a
-/// write-back that timed out would cost another process a load the test does not expect).
+/// Installs the cache from the `AEROSPIKE_*` and `CACHEASIDE_*` variables, with the hosts of
+/// `--hosts` when given. Unless the variables say otherwise, operations may take 2 s and
+/// connecting 5 s, as a busy machine needs (a write-back that timed out would cost another process
+/// a load the test does not expect).
 async fn install(hosts: Option<String>) -> Result<(), String> {
-    let builder = match hosts {
-        Some(hosts) => Config::builder().hosts(hosts),
-        None => Config::from_env()
-            .map_err(|error| format!("no --hosts, and the environment: {error}"))?
-            .to_builder(),
-    };
+    let mut builder = Config::from_env()
+        .map_err(|error| format!("invalid configuration in the environment: {error}"))?
+        .to_builder();
+    if let Some(hosts) = hosts {
+        builder = builder.hosts(hosts);
+    }
+    if std::env::var_os("CACHEASIDE_OPERATION_TIMEOUT_MS").is_none() {
+        builder = builder.operation_timeout(Duration::from_secs(2));
+    }
+    if std::env::var_os("CACHEASIDE_CONNECT_TIMEOUT_MS").is_none() {
+        builder = builder.connect_timeout(Duration::from_secs(5));
+    }
     let config = builder
-        .operation_timeout(Duration::from_secs(2))
-        .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(|error| format!("invalid configuration: {error}"))?;
     cacheaside::init(config)
