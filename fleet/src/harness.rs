@@ -250,9 +250,8 @@ impl Worker {
         self.pid
     }
 
-    /// Sends one command line (a [`Command`] or text such as
-    /// `"get row 7"`) and waits for its reply. A command the worker refuses or that fails is an
-    /// [`Reply::Error`], not a panic.
+    /// Sends one command line (a [`Command`] or text such as `"get row 7"`) and waits for its
+    /// reply. A command the worker refuses or that fails is a [`Reply::Error`], not a panic.
     ///
     /// # Panics
     /// If the worker exits, does not answer within [`REPLY_TIMEOUT`], or answers with a line
