@@ -37,6 +37,7 @@ pub(crate) enum Event {
 }
 
 impl Event {
+    #[cfg(any(test, feature = "metrics"))]
     /// How many events there are.
     #[cfg(any(test, feature = "metrics"))]
     pub(crate) const COUNT: usize = 20;

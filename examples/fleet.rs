@@ -1,0 +1,344 @@
+//! A fleet: three processes of one service against one cluster, and what cacheaside does for them
+//! together.
+//!
+//! Run with `cargo run --example fleet`. Without `AEROSPIKE_HOSTS` it starts the in-process
+//! Aerospike test server from `cacheaside-testkit`; with it, it uses that cluster (and skips the
+//! sections that stop the cluster).
+//!
+//! The example runs itself three more times: processes A, B and C of a service that reads
+//! products through one annotated function. Each holds its own copy of the source, as each
+//! process of a real service would query the one database; when the example changes a product, it
+//! changes it in every copy. The first process (this one) sends each of them commands on its
+//! stdin, reads one answer line from its stdout, and prints what happens, section by section:
+//!
+//! 1. One cache for the fleet: a product one process loaded is served to the others from the
+//!    cache.
+//! 2. Auto-recovery: an invalidation made while the cluster is unreachable fails, is kept by its
+//!    process, and lands once the cluster is back, after which no process serves the old value.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use cacheaside_testkit::TestServer;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
+
+/// The argument that makes a run of this example one process of the fleet.
+const PROCESS: &str = "--fleet-process";
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, name] = args.as_slice() {
+        if flag == PROCESS {
+            return process::serve(name).await;
+        }
+    }
+    let (server, _) = support::cluster().await?;
+    let mut fleet = Fleet::start(&["A", "B", "C"], server.as_ref()).await?;
+
+    // One function per section, each printing its own story.
+    one_cache(&mut fleet).await?;
+    auto_recovery(&mut fleet, server.as_ref()).await?;
+    fleet.quit().await
+}
+
+/// A product that one process loaded is served to the others from the cache.
+async fn one_cache(fleet: &mut Fleet) -> Result<()> {
+    section("1. One cache for the fleet");
+    let answer = fleet.ask(0, "invalidate 1").await?;
+    show(
+        "A",
+        "product_invalidate(1)",
+        &format!("{answer} (start from a cold key)"),
+    );
+    for process in 0..fleet.len() {
+        let answer = fleet.ask(process, "read 1").await?;
+        show(fleet.name(process), "product(1)", &answer);
+    }
+    Ok(())
+}
+
+/// An invalidation made while the cluster is unreachable lands once it is back.
+async fn auto_recovery(fleet: &mut Fleet, server: Option<&TestServer>) -> Result<()> {
+    section(
+        "2. Auto-recovery: an invalidation made during an outage lands when the cluster is back",
+    );
+    let Some(server) = server else {
+        println!("Skipped: it stops the cluster, which only the in-process test server allows.");
+        return Ok(());
+    };
+    server.stop().await;
+    println!("The cluster is stopped (connections refused).");
+    for process in 0..fleet.len() {
+        fleet.ask(process, "source 1 2").await?;
+    }
+    println!("The source changes: product 1 is now v2 (in every process's copy).");
+    show(
+        "A",
+        "product_invalidate(1)",
+        &fleet.ask(0, "invalidate 1").await?,
+    );
+    show("A", "stats", &fleet.ask(0, "stats").await?);
+
+    server.start_again().await?;
+    let back = Instant::now();
+    println!("The cluster is back. B and C read product 1 until the cache has v2 for them:");
+    for process in 1..fleet.len() {
+        let name = fleet.name(process).to_owned();
+        let mut last = String::new();
+        loop {
+            let answer = fleet.ask(process, "read 1").await?;
+            if answer != last {
+                let after = back.elapsed().as_secs_f64();
+                show(&name, "product(1)", &format!("{answer}  [{after:.2} s]"));
+            }
+            // A read the cache could not answer says nothing about what it holds.
+            if answer.starts_with("v2") && !answer.contains("unreachable") {
+                break;
+            }
+            if back.elapsed() > Duration::from_secs(30) {
+                return Err(format!("{name} still reads {answer} 30 s after the outage").into());
+            }
+            last = answer;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    show("A", "stats", &fleet.ask(0, "stats").await?);
+    println!(
+        "[s]: seconds since the cluster came back. A's invalidation waited in A and landed on a \
+         retry:\nuntil then B and C read the old entry from the cache; after it, a miss loads v2."
+    );
+    Ok(())
+}
+
+fn section(title: &str) {
+    println!("\n== {title}");
+}
+
+/// One line of what a process did and answered.
+fn show(process: &str, call: &str, answer: &str) {
+    println!("{process}: {call:<22} -> {answer}");
+}
+
+/// The processes, and the lines to and from each.
+struct Fleet {
+    processes: Vec<Process>,
+}
+
+struct Process {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Fleet {
+    /// Starts one process per name against the test server, or the cluster of `AEROSPIKE_HOSTS`
+    /// (which they inherit), and waits until each is ready.
+    async fn start(names: &[&str], server: Option<&TestServer>) -> Result<Fleet> {
+        let program = std::env::current_exe()?;
+        let mut processes = Vec::new();
+        for &name in names {
+            let mut command = Command::new(&program);
+            command
+                .args([PROCESS, name])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true);
+            if let Some(server) = server {
+                command.env("AEROSPIKE_HOSTS", server.hosts());
+            }
+            let mut child = command.spawn()?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err(format!("process {name} started without pipes").into());
+            };
+            let stdout = BufReader::new(stdout).lines();
+            processes.push(Process {
+                name: name.to_owned(),
+                child,
+                stdin,
+                stdout,
+            });
+        }
+        let mut fleet = Fleet { processes };
+        for process in 0..fleet.len() {
+            let ready = fleet.answer(process, "(start)").await?;
+            if ready != "ready" {
+                let name = fleet.name(process);
+                return Err(format!("process {name} started with `{ready}`").into());
+            }
+        }
+        println!(
+            "Started processes {} (pids {}).",
+            names.join(", "),
+            fleet.pids()
+        );
+        Ok(fleet)
+    }
+
+    fn len(&self) -> usize {
+        self.processes.len()
+    }
+
+    fn name(&self, process: usize) -> &str {
+        &self.processes[process].name
+    }
+
+    fn pids(&self) -> String {
+        let pids: Vec<String> = self
+            .processes
+            .iter()
+            .filter_map(|process| process.child.id())
+            .map(|pid| pid.to_string())
+            .collect();
+        pids.join(", ")
+    }
+
+    /// Sends one command to a process and returns its answer.
+    async fn ask(&mut self, process: usize, command: &str) -> Result<String> {
+        let stdin = &mut self.processes[process].stdin;
+        stdin.write_all(format!("{command}\n").as_bytes()).await?;
+        stdin.flush().await?;
+        self.answer(process, command).await
+    }
+
+    async fn answer(&mut self, process: usize, command: &str) -> Result<String> {
+        let Process { name, stdout, .. } = &mut self.processes[process];
+        match tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await {
+            Ok(Ok(Some(line))) => Ok(line),
+            Ok(Ok(None)) => {
+                Err(format!("process {name} exited before answering `{command}`").into())
+            }
+            Ok(Err(error)) => Err(error.into()),
+            Err(_) => Err(format!("process {name} did not answer `{command}` in 30 s").into()),
+        }
+    }
+
+    /// Asks every process to quit and waits for it.
+    async fn quit(mut self) -> Result<()> {
+        for process in 0..self.len() {
+            self.ask(process, "quit").await?;
+        }
+        for process in &mut self.processes {
+            process.child.wait().await?;
+        }
+        Ok(())
+    }
+}
+
+/// One process of the fleet: a service that reads products through one annotated function, and
+/// answers the commands of the first process.
+mod process {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Mutex, OnceLock};
+
+    use cacheaside::{cache_aside, Config};
+    use serde::{Deserialize, Serialize};
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    use super::Result;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Product {
+        id: u64,
+        version: u64,
+        loaded_by: String,
+    }
+
+    /// This process's name.
+    static NAME: OnceLock<String> = OnceLock::new();
+    /// This process's copy of the source: the version of each product (1 until changed).
+    static SOURCE: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
+    /// Runs of the body in this process.
+    static LOADS: AtomicU64 = AtomicU64::new(0);
+
+    #[cache_aside(set = "fleet_products", ttl = "1h", key = id)]
+    async fn product(id: u64) -> Result<Product, String> {
+        LOADS.fetch_add(1, Ordering::SeqCst);
+        let source = SOURCE.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Product {
+            id,
+            version: source.get(&id).copied().unwrap_or(1),
+            loaded_by: NAME.get().cloned().unwrap_or_default(),
+        })
+    }
+
+    /// Installs the cache from the environment, says so, then answers one line per command
+    /// until `quit` or the end of stdin.
+    pub async fn serve(name: &str) -> Result<()> {
+        NAME.get_or_init(|| name.to_owned());
+        cacheaside::init(Config::from_env()?).await?;
+        println!("ready");
+        let mut lines = BufReader::new(tokio::io::stdin()).lines();
+        while let Some(line) = lines.next_line().await? {
+            let quit = line.trim() == "quit";
+            println!("{}", answer(&line).await.unwrap_or_else(|error| error));
+            if quit {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer to one command line; `Err` for a line it does not understand.
+    async fn answer(line: &str) -> Result<String, String> {
+        let number = |word: &str| {
+            word.parse::<u64>()
+                .map_err(|_| format!("`{word}` is not a number"))
+        };
+        Ok(
+            match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["read", id] => read(number(id)?).await,
+                ["invalidate", id] => match product_invalidate(number(id)?).await {
+                    Ok(()) => "Ok".to_owned(),
+                    Err(error) => format!("Err: {error}"),
+                },
+                ["source", id, version] => {
+                    let mut source = SOURCE.lock().unwrap_or_else(|p| p.into_inner());
+                    source.insert(number(id)?, number(version)?);
+                    "ok".to_owned()
+                }
+                ["stats"] => {
+                    let stats = cacheaside::stats().set("fleet_products");
+                    format!(
+                        "invalidations: {} kept, {} recovered, {} pending",
+                        stats.invalidations_kept,
+                        stats.invalidations_recovered,
+                        stats.pending_invalidations
+                    )
+                }
+                ["quit"] => "bye".to_owned(),
+                _ => return Err(format!("unknown command `{line}`")),
+            },
+        )
+    }
+
+    /// Reads a product and says where it came from.
+    async fn read(id: u64) -> String {
+        let before = cacheaside::stats().set("fleet_products");
+        let loads = LOADS.load(Ordering::SeqCst);
+        let answer = product(id).await;
+        let after = cacheaside::stats().set("fleet_products");
+        let from = if LOADS.load(Ordering::SeqCst) == loads {
+            "from the cache"
+        } else if after.cache_errors + after.bypassed > before.cache_errors + before.bypassed {
+            "the cache is unreachable: its source answered"
+        } else {
+            "a miss: its source answered, the cache keeps it"
+        };
+        match answer {
+            Ok(product) => format!(
+                "v{}, loaded by {} ({from})",
+                product.version, product.loaded_by
+            ),
+            Err(error) => format!("Err: {error}"),
+        }
+    }
+}
