@@ -306,6 +306,8 @@ pub struct Stats {
     pub invalidations_recovered: u64,
     /// [`SetStats::pending_invalidations`](cacheaside::SetStats::pending_invalidations).
     pub pending_invalidations: u64,
+    /// [`SetStats::remote_changes`](cacheaside::SetStats::remote_changes).
+    pub remote_changes: u64,
 }
 
 impl From<cacheaside::SetStats> for Stats {
@@ -324,6 +326,7 @@ impl From<cacheaside::SetStats> for Stats {
             invalidations_kept: stats.invalidations_kept,
             invalidations_recovered: stats.invalidations_recovered,
             pending_invalidations: stats.pending_invalidations,
+            remote_changes: stats.remote_changes,
         }
     }
 }

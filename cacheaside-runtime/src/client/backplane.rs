@@ -157,10 +157,26 @@ impl Cache {
     }
 }
 
-/// The notice number a bin [`SEQUENCE_BIN`] holds, if it holds one.
+/// The notice number a bin [`SEQUENCE_BIN`] holds, if it holds one. An operate that adds to the
+/// bin and then reads it answers both ops under the bin's name: the read's value comes last.
 fn sequence(bin: Option<&Value>) -> Option<u64> {
     match bin {
         Some(Value::Int(n)) => u64::try_from(*n).ok(),
+        Some(Value::MultiResult(results)) => sequence(results.last()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_after_an_add_is_the_number() {
+        assert_eq!(sequence(Some(&Value::Int(7))), Some(7));
+        let both = Value::MultiResult(vec![Value::Nil, Value::Int(8)]);
+        assert_eq!(sequence(Some(&both)), Some(8));
+        assert_eq!(sequence(Some(&Value::Nil)), None);
+        assert_eq!(sequence(None), None);
     }
 }

@@ -2,6 +2,7 @@
 //! a fleet of `fleet-worker` processes against it (testkit only: the tests stop the server and
 //! read its records). One module per feature; a new one is a file here and a `mod` line below.
 
+mod backplane;
 mod recovery;
 mod smoke;
 
@@ -22,4 +23,33 @@ async fn start(workers: usize) -> (TestServer, Fleet) {
     let server = TestServer::start().await.expect("the test server starts");
     let fleet = Fleet::start(WORKER, workers, &server.hosts()).await;
     (server, fleet)
+}
+
+/// `workers` workers against the cluster of `AEROSPIKE_HOSTS` when it is set (and not empty),
+/// else against a testkit server of the test's own (returned, to keep it alive): for tests that
+/// need not stop the server.
+async fn start_anywhere(workers: usize) -> (Option<TestServer>, Fleet) {
+    match std::env::var("AEROSPIKE_HOSTS") {
+        Ok(hosts) if !hosts.trim().is_empty() => {
+            let env = aerospike_env();
+            let env: Vec<(&str, &str)> = env
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            let fleet = Fleet::start_with_env(WORKER, workers, &hosts, &env).await;
+            (None, fleet)
+        }
+        _ => {
+            let (server, fleet) = start(workers).await;
+            (Some(server), fleet)
+        }
+    }
+}
+
+/// The test process's `AEROSPIKE_*` settings other than the hosts (namespace, credentials), for
+/// workers against a real cluster.
+fn aerospike_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(name, _)| name.starts_with("AEROSPIKE_") && name != "AEROSPIKE_HOSTS")
+        .collect()
 }
