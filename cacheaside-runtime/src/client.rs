@@ -48,6 +48,7 @@ pub(crate) mod backplane;
 pub(crate) mod batch_read;
 pub(crate) mod data_filter;
 mod fallback;
+pub(crate) mod lease;
 mod runtime_clients;
 
 use fallback::{Fallback, Fallbacks};

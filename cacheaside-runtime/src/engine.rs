@@ -30,11 +30,13 @@ use crate::store::write::{
 };
 use crate::{Error, Ttl, UserKey};
 
+mod lease;
 mod recover;
 mod wait;
 
 pub(crate) use recover::keep_failed;
 
+use lease::Leased;
 use wait::{Awaited, Blocking, Body};
 
 /// How a get-or-load call ended.
@@ -176,7 +178,23 @@ where
         Served::NearExpiry(returned, body, target, claim) => {
             let counters = stats::counters(spec.set);
             let loading = in_background(body);
+            let leased = lease::length(policy);
+            if leased.is_none() {
+                counters.count(Event::RefreshAhead);
+            }
             let refresh = async move {
+                // With a lease, one process in the fleet refreshes (see `lease`): counted once
+                // this one is it.
+                let target = match leased {
+                    Some(length) => match lease::claim_refresh(target, length).await {
+                        Some(target) => {
+                            counters.count(Event::RefreshAhead);
+                            target
+                        }
+                        None => return drop(claim),
+                    },
+                    None => target,
+                };
                 counters.count(Event::Load);
                 // `None`: the loader panicked and has nothing to write. The claim is released
                 // either way.
@@ -186,7 +204,7 @@ where
                 }
                 drop(claim);
             };
-            spawn_refresh(refresh, counters);
+            spawn_refresh(refresh);
             returned
         }
     }
@@ -194,9 +212,8 @@ where
 
 /// Runs a refresh-ahead on the background runtime; without one, there is nothing to run it on
 /// and the entry simply expires.
-fn spawn_refresh(refresh: impl Future<Output = ()> + Send + 'static, counters: &SetCounters) {
+fn spawn_refresh(refresh: impl Future<Output = ()> + Send + 'static) {
     if let Ok(runtime) = client::background() {
-        counters.count(Event::RefreshAhead);
         runtime.spawn(refresh);
     }
 }
@@ -404,13 +421,40 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
         }
     }
     let found = B::cache(lookup(spec, usable, counters)).await;
-    let (write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters, call) {
+    let (mut write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters, call) {
         Resolved::Hit(value, bytes, entry) => {
             return hit::<R, K, B>(spec, policy, leader, value, bytes, entry, body, refreshing);
         }
         Resolved::Load(write_target) => (write_target, None),
         Resolved::Stale(value, bytes, target) => (Some(target), Some((value, bytes))),
     };
+    // `lease`: one load in the fleet (see `lease`); a stale entry at hand is served instead.
+    let mut holding = None;
+    if let (Some(length), Some(target), None) = (lease::length(policy), write_target.take(), &stale)
+    {
+        write_target = match B::cache(lease::take_or_wait(target, length, counters)).await {
+            Leased::Held(target) => {
+                holding = lease::Holding::of(&target);
+                Some(target)
+            }
+            Leased::Found(target, stored, remaining) => {
+                match decode::<K::Value>(spec.codec, stored) {
+                    Ok((value, bytes)) => {
+                        call.outcome = Outcome::Hit;
+                        let entry = (target, remaining);
+                        return hit::<R, K, B>(
+                            spec, policy, leader, value, bytes, entry, body, refreshing,
+                        );
+                    }
+                    Err(why) => {
+                        found::undecodable(spec, counters, &why);
+                        Some(target)
+                    }
+                }
+            }
+            Leased::Load(target) => target,
+        };
+    }
     let started = Instant::now();
     let returned = run_loader::<R, K, B>(body, counters).await;
     call.load = Some(started.elapsed());
@@ -431,6 +475,8 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
             spec, target, bytes, ttl, counters,
         )))
         .await;
+    } else if let Some(holding) = holding {
+        B::cache(holding.release()).await;
     }
     drop(loaded.landed);
     Served::Done(loaded.returned)
@@ -1019,6 +1065,7 @@ mod tests {
             refresh_ahead_permille,
             stale_if_error_secs,
             touch_permille: 0,
+            lease_ms: 0,
         }
     }
 

@@ -34,13 +34,15 @@ pub(crate) enum Event {
     InvalidationRecovered,
     /// A change announced by another process (see `backplane`), applied to the local tiers.
     RemoteChange,
+    /// A call that waited for another process's load (`lease`) and got its value.
+    LeaseWait,
 }
 
 impl Event {
     #[cfg(any(test, feature = "metrics"))]
     /// How many events there are.
     #[cfg(any(test, feature = "metrics"))]
-    pub(crate) const COUNT: usize = 20;
+    pub(crate) const COUNT: usize = 21;
 
     /// Every event, in declaration order (`event as usize` is its index here).
     #[cfg(test)]
@@ -65,6 +67,7 @@ impl Event {
         Event::InvalidationKept,
         Event::InvalidationRecovered,
         Event::RemoteChange,
+        Event::LeaseWait,
     ];
 
     /// The name of the [`SetStats`](crate::SetStats) field that counts this event.
@@ -91,6 +94,7 @@ impl Event {
             Event::InvalidationKept => "invalidations_kept",
             Event::InvalidationRecovered => "invalidations_recovered",
             Event::RemoteChange => "remote_changes",
+            Event::LeaseWait => "lease_waits",
         }
     }
 }

@@ -123,6 +123,10 @@ pub(crate) const COUNTERS: [(&str, &str); Event::COUNT] = [
         "cacheaside_remote_changes_total",
         "Changes announced by other processes that dropped keys from the local tiers (backplane).",
     ),
+    (
+        "cacheaside_lease_waits_total",
+        "Calls that waited for another process's load (lease) and got its value.",
+    ),
 ];
 
 pub(crate) const CALL_DURATION: &str = "cacheaside_call_duration_seconds";

@@ -58,6 +58,9 @@ pub struct CachePolicy {
     /// `touch_on_read`, in thousandths of the TTL: a hit with less than this part of the TTL left
     /// resets the TTL (sliding expiry); 0 when off.
     pub touch_permille: u16,
+    /// `lease = "2s"`, in milliseconds; 0 when off. After a miss, one process in the fleet
+    /// loads while the others wait for its value at most this long (see `engine::lease`).
+    pub lease_ms: u32,
 }
 
 impl CachePolicy {
@@ -67,6 +70,7 @@ impl CachePolicy {
         refresh_ahead_permille: 0,
         stale_if_error_secs: 0,
         touch_permille: 0,
+        lease_ms: 0,
     };
 }
 

@@ -85,6 +85,9 @@ pub struct SetStats {
     /// the key (or, for a truncate or when it fell behind, everything). Counted only in processes
     /// whose functions of this set have a local tier (see the guide's chapter on local tiers).
     pub remote_changes: u64,
+    /// Calls of a function with `lease` that missed, found another process loading the entry,
+    /// waited, and got its value: each is also a miss, without a load.
+    pub lease_waits: u64,
 }
 
 impl SetStats {
@@ -120,6 +123,7 @@ impl SetStats {
         self.invalidations_recovered += other.invalidations_recovered;
         self.pending_invalidations += other.pending_invalidations;
         self.remote_changes += other.remote_changes;
+        self.lease_waits += other.lease_waits;
     }
 }
 
@@ -195,6 +199,7 @@ pub(crate) struct SetCounters {
     invalidations_kept: AtomicU64,
     invalidations_recovered: AtomicU64,
     remote_changes: AtomicU64,
+    lease_waits: AtomicU64,
     /// Invalidations of this set that wait (see `pending`): a gauge, moved by
     /// [`pending_changed`](Self::pending_changed).
     pending_invalidations: AtomicI64,
@@ -231,6 +236,7 @@ impl SetCounters {
             invalidations_kept: AtomicU64::new(0),
             invalidations_recovered: AtomicU64::new(0),
             remote_changes: AtomicU64::new(0),
+            lease_waits: AtomicU64::new(0),
             pending_invalidations: AtomicI64::new(0),
             local_tier_hits: AtomicU64::new(0),
         }
@@ -264,6 +270,7 @@ impl SetCounters {
             Event::InvalidationKept => &self.invalidations_kept,
             Event::InvalidationRecovered => &self.invalidations_recovered,
             Event::RemoteChange => &self.remote_changes,
+            Event::LeaseWait => &self.lease_waits,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
@@ -329,6 +336,7 @@ impl SetCounters {
             )
             .unwrap_or(0),
             remote_changes: self.remote_changes.load(Ordering::Relaxed),
+            lease_waits: self.lease_waits.load(Ordering::Relaxed),
         }
     }
 }
@@ -448,6 +456,7 @@ mod tests {
             stats.invalidations_kept,
             stats.invalidations_recovered,
             stats.remote_changes,
+            stats.lease_waits,
         ]
     }
 
@@ -499,6 +508,7 @@ mod tests {
             "invalidations_kept",
             "invalidations_recovered",
             "remote_changes",
+            "lease_waits",
         ];
         let debug = format!("{:?}", SetStats::default());
         for (event, name) in Event::ALL.into_iter().zip(names) {

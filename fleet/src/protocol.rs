@@ -308,6 +308,8 @@ pub struct Stats {
     pub pending_invalidations: u64,
     /// [`SetStats::remote_changes`](cacheaside::SetStats::remote_changes).
     pub remote_changes: u64,
+    /// [`SetStats::lease_waits`](cacheaside::SetStats::lease_waits).
+    pub lease_waits: u64,
 }
 
 impl From<cacheaside::SetStats> for Stats {
@@ -327,6 +329,7 @@ impl From<cacheaside::SetStats> for Stats {
             invalidations_recovered: stats.invalidations_recovered,
             pending_invalidations: stats.pending_invalidations,
             remote_changes: stats.remote_changes,
+            lease_waits: stats.lease_waits,
         }
     }
 }

@@ -44,6 +44,10 @@ pub fn check_options(options: &Options, errors: &mut Errors) {
             options.local.as_ref().map(|option| &option.name),
             "the in-process tier serves single-id functions only; remove `local(…)`",
         ),
+        (
+            options.lease.as_ref().map(|option| &option.name),
+            "a batch call loads its missing ids itself; remove `lease`, or put it on a single-id reader of the same entries (`key = id`)",
+        ),
     ];
     for (name, why) in conflicts {
         if let Some(name) = name {

@@ -268,6 +268,7 @@ fn policy(options: Options) -> Policy {
         none_ttl: options.none_ttl.map(|none_ttl| none_ttl.value),
         refresh_ahead_permille: options.refresh_ahead.map_or(0, |fraction| fraction.value),
         stale_if_error_secs: options.stale_if_error.map_or(0, |window| window.value),
+        lease_ms: options.lease.map_or(0, |lease| lease.value),
         local: options.local.map(|local| local.value),
         touch_permille: options.touch_on_read.map_or(0, |touch| touch.value),
         ttl_from: options.ttl_from.map(|ttl_from| ttl_from.value),

@@ -90,12 +90,14 @@ fn policy_value(plan: &Plan) -> TokenStream {
     let permille = plan.policy.refresh_ahead_permille;
     let stale = plan.policy.stale_if_error_secs;
     let touch = plan.policy.touch_permille;
+    let lease = plan.policy.lease_ms;
     quote! {
         #krate::__private::CachePolicy {
             none_ttl: #none_ttl,
             refresh_ahead_permille: #permille,
             stale_if_error_secs: #stale,
             touch_permille: #touch,
+            lease_ms: #lease,
         }
     }
 }

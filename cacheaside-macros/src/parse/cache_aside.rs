@@ -33,6 +33,7 @@ pub const OPTIONS: &[&str] = &[
     "touch_on_read",
     "ttl_from",
     "local",
+    "lease",
     "codec",
     "batch",
     "companions",
@@ -63,6 +64,8 @@ pub struct Options {
     pub touch_on_read: Option<Spanned<u16>>,
     /// `ttl_from = path::to::fn`: each entry's TTL from its value.
     pub ttl_from: Option<Spanned<syn::Path>>,
+    /// `lease` or `lease = "2s"`, in milliseconds.
+    pub lease: Option<Spanned<u32>>,
     /// `batch`: the function loads many ids at once (see `check::batch` and `emit::batch`).
     pub batch: Option<Ident>,
     /// `codec = "bincode"`: how values are encoded.
@@ -219,6 +222,18 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
             };
             store(&mut options.local, value, &name, errors);
         }
+        "lease" => {
+            let value = if input.peek(Token![=]) {
+                parse_lease(input, &name)?
+            } else {
+                DEFAULT_LEASE_MS
+            };
+            let value = Spanned {
+                name: name.clone(),
+                value,
+            };
+            store(&mut options.lease, value, &name, errors);
+        }
         "batch" => {
             if input.peek(Token![=]) || input.peek(syn::token::Paren) {
                 return Err(syn::Error::new(
@@ -251,6 +266,45 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
         }
     }
     Ok(())
+}
+
+/// `lease` without a value: other processes wait up to 2 s for the one that loads.
+pub const DEFAULT_LEASE_MS: u32 = 2_000;
+
+/// The longest lease: a caller waits at most twice this (plus a second) for another process.
+const MAX_LEASE_MS: u64 = 10 * 60 * 1000;
+
+const LEASE_FORM: &str = "a duration string of milliseconds, seconds or minutes between 10ms and 10m, e.g. `lease = \"2s\"` or `lease = \"500ms\"` (or `lease` alone: 2 s)";
+
+/// `lease = "2s"`, in milliseconds.
+fn parse_lease(input: ParseStream, name: &Ident) -> syn::Result<u32> {
+    expect_eq(input, name, "lease = \"2s\"")?;
+    let expected = |span: Span| syn::Error::new(span, format!("`lease` takes {LEASE_FORM}"));
+    let lit: Lit = input.parse().map_err(|error| expected(error.span()))?;
+    let Lit::Str(text) = &lit else {
+        return Err(expected(lit.span()));
+    };
+    let value = text.value();
+    let (number, unit_ms) = if let Some(number) = value.strip_suffix("ms") {
+        (number, 1)
+    } else if let Some(number) = value.strip_suffix('s') {
+        (number, 1000)
+    } else if let Some(number) = value.strip_suffix('m') {
+        (number, 60 * 1000)
+    } else {
+        return Err(expected(text.span()));
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(expected(text.span()));
+    }
+    let millis = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|count| count.checked_mul(unit_ms))
+        .filter(|millis| (10..=MAX_LEASE_MS).contains(millis))
+        .ok_or_else(|| expected(text.span()))?;
+    // At most ten minutes by the check above.
+    Ok(millis as u32)
 }
 
 const FRACTION_FORM: &str = "a fraction of the ttl between 0 and 1 with at most three decimals";

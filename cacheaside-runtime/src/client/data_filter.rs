@@ -42,6 +42,18 @@ fn packed() -> &'static (Expression, Expression) {
     })
 }
 
+/// `bin_type(lease)` is nil: the entry is not being refreshed by another process (see
+/// `client::lease`).
+pub(crate) fn unleased() -> &'static Expression {
+    static UNLEASED: OnceLock<Expression> = OnceLock::new();
+    UNLEASED.get_or_init(|| {
+        pack(eq(
+            bin_type(super::lease::LEASE_BIN),
+            int_val(ParticleType::Null as i64),
+        ))
+    })
+}
+
 /// The expression as the bytes the client sends, so that requests copy them instead of packing
 /// the tree again.
 fn pack(expression: Expression) -> Expression {

@@ -151,6 +151,7 @@ fn one_each() -> SetStats {
         invalidations_recovered: 1,
         pending_invalidations: 0,
         remote_changes: 1,
+        lease_waits: 1,
     }
 }
 

@@ -3,6 +3,7 @@
 //! read its records). One module per feature; a new one is a file here and a `mod` line below.
 
 mod backplane;
+mod lease;
 mod recovery;
 mod smoke;
 

@@ -46,6 +46,7 @@ pub const FUNCTIONS: &[Function] = &[
     function!("row", "fleet_rows", row, row_invalidate),
     function!("local_row", "fleet_local", local_row, local_row_invalidate),
     function!("cold", "fleet_cold", cold, cold_invalidate),
+    function!("leased", "fleet_leased", leased, leased_invalidate),
 ];
 
 /// The function named `name`, or an error listing the names.
@@ -136,4 +137,10 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `cold` with a lease: one load per key in the fleet, the other processes wait for it.
+#[cache_aside(set = "fleet_leased", ttl = 3600, key = id, lease = "2s")]
+async fn leased(id: u64) -> Result<Row, String> {
+    source("leased", id).await
 }
