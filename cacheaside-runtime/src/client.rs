@@ -693,6 +693,18 @@ pub(crate) struct Stored {
 }
 
 impl Stored {
+    /// What a read of `record` found (its bin `data` is taken out of it).
+    pub(crate) fn of(record: &mut aerospike::Record) -> Stored {
+        Stored {
+            data: record
+                .bins
+                .swap_remove(DATA_BIN)
+                .map_or(Data::Absent, Data::Bin),
+            generation: record.generation,
+            time_to_live: record.time_to_live(),
+        }
+    }
+
     /// A record whose bin `data` is not bytes: the server sent nothing of it.
     const UNUSABLE: Stored = Stored {
         data: Data::Unusable,

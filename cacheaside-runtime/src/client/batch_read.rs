@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use aerospike::{BatchOperation, BatchPolicy, BatchReadPolicy, Bins, Key, ResultCode};
 
-use super::{data_filter, Cache, Data, Stored};
+use super::{data_filter, Cache, Stored};
 use crate::breaker::Admission;
 use crate::envelope::DATA_BIN;
 use crate::Error;
@@ -68,14 +68,7 @@ impl Cache {
 fn row(op: &mut BatchOperation) -> Row {
     match op.result_code() {
         Some(ResultCode::Ok) => match op.take_record() {
-            Some(mut record) => Row::Found(Stored {
-                data: record
-                    .bins
-                    .swap_remove(DATA_BIN)
-                    .map_or(Data::Absent, Data::Bin),
-                generation: record.generation,
-                time_to_live: record.time_to_live(),
-            }),
+            Some(mut record) => Row::Found(Stored::of(&mut record)),
             None => Row::Absent,
         },
         Some(ResultCode::KeyNotFoundError) => Row::Absent,

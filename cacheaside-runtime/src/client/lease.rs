@@ -11,7 +11,7 @@ use aerospike::{
     operations, Bin, Expiration, GenerationPolicy, Key, RecordExistsAction, ResultCode, Value,
 };
 
-use super::{data_filter, Cache, Data, Expected, Stored};
+use super::{data_filter, Cache, Expected, Stored};
 use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
 use crate::Error;
 
@@ -37,16 +37,8 @@ impl Cache {
                         Some(Value::Int(until)) => Some(until),
                         _ => None,
                     };
-                    let stored = Stored {
-                        data: record
-                            .bins
-                            .swap_remove(DATA_BIN)
-                            .map_or(Data::Absent, Data::Bin),
-                        generation: record.generation,
-                        time_to_live: record.time_to_live(),
-                    };
                     Ok(Some(LeaseView {
-                        stored,
+                        stored: Stored::of(&mut record),
                         lease_until,
                     }))
                 }
