@@ -348,8 +348,9 @@
 ///
 /// Each codec writes its own codec id into the envelope: a reader with another codec sees a miss
 /// (counted in [`SetStats::undecodable`]), never a wrong value. `#[cache_put]` takes the same
-/// option and must name the reader's codec. The codec is a property of the function: there is no
-/// per-set setting in the configuration yet.
+/// option and must name the reader's codec. A set's codec in the configuration
+/// ([`SetPolicy::codec`], `CACHEASIDE_SET_<SET>_CODEC`) takes precedence over this option for
+/// every function of the set, `#[cache_put]` included.
 ///
 /// ```no_run
 /// # use cacheaside::cache_aside;
@@ -864,8 +865,8 @@ pub use cacheaside_macros::cache_evict;
 
 pub use cacheaside_runtime::{
     init, init_named, invalidate, invalidate_blocking, invalidate_in, invalidate_in_blocking,
-    named, stats, Config, ConfigBuilder, Error, ErrorKind, IntoUserKey, NamedCache, SetPolicy,
-    SetStats, Stats, Ttl, UserKey,
+    named, stats, Codec, Config, ConfigBuilder, Error, ErrorKind, IntoUserKey, NamedCache,
+    SetPolicy, SetStats, Stats, Ttl, UserKey,
 };
 
 /// Metrics through the `metrics` facade crate: what is exported, with which labels.

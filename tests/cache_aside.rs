@@ -181,14 +181,7 @@ async fn explicit_keys_address_records_other_services_can_read_and_delete() {
 
     let client = common::raw_client().await;
     let key = profile_record_key(cluster, id);
-    let record = client
-        .get(
-            &aerospike::ReadPolicy::default(),
-            &key,
-            aerospike::Bins::All,
-        )
-        .await
-        .expect("the record is at the documented key");
+    let record = common::raw_get(&client, &key).await;
     assert!(
         record.bins.contains_key("data"),
         "value in bin `data`: {:?}",

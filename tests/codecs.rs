@@ -227,29 +227,13 @@ async fn batch_functions_use_their_codec() {
 
 #[tokio::test]
 async fn json_entries_are_plain_json_after_the_header() {
-    let cluster = common::init().await;
+    common::init().await;
     let id = common::unique();
     // Its load counts in LOADS, which the other tests compare: one at a time.
     let _serial = serial().lock().await;
     json_user(id).await;
-    let client = common::raw_client().await;
-    let key = aerospike::Key::new(
-        cluster.namespace().to_owned(),
-        "codec_json".to_owned(),
-        format!("user:{id}").into(),
-    )
-    .unwrap();
-    let record = client
-        .get(
-            &aerospike::ReadPolicy::default(),
-            &key,
-            aerospike::Bins::All,
-        )
-        .await
-        .expect("the entry is at its explicit key");
-    let Some(aerospike::Value::Blob(bytes)) = record.bins.get("data") else {
-        panic!("bin data holds bytes: {:?}", record.bins);
-    };
+    // At its explicit key.
+    let bytes = common::raw_data("codec_json", format!("user:{id}").into()).await;
     // What another language does: skip the header (3 bytes and the schema tag), parse the rest.
     assert_eq!(
         &bytes[..3],

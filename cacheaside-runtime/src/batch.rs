@@ -509,7 +509,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
         for (id, entry) in ids.into_iter().zip(entries) {
             let target = match entry {
                 Entry::Missing(target) => target,
-                Entry::Found(target, stored) => match decode(kind.decode, spec.codec, stored) {
+                Entry::Found(target, stored) => match decode(kind.decode, target.codec, stored) {
                     Ok(value) => {
                         counters.count(Event::Hit);
                         hits.push((id, value));
@@ -625,7 +625,7 @@ impl<R, M, I, V> BatchLookup<R, M, I, V> {
             let Some(target) = target else {
                 continue;
             };
-            match (kind.encode)(spec.codec, value) {
+            match (kind.encode)(target.codec, value) {
                 Ok(bytes) => writes.push((target, bytes)),
                 Err(error) => encode_failed(spec, counters, &error),
             }

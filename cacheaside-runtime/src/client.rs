@@ -36,11 +36,13 @@ use tokio::sync::watch;
 
 use crate::breaker::partitions::{Access as RecordAccess, Route};
 use crate::breaker::{self, Admission, Breaker, Outcome, PartitionGates, Transition};
+use crate::codec::Codec;
 use crate::config::Config;
 use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
 use crate::namespace::{self, NamespaceStatus};
 use crate::recycled::RecycledBox;
 use crate::report::{self, Cause};
+use crate::spec::CacheSpec;
 use crate::stats::{Event, SetCounters};
 use crate::{Error, ErrorKind};
 
@@ -126,16 +128,20 @@ pub async fn init_named(name: &str, config: Config) -> Result<(), Error> {
     Ok(())
 }
 
-/// How long a call of the cluster `cache` (`None`: the default one) waits for a concurrent call
-/// of the same key; `None` when that cluster is disabled or not installed, where calls do not
-/// coalesce either.
-pub(crate) fn single_flight_wait(cache: Option<&'static str>) -> Option<Duration> {
-    let installation = match cache {
+/// For a call of `spec`'s function that cannot use its cluster now: how long it waits for a
+/// concurrent call of the same key, and the codec their shared value is encoded in (see
+/// [`Cache::codec_for`]); `None` when that cluster is disabled or not installed, where calls do
+/// not coalesce either.
+pub(crate) fn flight_settings(spec: &CacheSpec) -> Option<(Duration, Codec)> {
+    let installation = match spec.cache {
         None => current(),
         Some(name) => named(name)?,
     };
     let disabled = installation.state.is_none() && installation.unusable.is_none();
-    (!disabled).then(|| installation.config.single_flight_wait())
+    (!disabled).then(|| {
+        let wait = installation.config.single_flight_wait();
+        (wait, installation.codec_for(spec))
+    })
 }
 
 /// Whether the configuration of the cluster `cache` (`None`: the default one) disables the cache,
@@ -148,6 +154,18 @@ pub(crate) fn disabled(cache: Option<&'static str>) -> bool {
         return true;
     };
     installation.state.is_none() && installation.unusable.is_none()
+}
+
+/// The codec of `spec`'s function in the configuration of its cluster (see
+/// [`Cache::codec_for`]), for paths that encode before they have a connected cache
+/// (`#[cache_put]`) or while there is none (a load shared with concurrent calls). The attribute's
+/// own codec while a named cluster is not installed.
+pub(crate) fn codec_for(spec: &CacheSpec) -> Codec {
+    let installation = match spec.cache {
+        None => Some(current()),
+        Some(name) => named(name),
+    };
+    installation.map_or(spec.codec, |installation| installation.codec_for(spec))
 }
 
 /// What a call can do with the cache right now.
@@ -281,6 +299,12 @@ impl Cache {
     /// The installed configuration.
     pub(crate) fn config(&self) -> &Config {
         &self.installation.config
+    }
+
+    /// The codec of `spec`'s function: its set's, when the set's policy names one, else the
+    /// attribute's.
+    pub(crate) fn codec_for(&self, spec: &CacheSpec) -> Codec {
+        self.installation.codec_for(spec)
     }
 
     /// The configured namespace, for functions whose attribute names none.
@@ -749,6 +773,9 @@ struct Installation {
     policies: Policies,
     /// The policies of the sets with overrides, in the order of `config.set_policies()`.
     set_policies: Box<[Policies]>,
+    /// Whether a set's policy names a codec: without one (most programs), a call's codec is its
+    /// attribute's, found without looking at the sets.
+    set_codecs: bool,
     /// `None` when the cache is disabled.
     state: Option<watch::Sender<ConnState>>,
     /// The client, set when the state first becomes `Connected` (before it is published there).
@@ -801,7 +828,20 @@ impl Installation {
         }
     }
 
+    /// The codec of `spec`'s function (see [`Cache::codec_for`]).
+    fn codec_for(&self, spec: &CacheSpec) -> Codec {
+        if self.set_codecs {
+            self.config.codec_for(spec.set, spec.codec)
+        } else {
+            spec.codec
+        }
+    }
+
     fn new(config: Config, state: Option<watch::Sender<ConnState>>) -> Self {
+        let set_codecs = config
+            .set_policies()
+            .iter()
+            .any(|(_, policy)| policy.codec_override().is_some());
         Installation {
             policies: Policies::new(&config),
             set_policies: config
@@ -812,6 +852,7 @@ impl Installation {
                     Policies::with_timeout(&config, timeout.unwrap_or(config.operation_timeout()))
                 })
                 .collect(),
+            set_codecs,
             state,
             client: OnceLock::new(),
             nodes_checked: AtomicU64::new(0),

@@ -1,6 +1,6 @@
 //! The value codecs, inside the [envelope](crate::envelope): MessagePack with named fields
 //! (rmp-serde) by default; bincode 2, postcard and JSON behind the features of the same names
-//! (`codec = "…"` on the attribute, see [`Codec`]).
+//! (`codec = "…"` on the attribute, or a set's codec in the configuration, see [`Codec`]).
 //!
 //! Named fields (MessagePack, JSON) make a changed struct fail to decode (or decode correctly)
 //! instead of decoding into a wrong value, which is what a rolling deploy needs. The positional
@@ -28,6 +28,7 @@ mod error;
 mod guard;
 
 use std::fmt;
+use std::str::FromStr;
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -53,40 +54,149 @@ const SCHEMA_TAG: &[u8] = b"";
 #[cfg(feature = "bincode")]
 pub(crate) const BINCODE_LIMIT: usize = 8 * 1024 * 1024;
 
-/// How a function's values are encoded in bin `data` (`codec = "…"` on the attribute). Each
-/// writes its own codec id into the envelope, so a reader with another codec sees a miss, never
-/// a wrong value.
+/// How values are encoded in bin `data`: per function with `codec = "…"` on the attribute, or
+/// per set with [`SetPolicy::codec`](crate::SetPolicy::codec) or
+/// `CACHEASIDE_SET_<SET>_CODEC`, which takes precedence. Each writes its own codec id into the
+/// envelope, so a reader with another codec sees a miss, never a wrong value.
+///
+/// Every codec can be named in every build; those other than MessagePack need the cargo feature
+/// of the same name ([`feature`](Self::feature)). A configuration that names one this build
+/// lacks is refused by [`ConfigBuilder::build`](crate::ConfigBuilder::build) and
+/// [`Config::from_env`](crate::Config::from_env), with the feature to enable; the attribute
+/// refuses it at compile time.
+///
+/// ```
+/// use cacheaside_runtime::{Codec, Config, SetPolicy};
+///
+/// // The names of `codec = "…"` and `CACHEASIDE_SET_<SET>_CODEC`.
+/// let codec: Codec = "msgpack".parse()?;
+/// assert_eq!(codec, Codec::MessagePack);
+/// assert_eq!(Codec::Json.name(), "json");
+/// assert_eq!(Codec::Json.feature(), Some("json"));
+/// assert!("xml".parse::<Codec>().is_err());
+///
+/// let config = Config::builder()
+///     .set_policy("prices", SetPolicy::new().codec(Codec::Json))
+///     .build();
+/// if Codec::Json.is_available() {
+///     let config = config?;
+///     let codec = config.policy_for("prices").and_then(SetPolicy::codec_override);
+///     assert_eq!(codec, Some(Codec::Json));
+/// } else {
+///     // Built without the `json` feature: a configuration error that names it.
+///     assert!(config.unwrap_err().to_string().contains("`json` feature"));
+/// }
+/// # Ok::<(), cacheaside_runtime::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Codec {
-    /// `codec = "msgpack"`, the default: MessagePack with named fields (id 1).
+    /// `"msgpack"`, the default: MessagePack with named fields (id 1).
     #[default]
     MessagePack,
-    /// `codec = "bincode"` (feature `bincode`): bincode 2's standard configuration (id 2), with
-    /// the schema tag of the value's type.
-    #[cfg(feature = "bincode")]
+    /// `"bincode"` (feature `bincode`): bincode 2's standard configuration (id 2), with the
+    /// schema tag of the value's type.
     Bincode,
-    /// `codec = "postcard"` (feature `postcard`): postcard (id 3), with the schema tag of the
-    /// value's type.
-    #[cfg(feature = "postcard")]
+    /// `"postcard"` (feature `postcard`): postcard (id 3), with the schema tag of the value's
+    /// type.
     Postcard,
-    /// `codec = "json"` (feature `json`): plain JSON (id 4), readable from other languages.
-    #[cfg(feature = "json")]
+    /// `"json"` (feature `json`): plain JSON (id 4), readable from other languages.
     Json,
 }
 
 impl Codec {
+    /// Every codec, in the order of their ids.
+    const ALL: [Codec; 4] = [
+        Codec::MessagePack,
+        Codec::Bincode,
+        Codec::Postcard,
+        Codec::Json,
+    ];
+
     /// The id this codec writes into the envelope.
     pub const fn id(self) -> u8 {
         match self {
             Codec::MessagePack => MSGPACK_NAMED,
-            #[cfg(feature = "bincode")]
             Codec::Bincode => BINCODE,
-            #[cfg(feature = "postcard")]
             Codec::Postcard => POSTCARD,
-            #[cfg(feature = "json")]
             Codec::Json => JSON,
         }
+    }
+
+    /// The codec's name in `codec = "…"` and `CACHEASIDE_SET_<SET>_CODEC`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Codec::MessagePack => "msgpack",
+            Codec::Bincode => "bincode",
+            Codec::Postcard => "postcard",
+            Codec::Json => "json",
+        }
+    }
+
+    /// The cargo feature of `cacheaside` this codec needs; `None` for MessagePack.
+    pub const fn feature(self) -> Option<&'static str> {
+        match self {
+            Codec::MessagePack => None,
+            Codec::Bincode => Some("bincode"),
+            Codec::Postcard => Some("postcard"),
+            Codec::Json => Some("json"),
+        }
+    }
+
+    /// Whether this build can encode and decode with this codec (its feature is on).
+    pub const fn is_available(self) -> bool {
+        match self {
+            Codec::MessagePack => true,
+            Codec::Bincode => cfg!(feature = "bincode"),
+            Codec::Postcard => cfg!(feature = "postcard"),
+            Codec::Json => cfg!(feature = "json"),
+        }
+    }
+
+    /// Why a configuration cannot use this codec, if this build lacks it: names the feature to
+    /// enable.
+    pub(crate) fn unavailable(self) -> Option<String> {
+        if self.is_available() {
+            return None;
+        }
+        self.feature().map(missing_feature)
+    }
+}
+
+/// The problem of a configuration naming a codec whose `feature` is not compiled in.
+pub(crate) fn missing_feature(feature: &str) -> String {
+    format!(
+        "the {feature} codec needs the `{feature}` feature of cacheaside, which this build lacks: \
+         `cacheaside = {{ version = \"…\", features = [\"{feature}\"] }}` in Cargo.toml"
+    )
+}
+
+/// The codec's name, as [`Codec::name`].
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parses a codec's [name](Codec::name) (any case, surrounding spaces ignored). A codec whose
+/// feature this build lacks is parsed too: the configuration that uses it says so.
+impl FromStr for Codec {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Codec, Error> {
+        let name = name.trim();
+        Codec::ALL
+            .into_iter()
+            .find(|codec| codec.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "unknown codec {name:?}: the codecs are msgpack, bincode, postcard and \
+                         json"
+                    ),
+                )
+            })
     }
 }
 
@@ -125,6 +235,8 @@ pub(crate) enum Undecodable {
     /// Well-formed, but not the expected type (e.g. written by an older deploy), or too large
     /// once decoded.
     Shape(DecodeError),
+    /// The reader's codec is not compiled in (a configuration that names one is refused first).
+    Unavailable(Codec),
 }
 
 /// Describes the problem without the stored data: safe to log.
@@ -134,6 +246,9 @@ impl fmt::Display for Undecodable {
             Undecodable::Envelope(mismatch) => write!(f, "envelope mismatch: {mismatch:?}"),
             Undecodable::Malformed(reason) => write!(f, "malformed payload: {reason}"),
             Undecodable::Shape(error) => write!(f, "another shape: {error}"),
+            Undecodable::Unavailable(codec) => {
+                write!(f, "the {codec} codec is not compiled in")
+            }
         }
     }
 }
@@ -160,6 +275,13 @@ pub(crate) fn encode_as<T: Serialize + ?Sized>(codec: Codec, value: &T) -> Resul
             serde_json::to_writer(&mut bytes, value).map_err(|e| failed(&e))?;
             Ok(bytes)
         }
+        // A configuration naming a codec this build lacks is refused, and the attribute cannot
+        // name one: not reached, but an error rather than a panic.
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::new(
+            ErrorKind::Config,
+            codec.unavailable().unwrap_or_default(),
+        )),
     }
 }
 
@@ -216,6 +338,9 @@ pub(crate) fn decode_as<T: DeserializeOwned>(codec: Codec, bytes: &[u8]) -> Resu
                 .map_err(|_| Undecodable::Malformed("trailing bytes after the value"))?;
             Ok(value)
         }
+        // Not reached (see `encode_as`): a miss, like any entry this reader cannot read.
+        #[allow(unreachable_patterns)]
+        _ => Err(Undecodable::Unavailable(codec)),
     }
 }
 

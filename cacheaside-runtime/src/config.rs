@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aerospike::ToHosts;
 
+use crate::codec::Codec;
 use crate::names::{name_problem, NameKind};
 use crate::set_policy::{self, Part, SetName, SetPolicies, SetPolicy};
 use crate::tls::{self, TlsProblem, TlsSettings};
@@ -158,6 +159,7 @@ fn invalid(setting: Setting, source: Source, problem: impl fmt::Display) -> Erro
 /// | `AEROSPIKE_CLUSTER_NAME` | [`cluster_name`](ConfigBuilder::cluster_name) | none | connect only to nodes of the cluster with this name |
 /// | `CACHEASIDE_SET_<SET>_TIMEOUT_MS` | [`set_policy`](ConfigBuilder::set_policy) | none | the operation timeout of one set's functions |
 /// | `CACHEASIDE_SET_<SET>_MAX_TTL_SECS` | [`set_policy`](ConfigBuilder::set_policy) | none | the longest TTL one set's entries are written with |
+/// | `CACHEASIDE_SET_<SET>_CODEC` | [`set_policy`](ConfigBuilder::set_policy) | each function's `codec` | how one set's values are encoded: `msgpack`, or with the feature of the same name `bincode`, `postcard`, `json` ([`Codec`]); takes precedence over the attributes' `codec` |
 ///
 /// In the per-set variables, `<SET>` is the set name in upper case with every character other
 /// than a letter or digit written as `_` (set `user-sessions`: `CACHEASIDE_SET_USER_SESSIONS_TIMEOUT_MS`).
@@ -471,7 +473,7 @@ impl Config {
                 }
             }
             if let Some((part, problem)) = policy.problem() {
-                return Err(set_policy_error(name, part, problem));
+                return Err(set_policy_error(name, part, &problem));
             }
         }
         let mut config = self;
@@ -607,6 +609,14 @@ impl Config {
             .unwrap_or(self.operation_timeout)
     }
 
+    /// The codec of a function of `set` whose attribute says `attribute`: the set's codec when
+    /// its policy names one (the operator's choice wins), else the attribute's.
+    pub(crate) fn codec_for(&self, set: &str, attribute: Codec) -> Codec {
+        self.policy_for(set)
+            .and_then(SetPolicy::codec_override)
+            .unwrap_or(attribute)
+    }
+
     /// `ttl` shortened to `set`'s TTL cap (unchanged when the set has none).
     pub(crate) fn cap_ttl(&self, set: &str, ttl: Ttl) -> Ttl {
         match self.policy_for(set) {
@@ -630,10 +640,12 @@ fn read_set_variable(policies: &mut SetPolicies, variable: &str, value: &str) ->
         (set, Part::Timeout)
     } else if let Some(set) = rest.strip_suffix(set_policy::ENV_MAX_TTL) {
         (set, Part::MaxTtl)
+    } else if let Some(set) = rest.strip_suffix(set_policy::ENV_CODEC) {
+        (set, Part::Codec)
     } else {
         return Err(named(
-            "per-set variables are CACHEASIDE_SET_<SET>_TIMEOUT_MS and \
-             CACHEASIDE_SET_<SET>_MAX_TTL_SECS",
+            "per-set variables are CACHEASIDE_SET_<SET>_TIMEOUT_MS, \
+             CACHEASIDE_SET_<SET>_MAX_TTL_SECS and CACHEASIDE_SET_<SET>_CODEC",
         ));
     };
     if set.is_empty() || set_policy::env_name(set) != set {
@@ -642,19 +654,25 @@ fn read_set_variable(policies: &mut SetPolicies, variable: &str, value: &str) ->
              letter or digit",
         ));
     }
-    let number: u64 = value.trim().parse().map_err(|_| {
-        named(match part {
-            Part::Timeout => "expected a whole number of milliseconds",
-            Part::MaxTtl => "expected a whole number of seconds",
-        })
-    })?;
+    let number = |unit: &str| {
+        value
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| named(&format!("expected a whole number of {unit}")))
+    };
     let policy = policies.entry(SetName::Env(set.to_owned()));
     let updated = match part {
-        Part::Timeout => policy.operation_timeout(Duration::from_millis(number)),
-        Part::MaxTtl => policy.max_ttl(Duration::from_secs(number)),
+        Part::Timeout => policy.operation_timeout(Duration::from_millis(number("milliseconds")?)),
+        Part::MaxTtl => policy.max_ttl(Duration::from_secs(number("seconds")?)),
+        Part::Codec => {
+            let codec: Codec = value
+                .parse()
+                .map_err(|error: Error| named(&error.to_string()))?;
+            policy.codec(codec)
+        }
     };
     if let Some((_, problem)) = updated.problem().filter(|(wrong, _)| *wrong == part) {
-        return Err(named(problem));
+        return Err(named(&problem));
     }
     *policy = updated;
     Ok(())
@@ -662,16 +680,22 @@ fn read_set_variable(policies: &mut SetPolicies, variable: &str, value: &str) ->
 
 /// The error of an invalid override, named as it was given.
 fn set_policy_error(name: &SetName, part: Part, problem: &str) -> Error {
-    let setting = match (name, part) {
-        (SetName::Exact(set), Part::Timeout) => {
-            format!("set_policy({set:?}) operation_timeout")
+    let setting = match name {
+        SetName::Exact(set) => {
+            let method = match part {
+                Part::Timeout => "operation_timeout",
+                Part::MaxTtl => "max_ttl",
+                Part::Codec => "codec",
+            };
+            format!("set_policy({set:?}) {method}")
         }
-        (SetName::Exact(set), Part::MaxTtl) => format!("set_policy({set:?}) max_ttl"),
-        (SetName::Env(set), Part::Timeout) => {
-            format!("{}{set}{}", set_policy::ENV_PREFIX, set_policy::ENV_TIMEOUT)
-        }
-        (SetName::Env(set), Part::MaxTtl) => {
-            format!("{}{set}{}", set_policy::ENV_PREFIX, set_policy::ENV_MAX_TTL)
+        SetName::Env(set) => {
+            let suffix = match part {
+                Part::Timeout => set_policy::ENV_TIMEOUT,
+                Part::MaxTtl => set_policy::ENV_MAX_TTL,
+                Part::Codec => set_policy::ENV_CODEC,
+            };
+            format!("{}{set}{suffix}", set_policy::ENV_PREFIX)
         }
     };
     Error::new(ErrorKind::Config, format!("invalid {setting}: {problem}"))
@@ -946,10 +970,11 @@ impl ConfigBuilder {
         self
     }
 
-    /// Overrides for the functions of one set (the attribute's `set`): its operation timeout
-    /// and a cap on its TTLs. Replaces an earlier `set_policy` of that set and its
-    /// `CACHEASIDE_SET_<SET>_…` variables. [`build`](Self::build) refuses a set name that
-    /// Aerospike would refuse (empty, over 63 bytes, or with a NUL, `:` or `;`).
+    /// Overrides for the functions of one set (the attribute's `set`): its operation timeout,
+    /// a cap on its TTLs and its codec (see [`SetPolicy`]). Replaces an earlier `set_policy` of
+    /// that set and its `CACHEASIDE_SET_<SET>_…` variables. [`build`](Self::build) refuses a set
+    /// name that Aerospike would refuse (empty, over 63 bytes, or with a NUL, `:` or `;`), and a
+    /// codec whose cargo feature this build lacks.
     pub fn set_policy(mut self, set: impl Into<String>, policy: SetPolicy) -> Self {
         self.config
             .set_policies
@@ -1071,6 +1096,7 @@ mod tests {
             "AEROSPIKE_CLUSTER_NAME",
             "CACHEASIDE_CLIENT_PER_RUNTIME_AFTER",
             "CACHEASIDE_SET_USERS_TIMEOUT_MS",
+            "CACHEASIDE_SET_USERS_CODEC",
         ]
         .into_iter()
         .map(|name| (name, ""))
@@ -1179,6 +1205,80 @@ mod tests {
     }
 
     #[test]
+    fn set_codecs_from_variables_take_precedence() {
+        let config = from(&[
+            ("CACHEASIDE_SET_USER_SESSIONS_CODEC", " MsgPack "),
+            ("CACHEASIDE_SET_ORDERS_CODEC", ""),
+        ])
+        .unwrap();
+        let policy = config.policy_for("user-sessions").unwrap();
+        assert_eq!(policy.codec_override(), Some(Codec::MessagePack));
+        // The set's codec wins over the attribute's; other sets keep their attribute's.
+        assert_eq!(
+            config.codec_for("user-sessions", Codec::Json),
+            Codec::MessagePack
+        );
+        assert_eq!(config.codec_for("orders", Codec::Json), Codec::Json);
+        assert!(config.policy_for("orders").is_none(), "empty means unset");
+    }
+
+    #[test]
+    fn set_codecs_of_every_feature() {
+        for codec in [Codec::Bincode, Codec::Postcard, Codec::Json] {
+            let variable = "CACHEASIDE_SET_PRICES_CODEC";
+            let from_env = from(&[(variable, codec.name())]);
+            let from_code = Config::builder()
+                .set_policy("prices", SetPolicy::new().codec(codec))
+                .build();
+            let results = [
+                ("CACHEASIDE_SET_PRICES_CODEC", from_env),
+                ("set_policy(\"prices\") codec", from_code),
+            ];
+            for (setting, result) in results {
+                if codec.is_available() {
+                    let config = result.unwrap();
+                    assert_eq!(config.codec_for("prices", Codec::MessagePack), codec);
+                    continue;
+                }
+                // A build without the codec's feature: a configuration error naming it.
+                let error = result.unwrap_err();
+                assert_eq!(error.kind(), ErrorKind::Config);
+                let message = error.to_string();
+                let feature = codec.feature().unwrap();
+                assert!(
+                    message.starts_with(&format!("invalid {setting}: ")),
+                    "{message}"
+                );
+                assert!(
+                    message.contains(&format!("`{feature}` feature")),
+                    "{message}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn codec_errors_name_the_fix() {
+        let message = crate::codec::missing_feature("json");
+        assert_eq!(
+            message,
+            "the json codec needs the `json` feature of cacheaside, which this build lacks: \
+             `cacheaside = { version = \"…\", features = [\"json\"] }` in Cargo.toml"
+        );
+        let error = set_policy_error(&SetName::Env("PRICES".to_owned()), Part::Codec, &message);
+        assert_eq!(
+            error.to_string(),
+            format!("invalid CACHEASIDE_SET_PRICES_CODEC: {message}")
+        );
+        // An unknown name lists the valid ones.
+        let unknown = from(&[("CACHEASIDE_SET_PRICES_CODEC", "protobuf")]).unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::Config);
+        let expected = "invalid CACHEASIDE_SET_PRICES_CODEC: unknown codec \"protobuf\": the \
+                        codecs are msgpack, bincode, postcard and json";
+        assert_eq!(unknown.to_string(), expected);
+    }
+
+    #[test]
     fn set_policy_errors_name_the_variable() {
         for (variable, value) in [
             ("CACHEASIDE_SET_USERS_TIMEOUT_MS", "fast"),
@@ -1188,6 +1288,8 @@ mod tests {
             ("CACHEASIDE_SET_USERS_TIMEOUT", "10"),
             ("CACHEASIDE_SET_users_TIMEOUT_MS", "10"),
             ("CACHEASIDE_SET__TIMEOUT_MS", "10"),
+            ("CACHEASIDE_SET_USERS_CODEC", "xml"),
+            ("CACHEASIDE_SET__CODEC", "json"),
         ] {
             let error = from(&[(variable, value)]).unwrap_err();
             assert_eq!(error.kind(), ErrorKind::Config);

@@ -229,7 +229,7 @@ async fn write_refreshed<R, K: ReturnKind<R>>(
     counters: &'static SetCounters,
 ) {
     let ttl = entry_ttl::<R, K>(spec, policy, &kind, &loaded);
-    let bytes = bytes_to_store::<R, K>(spec, true, &loaded, counters);
+    let bytes = bytes_to_store::<R, K>(spec, target.codec, true, &loaded, counters);
     drop(loaded);
     if let Some(bytes) = bytes {
         store_with_ttl(spec, target, bytes, ttl, counters).await;
@@ -400,7 +400,15 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
     let counters = stats::counters(spec.set);
     let usable = B::cache(prepare(spec, key, counters)).await;
     let mut leader = None;
-    if let Some((flight_key, bound)) = flight_of(spec, &usable) {
+    let flight = flight_of(spec, &usable);
+    // The codec of the call's value, shared and written: its flight's, its target's if it has one.
+    let codec = flight.as_ref().map_or(spec.codec, |flight| flight.codec);
+    if let Some(Flight {
+        key: flight_key,
+        bound,
+        ..
+    }) = flight
+    {
         loop {
             match flight::join(&flight_key, B::caller()) {
                 Role::Leader(lead) => {
@@ -410,7 +418,7 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
                 Role::Follower(follower) => match B::follow(follower, bound).await {
                     Landing::Abandoned => continue,
                     landing => {
-                        if let Some(value) = follow::<K::Value>(spec, landing, counters) {
+                        if let Some(value) = follow::<K::Value>(spec, codec, landing, counters) {
                             call.outcome = Outcome::Hit;
                             return Served::Done(K::from_cached(value));
                         }
@@ -464,6 +472,7 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
         kind,
         returned,
         write_target,
+        codec,
         stale,
         leader,
         call,
@@ -515,7 +524,8 @@ struct Loaded<R> {
 }
 
 /// Decides what follows a load: the stale value when the load failed in the stale window,
-/// otherwise the loaded value, shared with the call's followers and written back if cacheable.
+/// otherwise the loaded value, shared with the call's followers and written back if cacheable,
+/// encoded in the call's codec.
 #[allow(clippy::too_many_arguments)]
 fn after_load<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
@@ -523,6 +533,7 @@ fn after_load<R, K: ReturnKind<R>>(
     kind: &K,
     returned: R,
     write_target: Option<Target>,
+    codec: Codec,
     stale: Option<(K::Value, Vec<u8>)>,
     mut leader: Option<Leader>,
     call: &mut Call,
@@ -537,7 +548,7 @@ fn after_load<R, K: ReturnKind<R>>(
         };
     }
     let wanted = write_target.is_some() || leader.is_some();
-    let shared = bytes_to_store::<R, K>(spec, wanted, &returned, counters).map(Arc::new);
+    let shared = bytes_to_store::<R, K>(spec, codec, wanted, &returned, counters).map(Arc::new);
     let landed = land(leader, shared.clone());
     let write = match (write_target, shared) {
         (Some(target), Some(shared)) => {
@@ -609,7 +620,7 @@ pub(crate) async fn peek<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    peeked::<K::Value>(spec, find(spec, key).await)
+    peeked::<K::Value>(find(spec, key).await)
 }
 
 /// [`peek`] for a sync function.
@@ -618,7 +629,7 @@ pub(crate) fn peek_blocking<R, K: ReturnKind<R>>(
     key: KeyResult,
     _kind: K,
 ) -> Option<K::Value> {
-    peeked::<K::Value>(spec, bridge::block_on(find(spec, key)))
+    peeked::<K::Value>(bridge::block_on(find(spec, key)))
 }
 
 /// Reads the entry of a key, if the cache is usable.
@@ -628,28 +639,40 @@ async fn find(spec: &'static CacheSpec, key: KeyResult) -> Lookup {
     lookup(spec, usable, counters).await
 }
 
-fn peeked<T: serde::de::DeserializeOwned>(spec: &'static CacheSpec, found: Lookup) -> Option<T> {
+/// The value of a found entry, decoded in its target's codec.
+fn peeked<T: serde::de::DeserializeOwned>(found: Lookup) -> Option<T> {
     match found {
-        Lookup::Found(_, stored, _) => decode::<T>(spec.codec, stored).ok().map(|(value, _)| value),
+        Lookup::Found(target, stored, _) => decode::<T>(target.codec, stored)
+            .ok()
+            .map(|(value, _)| value),
         Lookup::Bypass | Lookup::Missing(_) | Lookup::Failed(_) => None,
     }
 }
 
-/// The flight key of a call and how long its followers wait, or `None` when the call does not
-/// coalesce (no key, or the cache is disabled).
-fn flight_of(
-    spec: &'static CacheSpec,
-    usable: &Result<Target, Bypass>,
-) -> Option<(FlightKey, Duration)> {
+/// How the calls of one key share one load.
+struct Flight {
+    key: FlightKey,
+    /// How long followers wait for the leader.
+    bound: Duration,
+    /// What the leader's value is encoded in, for its followers and its write-back.
+    codec: Codec,
+}
+
+/// The flight of a call, or `None` when the call does not coalesce (no key, or the cache is
+/// disabled).
+fn flight_of(spec: &'static CacheSpec, usable: &Result<Target, Bypass>) -> Option<Flight> {
     match usable {
-        Ok(target) => {
-            let bound = target.cache.config().single_flight_wait();
-            Some((FlightKey::of(spec, &target.key), bound))
-        }
-        // The cache is out of reach, but calls of one key still share one load.
+        Ok(target) => Some(Flight {
+            key: FlightKey::of(spec, &target.key),
+            bound: target.cache.config().single_flight_wait(),
+            codec: target.codec,
+        }),
+        // The cache is out of reach, but calls of one key still share one load, in the codec
+        // of the configuration (as their followers with a target decode it).
         Err(Bypass::Unusable(user_key)) => {
-            let flight_key = FlightKey::new(spec, user_key)?;
-            Some((flight_key, client::single_flight_wait(spec.cache)?))
+            let key = FlightKey::new(spec, user_key)?;
+            let (bound, codec) = client::flight_settings(spec)?;
+            Some(Flight { key, bound, codec })
         }
         Err(Bypass::Alone) => None,
     }
@@ -663,16 +686,18 @@ pub(crate) fn detach_flight(spec: &'static CacheSpec, key: &KeyResult) {
     }
 }
 
-/// A follower's value from its leader's landing; `None` sends it to load for itself.
+/// A follower's value from its leader's landing, encoded in `codec`; `None` sends it to load for
+/// itself.
 fn follow<T: serde::de::DeserializeOwned>(
     spec: &'static CacheSpec,
+    codec: Codec,
     landing: Landing,
     counters: &SetCounters,
 ) -> Option<T> {
     let Landing::Value(bytes) = landing else {
         return None;
     };
-    match codec::decode_as(spec.codec, &bytes) {
+    match codec::decode_as(codec, &bytes) {
         Ok(value) => {
             counters.count(Event::Hit);
             counters.count(Event::Coalesced);
@@ -761,7 +786,9 @@ async fn refresh_body<R, K: ReturnKind<R>, B: Body<R>>(
     }))
     .await;
     let returned = run_loader::<R, K, B>(body, counters).await;
-    if let Some(bytes) = bytes_to_store::<R, K>(spec, target.is_some(), &returned, counters) {
+    let codec = target.as_ref().map_or(spec.codec, |target| target.codec);
+    let wanted = target.is_some();
+    if let Some(bytes) = bytes_to_store::<R, K>(spec, codec, wanted, &returned, counters) {
         if let Some(target) = target {
             let ttl = entry_ttl::<R, K>(spec, policy, &kind, &returned);
             B::cache(store_with_ttl(spec, target, bytes, ttl, counters)).await;
@@ -843,7 +870,7 @@ fn resolve<T: serde::de::DeserializeOwned>(
             call.outcome = Outcome::Error;
             target
         }
-        Lookup::Found(target, stored, remaining) => match decode::<T>(spec.codec, stored) {
+        Lookup::Found(target, stored, remaining) => match decode::<T>(target.codec, stored) {
             Ok((value, bytes)) if is_stale(policy, remaining) => {
                 // The body runs: a miss, whatever it returns.
                 counters.count(Event::Miss);

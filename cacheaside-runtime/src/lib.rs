@@ -155,6 +155,7 @@ pub mod write_behind;
 mod writes;
 
 pub use client::{init, init_named};
+pub use codec::Codec;
 pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
 pub use key::{IntoUserKey, UserKey};

@@ -1,24 +1,30 @@
-//! Per-set policy overrides: a set's own operation timeout and TTL cap.
+//! Per-set policy overrides: a set's own operation timeout, TTL cap and codec.
 
 use std::time::Duration;
 
+use crate::codec::Codec;
 use crate::Ttl;
 
 /// Overrides for the functions of one set; install with
 /// [`ConfigBuilder::set_policy`](crate::ConfigBuilder::set_policy) or the environment
-/// (`CACHEASIDE_SET_<SET>_TIMEOUT_MS`, `CACHEASIDE_SET_<SET>_MAX_TTL_SECS`, see
-/// [`Config`](crate::Config)). Settings left out keep the configuration's.
+/// (`CACHEASIDE_SET_<SET>_TIMEOUT_MS`, `CACHEASIDE_SET_<SET>_MAX_TTL_SECS`,
+/// `CACHEASIDE_SET_<SET>_CODEC`, see [`Config`](crate::Config)). Settings left out keep the
+/// configuration's (and, for the codec, each function's `codec = "…"`).
+///
+/// A set's settings are the operator's, chosen at deploy time: they take precedence over what
+/// the attributes of the set's functions say.
 ///
 /// ```
 /// use std::time::Duration;
-/// use cacheaside_runtime::{Config, SetPolicy};
+/// use cacheaside_runtime::{Codec, Config, SetPolicy};
 ///
 /// let config = Config::builder()
 ///     .set_policy(
 ///         "sessions",
 ///         SetPolicy::new()
 ///             .operation_timeout(Duration::from_millis(10))
-///             .max_ttl(Duration::from_secs(300)),
+///             .max_ttl(Duration::from_secs(300))
+///             .codec(Codec::MessagePack),
 ///     )
 ///     .build()
 ///     .unwrap();
@@ -30,6 +36,7 @@ use crate::Ttl;
 pub struct SetPolicy {
     operation_timeout: Option<Duration>,
     max_ttl: Option<Duration>,
+    codec: Option<Codec>,
 }
 
 impl SetPolicy {
@@ -38,6 +45,7 @@ impl SetPolicy {
         SetPolicy {
             operation_timeout: None,
             max_ttl: None,
+            codec: None,
         }
     }
 
@@ -58,6 +66,17 @@ impl SetPolicy {
         self
     }
 
+    /// How every function of this set encodes its values, whatever its `codec = "…"` says:
+    /// reads and write-backs, companions, batch functions, `#[cache_put]` and write-behind alike,
+    /// so that all of them share the set's entries. Entries written in another codec (before a
+    /// deploy that changed it) are misses, loaded again and overwritten, never wrong values.
+    /// A codec whose cargo feature this build lacks makes
+    /// [`build`](crate::ConfigBuilder::build) fail with the feature to enable.
+    pub const fn codec(mut self, codec: Codec) -> Self {
+        self.codec = Some(codec);
+        self
+    }
+
     /// The operation timeout override, if any.
     pub const fn operation_timeout_override(&self) -> Option<Duration> {
         self.operation_timeout
@@ -68,19 +87,27 @@ impl SetPolicy {
         self.max_ttl
     }
 
+    /// The codec override, if any.
+    pub const fn codec_override(&self) -> Option<Codec> {
+        self.codec
+    }
+
     /// What is wrong with the settings, if anything: (which setting, problem).
-    pub(crate) fn problem(&self) -> Option<(Part, &'static str)> {
+    pub(crate) fn problem(&self) -> Option<(Part, String)> {
         if let Some(timeout) = self.operation_timeout {
             if timeout.is_zero() || timeout.as_millis() > u128::from(u32::MAX) {
-                return Some((Part::Timeout, "must be at least 1 ms and below 2^32 ms"));
+                let problem = "must be at least 1 ms and below 2^32 ms";
+                return Some((Part::Timeout, problem.to_owned()));
             }
         }
         if let Some(max) = self.max_ttl {
             if max < Duration::from_secs(1) || max.as_secs() > u64::from(u32::MAX) {
-                return Some((Part::MaxTtl, "must be at least 1 s and below 2^32 s"));
+                let problem = "must be at least 1 s and below 2^32 s";
+                return Some((Part::MaxTtl, problem.to_owned()));
             }
         }
-        None
+        let unavailable = self.codec.and_then(Codec::unavailable);
+        unavailable.map(|problem| (Part::Codec, problem))
     }
 
     /// `ttl` shortened to the cap (unchanged without one).
@@ -102,6 +129,7 @@ impl SetPolicy {
 pub(crate) enum Part {
     Timeout,
     MaxTtl,
+    Codec,
 }
 
 /// The prefix of the per-set environment variables.
@@ -110,6 +138,8 @@ pub(crate) const ENV_PREFIX: &str = "CACHEASIDE_SET_";
 pub(crate) const ENV_TIMEOUT: &str = "_TIMEOUT_MS";
 /// The suffix of a set's TTL cap variable.
 pub(crate) const ENV_MAX_TTL: &str = "_MAX_TTL_SECS";
+/// The suffix of a set's codec variable.
+pub(crate) const ENV_CODEC: &str = "_CODEC";
 
 /// A set name as it appears in environment variables: upper case, every character other than
 /// an ASCII letter or digit replaced by `_` (`user-sessions` → `USER_SESSIONS`).
@@ -249,5 +279,18 @@ mod tests {
         let short = SetPolicy::new().max_ttl(Duration::from_millis(500));
         assert_eq!(short.problem().map(|(part, _)| part), Some(Part::MaxTtl));
         assert_eq!(SetPolicy::new().problem(), None);
+        for codec in [
+            Codec::MessagePack,
+            Codec::Bincode,
+            Codec::Postcard,
+            Codec::Json,
+        ] {
+            let part = SetPolicy::new()
+                .codec(codec)
+                .problem()
+                .map(|(part, _)| part);
+            let expected = (!codec.is_available()).then_some(Part::Codec);
+            assert_eq!(part, expected, "{codec}");
+        }
     }
 }

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use crate::client;
+use crate::codec::{self, Codec};
 use crate::engine;
 use crate::key::{IntoUserKey, KeyResult};
 use crate::kind::{OptionKind, PlainKind, ResultKind, ReturnKind};
@@ -32,7 +33,7 @@ use crate::report::{self, Cause};
 use crate::spec::CacheSpec;
 use crate::stats::{self, Event, SetCounters};
 use crate::store::write::store_with_ttl;
-use crate::{bridge, codec, local, local_registry, Error, ErrorKind, Ttl};
+use crate::{bridge, local, local_registry, Error, ErrorKind, Ttl};
 
 /// Whether a returned value means the call succeeded: `Ok` of a `Result`, `Some` of an `Option`,
 /// any other value. Only then do `#[cache_put(value = …)]` and `#[cache_evict]` touch the cache.
@@ -67,22 +68,43 @@ impl<T> Outcome<T> for PlainKind {
 /// What a `#[cache_put]` call writes once its body returned: nothing after a failure, else the
 /// encoded value (or why it could not be encoded).
 #[derive(Debug)]
-pub struct PutEntry(Option<Result<Vec<u8>, Error>>);
+pub struct PutEntry(Option<Encoded>);
 
 /// The encoded value of `value = <expr>`, taken before the body runs (the body may consume the
 /// arguments the expression reads).
 #[derive(Debug)]
-pub struct PutValue(Result<Vec<u8>, Error>);
+pub struct PutValue(Encoded);
+
+/// A value encoded for a `#[cache_put]`, in the codec the readers of its set decode: the set's
+/// codec in the installed configuration, else the attribute's. Encoded before the cache is
+/// reached, so the codec is noted: should a new configuration change it before the write, the
+/// entry is left invalidated rather than written in a codec its readers no longer expect (see
+/// `write_replacing`).
+#[derive(Debug)]
+struct Encoded {
+    codec: Codec,
+    bytes: Result<Vec<u8>, Error>,
+}
+
+impl Encoded {
+    fn new<T: serde::Serialize + ?Sized>(spec: &'static CacheSpec, value: &T) -> Encoded {
+        let codec = client::codec_for(spec);
+        Encoded {
+            codec,
+            bytes: codec::encode_as(codec, value),
+        }
+    }
+}
 
 /// `#[cache_put]` without `value`: the cacheable part of the returned value (`Ok`, `Some`, a
 /// plain value), encoded as a cache-aside write-back of `spec`'s function would encode it (in its
-/// codec).
+/// set's codec, else its own).
 pub fn put_returned<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
     _kind: K,
     returned: &R,
 ) -> PutEntry {
-    PutEntry(K::cacheable(returned).map(|value| codec::encode_as(spec.codec, value)))
+    PutEntry(K::cacheable(returned).map(|value| Encoded::new(spec, value)))
 }
 
 /// A value `value = <expr>` can write: the reader decodes it as its own cached type.
@@ -94,9 +116,9 @@ pub fn put_returned<R, K: ReturnKind<R>>(
 pub trait WritableValue: serde::Serialize {}
 impl<T: serde::Serialize + ?Sized> WritableValue for T {}
 
-/// `value = <expr>`: encodes the value now, in `spec`'s codec.
+/// `value = <expr>`: encodes the value now, in the codec of `spec`'s set, else `spec`'s own.
 pub fn put_value<T: WritableValue + ?Sized>(spec: &'static CacheSpec, value: &T) -> PutValue {
-    PutValue(codec::encode_as(spec.codec, value))
+    PutValue(Encoded::new(spec, value))
 }
 
 /// `value = <expr>`: the value taken before the call, to be written if the call succeeded.
@@ -113,14 +135,14 @@ pub fn succeeded<R, K: Outcome<R>>(_kind: K, returned: &R) -> bool {
 /// problems are counted and logged once. A value that cannot be encoded removes the entry
 /// instead, since the source has changed.
 pub async fn cache_put(spec: &'static CacheSpec, key: KeyResult, entry: PutEntry) {
-    let Some(encoded) = entry.0 else {
+    let Some(Encoded { codec, bytes }) = entry.0 else {
         return;
     };
     let counters = stats::counters(spec.set);
     let user_key = key.as_ref().ok().cloned();
     local::forgetting_around(user_key, async move {
-        match encoded {
-            Ok(bytes) => write_replacing(spec, key, bytes, counters).await,
+        match bytes {
+            Ok(bytes) => write_replacing(spec, key, (codec, bytes), counters).await,
             Err(error) => {
                 counters.count(Event::CacheError);
                 report::warn_once(Cause::Encode, spec.set, || {
@@ -373,12 +395,12 @@ pub(crate) fn invalidate_key_blocking(
     bridge::run(invalidate_key(spec, key)).unwrap_or_else(|| Err(unavailable(spec)))
 }
 
-/// Writes `bytes` over whatever the entry holds: an invalidation marker first (so older loads
-/// lose), then the value, only over that marker.
+/// Writes `bytes`, encoded in `codec`, over whatever the entry holds: an invalidation marker
+/// first (so older loads lose), then the value, only over that marker.
 async fn write_replacing(
     spec: &'static CacheSpec,
     key: KeyResult,
-    bytes: Vec<u8>,
+    (codec, bytes): (Codec, Vec<u8>),
     counters: &'static SetCounters,
 ) {
     engine::detach_flight(spec, &key);
@@ -390,8 +412,21 @@ async fn write_replacing(
         )
     })
     .await;
-    if let Some(target) = target {
-        store_with_ttl(spec, target, bytes, spec.ttl, counters).await;
+    match target {
+        Some(target) if target.codec == codec => {
+            store_with_ttl(spec, target, bytes, spec.ttl, counters).await;
+        }
+        Some(_) => {
+            // A configuration installed since the value was encoded gave the set another codec,
+            // which its readers now expect: the marker stays, as after an evict.
+            tracing::debug!(
+                target: "cacheaside",
+                set = spec.set,
+                "the set's codec changed while {} ran; its entry is removed instead",
+                spec.function
+            );
+        }
+        None => {}
     }
 }
 
@@ -522,8 +557,10 @@ mod tests {
         assert!(succeeded(PlainKind, &()));
     }
 
+    // A cluster never installed: the values are encoded in the attribute's codec, and nothing
+    // installs a configuration from the environment.
     static PUT: CacheSpec = CacheSpec {
-        cache: None,
+        cache: Some("writes-unit"),
         namespace: None,
         set: "writes_unit",
         ttl: Ttl::Seconds(60),
@@ -539,12 +576,17 @@ mod tests {
         let written = put_returned(&PUT, ResultKind, &Ok::<u8, ()>(7))
             .0
             .unwrap()
+            .bytes
             .unwrap();
         assert_eq!(codec::decode::<u8>(&written).ok(), Some(7));
         let value = put_value(&PUT, &"new".to_owned());
         assert!(put_value_if(OptionKind, value, &None::<()>).0.is_none());
         let value = put_value(&PUT, &"new".to_owned());
-        let written = put_value_if(PlainKind, value, &()).0.unwrap().unwrap();
+        let written = put_value_if(PlainKind, value, &())
+            .0
+            .unwrap()
+            .bytes
+            .unwrap();
         assert_eq!(
             codec::decode::<String>(&written).ok(),
             Some("new".to_owned())

@@ -18,6 +18,14 @@ pub fn testkit_only(test: &str) -> Option<&'static TestServer> {
 
 /// Installs a configuration for the process's cluster, once.
 pub async fn init() -> &'static TestCluster {
+    init_with(|config| config).await
+}
+
+/// Installs the configuration for the process's cluster that `adjust` makes of the plain one,
+/// once: a test file that needs its own settings calls only this, with the same `adjust`.
+pub async fn init_with(
+    adjust: impl FnOnce(cacheaside::ConfigBuilder) -> cacheaside::ConfigBuilder,
+) -> &'static TestCluster {
     static INIT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     let cluster = cluster();
     INIT.get_or_init(|| async {
@@ -31,9 +39,8 @@ pub async fn init() -> &'static TestCluster {
         if let Some((user, password)) = cluster.credentials() {
             config = config.credentials(user, password);
         }
-        cacheaside::init(config.build().expect("valid test configuration"))
-            .await
-            .expect("init");
+        let config = adjust(config).build().expect("valid test configuration");
+        cacheaside::init(config).await.expect("init");
     })
     .await;
     cluster
@@ -49,6 +56,43 @@ pub async fn raw_client() -> aerospike::Client {
     aerospike::Client::new(&policy, &cluster.hosts())
         .await
         .expect("raw client connects")
+}
+
+/// Every bin of the record at `key`, read with `client` (a [`raw_client`]) the way another service
+/// would; panics when there is no such record.
+pub async fn raw_get(client: &aerospike::Client, key: &aerospike::Key) -> aerospike::Record {
+    let policy = aerospike::ReadPolicy::default();
+    client
+        .get(&policy, key, aerospike::Bins::All)
+        .await
+        .expect("the record is at the documented key")
+}
+
+/// Bin `data` of the record of `key` in `set`, read with a raw client the way another service
+/// would; panics when there is no such record or its bin `data` is not bytes.
+pub async fn raw_data(set: &str, key: aerospike::Value) -> Vec<u8> {
+    let key = aerospike::Key::new(cluster().namespace().to_owned(), set.to_owned(), key)
+        .expect("a valid key");
+    let record = raw_get(&raw_client().await, &key).await;
+    match record.bins.get("data") {
+        Some(aerospike::Value::Blob(bytes)) => bytes.clone(),
+        _ => panic!("bin data holds bytes: {:?}", record.bins),
+    }
+}
+
+/// A cached value of the tests: a user row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub name: String,
+}
+
+/// The user row of `id`, as a source would load it.
+pub fn user(id: u64) -> User {
+    User {
+        id,
+        name: format!("user-{id}"),
+    }
 }
 
 /// A value unique to this run, so tests never see records of an earlier run on a real cluster.

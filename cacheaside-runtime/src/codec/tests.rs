@@ -349,15 +349,48 @@ mod other_codecs {
 
     /// Every codec the build has.
     fn codecs() -> Vec<Codec> {
-        vec![
-            Codec::MessagePack,
-            #[cfg(feature = "bincode")]
-            Codec::Bincode,
-            #[cfg(feature = "postcard")]
-            Codec::Postcard,
-            #[cfg(feature = "json")]
-            Codec::Json,
-        ]
+        Codec::ALL
+            .into_iter()
+            .filter(|codec| codec.is_available())
+            .collect()
+    }
+
+    #[test]
+    fn names_parse_back() {
+        for codec in Codec::ALL {
+            assert_eq!(codec.name().parse::<Codec>().unwrap(), codec);
+            let shouted = format!(" {} ", codec.name().to_ascii_uppercase());
+            assert_eq!(shouted.parse::<Codec>().unwrap(), codec);
+            assert_eq!(codec.to_string(), codec.name());
+            assert_eq!(codec.feature().is_none(), codec == Codec::MessagePack);
+        }
+        let error = "xml".parse::<Codec>().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config);
+        assert!(
+            error
+                .to_string()
+                .contains("msgpack, bincode, postcard and json"),
+            "{error}"
+        );
+    }
+
+    /// A codec this build lacks (only the configuration could name one, and it refuses to) is
+    /// an error to encode with and a miss to decode with, never a panic.
+    #[test]
+    fn codecs_the_build_lacks_fail_softly() {
+        let bytes = encode(&user()).unwrap();
+        for codec in Codec::ALL.into_iter().filter(|codec| !codec.is_available()) {
+            let error = encode_as(codec, &user()).unwrap_err();
+            let feature = codec.feature().unwrap();
+            assert!(
+                error.to_string().contains(&format!("`{feature}` feature")),
+                "{error}"
+            );
+            assert_eq!(
+                decode_as::<User>(codec, &bytes),
+                Err(Undecodable::Unavailable(codec))
+            );
+        }
     }
 
     #[test]

@@ -153,6 +153,7 @@ pub(crate) fn target(
     match record_key(spec, &cache, user_key) {
         Ok(key) => Some(Target {
             stored_key_cost,
+            codec: cache.codec_for(spec),
             cache,
             key,
             expected: Expected::Absent,

@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use aerospike::{Expiration, Key, ResultCode};
 
 use crate::client::{Cache, Expected};
-use crate::codec;
+use crate::codec::{self, Codec};
 use crate::kind::ReturnKind;
 use crate::namespace::NamespaceStatus;
 use crate::report::{self, Cause};
@@ -46,6 +46,9 @@ pub(crate) struct Target {
     pub(crate) stored_key_cost: usize,
     /// The set's truncates when the load whose value goes here started (`None` until it starts).
     pub(crate) load_start: Option<LoadStart>,
+    /// How the entry is encoded: the set's codec, else the function's (see
+    /// [`Cache::codec_for`]). Resolved once per call, with the record.
+    pub(crate) codec: Codec,
 }
 
 impl Target {
@@ -293,16 +296,17 @@ pub(crate) fn is_stale_write(error: &Error) -> bool {
     )
 }
 
-/// The encoded cacheable part of `returned`, when it is to be written (`wanted`). An encoding
-/// failure is counted and reported.
+/// The cacheable part of `returned` encoded in `codec`, when it is to be written (`wanted`). An
+/// encoding failure is counted and reported.
 pub(crate) fn bytes_to_store<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
+    codec: Codec,
     wanted: bool,
     returned: &R,
     counters: &SetCounters,
 ) -> Option<Vec<u8>> {
     let value = K::cacheable(returned).filter(|_| wanted)?;
-    codec::encode_as(spec.codec, value)
+    codec::encode_as(codec, value)
         .map_err(|error| encode_failed(spec, counters, &error))
         .ok()
 }

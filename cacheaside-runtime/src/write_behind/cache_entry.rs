@@ -91,7 +91,7 @@ impl CacheEntries {
         else {
             return;
         };
-        let bytes = match codec::encode_as(spec.codec, value) {
+        let bytes = match codec::encode_as(target.codec, value) {
             Ok(bytes) => bytes,
             Err(error) => {
                 counters.count(Event::CacheError);
