@@ -19,6 +19,9 @@ pub(crate) enum Event {
     Oversize,
     RefreshAhead,
     StaleServed,
+    /// A call in the stale window answered with the old value because the body had not answered
+    /// within `soft_timeout`; also a [`StaleServed`](Event::StaleServed).
+    SoftTimeout,
     /// Counted with [`Hit`](Event::Hit) by `SetCounters::count_local_hit`, which builds it
     /// only for exported metrics.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
@@ -32,7 +35,7 @@ pub(crate) enum Event {
 impl Event {
     /// Every event, in declaration order (`event as usize` is its index here).
     #[cfg(test)]
-    pub(crate) const ALL: [Event; 17] = [
+    pub(crate) const ALL: [Event; 18] = [
         Event::Hit,
         Event::Miss,
         Event::Load,
@@ -47,6 +50,7 @@ impl Event {
         Event::Oversize,
         Event::RefreshAhead,
         Event::StaleServed,
+        Event::SoftTimeout,
         Event::LocalHit,
         Event::Touch,
         Event::Bypassed,
@@ -70,6 +74,7 @@ impl Event {
             Event::Oversize => "oversize",
             Event::RefreshAhead => "refreshes_ahead",
             Event::StaleServed => "stale_served",
+            Event::SoftTimeout => "soft_timeouts",
             Event::LocalHit => "local_hits",
             Event::Touch => "touches",
             Event::Bypassed => "bypassed",
@@ -86,7 +91,8 @@ pub(crate) enum Outcome {
     LocalHit,
     /// Not cached: the loader ran.
     Miss,
-    /// A stale entry was served because the loader failed (`stale_if_error`).
+    /// A stale entry was served because the loader failed (`stale_if_error`) or had not answered
+    /// within `soft_timeout`.
     Stale,
     /// The cache was skipped (disabled, breaker open, key could not be built).
     Bypass,

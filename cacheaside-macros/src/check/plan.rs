@@ -38,6 +38,8 @@ pub struct Policy {
     pub refresh_ahead_permille: u16,
     /// `stale_if_error`, in seconds; 0 when off.
     pub stale_if_error_secs: u32,
+    /// `soft_timeout`, in milliseconds; 0 when off.
+    pub soft_timeout_ms: u32,
     /// `local(…)`: the in-process tier.
     pub local: Option<Local>,
     /// `touch_on_read`, in thousandths of the TTL; 0 when off.

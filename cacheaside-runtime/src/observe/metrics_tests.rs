@@ -114,7 +114,7 @@ fn every_counter_is_exported_with_its_set_label() {
     }
     assert_eq!(
         capture.counters.lock().unwrap().len(),
-        17,
+        18,
         "one series each"
     );
     let stats = crate::stats().set(set);
@@ -144,6 +144,7 @@ fn one_each() -> SetStats {
         oversize: 1,
         refreshes_ahead: 1,
         stale_served: 1,
+        soft_timeouts: 1,
         local_hits: 1,
         touches: 1,
         bypassed: 1,
@@ -203,7 +204,7 @@ fn every_metric_is_described_with_its_unit() {
     let capture = Capture::default();
     ::metrics::with_local_recorder(&capture, describe);
     let described = capture.described.lock().unwrap();
-    assert_eq!(described.len(), 19);
+    assert_eq!(described.len(), COUNTERS.len() + 2);
     for (name, _) in COUNTERS {
         assert_eq!(described[name].0, Some(Unit::Count), "{name}");
     }
