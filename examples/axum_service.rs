@@ -156,6 +156,7 @@ async fn get_stats() -> Json<serde_json::Value> {
             "oversize": s.oversize,
             "refreshes_ahead": s.refreshes_ahead,
             "stale_served": s.stale_served,
+            "soft_timeouts": s.soft_timeouts,
             "local_hits": s.local_hits,
             "touches": s.touches,
         });

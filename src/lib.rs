@@ -269,7 +269,8 @@
 /// window the body runs first; an `Ok` replaces the entry (with a full TTL again) and is returned,
 /// an `Err` is answered with the old value instead (counted in [`SetStats::stale_served`]). After
 /// `ttl + window` the entry is gone and errors reach the caller. With `refresh_ahead`, the fraction
-/// applies to the fresh part. Needs a `ttl` in seconds; the same forms as `ttl` (`600`, `"10m"`).
+/// applies to the fresh part; with `soft_timeout`, a slow body is answered with the old value too.
+/// Needs a `ttl` in seconds; the same forms as `ttl` (`600`, `"10m"`).
 ///
 /// ```no_run
 /// # use cacheaside::cache_aside;
@@ -277,6 +278,35 @@
 /// async fn fx_rate(pair: String) -> Result<f64, String> {
 ///     # let _ = pair;
 ///     Ok(1.08) // if the rates service fails, last minute's rate is served for 10 more minutes
+/// }
+/// ```
+///
+/// ## `soft_timeout = "100ms"`
+///
+/// With `stale_if_error`: in the stale window, the call waits for the body at most this long. The
+/// body runs in the background on the cache's own runtime (as a refresh-ahead does), and an answer
+/// in time is taken as without the option (an `Ok` replaces the entry and is returned, an `Err` is
+/// answered with the old value). Once the soft timeout has passed, the call returns the old value
+/// at once, and the body finishes in the background and writes its value over the entry, unless
+/// the entry changed meanwhile (an invalidation wins). One background load per entry per process,
+/// a refresh-ahead of the entry included: calls that find it running answer with the old value at
+/// once. A call without an old value at hand (a miss, or past `ttl + window`) waits for the body
+/// as usual. Counted in [`SetStats::soft_timeouts`] (each also in [`SetStats::stale_served`]).
+/// With `local(…)`, the old value a late call returned leaves this process's local tier once the
+/// background load is done.
+///
+/// The body may finish after the call returned, so its arguments must be owned and `Send`, as for
+/// `refresh_ahead` (the same errors, at the same places). A sync function's body runs on a
+/// blocking thread of the cache's runtime. Not with `batch`. Needs `stale_if_error` (without it
+/// there is no old value to answer with: a compile error says so). A duration of at least 1 ms in
+/// the forms of the other options plus milliseconds: `"100ms"`, `"2s"`, or integer seconds.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "fx", ttl = "1m", stale_if_error = "10m", soft_timeout = "100ms")]
+/// async fn fx_rate(pair: String) -> Result<f64, String> {
+///     # let _ = pair;
+///     Ok(1.08) // past the minute, a rates service slower than 100 ms is answered by the old rate
 /// }
 /// ```
 ///
@@ -452,8 +482,8 @@
 ///   `<fn>_invalidate(ids)` invalidates the entry of every id (the first error is returned,
 ///   after every id was tried). There is no `_refresh` or `_peek` for a batch function.
 /// - **Not with** `key = …` (the ids are the keys), `none_ttl`, `refresh_ahead`,
-///   `stale_if_error`, `touch_on_read`, `ttl_from`, `local(…)` or `companions = false`: each is
-///   a compile error that says so. Sync functions work too (the batch read and the writes run on
+///   `stale_if_error`, `soft_timeout`, `touch_on_read`, `ttl_from`, `local(…)` or
+///   `companions = false`: each is a compile error that says so. Sync functions work too (the batch read and the writes run on
 ///   the cache's background runtime while the thread waits).
 ///
 /// ```no_run
@@ -676,7 +706,7 @@
 /// - [x] generic functions (`fn get<K: Serialize>(id: K)`) and generic return types
 ///   (`fn get<T: DeserializeOwned + Serialize>() -> Option<T>`)
 /// - [x] borrowed arguments and lifetimes: `&str`, `&[u64]`, `Cow<'_, str>`, `'a` (not with
-///   `refresh_ahead`, whose body outlives the call)
+///   `refresh_ahead` or `soft_timeout`, whose body may outlive the call)
 /// - [x] patterns: `(a, b): (u32, u32)`, `Point { x, y }: Point`, `mut total: u64`, `_: T`
 /// - [x] `#[cfg(…)]` on arguments (up to four), and on the function
 /// - [x] doc comments and other attributes (kept on the function; `cfg` and lint attributes also

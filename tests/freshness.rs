@@ -1,27 +1,44 @@
-//! Freshness options end to end: `none_ttl`, `refresh_ahead`, and the `<fn>_uncached` and
-//! `<fn>_peek` companions. Tests that move the test server's clock are skipped against a real
+//! Freshness options end to end: `none_ttl`, `refresh_ahead`, `stale_if_error`, `soft_timeout`,
+//! `touch_on_read`, `ttl_from`, and the `<fn>_uncached` and `<fn>_peek` companions. Tests that move the test server's clock are skipped against a real
 //! cluster, and hold [`CLOCK`] so that no other test of this file sees the clock jump meanwhile.
 
 mod common;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cacheaside::cache_aside;
+use cacheaside_testkit::TestServer;
 use serde::{Deserialize, Serialize};
+use tokio::sync::MutexGuard;
 
 /// Held by every test that advances the test server's clock.
 static CLOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Waits (bounded) until `done` holds; returns whether it did.
 async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    eventually_async(|| core::future::ready(done())).await
+}
+
+/// Waits (bounded) until the future `done` makes holds; returns whether it did.
+async fn eventually_async<F: Future<Output = bool>>(mut done: impl FnMut() -> F) -> bool {
     for _ in 0..500 {
-        if done() {
+        if done().await {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    done()
+    done().await
+}
+
+/// The test server and [`CLOCK`], held, for a test that moves the clock (with the cache
+/// configured); `None` against a real cluster, after saying so.
+async fn clock_test(test: &str) -> Option<(&'static TestServer, MutexGuard<'static, ()>)> {
+    let server = common::testkit_only(test)?;
+    let clock = CLOCK.lock().await;
+    common::init().await;
+    Some((server, clock))
 }
 
 // ---- none_ttl ----
@@ -224,16 +241,11 @@ async fn refresh_ahead_loads_once_in_the_background_under_100_concurrent_hits() 
         eventually(|| AHEAD_LOADS.load(Ordering::SeqCst) >= 2).await,
         "the background refresh ran"
     );
-    let refreshed = Some(Item { id, version: 2 });
-    let mut written = false;
-    for _ in 0..500 {
-        if ahead_peek(id).await == refreshed {
-            written = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(written, "the refreshed value was written");
+    let refreshed = &Some(Item { id, version: 2 });
+    assert!(
+        eventually_async(|| async move { ahead_peek(id).await == *refreshed }).await,
+        "the refreshed value was written"
+    );
     assert_eq!(
         AHEAD_LOADS.load(Ordering::SeqCst),
         2,
@@ -308,8 +320,13 @@ static STALE_SOURCE_DOWN: AtomicBool = AtomicBool::new(false);
 
 #[cache_aside(set = "fresh_stale", ttl = 60, stale_if_error = "10m", key = format!("stale:{id}"))]
 async fn quote(id: u64) -> Result<Item, String> {
-    let version = STALE_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
-    if STALE_SOURCE_DOWN.load(Ordering::SeqCst) {
+    failing_source(id, &STALE_LOADS, &STALE_SOURCE_DOWN)
+}
+
+/// The next answer of a source that counts its runs in `loads` and fails while `down` is set.
+fn failing_source(id: u64, loads: &AtomicUsize, down: &AtomicBool) -> Result<Item, String> {
+    let version = loads.fetch_add(1, Ordering::SeqCst) + 1;
+    if down.load(Ordering::SeqCst) {
         return Err("source down".to_owned());
     }
     Ok(Item { id, version })
@@ -317,18 +334,33 @@ async fn quote(id: u64) -> Result<Item, String> {
 
 #[tokio::test]
 async fn stale_if_error_serves_the_old_value_while_the_source_fails() {
-    let Some(server) =
-        common::testkit_only("stale_if_error_serves_the_old_value_while_the_source_fails")
-    else {
+    stale_while_the_source_fails(
+        "stale_if_error_serves_the_old_value_while_the_source_fails",
+        ("fresh_stale", "stale"),
+        quote,
+        (&STALE_LOADS, &STALE_SOURCE_DOWN),
+    )
+    .await;
+}
+
+/// The `stale_if_error` scenario: an entry lives ttl + window; past the ttl, a body that fails is
+/// answered with the old value and one that succeeds replaces it. `call` is a function of `set`
+/// whose keys are `<prefix>:<id>` and whose body counts its runs in `loads` and fails while
+/// `source_down` is set.
+async fn stale_while_the_source_fails<F: Future<Output = Result<Item, String>>>(
+    test: &str,
+    (set, prefix): (&str, &str),
+    call: impl Fn(u64) -> F,
+    (loads, source_down): (&AtomicUsize, &AtomicBool),
+) {
+    let Some((server, _clock)) = clock_test(test).await else {
         return;
     };
-    let _clock = CLOCK.lock().await;
-    let cluster = common::init().await;
     let id = common::unique();
-    let stats = || cacheaside::stats().set("fresh_stale");
-    assert_eq!(quote(id).await, Ok(Item { id, version: 1 }));
+    let stats = || cacheaside::stats().set(set);
+    assert_eq!(call(id).await, Ok(Item { id, version: 1 }));
     let record = server
-        .record(cluster.namespace(), "fresh_stale", format!("stale:{id}"))
+        .record(common::cluster().namespace(), set, format!("{prefix}:{id}"))
         .expect("stored");
     let lifetime = record.ttl.expect("with a TTL");
     assert!(
@@ -336,39 +368,35 @@ async fn stale_if_error_serves_the_old_value_while_the_source_fails() {
         "the record lives ttl + the stale window: {lifetime:?}"
     );
     server.clock().advance(Duration::from_secs(30));
-    assert_eq!(quote(id).await, Ok(Item { id, version: 1 }), "fresh: a hit");
-    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 1);
+    assert_eq!(call(id).await, Ok(Item { id, version: 1 }), "fresh: a hit");
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
 
-    STALE_SOURCE_DOWN.store(true, Ordering::SeqCst);
+    source_down.store(true, Ordering::SeqCst);
     server.clock().advance(Duration::from_secs(40));
     assert_eq!(
-        quote(id).await,
+        call(id).await,
         Ok(Item { id, version: 1 }),
         "past the ttl the body runs first; it fails, so the old value is served"
     );
-    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 2);
+    assert_eq!(loads.load(Ordering::SeqCst), 2);
     server.clock().advance(Duration::from_secs(300));
     assert_eq!(
-        quote(id).await,
+        call(id).await,
         Ok(Item { id, version: 1 }),
         "still in the window"
     );
-    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 3);
-    assert_eq!(stats().stale_served, 2);
+    assert_eq!(loads.load(Ordering::SeqCst), 3);
+    assert_eq!((stats().stale_served, stats().soft_timeouts), (2, 0));
 
-    STALE_SOURCE_DOWN.store(false, Ordering::SeqCst);
+    source_down.store(false, Ordering::SeqCst);
     assert_eq!(
-        quote(id).await,
+        call(id).await,
         Ok(Item { id, version: 4 }),
         "the source recovered: its value replaces the stale one"
     );
-    assert_eq!(
-        quote(id).await,
-        Ok(Item { id, version: 4 }),
-        "and is cached"
-    );
-    assert_eq!(STALE_LOADS.load(Ordering::SeqCst), 4);
-    assert_eq!(stats().stale_served, 2);
+    assert_eq!(call(id).await, Ok(Item { id, version: 4 }), "and is cached");
+    assert_eq!(loads.load(Ordering::SeqCst), 4);
+    assert_eq!((stats().stale_served, stats().soft_timeouts), (2, 0));
 }
 
 static WINDOW_SOURCE_DOWN: AtomicBool = AtomicBool::new(false);
@@ -403,6 +431,219 @@ async fn stale_if_error_ends_with_the_window() {
         cacheaside::stats().set("fresh_stale_window").stale_served,
         0
     );
+}
+
+// ---- soft_timeout ----
+
+static SOFT_LOADS: AtomicUsize = AtomicUsize::new(0);
+/// Holds every load after the first until the test releases it.
+static SOFT_GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+
+#[cache_aside(
+    set = "fresh_soft",
+    ttl = 60,
+    stale_if_error = "10m",
+    soft_timeout = "100ms"
+)]
+async fn soft_quote(id: u64) -> Result<Item, String> {
+    let version = SOFT_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if version == 1 {
+        // A miss has no old value to answer with: its caller waits, however long the body takes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    } else {
+        SOFT_GATE.acquire().await.expect("gate open").forget();
+    }
+    Ok(Item { id, version })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn soft_timeout_answers_with_the_old_value_while_one_body_finishes_in_the_background() {
+    let Some((server, _clock)) = clock_test(
+        "soft_timeout_answers_with_the_old_value_while_one_body_finishes_in_the_background",
+    )
+    .await
+    else {
+        return;
+    };
+    let id = common::unique();
+    let stats = || cacheaside::stats().set("fresh_soft");
+    assert_eq!(soft_quote(id).await, Ok(Item { id, version: 1 }));
+    server.clock().advance(Duration::from_secs(61));
+    let before = stats();
+
+    // Past the ttl, inside the window: the body is held until the calls have returned.
+    let calls: Vec<_> = (0..20).map(|_| tokio::spawn(soft_quote(id))).collect();
+    for call in calls {
+        let returned = tokio::time::timeout(Duration::from_secs(10), call)
+            .await
+            .expect("no caller waits for the held body");
+        assert_eq!(
+            returned.expect("call"),
+            Ok(Item { id, version: 1 }),
+            "the old value"
+        );
+    }
+    assert_eq!(
+        SOFT_LOADS.load(Ordering::SeqCst),
+        2,
+        "one body for every caller, still running"
+    );
+    let during = stats();
+    let soft_timeouts = during.soft_timeouts - before.soft_timeouts;
+    assert!(soft_timeouts >= 1, "{during:?}");
+    assert_eq!(during.stale_served - before.stale_served, soft_timeouts);
+    assert_eq!(
+        soft_timeouts + (during.coalesced - before.coalesced),
+        20,
+        "each caller was late or followed a late caller: {during:?}"
+    );
+    assert_eq!(during.loads - before.loads, 1);
+    assert_eq!(soft_quote_peek(id).await, Some(Item { id, version: 1 }));
+
+    SOFT_GATE.add_permits(1);
+    let loaded = &Some(Item { id, version: 2 });
+    assert!(
+        eventually_async(|| async move { soft_quote_peek(id).await == *loaded }).await,
+        "the background body wrote its value"
+    );
+    assert_eq!(soft_quote(id).await, Ok(Item { id, version: 2 }));
+    assert_eq!(SOFT_LOADS.load(Ordering::SeqCst), 2, "the body ran once");
+    assert_eq!(stats().stale_writes_prevented, 0);
+}
+
+static PROMPT_LOADS: AtomicUsize = AtomicUsize::new(0);
+static PROMPT_SOURCE_DOWN: AtomicBool = AtomicBool::new(false);
+
+/// With a soft timeout none of its answers comes near.
+#[cache_aside(
+    set = "fresh_soft_prompt",
+    ttl = 60,
+    stale_if_error = "10m",
+    soft_timeout = "10s",
+    key = format!("prompt:{id}")
+)]
+async fn prompt_quote(id: u64) -> Result<Item, String> {
+    failing_source(id, &PROMPT_LOADS, &PROMPT_SOURCE_DOWN)
+}
+
+#[tokio::test]
+async fn a_body_that_answers_within_the_soft_timeout_is_taken_as_without_it() {
+    stale_while_the_source_fails(
+        "a_body_that_answers_within_the_soft_timeout_is_taken_as_without_it",
+        ("fresh_soft_prompt", "prompt"),
+        prompt_quote,
+        (&PROMPT_LOADS, &PROMPT_SOURCE_DOWN),
+    )
+    .await;
+}
+
+static SOFT_SYNC_LOADS: AtomicUsize = AtomicUsize::new(0);
+/// Lets loads after the first finish.
+static SOFT_SYNC_OPEN: AtomicBool = AtomicBool::new(false);
+
+#[cache_aside(
+    set = "fresh_soft_sync",
+    ttl = 60,
+    stale_if_error = "10m",
+    soft_timeout = "100ms"
+)]
+fn soft_quote_sync(id: u64) -> Result<Item, String> {
+    let version = SOFT_SYNC_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    for _ in 0..2_000 {
+        if version == 1 || SOFT_SYNC_OPEN.load(Ordering::SeqCst) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(Item { id, version })
+}
+
+#[tokio::test]
+async fn a_sync_function_answers_with_the_old_value_while_its_body_runs_on_a_background_thread() {
+    let Some((server, _clock)) = clock_test(
+        "a_sync_function_answers_with_the_old_value_while_its_body_runs_on_a_background_thread",
+    )
+    .await
+    else {
+        return;
+    };
+    let id = common::unique();
+    assert_eq!(soft_quote_sync(id), Ok(Item { id, version: 1 }));
+    server.clock().advance(Duration::from_secs(61));
+    assert_eq!(
+        soft_quote_sync(id),
+        Ok(Item { id, version: 1 }),
+        "the body is held: the old value"
+    );
+    assert_eq!(
+        soft_quote_sync(id),
+        Ok(Item { id, version: 1 }),
+        "its load still runs: the old value at once"
+    );
+    assert_eq!(SOFT_SYNC_LOADS.load(Ordering::SeqCst), 2);
+    assert_eq!(cacheaside::stats().set("fresh_soft_sync").soft_timeouts, 2);
+
+    SOFT_SYNC_OPEN.store(true, Ordering::SeqCst);
+    let loaded = Some(Item { id, version: 2 });
+    assert!(
+        eventually(|| soft_quote_sync_peek(id) == loaded).await,
+        "the background body wrote its value"
+    );
+    assert_eq!(soft_quote_sync(id), Ok(Item { id, version: 2 }));
+    assert_eq!(SOFT_SYNC_LOADS.load(Ordering::SeqCst), 2);
+}
+
+static SOFT_LOCAL_LOADS: AtomicUsize = AtomicUsize::new(0);
+static SOFT_LOCAL_GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(0);
+
+#[cache_aside(
+    set = "fresh_soft_local",
+    ttl = 60,
+    stale_if_error = "10m",
+    soft_timeout = "100ms",
+    local(ttl = "1h", capacity = 100)
+)]
+async fn soft_local_quote(id: u64) -> Result<Item, String> {
+    let version = SOFT_LOCAL_LOADS.fetch_add(1, Ordering::SeqCst) + 1;
+    if version > 1 {
+        SOFT_LOCAL_GATE.acquire().await.expect("gate open").forget();
+    }
+    Ok(Item { id, version })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_tier_drops_the_old_value_once_the_background_body_wrote() {
+    let Some((server, _clock)) =
+        clock_test("the_local_tier_drops_the_old_value_once_the_background_body_wrote").await
+    else {
+        return;
+    };
+    let id = common::unique();
+    // Written to Aerospike only: `_refresh` leaves the local tier empty.
+    assert_eq!(
+        soft_local_quote_refresh(id).await,
+        Ok(Item { id, version: 1 })
+    );
+    server.clock().advance(Duration::from_secs(61));
+    assert_eq!(
+        soft_local_quote(id).await,
+        Ok(Item { id, version: 1 }),
+        "the old value, which the local tier keeps"
+    );
+    let local_hits = cacheaside::stats().set("fresh_soft_local").local_hits;
+    assert_eq!(soft_local_quote(id).await, Ok(Item { id, version: 1 }));
+    assert_eq!(
+        cacheaside::stats().set("fresh_soft_local").local_hits,
+        local_hits + 1
+    );
+
+    SOFT_LOCAL_GATE.add_permits(1);
+    let loaded: &Result<Item, String> = &Ok(Item { id, version: 2 });
+    assert!(
+        eventually_async(|| async move { soft_local_quote(id).await == *loaded }).await,
+        "the background body wrote its value, and the local tier let go of the old one"
+    );
+    assert_eq!(SOFT_LOCAL_LOADS.load(Ordering::SeqCst), 2);
 }
 
 // ---- touch_on_read ----

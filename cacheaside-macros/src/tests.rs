@@ -151,6 +151,22 @@ fn freshness_options_pick_the_runtime_entry_point_and_kind() {
     assert!(fresh.contains("NegativeOptionKind"), "{fresh}");
     assert!(fresh.contains("refresh_ahead_permille : 200u16"), "{fresh}");
     assert!(fresh.contains("Ttl :: Seconds (5u32)"), "{fresh}");
+    let soft = expand(
+        quote!(
+            set = "s",
+            ttl = 60,
+            stale_if_error = "10m",
+            soft_timeout = "250ms"
+        ),
+        quote!(
+            async fn find(id: u32) -> Result<u32, String> {
+                Ok(id)
+            }
+        ),
+    );
+    assert!(soft.contains("get_or_load_refreshing ("), "{soft}");
+    assert!(soft.contains("soft_timeout_ms : 250u32"), "{soft}");
+    assert!(soft.contains("refresh_ahead_permille : 0u16"), "{soft}");
 }
 
 #[test]

@@ -217,8 +217,9 @@ pub fn invalidate_blocking(spec: &'static CacheSpec, key: KeyResult) -> Result<(
     crate::writes::invalidate_key_blocking(spec, key)
 }
 
-/// [`get_or_load`] with the function's [`CachePolicy`]. A hit near expiry is not refreshed here
-/// (that needs a loader that can move to the background: see [`get_or_load_refreshing`]).
+/// [`get_or_load`] with the function's [`CachePolicy`]. A hit near expiry is not refreshed here,
+/// and a call in the stale window waits for its body (both need a loader that can move to the
+/// background: see [`get_or_load_refreshing`]).
 pub fn get_or_load_with<R, K, F>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
@@ -233,9 +234,11 @@ where
     crate::engine::get_or_load_with(spec, policy, key, kind, load)
 }
 
-/// [`get_or_load_with`] for `refresh_ahead`: a hit whose remaining TTL is below the policy's
-/// fraction returns the cached value at once and hands `load` to the cache's background runtime,
-/// which runs it and writes its value, once per entry per process.
+/// [`get_or_load_with`] for `refresh_ahead` and `soft_timeout`, whose `load` may run on the
+/// cache's background runtime, once per entry per process, and write its value there: a hit whose
+/// remaining TTL is below the policy's fraction returns the cached value at once and hands `load`
+/// over; a call in the stale window starts `load` there and waits for it at most the soft
+/// timeout, then returns the old value.
 pub fn get_or_load_refreshing<R, K, F>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
@@ -245,26 +248,26 @@ pub fn get_or_load_refreshing<R, K, F>(
 ) -> impl Future<Output = R>
 where
     R: Send + 'static,
-    K: ReturnKind<R> + Send + 'static,
+    K: ReturnKind<R> + Clone + Send + 'static,
     F: BackgroundLoad<R>,
 {
     crate::engine::get_or_load_refreshing(spec, policy, key, kind, load)
 }
 
-/// A loader future that `refresh_ahead` can run in the background.
+/// A loader future that `refresh_ahead` and `soft_timeout` can run in the background.
 #[diagnostic::on_unimplemented(
-    message = "`refresh_ahead` runs the body in the background, so the body's future must be `Send + 'static`",
+    message = "`refresh_ahead` and `soft_timeout` run the body in the background, so the body's future must be `Send + 'static`",
     label = "this function's body borrows its arguments or is not `Send`",
-    note = "take owned arguments (e.g. `Arc<Pool>` instead of `&Pool`), or remove `refresh_ahead`"
+    note = "take owned arguments (e.g. `Arc<Pool>` instead of `&Pool`), or remove `refresh_ahead` and `soft_timeout`"
 )]
 pub trait BackgroundLoad<R>: Future<Output = R> + Send + 'static {}
 impl<R, F: Future<Output = R> + Send + 'static> BackgroundLoad<R> for F {}
 
-/// A sync loader that `refresh_ahead` can run in the background.
+/// A sync loader that `refresh_ahead` and `soft_timeout` can run in the background.
 #[diagnostic::on_unimplemented(
-    message = "`refresh_ahead` runs the body on a background thread, so the body must be `Send + 'static`",
+    message = "`refresh_ahead` and `soft_timeout` run the body on a background thread, so the body must be `Send + 'static`",
     label = "this function's body borrows its arguments or is not `Send`",
-    note = "take owned arguments (e.g. `Arc<Pool>` instead of `&Pool`), or remove `refresh_ahead`"
+    note = "take owned arguments (e.g. `Arc<Pool>` instead of `&Pool`), or remove `refresh_ahead` and `soft_timeout`"
 )]
 pub trait BackgroundLoadBlocking<R>: FnOnce() -> R + Send + 'static {}
 impl<R, L: FnOnce() -> R + Send + 'static> BackgroundLoadBlocking<R> for L {}
@@ -280,7 +283,7 @@ pub fn get_or_load_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     crate::engine::get_or_load_with_blocking(spec, policy, key, kind, load)
 }
 
-/// [`get_or_load_refreshing`] for a sync function: the background refresh calls `load` on a
+/// [`get_or_load_refreshing`] for a sync function: in the background, `load` is called on a
 /// blocking thread of the cache's background runtime.
 pub fn get_or_load_refreshing_blocking<R, K, L>(
     spec: &'static CacheSpec,
@@ -291,7 +294,7 @@ pub fn get_or_load_refreshing_blocking<R, K, L>(
 ) -> R
 where
     R: Send + 'static,
-    K: ReturnKind<R> + Send + 'static,
+    K: ReturnKind<R> + Clone + Send + 'static,
     L: BackgroundLoadBlocking<R>,
 {
     crate::engine::get_or_load_blocking_refreshing(spec, policy, key, kind, load)

@@ -2,10 +2,12 @@
 //! ever reaches the caller of an annotated function, which gets its loader's result instead.
 
 use core::future::Future;
+use core::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aerospike::{ResultCode, Value};
+use tokio::sync::oneshot;
 use tracing::Instrument as _;
 
 use crate::backplane;
@@ -28,7 +30,7 @@ use crate::store::locate::{self, Bypass, Unconnected, Wording};
 use crate::store::write::{
     bytes_to_store, mark_invalidated, note_truncate, store_with_ttl, unshare, Target,
 };
-use crate::{Error, Ttl, UserKey};
+use crate::{local, Error, Ttl, UserKey};
 
 mod lease;
 mod recover;
@@ -61,7 +63,7 @@ pub(crate) async fn get_or_load<R, K: ReturnKind<R>, F: Future<Output = R>>(
     get_or_load_with(spec, &CachePolicy::DEFAULT, key, kind, load).await
 }
 
-/// `get_or_load` with a policy; refresh-ahead needs [`get_or_load_refreshing`].
+/// `get_or_load` with a policy; refresh-ahead and soft timeouts need [`get_or_load_refreshing`].
 pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
@@ -80,7 +82,7 @@ pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>
         key,
         &kind,
         Awaited(load),
-        false,
+        None,
         &mut call,
     ));
     // Awaited here, and again in `get_or_load_refreshing`, rather than through a helper both
@@ -97,7 +99,8 @@ pub(crate) async fn get_or_load_with<R, K: ReturnKind<R>, F: Future<Output = R>>
     returned
 }
 
-/// `get_or_load` whose hits near expiry hand `load` to the background runtime.
+/// `get_or_load` whose body may go to the background runtime: a hit near expiry hands it over
+/// (refresh-ahead), and a call in the stale window waits for it there at most its soft timeout.
 pub(crate) async fn get_or_load_refreshing<R, K, F>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
@@ -107,18 +110,19 @@ pub(crate) async fn get_or_load_refreshing<R, K, F>(
 ) -> R
 where
     R: Send + 'static,
-    K: ReturnKind<R> + Send + 'static,
+    K: ReturnKind<R> + Clone + Send + 'static,
     F: Future<Output = R> + Send + 'static,
 {
     let mut call = Call::start(spec);
     let span = call.span.clone();
+    let start: StartLoad<R, K, Awaited<F>> = start_awaited;
     let served = RecycledBox::new(serve::<R, K, _>(
         spec,
         policy,
         key,
         &kind,
         Awaited(load),
-        true,
+        Some(start),
         &mut call,
     ));
     let served = if span.is_disabled() {
@@ -127,13 +131,11 @@ where
         served.instrument(span).await
     };
     call.finish(spec);
-    returned_refreshing::<R, K, _, _>(spec, policy, kind, served, |Awaited(load)| async move {
-        Some(load.await)
-    })
+    returned_refreshing::<R, K, _>(spec, policy, &kind, served, start)
 }
 
 /// [`get_or_load_refreshing`] for a sync function: the loader runs on a blocking thread of the
-/// background runtime.
+/// background runtime when it goes there.
 pub(crate) fn get_or_load_blocking_refreshing<R, K, L>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
@@ -143,82 +145,221 @@ pub(crate) fn get_or_load_blocking_refreshing<R, K, L>(
 ) -> R
 where
     R: Send + 'static,
-    K: ReturnKind<R> + Send + 'static,
+    K: ReturnKind<R> + Clone + Send + 'static,
     L: FnOnce() -> R + Send + 'static,
 {
     let mut call = Call::start(spec);
     let body = Blocking(load);
+    let start: StartLoad<R, K, Blocking<L>> = start_blocking;
     let served = call.span.clone().in_scope(|| {
         wait::run_blocking(serve::<R, K, _>(
-            spec, policy, key, &kind, body, true, &mut call,
+            spec,
+            policy,
+            key,
+            &kind,
+            body,
+            Some(start),
+            &mut call,
         ))
     });
     call.finish(spec);
-    returned_refreshing::<R, K, _, _>(spec, policy, kind, served, |Blocking(load)| async move {
-        tokio::task::spawn_blocking(load).await.ok()
-    })
+    returned_refreshing::<R, K, _>(spec, policy, &kind, served, start)
 }
 
 /// The value a call returns; a hit near expiry also starts its refresh-ahead, which runs the
 /// body in the background and writes its value over the entry.
-fn returned_refreshing<R, K, B, F>(
+fn returned_refreshing<R, K, B>(
     spec: &'static CacheSpec,
     policy: &'static CachePolicy,
-    kind: K,
+    kind: &K,
     served: Served<R, B>,
-    in_background: impl FnOnce(B) -> F,
-) -> R
-where
-    R: Send + 'static,
-    K: ReturnKind<R> + Send + 'static,
-    F: Future<Output = Option<R>> + Send + 'static,
-{
+    start: StartLoad<R, K, B>,
+) -> R {
     match served {
         Served::Done(returned) => returned,
         Served::NearExpiry(returned, body, target, claim) => {
-            let counters = stats::counters(spec.set);
-            let loading = in_background(body);
-            let leased = lease::length(policy);
-            if leased.is_none() {
-                counters.count(Event::RefreshAhead);
+            let refresh = InBackground::new(spec, policy, target, claim, None);
+            // Without a background runtime there is nothing to run it on: the entry expires.
+            // With a lease, it is counted once this process is the one in the fleet that
+            // refreshes (see `load_in_background`).
+            if start(kind, body, refresh) && lease::length(policy).is_none() {
+                stats::counters(spec.set).count(Event::RefreshAhead);
             }
-            let refresh = async move {
-                // With a lease, one process in the fleet refreshes (see `lease`): counted once
-                // this one is it.
-                let target = match leased {
-                    Some(length) => match lease::claim_refresh(target, length).await {
-                        Some(target) => {
-                            counters.count(Event::RefreshAhead);
-                            target
-                        }
-                        None => return drop(claim),
-                    },
-                    None => target,
-                };
-                counters.count(Event::Load);
-                // `None`: the loader panicked and has nothing to write. The claim is released
-                // either way.
-                if let Some(loaded) = loading.await {
-                    count_failed_load::<R, K>(&loaded, counters);
-                    write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
-                }
-                drop(claim);
-            };
-            spawn_refresh(refresh);
             returned
         }
     }
 }
 
-/// Runs a refresh-ahead on the background runtime; without one, there is nothing to run it on
-/// and the entry simply expires.
-fn spawn_refresh(refresh: impl Future<Output = ()> + Send + 'static) {
-    if let Ok(runtime) = client::background() {
-        runtime.spawn(refresh);
+/// What a call's body goes to the background runtime with, where it runs once per entry per
+/// process (see [`load_in_background`]).
+struct InBackground<R> {
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    /// The entry the call read: the loaded value replaces it, unless it changed since.
+    target: Target,
+    /// The entry's one background load in this process.
+    claim: Claim,
+    /// The call that waits for the value, if one does (`soft_timeout`).
+    waiting: Option<Waiting<R>>,
+}
+
+impl<R> InBackground<R> {
+    fn new(
+        spec: &'static CacheSpec,
+        policy: &'static CachePolicy,
+        target: Target,
+        claim: Claim,
+        waiting: Option<Waiting<R>>,
+    ) -> Self {
+        InBackground {
+            spec,
+            policy,
+            target,
+            claim,
+            waiting,
+        }
     }
 }
 
-/// Writes the value a refresh-ahead loaded, if cacheable, over the entry it read (only if the
+/// A call in the stale window that waits for a background load at most `soft_timeout`, and how
+/// it is answered: the value and the entry to write it to (`Some`, in time) or that the body is
+/// late (`None`).
+struct Waiting<R> {
+    soft_timeout: Duration,
+    answer: oneshot::Sender<Option<(R, Target)>>,
+}
+
+/// Starts a call's body, of the return kind given, on the background runtime; `false` when there
+/// is none (the body is dropped). The entry points whose body is `Send + 'static` give one to
+/// [`serve`], which cannot require that of every body: [`start_awaited`] or [`start_blocking`].
+type StartLoad<R, K, B> = fn(&K, B, InBackground<R>) -> bool;
+
+/// [`StartLoad`] for an async function: the body's future is polled on the background runtime.
+fn start_awaited<R, K, F>(kind: &K, Awaited(body): Awaited<F>, load: InBackground<R>) -> bool
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Clone + Send + 'static,
+    F: Future<Output = R> + Send + 'static,
+{
+    spawn_load(kind.clone(), async move { Some(body.await) }, load)
+}
+
+/// [`StartLoad`] for a sync function: the body is called on a blocking thread of the background
+/// runtime.
+fn start_blocking<R, K, L>(kind: &K, Blocking(body): Blocking<L>, load: InBackground<R>) -> bool
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Clone + Send + 'static,
+    L: FnOnce() -> R + Send + 'static,
+{
+    let body = async move { tokio::task::spawn_blocking(body).await.ok() };
+    spawn_load(kind.clone(), body, load)
+}
+
+/// Spawns [`load_in_background`] for a body made a future (`None`: it panicked).
+fn spawn_load<R, K, F>(kind: K, body: F, load: InBackground<R>) -> bool
+where
+    R: Send + 'static,
+    K: ReturnKind<R> + Send + 'static,
+    F: Future<Output = Option<R>> + Send + 'static,
+{
+    let Ok(runtime) = client::background() else {
+        return false;
+    };
+    runtime.spawn(load_in_background::<R, K>(kind, body, load));
+    true
+}
+
+/// A background load: runs the body (counted as a load) and writes its value, if cacheable, over
+/// the entry it read (only if that entry is unchanged since: an invalidation meanwhile wins), then
+/// releases the claim. A waiting call gets the value instead if the body answers within its soft
+/// timeout (and writes it itself, as after any load); once it is late, or gone, the load finishes
+/// here. Late, the call returned the old value, which a local tier (`local(…)`) of this process
+/// may keep: the key is dropped from the local tiers once the load is done, so that the next call
+/// reads the entry again.
+async fn load_in_background<R, K: ReturnKind<R>>(
+    kind: K,
+    body: impl Future<Output = Option<R>>,
+    load: InBackground<R>,
+) {
+    let InBackground {
+        spec,
+        policy,
+        target,
+        claim,
+        waiting,
+    } = load;
+    let counters = stats::counters(spec.set);
+    // With a lease, one process in the fleet loads the entry (see `lease`): the first to mark it.
+    let target = match lease::length(policy) {
+        Some(length) => match lease::claim_refresh(target, length).await {
+            Some(target) => {
+                if waiting.is_none() {
+                    counters.count(Event::RefreshAhead);
+                }
+                target
+            }
+            None => {
+                // Another process loads it: a waiting call answers with the old value now.
+                if let Some(waiting) = waiting {
+                    let _ = waiting.answer.send(None);
+                }
+                drop(claim);
+                return;
+            }
+        },
+        None => target,
+    };
+    counters.count(Event::Load);
+    let loading = pin!(async move {
+        let loaded = body.await;
+        if let Some(loaded) = &loaded {
+            count_failed_load::<R, K>(loaded, counters);
+        }
+        loaded
+    });
+    let (left, late_key) = match waiting {
+        None => (loading.await.map(|loaded| (loaded, target)), None),
+        Some(waiting) => answer_in_time(waiting, loading, target).await,
+    };
+    // `None`: the call took the value, or the body panicked and has nothing to write.
+    if let Some((loaded, target)) = left {
+        write_refreshed::<R, K>(spec, policy, kind, target, loaded, counters).await;
+    }
+    if let Some(user_key) = late_key {
+        local::forget(&user_key);
+    }
+    drop(claim);
+}
+
+/// Gives a background load's value to the call waiting for it, if the body answers within the
+/// call's soft timeout; else tells the call that it is late, and waits for the body. Returns what
+/// is left to write here (nothing when the call took the value or the body panicked), and, when
+/// the call was late, the entry's user key.
+async fn answer_in_time<R>(
+    waiting: Waiting<R>,
+    mut loading: Pin<&mut impl Future<Output = Option<R>>>,
+    target: Target,
+) -> (Option<(R, Target)>, Option<UserKey>) {
+    match tokio::time::timeout(waiting.soft_timeout, loading.as_mut()).await {
+        // The call writes the value; a call that is gone (its future was dropped) leaves it here.
+        Ok(loaded) => {
+            let left = loaded.and_then(|loaded| {
+                let answer = Some((loaded, target));
+                waiting.answer.send(answer).err().flatten()
+            });
+            (left, None)
+        }
+        Err(_) => {
+            // Whether the call still waits or not, the load goes on here.
+            let _ = waiting.answer.send(None);
+            let user_key = UserKey::of_record(&target.key);
+            (loading.await.map(|loaded| (loaded, target)), user_key)
+        }
+    }
+}
+
+/// Writes the value a background load loaded, if cacheable, over the entry it read (only if the
 /// entry is unchanged since: an invalidation meanwhile wins).
 async fn write_refreshed<R, K: ReturnKind<R>>(
     spec: &'static CacheSpec,
@@ -394,7 +535,7 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
     key: KeyResult,
     kind: &K,
     body: B,
-    refreshing: bool,
+    background: Option<StartLoad<R, K, B>>,
     call: &mut Call,
 ) -> Served<R, B> {
     let counters = stats::counters(spec.set);
@@ -431,6 +572,7 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
     let found = B::cache(lookup(spec, usable, counters)).await;
     let (mut write_target, stale) = match resolve::<K::Value>(spec, policy, found, counters, call) {
         Resolved::Hit(value, bytes, entry) => {
+            let refreshing = background.is_some();
             return hit::<R, K, B>(spec, policy, leader, value, bytes, entry, body, refreshing);
         }
         Resolved::Load(write_target) => (write_target, None),
@@ -438,18 +580,22 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
     };
     // `lease`: one load in the fleet (see `lease`); a stale entry at hand is served instead.
     let mut holding = None;
-    if let (Some(length), Some(target), None) = (lease::length(policy), write_target.take(), &stale)
-    {
+    let leasing = match (lease::length(policy), &stale) {
+        (Some(length), None) => write_target.take().map(|target| (length, target)),
+        _ => None,
+    };
+    if let Some((length, target)) = leasing {
         write_target = match B::cache(lease::take_or_wait(target, length, counters)).await {
             Leased::Held(target) => {
                 holding = lease::Holding::of(&target);
                 Some(target)
             }
             Leased::Found(target, stored, remaining) => {
-                match decode::<K::Value>(spec.codec, stored) {
+                match decode::<K::Value>(target.codec, stored) {
                     Ok((value, bytes)) => {
                         call.outcome = Outcome::Hit;
                         let entry = (target, remaining);
+                        let refreshing = background.is_some();
                         return hit::<R, K, B>(
                             spec, policy, leader, value, bytes, entry, body, refreshing,
                         );
@@ -464,7 +610,34 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
         };
     }
     let started = Instant::now();
-    let returned = run_loader::<R, K, B>(body, counters).await;
+    // In a block of its own: what is moved out of here takes no room in the call's future
+    // during the write below.
+    let (returned, write_target, stale) = {
+        let ran = match stale {
+            // Boxed, as the write below: a hit's future stays as small as without it.
+            Some(stale) => {
+                RecycledBox::new(load_stale::<R, K, B>(
+                    spec,
+                    policy,
+                    kind,
+                    body,
+                    (write_target, stale),
+                    background,
+                    &mut leader,
+                    call,
+                ))
+                .await
+            }
+            None => {
+                let returned = run_loader::<R, K, B>(body, counters).await;
+                Ran::Loaded(returned, write_target, None)
+            }
+        };
+        match ran {
+            Ran::Loaded(returned, write_target, stale) => (returned, write_target, stale),
+            Ran::Answered(returned) => return Served::Done(returned),
+        }
+    };
     call.load = Some(started.elapsed());
     let loaded = after_load::<R, K>(
         spec,
@@ -489,6 +662,111 @@ async fn serve<R, K: ReturnKind<R>, B: Body<R>>(
     }
     drop(loaded.landed);
     Served::Done(loaded.returned)
+}
+
+/// How the body of a call ended, for what follows the load.
+// Lives for one step of a call that loads: boxing the large variant would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Ran<R, V> {
+    /// It returned this value: [`after_load`] decides with the entry to write it to and the old
+    /// value of an entry in the stale window.
+    Loaded(R, Option<Target>, Option<(V, Vec<u8>)>),
+    /// The call answers with this value (the old one) without waiting for the body.
+    Answered(R),
+}
+
+/// What a call in the stale window of `stale_if_error` does with its body.
+enum StaleLoad<R, K, B> {
+    /// Runs it itself and waits for it, as any load (no `soft_timeout`, or a body that cannot go
+    /// to the background).
+    Here,
+    /// Starts the entry's one background load of this process (claimed) and waits for it at most
+    /// the soft timeout.
+    Background(SoftLoad<R, K, B>),
+    /// Another call's background load of the entry is running: answers with the old value now.
+    Running,
+}
+
+/// A claimed background load, the soft timeout to wait for it, and how to start it.
+type SoftLoad<R, K, B> = (Claim, Duration, StartLoad<R, K, B>);
+
+/// Where the body of a call in the stale window runs: in the background under `soft_timeout`,
+/// when it can go there, once per entry per process (a refresh-ahead of the entry counts).
+fn stale_load<R, K, B>(
+    spec: &'static CacheSpec,
+    policy: &CachePolicy,
+    background: Option<StartLoad<R, K, B>>,
+    target: Option<&Target>,
+) -> StaleLoad<R, K, B> {
+    let (Some(start), Some(target)) = (background, target) else {
+        return StaleLoad::Here;
+    };
+    let Expected::Generation(generation) = target.expected else {
+        return StaleLoad::Here;
+    };
+    if policy.soft_timeout_ms == 0 {
+        return StaleLoad::Here;
+    }
+    let soft_timeout = Duration::from_millis(u64::from(policy.soft_timeout_ms));
+    match refresh_ahead::claim_stale(FlightKey::of(spec, &target.key), generation) {
+        Some(claim) => StaleLoad::Background((claim, soft_timeout, start)),
+        None => StaleLoad::Running,
+    }
+}
+
+/// The body of a call that found its entry in the stale window. Without `soft_timeout` it runs
+/// here. With it, it runs in the background and the call waits for it at most the soft timeout:
+/// an answer in time is taken as any load's (an `Ok` replaces the entry and is returned, an `Err`
+/// is answered with the old value); after that, the call answers with the old value, shared with
+/// its followers, while the body finishes and writes its value itself.
+#[allow(clippy::too_many_arguments)]
+async fn load_stale<R, K: ReturnKind<R>, B: Body<R>>(
+    spec: &'static CacheSpec,
+    policy: &'static CachePolicy,
+    kind: &K,
+    body: B,
+    (target, stale): (Option<Target>, (K::Value, Vec<u8>)),
+    background: Option<StartLoad<R, K, B>>,
+    leader: &mut Option<Leader>,
+    call: &mut Call,
+) -> Ran<R, K::Value> {
+    let counters = stats::counters(spec.set);
+    let soft_load = stale_load(spec, policy, background, target.as_ref());
+    let ((claim, soft_timeout, start), target) = match (soft_load, target) {
+        (StaleLoad::Background(soft_load), Some(target)) => (soft_load, target),
+        (StaleLoad::Running, _) => {
+            let answer = answer_stale::<R, K>(stale, leader.take(), counters, call, true);
+            return Ran::Answered(answer);
+        }
+        (_, target) => {
+            let returned = run_loader::<R, K, B>(body, counters).await;
+            return Ran::Loaded(returned, target, Some(stale));
+        }
+    };
+    let (answer, answered) = oneshot::channel();
+    let waiting = Waiting {
+        soft_timeout,
+        answer,
+    };
+    // Without a background runtime the load is dropped with its `answer`: the wait ends at once.
+    start(
+        kind,
+        body,
+        InBackground::new(spec, policy, target, claim, Some(waiting)),
+    );
+    let late = match B::cache(answered).await {
+        Ok(Some((returned, target))) => return Ran::Loaded(returned, Some(target), Some(stale)),
+        Ok(None) => true,
+        // The body panicked in the background, or could not start: a failed load.
+        Err(_) => false,
+    };
+    Ran::Answered(answer_stale::<R, K>(
+        stale,
+        leader.take(),
+        counters,
+        call,
+        late,
+    ))
 }
 
 /// A hit: the value to return, shared with the call's followers if it has any; and what else
@@ -539,8 +817,7 @@ fn after_load<R, K: ReturnKind<R>>(
     call: &mut Call,
 ) -> Loaded<R> {
     let counters = stats::counters(spec.set);
-    if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters) {
-        call.outcome = Outcome::Stale;
+    if let Some(stale) = serve_stale::<R, K>(&returned, stale, &mut leader, counters, call) {
         return Loaded {
             returned: stale,
             write: None,
@@ -588,7 +865,7 @@ pub(crate) fn get_or_load_with_blocking<R, K: ReturnKind<R>, L: FnOnce() -> R>(
     let body = Blocking(load);
     let served = call.span.clone().in_scope(|| {
         wait::run_blocking(serve::<R, K, _>(
-            spec, policy, key, &kind, body, false, &mut call,
+            spec, policy, key, &kind, body, None, &mut call,
         ))
     });
     call.finish(spec);
@@ -604,14 +881,37 @@ fn serve_stale<R, K: ReturnKind<R>>(
     stale: Option<(K::Value, Vec<u8>)>,
     leader: &mut Option<Leader>,
     counters: &SetCounters,
+    call: &mut Call,
 ) -> Option<R> {
-    let (value, bytes) = stale?;
+    let stale = stale?;
     if K::cacheable(returned).is_some() {
         return None;
     }
+    Some(answer_stale::<R, K>(
+        stale,
+        leader.take(),
+        counters,
+        call,
+        false,
+    ))
+}
+
+/// Answers a call in the stale window with the old value, shared with the call's followers:
+/// counted as stale served, and as a soft timeout when it is because the body was `late`.
+fn answer_stale<R, K: ReturnKind<R>>(
+    (value, bytes): (K::Value, Vec<u8>),
+    leader: Option<Leader>,
+    counters: &SetCounters,
+    call: &mut Call,
+    late: bool,
+) -> R {
+    if late {
+        counters.count(Event::SoftTimeout);
+    }
     counters.count(Event::StaleServed);
-    drop(land(leader.take(), Some(Arc::new(bytes))));
-    Some(K::from_cached(value))
+    call.outcome = Outcome::Stale;
+    drop(land(leader, Some(Arc::new(bytes))));
+    K::from_cached(value)
 }
 
 /// `<fn>_peek`: the decoded entry, if any. Never loads or writes; counts no hit or miss.
@@ -1091,6 +1391,7 @@ mod tests {
             none_ttl: None,
             refresh_ahead_permille,
             stale_if_error_secs,
+            soft_timeout_ms: 0,
             touch_permille: 0,
             lease_ms: 0,
         }

@@ -19,6 +19,9 @@ pub(crate) enum Event {
     Oversize,
     RefreshAhead,
     StaleServed,
+    /// A call in the stale window answered with the old value because the body had not answered
+    /// within `soft_timeout`; also a [`StaleServed`](Event::StaleServed).
+    SoftTimeout,
     /// Counted with [`Hit`](Event::Hit) by `SetCounters::count_local_hit`, which builds it
     /// only for exported metrics.
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
@@ -42,7 +45,7 @@ impl Event {
     #[cfg(any(test, feature = "metrics"))]
     /// How many events there are.
     #[cfg(any(test, feature = "metrics"))]
-    pub(crate) const COUNT: usize = 21;
+    pub(crate) const COUNT: usize = 22;
 
     /// Every event, in declaration order (`event as usize` is its index here).
     #[cfg(test)]
@@ -61,6 +64,7 @@ impl Event {
         Event::Oversize,
         Event::RefreshAhead,
         Event::StaleServed,
+        Event::SoftTimeout,
         Event::LocalHit,
         Event::Touch,
         Event::Bypassed,
@@ -88,6 +92,7 @@ impl Event {
             Event::Oversize => "oversize",
             Event::RefreshAhead => "refreshes_ahead",
             Event::StaleServed => "stale_served",
+            Event::SoftTimeout => "soft_timeouts",
             Event::LocalHit => "local_hits",
             Event::Touch => "touches",
             Event::Bypassed => "bypassed",
@@ -108,7 +113,8 @@ pub(crate) enum Outcome {
     LocalHit,
     /// Not cached: the loader ran.
     Miss,
-    /// A stale entry was served because the loader failed (`stale_if_error`).
+    /// A stale entry was served because the loader failed (`stale_if_error`) or had not answered
+    /// within `soft_timeout`.
     Stale,
     /// The cache was skipped (disabled, breaker open, key could not be built).
     Bypass,

@@ -133,6 +133,17 @@ impl UserKey {
             UserKey::Bytes(b) => aerospike::Value::Blob(b),
         }
     }
+
+    /// The user key of a record key built from one (the inverse of [`to_value`](Self::to_value));
+    /// `None` for a key without a user key, or with a value no user key is made of.
+    pub(crate) fn of_record(key: &aerospike::Key) -> Option<UserKey> {
+        match key.user_key()? {
+            aerospike::Value::String(s) => Some(UserKey::Str(s.clone())),
+            aerospike::Value::Int(i) => Some(UserKey::Int(*i)),
+            aerospike::Value::Blob(b) => Some(UserKey::Bytes(b.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// The start of every default key. A Rust path written in full may start with `::`, so the key

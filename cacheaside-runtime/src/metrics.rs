@@ -22,6 +22,7 @@
 //! | `cacheaside_oversize_total` | counter | `set` | [`SetStats::oversize`](crate::SetStats::oversize) |
 //! | `cacheaside_refreshes_ahead_total` | counter | `set` | [`SetStats::refreshes_ahead`](crate::SetStats::refreshes_ahead) |
 //! | `cacheaside_stale_served_total` | counter | `set` | [`SetStats::stale_served`](crate::SetStats::stale_served) |
+//! | `cacheaside_soft_timeouts_total` | counter | `set` | [`SetStats::soft_timeouts`](crate::SetStats::soft_timeouts) |
 //! | `cacheaside_local_hits_total` | counter | `set` | [`SetStats::local_hits`](crate::SetStats::local_hits) |
 //! | `cacheaside_touches_total` | counter | `set` | [`SetStats::touches`](crate::SetStats::touches) |
 //! | `cacheaside_bypassed_total` | counter | `set` | [`SetStats::bypassed`](crate::SetStats::bypassed) |
@@ -100,7 +101,11 @@ pub(crate) const COUNTERS: [(&str, &str); Event::COUNT] = [
     ),
     (
         "cacheaside_stale_served_total",
-        "Calls answered with a value past its TTL because the body failed (stale_if_error).",
+        "Calls answered with a value past its TTL because the body failed or was slow (stale_if_error).",
+    ),
+    (
+        "cacheaside_soft_timeouts_total",
+        "Calls answered with a value past its TTL because the body had not answered within soft_timeout.",
     ),
     (
         "cacheaside_local_hits_total",

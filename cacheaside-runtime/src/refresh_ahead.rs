@@ -1,11 +1,14 @@
-//! Refresh-ahead (and touch-on-read) bookkeeping: which entries this process is refreshing or
-//! touching, so that a hit near expiry starts at most one background load (or touch) per entry
-//! version, however many calls see it.
+//! Background load (and touch-on-read) bookkeeping: which entries this process is loading in the
+//! background or touching, so that a hit near expiry (`refresh_ahead`) or a call in the stale
+//! window (`soft_timeout`) starts at most one background load per entry, and a hit at most one
+//! touch per entry version, however many calls see it.
 //!
 //! An entry version is its record generation: a refresh that wrote (or an invalidation, or a
 //! write by another process) changes it, so the next time the entry nears expiry it is refreshed
 //! again. A version whose refresh finished is remembered too, so a call that read the old record
-//! just before the refresh wrote does not start a second load.
+//! just before the refresh wrote does not start a second load. A load in the stale window does
+//! not look at finished versions: the load before may have failed and left the entry as it was,
+//! and calls in the window keep asking the source (see [`claim_stale`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -50,12 +53,32 @@ pub(crate) struct Claim {
 /// Claims the refresh of `key` at `generation`, unless this process is refreshing the entry or
 /// already refreshed this version.
 pub(crate) fn claim(purpose: Purpose, key: FlightKey, generation: u32) -> Option<Claim> {
+    claim_unless(purpose, key, generation, |state| match state {
+        State::InProgress => true,
+        State::Finished(done) => done == generation,
+    })
+}
+
+/// Claims the background load of `key`, read at `generation` in the stale window of a function
+/// with `soft_timeout`, unless this process is loading the entry in the background already (a
+/// refresh-ahead counts). Shares the refreshes' entries: one background load per entry.
+pub(crate) fn claim_stale(key: FlightKey, generation: u32) -> Option<Claim> {
+    claim_unless(Purpose::Refresh, key, generation, |state| {
+        state == State::InProgress
+    })
+}
+
+/// Claims `key` for `purpose` at `generation`, unless its recorded state is `taken`.
+fn claim_unless(
+    purpose: Purpose,
+    key: FlightKey,
+    generation: u32,
+    taken: impl FnOnce(State) -> bool,
+) -> Option<Claim> {
     let key = (purpose, key);
     let mut table = table();
-    match table.get(&key) {
-        Some(State::InProgress) => return None,
-        Some(State::Finished(done)) if *done == generation => return None,
-        _ => {}
+    if table.get(&key).copied().is_some_and(taken) {
+        return None;
     }
     if table.len() >= MAX_TRACKED {
         table.retain(|_, state| *state == State::InProgress);
@@ -103,5 +126,20 @@ mod tests {
         drop(first);
         assert!(refresh(1, 7).is_none(), "this version was refreshed");
         assert!(refresh(1, 8).is_some(), "a newer version may be refreshed");
+    }
+
+    #[test]
+    fn a_stale_load_waits_only_for_a_load_in_progress() {
+        let refreshing = claim(Purpose::Refresh, key(3), 7).expect("first claim");
+        assert!(claim_stale(key(3), 7).is_none(), "a refresh is in progress");
+        drop(refreshing);
+        let loading = claim_stale(key(3), 7).expect("a finished version does not stop it");
+        assert!(claim_stale(key(3), 7).is_none(), "in progress");
+        assert!(
+            claim(Purpose::Refresh, key(3), 7).is_none(),
+            "one background load per entry"
+        );
+        drop(loading);
+        assert!(claim_stale(key(3), 7).is_some(), "the window keeps asking");
     }
 }

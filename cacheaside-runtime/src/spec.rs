@@ -44,8 +44,8 @@ pub struct CacheSpec {
     pub codec: Codec,
 }
 
-/// The freshness options of one annotated function (`none_ttl`, `refresh_ahead`), built once in a
-/// `static` next to its [`CacheSpec`].
+/// The freshness options of one annotated function (`none_ttl`, `refresh_ahead`, `stale_if_error`,
+/// `soft_timeout`, `touch_on_read`), built once in a `static` next to its [`CacheSpec`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CachePolicy {
     /// `none_ttl = …`: how long a `None` is cached (with [`NegativeOptionKind`](crate::kind::NegativeOptionKind)).
@@ -55,6 +55,10 @@ pub struct CachePolicy {
     /// `stale_if_error = "10m"`, in seconds; 0 when off. Records live this much longer than the
     /// TTL; in that window the body runs first and its failure is answered with the old value.
     pub stale_if_error_secs: u32,
+    /// `soft_timeout = "100ms"`, in milliseconds; 0 when off. In the stale window of
+    /// `stale_if_error`, a call waits this long for the body (which runs in the background), then
+    /// answers with the old value while the body finishes and writes back.
+    pub soft_timeout_ms: u32,
     /// `touch_on_read`, in thousandths of the TTL: a hit with less than this part of the TTL left
     /// resets the TTL (sliding expiry); 0 when off.
     pub touch_permille: u16,
@@ -64,11 +68,12 @@ pub struct CachePolicy {
 }
 
 impl CachePolicy {
-    /// No negative caching, no refresh-ahead.
+    /// No negative caching, no refresh-ahead, no stale window.
     pub const DEFAULT: CachePolicy = CachePolicy {
         none_ttl: None,
         refresh_ahead_permille: 0,
         stale_if_error_secs: 0,
+        soft_timeout_ms: 0,
         touch_permille: 0,
         lease_ms: 0,
     };

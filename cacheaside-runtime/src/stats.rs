@@ -55,9 +55,15 @@ pub struct SetStats {
     /// Background refreshes started by `refresh_ahead` (a hit whose remaining TTL was below the
     /// fraction; at most one per entry version per process).
     pub refreshes_ahead: u64,
-    /// Calls answered with a value past its TTL because the body failed (`stale_if_error`);
-    /// each is also a miss and a load error.
+    /// Calls answered with a value past its TTL (`stale_if_error`): the body failed (each such
+    /// call is also a load error), or had not answered within `soft_timeout` (also counted in
+    /// [`soft_timeouts`](Self::soft_timeouts)). Each is also a miss.
     pub stale_served: u64,
+    /// Calls in the stale window of `stale_if_error` answered with the old value because the body
+    /// had not answered within `soft_timeout` (it finishes in the background and writes back), or
+    /// because another call's background load of the same entry was still running. Each is also
+    /// counted in [`stale_served`](Self::stale_served).
+    pub soft_timeouts: u64,
     /// Hits answered by the in-process tier of `local(…)`, without a cache read (each is also
     /// counted in [`hits`](Self::hits)).
     pub local_hits: u64,
@@ -116,6 +122,7 @@ impl SetStats {
         self.oversize += other.oversize;
         self.refreshes_ahead += other.refreshes_ahead;
         self.stale_served += other.stale_served;
+        self.soft_timeouts += other.soft_timeouts;
         self.local_hits += other.local_hits;
         self.touches += other.touches;
         self.bypassed += other.bypassed;
@@ -193,6 +200,7 @@ pub(crate) struct SetCounters {
     oversize: AtomicU64,
     refreshes_ahead: AtomicU64,
     stale_served: AtomicU64,
+    soft_timeouts: AtomicU64,
     local_hits: AtomicU64,
     touches: AtomicU64,
     bypassed: AtomicU64,
@@ -230,6 +238,7 @@ impl SetCounters {
             oversize: AtomicU64::new(0),
             refreshes_ahead: AtomicU64::new(0),
             stale_served: AtomicU64::new(0),
+            soft_timeouts: AtomicU64::new(0),
             local_hits: AtomicU64::new(0),
             touches: AtomicU64::new(0),
             bypassed: AtomicU64::new(0),
@@ -264,6 +273,7 @@ impl SetCounters {
             Event::Oversize => &self.oversize,
             Event::RefreshAhead => &self.refreshes_ahead,
             Event::StaleServed => &self.stale_served,
+            Event::SoftTimeout => &self.soft_timeouts,
             Event::LocalHit => &self.local_hits,
             Event::Touch => &self.touches,
             Event::Bypassed => &self.bypassed,
@@ -326,6 +336,7 @@ impl SetCounters {
             oversize: self.oversize.load(Ordering::Relaxed),
             refreshes_ahead: self.refreshes_ahead.load(Ordering::Relaxed),
             stale_served: self.stale_served.load(Ordering::Relaxed),
+            soft_timeouts: self.soft_timeouts.load(Ordering::Relaxed),
             local_hits: self.local_hits.load(Ordering::Relaxed) + local_tier_hits,
             touches: self.touches.load(Ordering::Relaxed),
             bypassed: self.bypassed.load(Ordering::Relaxed),
@@ -427,7 +438,7 @@ mod tests {
         let stats = stats().set(set);
         assert_eq!((stats.hits, stats.local_hits, stats.misses), (3, 2, 1));
         let mut expected = [0; Event::COUNT];
-        (expected[0], expected[1], expected[14]) = (3, 1, 2);
+        (expected[0], expected[1], expected[15]) = (3, 1, 2);
         assert_eq!(fields(&stats), expected, "no other counter moves");
     }
 
@@ -450,6 +461,7 @@ mod tests {
             stats.oversize,
             stats.refreshes_ahead,
             stats.stale_served,
+            stats.soft_timeouts,
             stats.local_hits,
             stats.touches,
             stats.bypassed,
@@ -502,6 +514,7 @@ mod tests {
             "oversize",
             "refreshes_ahead",
             "stale_served",
+            "soft_timeouts",
             "local_hits",
             "touches",
             "bypassed",

@@ -33,6 +33,10 @@ pub fn check_options(options: &Options, errors: &mut Errors) {
             "a batch call does not serve expired entries when the body fails; remove `stale_if_error`",
         ),
         (
+            options.soft_timeout.as_ref().map(|option| &option.name),
+            "a batch call waits for its body, and does not serve expired entries; remove `soft_timeout`",
+        ),
+        (
             options.touch_on_read.as_ref().map(|option| &option.name),
             "a batch call does not touch the entries it reads; remove `touch_on_read`",
         ),

@@ -155,8 +155,8 @@ fn key_plan(options: &Options, inputs: &Inputs, skipped: &[syn::Ident]) -> KeyPl
     }
 }
 
-/// The freshness options (`none_ttl`, `refresh_ahead`, `stale_if_error`, `ttl_from`,
-/// `touch_on_read`) against the return kind, the ttl and each other.
+/// The freshness options (`none_ttl`, `refresh_ahead`, `stale_if_error`, `soft_timeout`,
+/// `ttl_from`, `touch_on_read`) against the return kind, the ttl and each other.
 fn check_freshness(
     options: &Options,
     ttl: TtlValue,
@@ -175,12 +175,23 @@ fn check_freshness(
             );
         }
     }
-    // With `batch`, `refresh_ahead` is refused as a whole.
-    if options.refresh_ahead.is_some() && options.batch.is_none() {
-        check_background_arguments(inputs, errors);
+    // With `batch`, `refresh_ahead` and `soft_timeout` are refused as a whole.
+    if options.batch.is_none() {
+        if options.refresh_ahead.is_some() {
+            check_background_arguments(Background::RefreshAhead, inputs, errors);
+        } else if options.soft_timeout.is_some() {
+            check_background_arguments(Background::SoftTimeout, inputs, errors);
+        }
     }
     if let Some(stale) = &options.stale_if_error {
         check_stale_if_error(stale, ttl, return_kind, name, errors);
+    }
+    if let (Some(soft), None, None) = (
+        &options.soft_timeout,
+        &options.stale_if_error,
+        &options.batch,
+    ) {
+        check_soft_timeout(soft, return_kind, name, errors);
     }
     if let Some(ttl_from) = &options.ttl_from {
         check_ttl_from(&ttl_from.name, options, errors);
@@ -239,6 +250,24 @@ fn check_stale_if_error(
     }
 }
 
+/// `soft_timeout` without `stale_if_error`: no entry is kept past its ttl, so there is never an
+/// old value to answer a slow body with.
+fn check_soft_timeout(
+    soft: &Spanned<u32>,
+    return_kind: Option<&ReturnKind>,
+    name: &str,
+    errors: &mut Errors,
+) {
+    let why = "`soft_timeout` answers a slow body with the old value that `stale_if_error` keeps past the ttl, and without it there is none";
+    let fix = match return_kind {
+        Some(kind) if kind.kind != Kind::Result => format!(
+            "`stale_if_error` needs `{name}` to return a `Result` (an `Err` is answered with the old value too); return one and add `stale_if_error = \"10m\"`, or remove `soft_timeout`"
+        ),
+        _ => "add it, e.g. `ttl = \"1m\", stale_if_error = \"10m\", soft_timeout = \"100ms\"`".to_owned(),
+    };
+    errors.at(&soft.name, format!("{why}; {fix}"));
+}
+
 /// `ttl_from` replaces the one ttl that the fraction options and `none_ttl` build on.
 fn check_ttl_from(ttl_from: &syn::Ident, options: &Options, errors: &mut Errors) {
     let conflicts = [
@@ -269,27 +298,50 @@ fn policy(options: Options) -> Policy {
         refresh_ahead_permille: options.refresh_ahead.map_or(0, |fraction| fraction.value),
         stale_if_error_secs: options.stale_if_error.map_or(0, |window| window.value),
         lease_ms: options.lease.map_or(0, |lease| lease.value),
+        soft_timeout_ms: options.soft_timeout.map_or(0, |timeout| timeout.value),
         local: options.local.map(|local| local.value),
         touch_permille: options.touch_on_read.map_or(0, |touch| touch.value),
         ttl_from: options.ttl_from.map(|ttl_from| ttl_from.value),
     }
 }
 
-/// `refresh_ahead` runs the body after the call returned, so the body cannot borrow anything from
-/// the call: a borrowed argument is reported on its type (the runtime's `BackgroundLoad` bound
-/// catches the rest, such as a non-`Send` argument).
-fn check_background_arguments(inputs: &Inputs, errors: &mut Errors) {
+/// An option whose body runs in the background.
+#[derive(Clone, Copy)]
+enum Background {
+    RefreshAhead,
+    SoftTimeout,
+}
+
+impl Background {
+    /// What the option does with the body, as the start of an error.
+    fn runs(self) -> &'static str {
+        match self {
+            Background::RefreshAhead => {
+                "`refresh_ahead` runs the body in the background after the call returns"
+            }
+            Background::SoftTimeout => {
+                "`soft_timeout` runs the body in the background, where it may finish after the call returned"
+            }
+        }
+    }
+}
+
+/// `refresh_ahead` and `soft_timeout` may run the body after the call returned, so the body cannot
+/// borrow anything from the call: a borrowed argument is reported on its type (the runtime's
+/// `BackgroundLoad` bound catches the rest, such as a non-`Send` argument).
+fn check_background_arguments(option: Background, inputs: &Inputs, errors: &mut Errors) {
+    let runs = option.runs();
     if let Some(receiver) = &inputs.receiver {
         errors.at(
             receiver,
-            "`refresh_ahead` runs the body in the background after the call returns, so the body cannot borrow `self`; cache an associated function that takes an owned handle instead (e.g. `fn get(repo: Arc<Repo>, id: u64)`)",
+            format!("{runs}, so the body cannot borrow `self`; cache an associated function that takes an owned handle instead (e.g. `fn get(repo: Arc<Repo>, id: u64)`)"),
         );
     }
     for param in &inputs.params {
         if borrows(param.ty.to_token_stream()) {
             errors.at(
                 &param.ty,
-                "`refresh_ahead` runs the body in the background after the call returns, so arguments cannot be borrowed; take an owned value (e.g. `Arc<Pool>` instead of `&Pool`, `String` instead of `&str`)",
+                format!("{runs}, so arguments cannot be borrowed; take an owned value (e.g. `Arc<Pool>` instead of `&Pool`, `String` instead of `&str`)"),
             );
         }
     }

@@ -40,6 +40,8 @@ pub struct Policy {
     pub stale_if_error_secs: u32,
     /// `lease = "2s"`, in milliseconds; 0 when off.
     pub lease_ms: u32,
+    /// `soft_timeout`, in milliseconds; 0 when off.
+    pub soft_timeout_ms: u32,
     /// `local(…)`: the in-process tier.
     pub local: Option<Local>,
     /// `touch_on_read`, in thousandths of the TTL; 0 when off.

@@ -77,7 +77,8 @@ pub fn policy_static_item(plan: &Plan, name: &Ident) -> TokenStream {
     quote!(static #name: #krate::__private::CachePolicy = #value;)
 }
 
-/// `CachePolicy { none_ttl, refresh_ahead_permille, stale_if_error_secs, touch_permille }`.
+/// `CachePolicy { none_ttl, refresh_ahead_permille, stale_if_error_secs, soft_timeout_ms,
+/// touch_permille }`.
 fn policy_value(plan: &Plan) -> TokenStream {
     let krate = &plan.krate;
     let none_ttl = match plan.policy.none_ttl {
@@ -89,6 +90,7 @@ fn policy_value(plan: &Plan) -> TokenStream {
     };
     let permille = plan.policy.refresh_ahead_permille;
     let stale = plan.policy.stale_if_error_secs;
+    let soft_timeout = plan.policy.soft_timeout_ms;
     let touch = plan.policy.touch_permille;
     let lease = plan.policy.lease_ms;
     quote! {
@@ -96,6 +98,7 @@ fn policy_value(plan: &Plan) -> TokenStream {
             none_ttl: #none_ttl,
             refresh_ahead_permille: #permille,
             stale_if_error_secs: #stale,
+            soft_timeout_ms: #soft_timeout,
             touch_permille: #touch,
             lease_ms: #lease,
         }
@@ -114,9 +117,10 @@ pub fn local_tier_value(plan: &Plan) -> TokenStream {
     quote!(#krate::__private::LocalTier::new(#ttl, #capacity))
 }
 
-/// The runtime's get-or-load entry point for this function's policy (before the flavor suffix).
+/// The runtime's get-or-load entry point for this function's policy (before the flavor suffix):
+/// the one whose body may go to the background runtime for `refresh_ahead` and `soft_timeout`.
 pub fn get_or_load_name(plan: &Plan) -> &'static str {
-    if plan.policy.refresh_ahead_permille > 0 {
+    if plan.policy.refresh_ahead_permille > 0 || plan.policy.soft_timeout_ms > 0 {
         "get_or_load_refreshing"
     } else {
         "get_or_load_with"

@@ -10,7 +10,7 @@ use syn::{parenthesized, Expr, Ident, Lit, LitBool, LitStr, Token};
 
 use crate::errors::Errors;
 use crate::parse::option_list::{expect_eq, read_leniently, store};
-use crate::parse::ttl::{parse_ttl, parse_window, TtlValue};
+use crate::parse::ttl::{parse_timeout, parse_ttl, parse_window, TtlValue};
 #[cfg(test)]
 use crate::parse::values::Kind;
 use crate::parse::values::{
@@ -30,6 +30,7 @@ pub const OPTIONS: &[&str] = &[
     "none_ttl",
     "refresh_ahead",
     "stale_if_error",
+    "soft_timeout",
     "touch_on_read",
     "ttl_from",
     "local",
@@ -58,6 +59,8 @@ pub struct Options {
     pub refresh_ahead: Option<Spanned<u16>>,
     /// `stale_if_error = "10m"`, in seconds.
     pub stale_if_error: Option<Spanned<u32>>,
+    /// `soft_timeout = "100ms"`, in milliseconds.
+    pub soft_timeout: Option<Spanned<u32>>,
     /// `local(ttl = "5s", capacity = 10_000)`.
     pub local: Option<Spanned<Local>>,
     /// `touch_on_read` or `touch_on_read = 0.8`, in thousandths of the TTL.
@@ -165,27 +168,19 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
         }
         "none_ttl" => {
             let value = parse_ttl(input, &name)?;
-            let value = Spanned {
-                name: name.clone(),
-                value,
-            };
-            store(&mut options.none_ttl, value, &name, errors);
+            store_spanned(&mut options.none_ttl, value, &name, errors);
         }
         "refresh_ahead" => {
             let value = parse_fraction(input, &name)?;
-            let value = Spanned {
-                name: name.clone(),
-                value,
-            };
-            store(&mut options.refresh_ahead, value, &name, errors);
+            store_spanned(&mut options.refresh_ahead, value, &name, errors);
         }
         "stale_if_error" => {
             let value = parse_window(input, &name)?;
-            let value = Spanned {
-                name: name.clone(),
-                value,
-            };
-            store(&mut options.stale_if_error, value, &name, errors);
+            store_spanned(&mut options.stale_if_error, value, &name, errors);
+        }
+        "soft_timeout" => {
+            let value = parse_timeout(input, &name)?;
+            store_spanned(&mut options.soft_timeout, value, &name, errors);
         }
         "touch_on_read" => {
             // Alone, the part of Aerospike's own example: touch once 20% of the TTL has passed.
@@ -194,11 +189,7 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
             } else {
                 DEFAULT_TOUCH_PERMILLE
             };
-            let value = Spanned {
-                name: name.clone(),
-                value,
-            };
-            store(&mut options.touch_on_read, value, &name, errors);
+            store_spanned(&mut options.touch_on_read, value, &name, errors);
         }
         "ttl_from" => {
             expect_eq(input, &name, "ttl_from = path::to::ttl_fn")?;
@@ -208,19 +199,11 @@ fn parse_option(input: ParseStream, options: &mut Options, errors: &mut Errors) 
                     "`ttl_from` takes the path of a `fn(&T) -> std::time::Duration`, e.g. `ttl_from = Row::ttl`",
                 )
             })?;
-            let value = Spanned {
-                name: name.clone(),
-                value: path,
-            };
-            store(&mut options.ttl_from, value, &name, errors);
+            store_spanned(&mut options.ttl_from, path, &name, errors);
         }
         "local" => {
             let value = parse_local(input, &name)?;
-            let value = Spanned {
-                name: name.clone(),
-                value,
-            };
-            store(&mut options.local, value, &name, errors);
+            store_spanned(&mut options.local, value, &name, errors);
         }
         "lease" => {
             let value = if input.peek(Token![=]) {
@@ -305,6 +288,15 @@ fn parse_lease(input: ParseStream, name: &Ident) -> syn::Result<u32> {
         .ok_or_else(|| expected(text.span()))?;
     // At most ten minutes by the check above.
     Ok(millis as u32)
+}
+
+/// Keeps an option's value with the option's name, where errors about it point (see [`store`]).
+fn store_spanned<T>(slot: &mut Option<Spanned<T>>, value: T, name: &Ident, errors: &mut Errors) {
+    let name_and_value = Spanned {
+        name: name.clone(),
+        value,
+    };
+    store(slot, name_and_value, name, errors);
 }
 
 const FRACTION_FORM: &str = "a fraction of the ttl between 0 and 1 with at most three decimals";
@@ -641,6 +633,31 @@ mod tests {
         );
         assert!(messages(quote!(stale_if_error = never))[0]
             .starts_with("`stale_if_error` takes a duration"));
+        let soft = |args| parse_ok(args).soft_timeout.unwrap().value;
+        assert_eq!(soft(quote!(soft_timeout = "100ms")), 100);
+        assert_eq!(soft(quote!(soft_timeout = "2s")), 2_000);
+        assert_eq!(soft(quote!(soft_timeout = 3)), 3_000);
+        let found = messages(quote!(
+            soft_timeout = "0ms",
+            soft_timeout = "100",
+            soft_timeout = never,
+            soft_timeout = "50d",
+            soft_timeout
+        ));
+        assert_eq!(found.len(), 5, "{found:#?}");
+        assert!(found[0].contains("of 0 would never wait"), "{}", found[0]);
+        for message in &found[1..3] {
+            assert!(
+                message.starts_with("`soft_timeout` takes a duration string"),
+                "{message}"
+            );
+        }
+        assert!(found[3].contains("shorter than 2^32 ms"), "{}", found[3]);
+        assert!(
+            found[4].starts_with("`soft_timeout` needs a value"),
+            "{}",
+            found[4]
+        );
         let found = messages(quote!(
             refresh_ahead = 1.0,
             refresh_ahead = 0.0,

@@ -44,23 +44,69 @@ pub fn seconds(value: u64) -> Result<TtlValue, String> {
     Ok(TtlValue::Seconds(value as u32))
 }
 
+/// The units of duration strings and their lengths in milliseconds; `ms` is for timeouts only.
+const UNITS: [(&str, u64); 5] = [
+    ("ms", 1),
+    ("s", 1_000),
+    ("m", 60 * 1_000),
+    ("h", 60 * 60 * 1_000),
+    ("d", 24 * 60 * 60 * 1_000),
+];
+
+/// The number of a duration string and the length of its unit in milliseconds: ASCII digits,
+/// then one of the [`UNITS`] that `allowed` accepts. `None` for any other text.
+fn count_and_unit(text: &str, allowed: impl Fn(&str) -> bool) -> Option<(u64, u64)> {
+    let (unit, unit_millis) = UNITS
+        .iter()
+        .filter(|(unit, _)| allowed(unit))
+        .find(|(unit, _)| text.ends_with(unit))?;
+    let number = &text[..text.len() - unit.len()];
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((number.parse().ok()?, *unit_millis))
+}
+
 /// Parses a duration string such as `"90s"`, `"15m"`, `"1h"` or `"7d"`.
 pub fn duration(text: &str) -> Result<TtlValue, String> {
     let invalid = || format!("invalid ttl \"{text}\"; expected {ACCEPTED_FORMS}");
-    let unit_at = text.len().checked_sub(1).ok_or_else(invalid)?;
-    let (number, unit) = text.split_at(unit_at);
-    let unit_seconds: u64 = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
-        _ => return Err(invalid()),
+    let (count, unit_millis) = count_and_unit(text, |unit| unit != "ms").ok_or_else(invalid)?;
+    seconds(count.saturating_mul(unit_millis / 1_000))
+}
+
+/// The forms a timeout (`soft_timeout`) accepts.
+pub const TIMEOUT_FORMS: &str = "a duration string made of a number and one unit `ms`, `s`, `m`, \
+     `h` or `d` (`\"100ms\"`, `\"2s\"`), or integer seconds";
+
+/// A timeout such as `soft_timeout = "100ms"`, in milliseconds: at least 1 ms, below 2^32 ms.
+pub fn parse_timeout(input: ParseStream, name: &Ident) -> syn::Result<u32> {
+    let example = format!("{name} = \"100ms\"");
+    expect_eq(input, name, &example)?;
+    let expected = |span: Span| {
+        syn::Error::new(
+            span,
+            format!("`{name}` takes {TIMEOUT_FORMS}, e.g. `{example}`"),
+        )
     };
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid());
+    let lit: Lit = input.parse().map_err(|error| expected(error.span()))?;
+    let millis = match &lit {
+        Lit::Str(text) => count_and_unit(&text.value(), |_| true)
+            .map(|(count, unit_millis)| count.saturating_mul(unit_millis)),
+        Lit::Int(int) => (int.base10_parse::<u64>().ok()).map(|secs| secs.saturating_mul(1_000)),
+        _ => None,
+    };
+    let millis = millis.ok_or_else(|| expected(lit.span()))?;
+    match u32::try_from(millis) {
+        Ok(0) => Err(syn::Error::new(
+            lit.span(),
+            format!("a `{name}` of 0 would never wait for the body; give it at least 1 ms, e.g. `{example}`"),
+        )),
+        Ok(millis) => Ok(millis),
+        Err(_) => Err(syn::Error::new(
+            lit.span(),
+            format!("`{name}` must be shorter than 2^32 ms (about 49 days), e.g. `{example}`"),
+        )),
     }
-    let count: u64 = number.parse().map_err(|_| invalid())?;
-    seconds(count.saturating_mul(unit_seconds))
 }
 
 /// A duration in seconds, written like a ttl (`600`, `"10m"`), but not `never` or
@@ -138,6 +184,18 @@ mod tests {
                 "{text}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn timeouts_take_milliseconds_too() {
+        let millis = |text| count_and_unit(text, |_| true).map(|(count, unit)| count * unit);
+        assert_eq!(millis("100ms"), Some(100));
+        assert_eq!(millis("2s"), Some(2_000));
+        assert_eq!(millis("1m"), Some(60_000));
+        for text in ["", "ms", "100", "1.5s", "-1ms", "100 ms", "100MS", "1m30s"] {
+            assert_eq!(millis(text), None, "{text}");
+        }
+        assert!(duration("100ms").is_err(), "a ttl is whole seconds");
     }
 
     #[test]

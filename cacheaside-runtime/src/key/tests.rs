@@ -449,3 +449,15 @@ proptest! {
 fn explicit<K: IntoUserKey>(key: K) -> KeyResult {
     key.into_user_key().and_then(check_explicit)
 }
+
+#[test]
+fn a_record_key_gives_back_its_user_key() {
+    for user_key in [
+        UserKey::Str("user:7".to_owned()),
+        UserKey::Int(-7),
+        UserKey::Bytes(vec![0, 7]),
+    ] {
+        let record = aerospike::Key::new("test", "users", user_key.to_value()).expect("a key");
+        assert_eq!(UserKey::of_record(&record), Some(user_key));
+    }
+}

@@ -144,6 +144,7 @@ fn one_each() -> SetStats {
         oversize: 1,
         refreshes_ahead: 1,
         stale_served: 1,
+        soft_timeouts: 1,
         local_hits: 1,
         touches: 1,
         bypassed: 1,

@@ -49,6 +49,34 @@ pub fn quote_sync(symbol: &str) -> std::io::Result<u64> {
     Ok(symbol.len() as u64)
 }
 
+#[cache_aside(set = "quotes", ttl = 60, stale_if_error = "10m", soft_timeout = "100ms", skip(db))]
+pub async fn quote_soon(db: Arc<Pool>, symbol: String) -> Result<u64, String> {
+    let _ = db;
+    Ok(symbol.len() as u64)
+}
+
+#[cache_aside(set = "quotes", ttl = 60, stale_if_error = 600, soft_timeout = 2)]
+pub fn quote_soon_sync(symbol: String, label: &'static str) -> std::io::Result<u64> {
+    Ok(symbol.len() as u64 + label.len() as u64)
+}
+
+#[cache_aside(
+    set = "quotes",
+    ttl = 60,
+    refresh_ahead = 0.2,
+    stale_if_error = "10m",
+    soft_timeout = "250ms",
+    local(ttl = "5s")
+)]
+pub async fn quote_everything(symbol: String) -> Result<u64, String> {
+    Ok(symbol.len() as u64)
+}
+
+#[cache_aside(set = "quotes", ttl = 60, stale_if_error = "1m", soft_timeout = "1s", companions = false)]
+pub async fn quote_inline(symbol: String) -> Result<u64, String> {
+    Ok(symbol.len() as u64)
+}
+
 #[cache_aside(set = "users", ttl = 60, local(ttl = "5s", capacity = 100))]
 pub async fn local_generic<T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static>(
     id: u64,
@@ -126,6 +154,11 @@ impl<T: Clone + Serialize + DeserializeOwned + Send + Sync + 'static> Repo<T> {
     pub async fn shared_item(repo: Arc<Self>, index: usize) -> Option<T> {
         repo.items.get(index).cloned()
     }
+
+    #[cache_aside(set = "items", ttl = 60, stale_if_error = "1m", soft_timeout = "50ms", skip(repo))]
+    pub fn soon_item(repo: Arc<Self>, index: usize) -> Result<T, String> {
+        repo.items.get(index).cloned().ok_or_else(|| format!("no item {index}"))
+    }
 }
 
 async fn use_companions(repo: Arc<Repo<u32>>) {
@@ -143,6 +176,11 @@ async fn use_companions(repo: Arc<Repo<u32>>) {
     let _: Option<u32> = Repo::<u32>::shared_item_peek(0).await;
     let _: Option<u64> = quote_peek(String::new()).await;
     let _: Option<u64> = quote_sync_peek("x");
+    let _: Result<u64, String> = quote_soon(Arc::new(Pool), String::new()).await;
+    let _: Option<u64> = quote_soon_sync_peek(String::new(), "x");
+    let _: Result<u64, String> = quote_everything(String::new()).await;
+    let _: Result<u64, String> = quote_inline(String::new()).await;
+    let _: Result<u32, String> = Repo::<u32>::soon_item(repo.clone(), 0);
     let _: Option<String> = local_generic::<String>(1).await;
     let _: Option<String> = local_generic_peek::<String>(1).await;
     let _: User = local_inline(1);
