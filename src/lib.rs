@@ -445,6 +445,35 @@
 /// }
 /// ```
 ///
+/// ## `lease`, `lease = "2s"`
+///
+/// One load per missing entry in the whole fleet, not one per process. After a miss, the call
+/// that loads for its process (concurrent calls of the process already share it) takes the
+/// entry's lease in Aerospike: a marker record with the time until which the other processes
+/// leave the load to it, written only if the record is still as the miss read it. One process
+/// wins and loads; its write-back replaces the lease with the value. The others read the entry
+/// every 10 ms (backing off to 100 ms) and return the value as soon as it is there, without
+/// running their body (counted in [`SetStats::lease_waits`], each also a miss). If the holder's
+/// body returns nothing cacheable (an `Err`, a `None`), it releases the lease and the next caller
+/// loads; if the holder dies, or is slower than the lease, its lease expires and one waiter takes
+/// it over: a crashed holder costs at most the lease. A caller waits at most twice the lease plus
+/// a second, then loads. When the cache cannot take or read the lease, the call loads at once
+/// (fail-open). With `refresh_ahead` (and `soft_timeout`), the first process to mark the entry
+/// reloads it: one background load per fleet.
+///
+/// `lease` alone leases for 2 s; `lease = "500ms"`, `"2s"`, `"1m"` (10 ms to 10 minutes) for
+/// bodies that take longer, which is the rule: longer than the body's usual time. A lease costs a
+/// miss one more write (and the waiting processes their reads), never a hit. Not with `batch`.
+///
+/// ```no_run
+/// # use cacheaside::cache_aside;
+/// #[cache_aside(set = "reports", ttl = "1h", lease = "5s")]
+/// async fn monthly_report(month: u32) -> Result<Vec<u64>, String> {
+///     # let _ = month;
+///     Ok(vec![1, 2, 3]) // an expensive query: run once per month in the fleet, not per process
+/// }
+/// ```
+///
 /// ## `batch`
 ///
 /// A batch loader: the function takes a collection of ids and returns its values in a map by id,
@@ -482,7 +511,7 @@
 ///   `<fn>_invalidate(ids)` invalidates the entry of every id (the first error is returned,
 ///   after every id was tried). There is no `_refresh` or `_peek` for a batch function.
 /// - **Not with** `key = …` (the ids are the keys), `none_ttl`, `refresh_ahead`,
-///   `stale_if_error`, `soft_timeout`, `touch_on_read`, `ttl_from`, `local(…)` or
+///   `stale_if_error`, `soft_timeout`, `touch_on_read`, `ttl_from`, `local(…)`, `lease` or
 ///   `companions = false`: each is a compile error that says so. Sync functions work too (the batch read and the writes run on
 ///   the cache's background runtime while the thread waits).
 ///
