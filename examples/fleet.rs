@@ -13,7 +13,11 @@
 //!
 //! 1. One cache for the fleet: a product one process loaded is served to the others from the
 //!    cache.
-//! 2. Auto-recovery: an invalidation made while the cluster is unreachable fails, is kept by its
+//! 2. The backplane: A and B keep a price in their local tiers (`local(ttl = "60s", …)`); C
+//!    changes it and invalidates; A and B drop their copy within about 100 ms, not 60 s.
+//! 3. `lease`: 20 concurrent callers in each process ask for one cold report whose query takes
+//!    300 ms; the query runs once in the whole fleet, and every caller gets its value.
+//! 4. Auto-recovery: an invalidation made while the cluster is unreachable fails, is kept by its
 //!    process, and lands once the cluster is back, after which no process serves the old value.
 
 #[path = "support/mod.rs"]
@@ -44,6 +48,8 @@ async fn main() -> Result<()> {
 
     // One function per section, each printing its own story.
     one_cache(&mut fleet).await?;
+    backplane(&mut fleet).await?;
+    lease(&mut fleet).await?;
     auto_recovery(&mut fleet, server.as_ref()).await?;
     fleet.quit().await
 }
@@ -64,10 +70,84 @@ async fn one_cache(fleet: &mut Fleet) -> Result<()> {
     Ok(())
 }
 
+/// A change made in one process drops the key from the others' local tiers.
+async fn backplane(fleet: &mut Fleet) -> Result<()> {
+    section("2. The backplane: local tiers (ttl 60 s) follow another process's invalidation");
+    for process in 0..2 {
+        for _ in 0..3 {
+            let answer = fleet.ask(process, "price 1").await?;
+            show(fleet.name(process), "price(1)", &answer);
+            if answer.contains("local tier") {
+                break;
+            }
+        }
+    }
+    for process in 0..fleet.len() {
+        fleet.ask(process, "price-source 1 2").await?;
+    }
+    println!("The source changes: price 1 is now v2 (in every process's copy).");
+    let changed = Instant::now();
+    show(
+        "C",
+        "price_invalidate(1)",
+        &fleet.ask(2, "invalidate-price 1").await?,
+    );
+    for process in 0..2 {
+        let name = fleet.name(process).to_owned();
+        loop {
+            let answer = fleet.ask(process, "price 1").await?;
+            if answer.starts_with("v2") {
+                let after = changed.elapsed().as_secs_f64() * 1000.0;
+                show(&name, "price(1)", &format!("{answer}  [{after:.0} ms]"));
+                break;
+            }
+            if changed.elapsed() > Duration::from_secs(30) {
+                return Err(format!("{name} still reads {answer} 30 s after the change").into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    println!(
+        "[ms]: since C invalidated. Without the backplane A and B would serve v1 from memory for \
+         up to 60 s."
+    );
+    Ok(())
+}
+
+/// Many callers in every process, one cold key: one query in the fleet.
+async fn lease(fleet: &mut Fleet) -> Result<()> {
+    section("3. `lease`: 3 processes x 20 callers of a cold report whose query takes 300 ms");
+    // A report no earlier run cached (a real cluster keeps what earlier runs wrote).
+    let id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |since| since.as_secs());
+    let command = format!("reports {id} 20");
+    let started = Instant::now();
+    let mut runs = 0;
+    // Sent to every process before any answer is read: the calls run at the same time.
+    for process in 0..fleet.len() {
+        fleet.send(process, &command).await?;
+    }
+    for process in 0..fleet.len() {
+        let answer = fleet.answer(process, &command).await?;
+        runs += answer
+            .split_whitespace()
+            .next()
+            .and_then(|ran| ran.parse::<u64>().ok())
+            .unwrap_or(0);
+        show(fleet.name(process), "20 x report(id)", &answer);
+    }
+    println!(
+        "The query ran {runs} time(s) in the fleet; every caller had its value after {:.0} ms.",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
+
 /// An invalidation made while the cluster is unreachable lands once it is back.
 async fn auto_recovery(fleet: &mut Fleet, server: Option<&TestServer>) -> Result<()> {
     section(
-        "2. Auto-recovery: an invalidation made during an outage lands when the cluster is back",
+        "4. Auto-recovery: an invalidation made during an outage lands when the cluster is back",
     );
     let Some(server) = server else {
         println!("Skipped: it stops the cluster, which only the in-process test server allows.");
@@ -202,10 +282,16 @@ impl Fleet {
 
     /// Sends one command to a process and returns its answer.
     async fn ask(&mut self, process: usize, command: &str) -> Result<String> {
+        self.send(process, command).await?;
+        self.answer(process, command).await
+    }
+
+    /// Sends a command without waiting for its answer (see [`answer`](Self::answer)).
+    async fn send(&mut self, process: usize, command: &str) -> Result<()> {
         let stdin = &mut self.processes[process].stdin;
         stdin.write_all(format!("{command}\n").as_bytes()).await?;
         stdin.flush().await?;
-        self.answer(process, command).await
+        Ok(())
     }
 
     async fn answer(&mut self, process: usize, command: &str) -> Result<String> {
@@ -258,6 +344,28 @@ mod process {
     static SOURCE: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
     /// Runs of the body in this process.
     static LOADS: AtomicU64 = AtomicU64::new(0);
+    /// The source of prices: the version of each (1 until changed).
+    static PRICES: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
+    /// Runs of the report query in this process.
+    static REPORTS: AtomicU64 = AtomicU64::new(0);
+
+    /// A price, kept for a minute in this process's memory too.
+    #[cache_aside(set = "fleet_prices", ttl = "1h", key = id, local(ttl = "60s", capacity = 1_000))]
+    async fn price(id: u64) -> Result<u64, String> {
+        let prices = PRICES.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(prices.get(&id).copied().unwrap_or(1))
+    }
+
+    /// A report whose query takes 300 ms: one process in the fleet runs it, the others wait.
+    #[cache_aside(set = "fleet_reports", ttl = "1h", key = id, lease = "2s")]
+    async fn report(id: u64) -> Result<String, String> {
+        REPORTS.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        Ok(format!(
+            "report {id} by {}",
+            NAME.get().cloned().unwrap_or_default()
+        ))
+    }
 
     #[cache_aside(set = "fleet_products", ttl = "1h", key = id)]
     async fn product(id: u64) -> Result<Product, String> {
@@ -313,6 +421,46 @@ mod process {
                         stats.invalidations_recovered,
                         stats.pending_invalidations
                     )
+                }
+                ["price", id] => {
+                    let before = cacheaside::stats().set("fleet_prices").local_hits;
+                    let answer = price(number(id)?).await;
+                    let local = cacheaside::stats().set("fleet_prices").local_hits > before;
+                    let from = if local {
+                        "from the local tier"
+                    } else {
+                        "from Aerospike or the source"
+                    };
+                    match answer {
+                        Ok(version) => format!("v{version} ({from})"),
+                        Err(error) => format!("Err: {error}"),
+                    }
+                }
+                ["price-source", id, version] => {
+                    let mut prices = PRICES.lock().unwrap_or_else(|p| p.into_inner());
+                    prices.insert(number(id)?, number(version)?);
+                    "ok".to_owned()
+                }
+                ["invalidate-price", id] => match price_invalidate(number(id)?).await {
+                    Ok(()) => "Ok".to_owned(),
+                    Err(error) => format!("Err: {error}"),
+                },
+                ["reports", id, callers] => {
+                    let (id, callers) = (number(id)?, number(callers)?);
+                    let runs = REPORTS.load(Ordering::SeqCst);
+                    let mut calls = tokio::task::JoinSet::new();
+                    for _ in 0..callers {
+                        calls.spawn(report(id));
+                    }
+                    let mut got = Vec::new();
+                    while let Some(answer) = calls.join_next().await {
+                        let answer = answer.map_err(|error| error.to_string())?;
+                        got.push(answer.unwrap_or_else(|error| error));
+                    }
+                    got.sort();
+                    got.dedup();
+                    let ran = REPORTS.load(Ordering::SeqCst) - runs;
+                    format!("{ran} query run(s) here; its callers got {got:?}")
                 }
                 ["quit"] => "bye".to_owned(),
                 _ => return Err(format!("unknown command `{line}`")),
