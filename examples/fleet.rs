@@ -17,7 +17,10 @@
 //!    changes it and invalidates; A and B drop their copy within about 100 ms, not 60 s.
 //! 3. `lease`: 20 concurrent callers in each process ask for one cold report whose query takes
 //!    300 ms; the query runs once in the whole fleet, and every caller gets its value.
-//! 4. Auto-recovery: an invalidation made while the cluster is unreachable fails, is kept by its
+//! 4. `soft_timeout`: a rate past its ttl (in its `stale_if_error` window) whose service takes
+//!    600 ms is answered with the old rate in about 100 ms; with `lease`, one process in the fleet
+//!    reloads it in the background, and then every process reads the new rate.
+//! 5. Auto-recovery: an invalidation made while the cluster is unreachable fails, is kept by its
 //!    process, and lands once the cluster is back, after which no process serves the old value.
 
 #[path = "support/mod.rs"]
@@ -50,6 +53,7 @@ async fn main() -> Result<()> {
     one_cache(&mut fleet).await?;
     backplane(&mut fleet).await?;
     lease(&mut fleet).await?;
+    soft_timeout(&mut fleet, server.as_ref()).await?;
     auto_recovery(&mut fleet, server.as_ref()).await?;
     fleet.quit().await
 }
@@ -144,10 +148,54 @@ async fn lease(fleet: &mut Fleet) -> Result<()> {
     Ok(())
 }
 
+/// An expired rate is answered with the old one while one process reloads it.
+async fn soft_timeout(fleet: &mut Fleet, server: Option<&TestServer>) -> Result<()> {
+    section("4. `soft_timeout`: an expired rate, a rates service that takes 600 ms");
+    // A rate no earlier run cached (a real cluster keeps what earlier runs wrote).
+    let id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(3, |since| since.as_secs());
+    show("A", "rate(id)", &fleet.ask(0, &format!("rate {id}")).await?);
+    for process in 0..fleet.len() {
+        fleet.ask(process, &format!("rate-source {id} 2")).await?;
+    }
+    println!("The service's rate changes to v2. The entry's ttl (1 s) passes:");
+    match server {
+        Some(server) => server.clock().advance(Duration::from_secs(2)),
+        None => tokio::time::sleep(Duration::from_secs(2)).await,
+    }
+    for process in 1..fleet.len() {
+        let answer = fleet.ask(process, &format!("rate {id}")).await?;
+        show(fleet.name(process), "rate(id)", &answer);
+    }
+    let waiting = Instant::now();
+    loop {
+        let answer = fleet.ask(0, &format!("rate {id}")).await?;
+        if answer.starts_with("v2") {
+            show("A", "rate(id)", &answer);
+            break;
+        }
+        if waiting.elapsed() > Duration::from_secs(30) {
+            return Err(format!("A still reads {answer} 30 s after the ttl passed").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut queries = Vec::new();
+    for process in 0..fleet.len() {
+        queries.push(fleet.ask(process, "rate-queries").await?);
+    }
+    println!(
+        "Queries of the rates service by A, B, C: {}. B's and C's calls took about 100 ms or less: \
+         the one background reload ran in one process of the fleet (`lease`), and wrote v2 back.",
+        queries.join(", ")
+    );
+    Ok(())
+}
+
 /// An invalidation made while the cluster is unreachable lands once it is back.
 async fn auto_recovery(fleet: &mut Fleet, server: Option<&TestServer>) -> Result<()> {
     section(
-        "4. Auto-recovery: an invalidation made during an outage lands when the cluster is back",
+        "5. Auto-recovery: an invalidation made during an outage lands when the cluster is back",
     );
     let Some(server) = server else {
         println!("Skipped: it stops the cluster, which only the in-process test server allows.");
@@ -348,6 +396,26 @@ mod process {
     static PRICES: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
     /// Runs of the report query in this process.
     static REPORTS: AtomicU64 = AtomicU64::new(0);
+    /// The rates service: the version of each rate (1 until changed), and its queries here.
+    static RATES: Mutex<BTreeMap<u64, u64>> = Mutex::new(BTreeMap::new());
+    static RATE_QUERIES: AtomicU64 = AtomicU64::new(0);
+
+    /// A rate fresh for a second and kept ten minutes longer; past its ttl a caller waits for
+    /// the service at most 100 ms, and one process in the fleet reloads it.
+    #[cache_aside(
+        set = "fleet_rates",
+        ttl = 1,
+        key = id,
+        stale_if_error = "10m",
+        soft_timeout = "100ms",
+        lease = "2s"
+    )]
+    async fn rate(id: u64) -> Result<u64, String> {
+        RATE_QUERIES.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let rates = RATES.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(rates.get(&id).copied().unwrap_or(1))
+    }
 
     /// A price, kept for a minute in this process's memory too.
     #[cache_aside(set = "fleet_prices", ttl = "1h", key = id, local(ttl = "60s", capacity = 1_000))]
@@ -462,6 +530,21 @@ mod process {
                     let ran = REPORTS.load(Ordering::SeqCst) - runs;
                     format!("{ran} query run(s) here; its callers got {got:?}")
                 }
+                ["rate", id] => {
+                    let started = std::time::Instant::now();
+                    let answer = rate(number(id)?).await;
+                    let took = started.elapsed().as_secs_f64() * 1000.0;
+                    match answer {
+                        Ok(version) => format!("v{version} in {took:.0} ms"),
+                        Err(error) => format!("Err: {error}"),
+                    }
+                }
+                ["rate-source", id, version] => {
+                    let mut rates = RATES.lock().unwrap_or_else(|p| p.into_inner());
+                    rates.insert(number(id)?, number(version)?);
+                    "ok".to_owned()
+                }
+                ["rate-queries"] => RATE_QUERIES.load(Ordering::SeqCst).to_string(),
                 ["quit"] => "bye".to_owned(),
                 _ => return Err(format!("unknown command `{line}`")),
             },
