@@ -118,23 +118,36 @@ async fn retry_until_landed() {
             }
             continue;
         }
-        delay = if retry_round(due).await {
-            FIRST_DELAY
-        } else {
-            (delay * 2).min(MAX_DELAY)
+        delay = match retry_round(due).await {
+            Tried::Landed => FIRST_DELAY,
+            // Nothing was sent (no connection yet, a breaker open): asking again costs nothing,
+            // and the first chance after the cluster is back is taken at once.
+            Tried::Unsent => FIRST_DELAY,
+            Tried::Failed => (delay * 2).min(MAX_DELAY),
         };
     }
 }
 
-/// One round: the oldest invalidation as a probe, then the others, until one fails. Whether all
-/// of them landed (or were given up).
-async fn retry_round(due: Vec<Due>) -> bool {
+/// How a retry, or a round of them, went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tried {
+    /// Landed (or given up for good).
+    Landed,
+    /// Not sent: the client knew the cluster or the key's partition was failing.
+    Unsent,
+    /// Sent, and failed.
+    Failed,
+}
+
+/// One round: the oldest invalidation as a probe, then the others, until one fails.
+async fn retry_round(due: Vec<Due>) -> Tried {
     let mut due = due.into_iter();
     let Some(probe) = due.next() else {
-        return true;
+        return Tried::Landed;
     };
-    if !retry(probe).await {
-        return false;
+    match retry(probe).await {
+        Tried::Landed => {}
+        failed => return failed,
     }
     let mut running = tokio::task::JoinSet::new();
     let mut all_landed = true;
@@ -143,7 +156,7 @@ async fn retry_round(due: Vec<Due>) -> bool {
             all_landed &= running
                 .join_next()
                 .await
-                .is_none_or(|done| matches!(done, Ok(true)));
+                .is_none_or(|done| matches!(done, Ok(Tried::Landed)));
         }
         if !all_landed {
             break;
@@ -151,13 +164,17 @@ async fn retry_round(due: Vec<Due>) -> bool {
         running.spawn(retry(next));
     }
     while let Some(done) = running.join_next().await {
-        all_landed &= matches!(done, Ok(true));
+        all_landed &= matches!(done, Ok(Tried::Landed));
     }
-    all_landed
+    if all_landed {
+        Tried::Landed
+    } else {
+        Tried::Failed
+    }
 }
 
-/// Sends one kept invalidation again. Whether it landed or was given up (it never will).
-async fn retry(due: Due) -> bool {
+/// Sends one kept invalidation again: it lands, is given up (it never will), or fails.
+async fn retry(due: Due) -> Tried {
     let started = pending::now();
     let spec = due.spec;
     let sent = match &due.what {
@@ -172,9 +189,10 @@ async fn retry(due: Due) -> bool {
             if counters.pending() == 0 {
                 report::resumed(Cause::Recovery, spec.set);
             }
-            true
+            Tried::Landed
         }
-        Err(error) if worth_retrying(&error) => false,
+        Err(error) if error.is_bypass() => Tried::Unsent,
+        Err(error) if worth_retrying(&error) => Tried::Failed,
         Err(error) => {
             pending::give_up(&due);
             report::error_once(Cause::Recovery, spec.set, || {
@@ -188,7 +206,7 @@ async fn retry(due: Due) -> bool {
                     spec.set
                 )
             });
-            true
+            Tried::Landed
         }
     }
 }
