@@ -71,8 +71,10 @@ async fn a_call_waits_for_the_process_that_holds_the_lease() {
     // The holder's write-back: the value replaces the lease.
     let theirs = "report by the other process".to_owned();
     let bytes = cacheaside::__private::encode_entry(&theirs).unwrap();
-    let mut replace = WritePolicy::default();
-    replace.record_exists_action = aerospike::RecordExistsAction::Replace;
+    let replace = WritePolicy {
+        record_exists_action: aerospike::RecordExistsAction::Replace,
+        ..WritePolicy::default()
+    };
     client
         .put(&replace, &key, &[Bin::new("data", Value::Blob(bytes))])
         .await
