@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{self, Child, ChildStdin, ChildStdout};
 
-use crate::protocol::{Command, Got, Gots, Reply, Stats};
+use crate::protocol::{Command, Got, Gots, Reply, Stats, Timed};
 
 /// The longest a worker may take to start or to answer one command: generous, since a loaded
 /// test machine may stall a process for seconds; only a hung worker takes this long.
@@ -335,6 +335,25 @@ impl Worker {
     /// As [`get`](Self::get).
     pub async fn gets(&mut self, function: &str, id: u64, callers: usize) -> Gots {
         self.call(Command::gets(function, id, callers), Reply::into_gots)
+            .await
+    }
+
+    /// `repeat <function> <id> <calls>`: `calls` calls of one key in a row, timed together.
+    ///
+    /// # Panics
+    /// As [`get`](Self::get).
+    pub async fn repeat(&mut self, function: &str, id: u64, calls: u64) -> Timed {
+        self.call(Command::repeat(function, id, calls), Reply::into_timed)
+            .await
+    }
+
+    /// `sweep <function> <first> <calls>`: `calls` calls in a row of the ids from `first` on,
+    /// timed together.
+    ///
+    /// # Panics
+    /// As [`get`](Self::get).
+    pub async fn sweep(&mut self, function: &str, first: u64, calls: u64) -> Timed {
+        self.call(Command::sweep(function, first, calls), Reply::into_timed)
             .await
     }
 

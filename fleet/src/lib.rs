@@ -43,4 +43,4 @@ pub mod harness;
 pub mod protocol;
 
 pub use harness::{Fleet, Worker};
-pub use protocol::{Command, Got, Gots, Reply, Row, Served, Stats};
+pub use protocol::{Command, Got, Gots, Reply, Row, Served, Stats, Timed};

@@ -5,6 +5,8 @@
 //! | --- | --- | --- |
 //! | `get <function> <id>` | calls the function once | [`Reply::Got`] |
 //! | `gets <function> <id> <callers>` | calls it from `callers` tasks at once | [`Reply::Gots`] |
+//! | `repeat <function> <id> <calls>` | calls it `calls` times in a row, the same `id` | [`Reply::Timed`] |
+//! | `sweep <function> <first> <calls>` | calls it `calls` times in a row, ids `first`, `first + 1`, … | [`Reply::Timed`] |
 //! | `invalidate <function> <id>` | calls its `<fn>_invalidate` | [`Reply::Done`], or [`Reply::Error`] with the error |
 //! | `source <id> <version>` | sets the version the bodies return for `id` (1 until set) | [`Reply::Done`] |
 //! | `sleep-body <ms>` | makes every body take `ms` milliseconds (0 at start) | [`Reply::Done`] |
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 /// The commands a worker understands, one line each, as listed in the [module](self) table.
 pub const COMMANDS: &str = "get <function> <id> | gets <function> <id> <callers> | \
+                            repeat <function> <id> <calls> | sweep <function> <first> <calls> | \
                             invalidate <function> <id> | source <id> <version> | \
                             sleep-body <ms> | stats <set> | quit";
 
@@ -47,6 +50,26 @@ pub enum Command {
         id: u64,
         /// How many tasks call it at once (at least 1).
         callers: usize,
+    },
+    /// `repeat <function> <id> <calls>`: `calls` calls of the same key, one after another, timed
+    /// together (for the cost of a hit).
+    Repeat {
+        /// The function's name in the worker.
+        function: String,
+        /// Its argument.
+        id: u64,
+        /// How many calls (at least 1).
+        calls: u64,
+    },
+    /// `sweep <function> <first> <calls>`: `calls` calls, one after another, of the ids `first`,
+    /// `first + 1`, …, timed together (for the cost of a miss, on keys never read before).
+    Sweep {
+        /// The function's name in the worker.
+        function: String,
+        /// The first call's argument.
+        first: u64,
+        /// How many calls (at least 1).
+        calls: u64,
     },
     /// `invalidate <function> <id>`: the function's `<fn>_invalidate` companion.
     Invalidate {
@@ -90,6 +113,26 @@ impl Command {
             function,
             id,
             callers,
+        }
+    }
+
+    /// `repeat <function> <id> <calls>`.
+    pub fn repeat(function: &str, id: u64, calls: u64) -> Command {
+        let function = function.to_owned();
+        Command::Repeat {
+            function,
+            id,
+            calls,
+        }
+    }
+
+    /// `sweep <function> <first> <calls>`.
+    pub fn sweep(function: &str, first: u64, calls: u64) -> Command {
+        let function = function.to_owned();
+        Command::Sweep {
+            function,
+            first,
+            calls,
         }
     }
 
@@ -144,6 +187,35 @@ impl FromStr for Command {
                     callers,
                 })
             }
+            "repeat" | "sweep" => {
+                expect(
+                    3,
+                    if name == "repeat" {
+                        "<function> <id> <calls>"
+                    } else {
+                        "<function> <first> <calls>"
+                    },
+                )?;
+                let function = args[0].to_owned();
+                let id = number(args[1], "id")?;
+                let calls = number(args[2], "calls")?;
+                if calls == 0 {
+                    return Err(format!("`{name}` needs at least 1 call"));
+                }
+                Ok(if name == "repeat" {
+                    Command::Repeat {
+                        function,
+                        id,
+                        calls,
+                    }
+                } else {
+                    Command::Sweep {
+                        function,
+                        first: id,
+                        calls,
+                    }
+                })
+            }
             "source" => {
                 expect(2, "<id> <version>")?;
                 Ok(Command::Source {
@@ -187,6 +259,16 @@ impl fmt::Display for Command {
                 id,
                 callers,
             } => write!(f, "gets {function} {id} {callers}"),
+            Command::Repeat {
+                function,
+                id,
+                calls,
+            } => write!(f, "repeat {function} {id} {calls}"),
+            Command::Sweep {
+                function,
+                first,
+                calls,
+            } => write!(f, "sweep {function} {first} {calls}"),
             Command::Invalidate { function, id } => write!(f, "invalidate {function} {id}"),
             Command::Source { id, version } => write!(f, "source {id} {version}"),
             Command::SleepBody { ms } => write!(f, "sleep-body {ms}"),
@@ -211,6 +293,8 @@ pub enum Reply {
     Got(Got),
     /// The answer to `gets`.
     Gots(Gots),
+    /// The answer to `repeat` and `sweep`.
+    Timed(Timed),
     /// The answer to `stats`.
     Stats(Stats),
     /// The command was carried out.
@@ -274,6 +358,26 @@ pub struct Gots {
     pub ran: u64,
     /// The slowest call, in microseconds.
     pub slowest_micros: u64,
+    /// Every call's time in microseconds, ascending.
+    pub micros: Vec<u64>,
+}
+
+/// The answer to `repeat` and `sweep`: calls made one after another, timed together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timed {
+    /// How many calls were made.
+    pub calls: u64,
+    /// How long they took together, in nanoseconds.
+    pub nanos: u64,
+    /// How many times the body ran in this worker during the command.
+    pub ran: u64,
+}
+
+impl Timed {
+    /// The mean time of one call, in nanoseconds.
+    pub fn nanos_per_call(&self) -> f64 {
+        self.nanos as f64 / self.calls.max(1) as f64
+    }
 }
 
 /// The answer to `stats <set>`: the worker's [`cacheaside::SetStats`] of the set, the fields the
@@ -351,6 +455,14 @@ impl Reply {
         }
     }
 
+    /// The [`Timed`] of a [`Reply::Timed`]; any other reply as the error.
+    pub fn into_timed(self) -> Result<Timed, Reply> {
+        match self {
+            Reply::Timed(timed) => Ok(timed),
+            other => Err(other),
+        }
+    }
+
     /// The [`Stats`] of a [`Reply::Stats`]; any other reply as the error.
     pub fn into_stats(self) -> Result<Stats, Reply> {
         match self {
@@ -394,6 +506,8 @@ mod tests {
                 id: 1,
                 callers: 50,
             },
+            Command::repeat("local_row", 7, 10_000),
+            Command::sweep("cold", 100, 25),
             Command::Invalidate {
                 function: "row".into(),
                 id: 7,
@@ -419,6 +533,8 @@ mod tests {
         assert!(error("get row x").contains("id `x`"));
         assert!(error("get row -1").contains("id `-1`"));
         assert!(error("gets cold 1 0").contains("at least 1"));
+        assert!(error("repeat row 1 0").contains("`repeat` needs at least 1 call"));
+        assert!(error("sweep cold 1").contains("`sweep` takes <function> <first> <calls>"));
         assert!(error("quit now").contains("no arguments"));
     }
 

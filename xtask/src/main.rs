@@ -1,9 +1,9 @@
 //! Repository tasks.
 //!
-//! `cargo run -p xtask -- bench-report` runs the benchmarks of `benches/` and writes
-//! `BENCHMARKS.md` and the plots in `docs/benchmarks/`; `--skip-run` rebuilds the report from the
-//! last run's output. `hit-instructions` counts instructions per hit under callgrind, for the
-//! next report. `layers` prints which top-level modules of the runtime and macro crates import
+//! `cargo run -p xtask -- bench-report` runs the benchmarks of `benches/` and `fleet/benches/` and
+//! writes `BENCHMARKS.md` and the plots in `docs/benchmarks/`; `--skip-run` rebuilds the report
+//! from the last run's output. `hit-instructions` counts instructions per hit under callgrind, for
+//! the next report. `layers` prints which top-level modules of the runtime and macro crates import
 //! which, and the import cycles among them.
 
 mod instructions;
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo run -p xtask -- bench-report [--skip-run] | hit-instructions | layers\n\
-  bench-report      run the benches (about 8 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
+  bench-report      run the benches (about 10 minutes), then write BENCHMARKS.md and docs/benchmarks/*.svg\n\
   --skip-run        write the report from the output of the last run instead\n\
   hit-instructions  count instructions per hit under valgrind's callgrind (needs valgrind), for the report\n\
   layers            print the import graph of the runtime and macro crates and its cycles";

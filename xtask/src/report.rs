@@ -1,6 +1,8 @@
 //! BENCHMARKS.md: the command that reproduces it, when and where it was measured, the table of
 //! ratios, details per bench, the plots and the hand-written notes.
 
+mod fleet;
+
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -51,12 +53,13 @@ fn header(out: &mut String, machine: &Machine, failed: &[String]) {
     let _ = write!(
         out,
         "# Benchmarks\n\n\
-         Reproduce with one command (about eight minutes on two cores):\n\n\
+         Reproduce with one command (about ten minutes on two cores):\n\n\
          ```sh\n{COMMAND}\n```\n\n\
          It runs the benches of `benches/` (`paths`, `local_tier`, `codec`, `stampede`, `degraded`, `many_keys`, `node_loss`) and \
+         `fleet/benches/` (`fleet`: worker processes against one server) and \
          rewrites this file and the plots in `docs/benchmarks/`; add `--skip-run` to rewrite them from \
          the last run's output. Set `AEROSPIKE_HOSTS` to measure against a real cluster instead of the \
-         in-process testkit server.\n\n\
+         in-process testkit server (but for `fleet`, which counts the testkit server's commands).\n\n\
          Generated {date} on {cpu}, {cores} cores, {os}, {rustc}, against {cluster}.\n\n\
          **Read these as ratios, not absolute numbers.** Each ratio compares two measurements taken in \
          the same run, seconds apart, on the same cluster. The machine is shared and noisy: other builds \
@@ -270,6 +273,7 @@ fn summary(out: &mut String, results: &Results) {
     rows.push(throughput_row(results));
     rows.extend(many_keys_rows(results));
     rows.extend(node_loss_rows(results));
+    rows.extend(fleet::rows(results));
 
     out.push_str(
         "\n## Summary\n\n\
@@ -311,8 +315,10 @@ fn summary(out: &mut String, results: &Results) {
          phase before. The diagnostic rows put the runtime hop \
          `cacheaside`'s client used to make (every operation spawned on its background runtime; \
          calls now poll operations in place) into the hand-written recipe, in the `#[cache_aside]` \
-         column. For 4, the baseline is a `moka::sync::Cache<u64, User>` get of the same value.\n",
+         column. For 4, the baseline is a `moka::sync::Cache<u64, User>` get of the same value. ",
     );
+    out.push_str(fleet::BASELINES);
+    out.push('\n');
 }
 
 /// A hit or miss bench compared with the hand-written recipe.
@@ -817,6 +823,7 @@ fn details(out: &mut String, results: &Results) {
     }
     hit_distribution(out, results);
     codec_table(out, results);
+    fleet::details(out, results);
     sanity_checks(out, results);
 }
 

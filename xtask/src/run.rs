@@ -3,15 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The benches of `benches/`, in the order they run.
-pub const BENCHES: [&str; 7] = [
-    "paths",
-    "local_tier",
-    "codec",
-    "stampede",
-    "degraded",
-    "many_keys",
-    "node_loss",
+/// The benches, in the order they run, each with its package: those of `benches/` (the root
+/// package) and the fleet's (`fleet/benches/`, with worker processes).
+pub const BENCHES: [(&str, &str); 8] = [
+    ("cacheaside", "paths"),
+    ("cacheaside", "local_tier"),
+    ("cacheaside", "codec"),
+    ("cacheaside", "stampede"),
+    ("cacheaside", "degraded"),
+    ("cacheaside", "many_keys"),
+    ("cacheaside", "node_loss"),
+    ("cacheaside-fleet", "fleet"),
 ];
 
 /// Where one run's output goes: criterion's estimates, and the figures the benches count
@@ -49,11 +51,11 @@ pub fn run_benches(root: &Path, output: &OutputDirs) -> Result<Vec<String>, Stri
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut failed = Vec::new();
     let mut load = vec![load_average()];
-    for bench in BENCHES {
+    for (package, bench) in BENCHES {
         let mut command = Command::new(&cargo);
         command
             .current_dir(root)
-            .args(["bench", "-p", "cacheaside", "--bench", bench])
+            .args(["bench", "-p", package, "--bench", bench])
             // The codec bench measures every codec of `codec = "…"`: those behind features too.
             .args(if bench == "codec" {
                 &["--features", "bincode,postcard,json"][..]
@@ -62,7 +64,7 @@ pub fn run_benches(root: &Path, output: &OutputDirs) -> Result<Vec<String>, Stri
             })
             .env("CRITERION_HOME", &output.criterion)
             .env("CACHEASIDE_BENCH_OUT", &output.figures);
-        eprintln!("running cargo bench --bench {bench}");
+        eprintln!("running cargo bench -p {package} --bench {bench}");
         let status = command
             .status()
             .map_err(|e| format!("cannot run cargo bench: {e}"))?;

@@ -59,6 +59,11 @@ async fn concurrent_callers_of_a_cold_key_load_at_most_once_per_process() {
             gots.ran
         );
     }
+    for gots in &gots {
+        assert_eq!(gots.micros.len(), callers, "every caller's time");
+        assert!(gots.micros.is_sorted());
+        assert_eq!(gots.micros.last(), Some(&gots.slowest_micros));
+    }
     let runs: u64 = gots.iter().map(|gots| gots.ran).sum();
     assert!(runs >= 1, "someone loaded the cold key");
     let slowest = gots.iter().map(|gots| gots.slowest_micros).max();
@@ -88,6 +93,26 @@ async fn the_local_tier_answers_repeated_calls_in_its_process() {
 }
 
 #[tokio::test]
+async fn repeat_times_hits_and_sweep_times_misses() {
+    let (_server, mut fleet) = super::start(1).await;
+    let misses = fleet[0].sweep("cold", 100, 5).await;
+    assert_eq!(
+        (misses.calls, misses.ran),
+        (5, 5),
+        "ids 100 to 104: five misses"
+    );
+    let hits = fleet[0].sweep("cold", 100, 5).await;
+    assert_eq!(hits.ran, 0, "the same ids again: five hits");
+    fleet[0].get("local_row", 7).await;
+    let local = fleet[0].repeat("local_row", 7, 1_000).await;
+    assert_eq!((local.calls, local.ran), (1_000, 0));
+    assert!(local.nanos > 0);
+    let stats = fleet[0].stats("fleet_local").await;
+    assert!(stats.local_hits + stats.hits >= 1_000, "{stats:?}");
+    fleet.quit().await;
+}
+
+#[tokio::test]
 async fn a_worker_answers_bad_lines_with_errors_and_goes_on() {
     let (_server, mut fleet) = super::start(1).await;
     for line in [
@@ -97,6 +122,8 @@ async fn a_worker_answers_bad_lines_with_errors_and_goes_on() {
         "get row x",
         "get nosuch 1",
         "gets row 1 0",
+        "repeat row 1 0",
+        "sweep row 1",
     ] {
         match fleet[0].send(line).await {
             Reply::Error(error) => eprintln!("{line:?} -> {error}"),

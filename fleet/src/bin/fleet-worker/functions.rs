@@ -27,6 +27,11 @@ pub struct Function {
     pub get: fn(u64) -> Call<Result<Row, String>>,
     /// Calls its `<fn>_invalidate` companion.
     pub invalidate: fn(u64) -> Call<Result<(), cacheaside::Error>>,
+    /// `repeat`: calls the function with the same id the given number of times, one after
+    /// another, awaiting each call in place (no future boxed per call); stops at the first `Err`.
+    pub repeat: fn(u64, u64) -> Call<Result<(), String>>,
+    /// `sweep`: calls it with the ids from the first given, one after another, as `repeat` does.
+    pub sweep: fn(u64, u64) -> Call<Result<(), String>>,
 }
 
 /// A [`Function`] entry: name, set, the function and its `<fn>_invalidate` companion.
@@ -37,6 +42,22 @@ macro_rules! function {
             set: $set,
             get: |id| Box::pin($function(id)),
             invalidate: |id| Box::pin($invalidate(id)),
+            repeat: |id, calls| {
+                Box::pin(async move {
+                    for _ in 0..calls {
+                        std::hint::black_box($function(std::hint::black_box(id)).await?);
+                    }
+                    Ok(())
+                })
+            },
+            sweep: |first, calls| {
+                Box::pin(async move {
+                    for id in first..first.saturating_add(calls) {
+                        std::hint::black_box($function(id).await?);
+                    }
+                    Ok(())
+                })
+            },
         }
     };
 }

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use cacheaside::Config;
-use cacheaside_fleet::protocol::{Command, Got, Gots, Reply, Served, Stats};
+use cacheaside_fleet::protocol::{Command, Got, Gots, Reply, Served, Stats, Timed};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use functions::Function;
@@ -154,6 +154,22 @@ async fn execute(command: Command) -> Result<Reply, String> {
             id,
             callers,
         } => gets(functions::find(&function)?, id, callers).await,
+        Command::Repeat {
+            function,
+            id,
+            calls,
+        } => {
+            let function = functions::find(&function)?;
+            timed(function, calls, (function.repeat)(id, calls)).await
+        }
+        Command::Sweep {
+            function,
+            first,
+            calls,
+        } => {
+            let function = functions::find(&function)?;
+            timed(function, calls, (function.sweep)(first, calls)).await
+        }
         Command::Invalidate { function, id } => {
             let function = functions::find(&function)?;
             (function.invalidate)(id)
@@ -218,10 +234,12 @@ async fn gets(function: &'static Function, id: u64, callers: usize) -> Result<Re
         errors: Vec::new(),
         ran: 0,
         slowest_micros: 0,
+        micros: Vec::with_capacity(callers),
     };
     while let Some(call) = calls.join_next().await {
         let (result, took) = call.map_err(|error| format!("a caller task failed: {error}"))?;
         gots.slowest_micros = gots.slowest_micros.max(micros(took));
+        gots.micros.push(micros(took));
         match result {
             Ok(row) => {
                 gots.versions.push(row.version);
@@ -236,8 +254,27 @@ async fn gets(function: &'static Function, id: u64, callers: usize) -> Result<Re
     gots.loaded_by.dedup();
     gots.errors.sort_unstable();
     gots.errors.dedup();
+    gots.micros.sort_unstable();
     gots.ran = functions::runs(function.name) - runs;
     Ok(Reply::Gots(gots))
+}
+
+/// `repeat` and `sweep`: `calls` calls made by `run`, one after another, timed together.
+async fn timed(
+    function: &'static Function,
+    calls: u64,
+    run: functions::Call<Result<(), String>>,
+) -> Result<Reply, String> {
+    let runs = functions::runs(function.name);
+    let started = Instant::now();
+    let result = run.await;
+    let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    result.map_err(|error| format!("{} returned Err({error})", function.name))?;
+    Ok(Reply::Timed(Timed {
+        calls,
+        nanos,
+        ran: functions::runs(function.name) - runs,
+    }))
 }
 
 fn micros(duration: Duration) -> u64 {
