@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use aerospike::{Key, Value};
 
+use crate::breaker;
 use crate::client::backplane::{Changed, Notice, BACKPLANE_SET};
 use crate::client::{self, Cache};
 use crate::local;
@@ -364,6 +365,9 @@ pub(crate) async fn announce_all(cache: &Cache, namespace: &str, set: &str) -> R
     announce_notice(cache, namespace, set, Changed::All).await
 }
 
+/// Fails only when the cluster could not be reached (the change is then retried with its
+/// invalidation, see `engine::recover`). A refusal (no permission on set `cacheaside_backplane`,
+/// say) is logged once: the listeners cannot poll either, so their local tiers answer nothing.
 async fn announce_notice(
     cache: &Cache,
     namespace: &str,
@@ -373,17 +377,31 @@ async fn announce_notice(
     if cache.config().backplane_interval().is_zero() {
         return Ok(());
     }
-    let Some(seq) = cache.next_notice(counter_key(namespace, set)?).await? else {
-        return Ok(());
+    let announced = async {
+        let Some(seq) = cache.next_notice(counter_key(namespace, set)?).await? else {
+            return Ok(());
+        };
+        let notice = Notice {
+            seq,
+            origin: origin(),
+            what,
+        };
+        cache
+            .write_notice(slot_key(namespace, set, seq)?, notice)
+            .await
     };
-    let notice = Notice {
-        seq,
-        origin: origin(),
-        what,
-    };
-    cache
-        .write_notice(slot_key(namespace, set, seq)?, notice)
-        .await
+    match announced.await {
+        Err(error) if !breaker::is_failure(&error) => {
+            report::error_once(Cause::Backplane, set, || {
+                format!(
+                    "set {set}: changes cannot be announced to other processes ({error}); their \
+                     local tiers cannot hear of them either, and answer nothing"
+                )
+            });
+            Ok(())
+        }
+        announced => announced,
+    }
 }
 
 fn counter_key(namespace: &str, set: &str) -> Result<Key, Error> {
