@@ -398,22 +398,32 @@ impl Cache {
         let mut policy = self.installation.policies_for(key.set_name()).write.clone();
         policy.expiration = expiration;
         let route = Route::of(&key, RecordAccess::Invalidate);
-        self.run(Some(route), move |client| async move {
+        self.write_marker(Some(route), policy, key, []).await
+    }
+
+    /// Writes an invalidation marker (bin `data` removed, bin `invalidated` set, and `extra`)
+    /// under `policy`; returns the record's new generation. The one marker of `mark_invalidated`
+    /// and of a lease (see `client::lease`).
+    fn write_marker<'a, const N: usize>(
+        &'a self,
+        route: Option<Route>,
+        policy: WritePolicy,
+        key: impl Borrow<Key> + Send + 'a,
+        extra: [Bin; N],
+    ) -> impl Future<Output = Result<u32, Error>> + Send + 'a {
+        self.run(route, move |client| async move {
             // Removes bin `data` (a nil write deletes a bin) rather than replacing the record:
             // the server may refuse read operations with the replace policies.
             let no_data = Bin::new(DATA_BIN, Value::Nil);
             let marker = Bin::new(INVALIDATED_BIN, Value::Int(1));
-            let ops = [
-                operations::put(&no_data),
-                operations::put(&marker),
-                operations::get_header(),
-            ];
+            let mut ops = vec![operations::put(&no_data), operations::put(&marker)];
+            ops.extend(extra.iter().map(operations::put));
+            ops.push(operations::get_header());
             client
-                .operate(&policy, &key, &ops)
+                .operate(&policy, key.borrow(), &ops)
                 .await
                 .map(|record| record.generation)
         })
-        .await
     }
 
     /// Resets the record's TTL to `expiration` (a touch), only if it still has `generation`.

@@ -12,7 +12,7 @@ use aerospike::{
 };
 
 use super::{data_filter, Cache, Expected, Stored};
-use crate::envelope::{DATA_BIN, INVALIDATED_BIN};
+use crate::envelope::DATA_BIN;
 use crate::Error;
 
 /// The bin of a record's lease.
@@ -80,22 +80,8 @@ impl Cache {
                 policy.base_policy.filter_expression = Some(data_filter::unusable().clone());
             }
         }
-        self.run(None, move |client| async move {
-            let no_data = Bin::new(DATA_BIN, Value::Nil);
-            let marker = Bin::new(INVALIDATED_BIN, Value::Int(1));
-            let lease = Bin::new(LEASE_BIN, Value::Int(until));
-            let ops = [
-                operations::put(&no_data),
-                operations::put(&marker),
-                operations::put(&lease),
-                operations::get_header(),
-            ];
-            client
-                .operate(&policy, key.borrow(), &ops)
-                .await
-                .map(|record| record.generation)
-        })
-        .await
+        let lease = Bin::new(LEASE_BIN, Value::Int(until));
+        self.write_marker(None, policy, key, [lease]).await
     }
 
     /// Marks an entry that still has `generation`, and that no process marked, as being

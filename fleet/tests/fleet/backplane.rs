@@ -15,10 +15,7 @@ const TARGET: Duration = Duration::from_secs(1);
 #[tokio::test]
 async fn readers_drop_a_local_copy_another_process_invalidated() {
     let (_server, mut fleet) = super::start_anywhere(3).await;
-    // Unique per run: a real cluster keeps the records of earlier runs.
-    let id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(5, |since| since.as_micros() as u64);
+    let id = super::unique_id();
     // Workers 0 and 1 read the row and keep it in their local tiers.
     for reader in [0, 1] {
         fleet[reader].get("local_row", id).await;

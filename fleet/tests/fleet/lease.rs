@@ -14,21 +14,12 @@ const TARGET_EXTRA: Duration = Duration::from_millis(700);
 #[tokio::test]
 async fn four_processes_of_fifty_callers_run_the_body_once() {
     let (_server, mut fleet) = super::start_anywhere(4).await;
-    // Unique per run: a real cluster keeps the records of earlier runs.
-    let id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(9, |since| since.as_micros() as u64);
+    let id = super::unique_id();
     fleet.sleep_body(BODY.as_millis() as u64).await;
     let callers = 50;
     let gots = fleet.gets_all("leased", id, callers).await;
     for (worker, gots) in gots.iter().enumerate() {
-        assert_eq!(gots.callers, callers);
-        assert!(gots.errors.is_empty(), "worker {worker}: {:?}", gots.errors);
-        assert_eq!(
-            gots.versions,
-            [1],
-            "worker {worker}: every caller got the row"
-        );
+        super::assert_every_caller_got_the_row(worker, gots, callers);
     }
     let runs: u64 = gots.iter().map(|gots| gots.ran).sum();
     let slowest = gots

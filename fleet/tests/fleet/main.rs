@@ -54,3 +54,21 @@ fn aerospike_env() -> Vec<(String, String)> {
         .filter(|(name, _)| name.starts_with("AEROSPIKE_") && name != "AEROSPIKE_HOSTS")
         .collect()
 }
+
+/// An id no earlier run used: a real cluster keeps the records of earlier runs.
+fn unique_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros() as u64)
+}
+
+/// Every one of a worker's `callers` concurrent calls (`gets`) succeeded with version 1 of the row.
+fn assert_every_caller_got_the_row(worker: usize, gots: &cacheaside_fleet::Gots, callers: usize) {
+    assert_eq!(gots.callers, callers);
+    assert!(gots.errors.is_empty(), "worker {worker}: {:?}", gots.errors);
+    assert_eq!(
+        gots.versions,
+        [1],
+        "worker {worker}: every caller got the row"
+    );
+}

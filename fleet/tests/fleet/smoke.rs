@@ -46,13 +46,7 @@ async fn concurrent_callers_of_a_cold_key_load_at_most_once_per_process() {
     let callers = 20;
     let gots = fleet.gets_all("cold", 1, callers).await;
     for (worker, gots) in gots.iter().enumerate() {
-        assert_eq!(gots.callers, callers);
-        assert!(gots.errors.is_empty(), "worker {worker}: {:?}", gots.errors);
-        assert_eq!(
-            gots.versions,
-            [1],
-            "worker {worker}: every caller got the row"
-        );
+        super::assert_every_caller_got_the_row(worker, gots, callers);
         assert!(
             gots.ran <= 1,
             "worker {worker}: single-flight inside the process, yet {} body runs",
